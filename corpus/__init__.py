@@ -1,0 +1,1 @@
+"""corpus: device trees -> platform descriptions, the bundled corpus, the crash corpus."""

@@ -1,0 +1,1 @@
+"""fuzz: campaigns over variants x corpus, ranking, regression replay, and the CLI."""

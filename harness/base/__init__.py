@@ -1,0 +1,1 @@
+"""drivers/base: the driver core (core.c, bus.c, dd.c, platform.c)."""

@@ -1,0 +1,1 @@
+"""drivers/iommu: the IOMMU core, of_iommu and the IOMMU drivers."""

@@ -1,0 +1,619 @@
+"""The machine the model runs on: threads, the scheduler, mutexes, the log.
+
+Model code is plain Python that reads like the C it models.  Three kernel
+mechanisms are provided here so that the rest of the model can stay plain:
+
+* **Call traces.**  Every model function that stands for a kernel function is
+  decorated with :func:`kfunc`.  The decorator only records the function's
+  code object (no wrapper, no run-time cost); a trace is taken by walking the
+  Python stack and keeping the frames whose code is registered.  A frame may
+  carry a dynamic kernel name in a local ``__kframe__`` (for instance the
+  ``<driver>_driver_init`` initcall that ``module_platform_driver`` generates).
+
+* **Oopses by mechanism.**  A NULL pointer in the model is ``None``.  When model
+  code dereferences it (``dev.numa_node`` with ``dev is None``) Python raises
+  ``AttributeError`` on ``None``; the thread's top level turns exactly that
+  into an oops whose trace is the model stack at the faulting access.  A
+  ``container_of()`` of NULL that is *not* NULL (the embedded member is not the
+  first one) is a :class:`BogusPointer`, which oopses on any access too.
+  Nothing decides in advance that a given driver crashes.
+
+* **Threads.**  Kernel threads (init, kworkers, async probe workers) are
+  greenlets run cooperatively.  A thread runs until it blocks or reaches a
+  *scheduling point* (every mutex operation and the windows the spec names);
+  at a point with more than one runnable thread the scheduler consults the
+  run's *schedule*, a list of small integers a fuzzer can generate and a
+  reproducer can store.  An empty schedule is the synchronous boot: the
+  current thread keeps running while it can.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import CodeType, FrameType, TracebackType
+from typing import Any, TypeVar
+
+import greenlet
+
+from harness import findings as fnd
+from harness.findings import Finding, guilty_frame
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# code object -> kernel function name
+_KCODE: dict[CodeType, str] = {}
+
+
+def kfunc(fn: F) -> F:
+    """Mark ``fn`` as the model of the kernel function of the same name."""
+    _KCODE[fn.__code__] = fn.__name__
+    return fn
+
+
+def kfunc_named(name: str) -> Callable[[F], F]:
+    """Like :func:`kfunc` for a model function whose Python name differs."""
+
+    def deco(fn: F) -> F:
+        _KCODE[fn.__code__] = name
+        return fn
+
+    return deco
+
+
+def _frame_name(frame: FrameType) -> str | None:
+    name = _KCODE.get(frame.f_code)
+    if name is None:
+        return None
+    dyn = frame.f_locals.get("__kframe__")
+    return dyn if isinstance(dyn, str) else name
+
+
+def stack_trace(frame: FrameType | None) -> list[str]:
+    """Kernel frames from ``frame`` outwards: innermost first."""
+    out: list[str] = []
+    while frame is not None:
+        name = _frame_name(frame)
+        if name is not None:
+            out.append(name)
+        frame = frame.f_back
+    return out
+
+
+def traceback_trace(tb: TracebackType | None) -> list[str]:
+    """Kernel frames of an exception's traceback: innermost first."""
+    frames: list[FrameType] = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    # The traceback runs from where it was caught to where it was raised; the
+    # frames above the catching frame are still on the stack.
+    outer = stack_trace(frames[0].f_back) if frames else []
+    inner = [n for n in (_frame_name(f) for f in reversed(frames)) if n is not None]
+    return inner + outer
+
+
+class BogusPointer:
+    """A non-NULL pointer into the first page: ``container_of(NULL, ...)``
+    when the member is not first in its structure.  Any access faults."""
+
+    __slots__ = ("what", "address")
+
+    def __init__(self, what: str, address: int) -> None:
+        self.what = what
+        self.address = address
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name, self)
+
+    def __bool__(self) -> bool:  # a non-NULL pointer
+        return True
+
+    def __repr__(self) -> str:
+        return f"<bogus {self.what} pointer {self.address:#x}>"
+
+
+class KernelPanic(BaseException):
+    """The run is over (an oops in init, or the watchdog)."""
+
+
+class _ThreadKilled(BaseException):
+    """Unwinds a thread that oopsed (``make_task_dead``)."""
+
+
+RUNNABLE = "R"
+BLOCKED = "D"
+DEAD = "X"
+
+
+class Kthread:
+    """A kernel thread: ``init`` (pid 1), kworkers, async probe workers."""
+
+    __slots__ = ("pid", "comm", "glet", "state", "held", "waiting_on", "fn", "args", "blocked_in")
+
+    def __init__(self, pid: int, comm: str, fn: Callable[..., Any], args: tuple[Any, ...]):
+        self.pid = pid
+        self.comm = comm
+        self.fn = fn
+        self.args = args
+        self.glet: greenlet.greenlet | None = None
+        self.state = RUNNABLE
+        self.held: list[Mutex] = []
+        self.waiting_on: Any = None
+        self.blocked_in: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"<{self.comm}/{self.pid} {self.state}>"
+
+
+class Mutex:
+    """``struct mutex``: owner, FIFO waiters, a lockdep class name."""
+
+    __slots__ = ("name", "lock_class", "owner", "waiters")
+
+    def __init__(self, name: str, lock_class: str | None = None) -> None:
+        self.name = name
+        self.lock_class = lock_class or name
+        self.owner: Kthread | None = None
+        self.waiters: list[Kthread] = []
+
+    def __repr__(self) -> str:
+        return f"<mutex {self.name} owner={self.owner}>"
+
+
+class Completion:
+    """Something threads wait for: a flushed work item, async probe done."""
+
+    __slots__ = ("name", "waiters")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.waiters: list[Kthread] = []
+
+
+class Kernel:
+    """One boot of the model: threads, scheduler, global state, findings."""
+
+    def __init__(self, schedule: list[int] | None = None) -> None:
+        self.threads: list[Kthread] = []
+        self.current: Kthread | None = None
+        self.schedule: list[int] = list(schedule or [])
+        self.schedule_pos = 0
+        self.decisions = 0
+        self.findings: list[Finding] = []
+        self._finding_keys: set[tuple[str, str | None]] = set()
+        self.log: list[str] = []
+        self.panicked = False
+        self._next_pid = 1
+        self._root: greenlet.greenlet | None = None
+        # lockdep: lock class -> classes acquired while holding it
+        self.lock_order: dict[str, set[str]] = {}
+        self.lock_order_trace: dict[tuple[str, str], list[str]] = {}
+        # Per-subsystem global state ("static struct device *dma_dev" etc.),
+        # keyed by the module that owns it.
+        self.globals: dict[str, Any] = {}
+        self.warned_once: set[str] = set()
+
+    # -- threads ---------------------------------------------------------
+
+    def kthread_create(self, comm: str, fn: Callable[..., Any], *args: Any) -> Kthread:
+        """Create a runnable thread that will run ``fn(*args)``."""
+        t = Kthread(self._next_pid, comm, fn, args)
+        self._next_pid += 1
+        t.glet = greenlet.greenlet(self._thread_main, parent=self._root)
+        self.threads.append(t)
+        return t
+
+    def _thread_main(self, t: Kthread) -> None:
+        try:
+            t.fn(*t.args)
+        except AttributeError as e:
+            obj = getattr(e, "obj", None)
+            if obj is None or isinstance(obj, BogusPointer):
+                self._oops(t, e)
+            else:
+                raise
+        except _ThreadKilled:
+            pass
+        t.state = DEAD
+
+    def _oops(self, t: Kthread, e: AttributeError) -> None:
+        trace = traceback_trace(e.__traceback__)
+        obj = getattr(e, "obj", None)
+        field = e.name if e.name else (e.args[0] if e.args else "?")
+        if isinstance(obj, BogusPointer):
+            addr = obj.address
+            what = "paging request"
+        else:
+            addr = FIELD_OFFSETS.get(str(field), 0)
+            what = "NULL pointer dereference"
+        fn = guilty_frame(trace)
+        dev = current_device_name()
+        title = f"BUG: kernel {what} in {fn}"
+        if what == "paging request":
+            title = f"BUG: unable to handle kernel paging request in {fn}"
+        self.add_finding(
+            Finding(
+                kind=fnd.OOPS,
+                title=title,
+                function=fn,
+                device=dev,
+                trace=trace,
+                message=f"{what} at virtual address {addr:016x} (->{field})",
+                thread=f"{t.comm}/{t.pid}",
+                fault_address=addr,
+            )
+        )
+        if t.pid == 1:
+            # "Kernel panic - not syncing: Attempted to kill init!"
+            self.panicked = True
+            raise KernelPanic("Attempted to kill init!")
+        # make_task_dead(): the thread is gone, the locks it holds stay held.
+        t.state = DEAD
+
+    def run(self) -> None:
+        """Run all threads until every one is dead or blocked for good."""
+        self._root = greenlet.getcurrent()
+        for t in self.threads:
+            if t.glet is not None:
+                t.glet.parent = self._root
+        try:
+            while True:
+                t = self._pick(None)
+                if t is None:
+                    break
+                self.current = t
+                assert t.glet is not None
+                t.glet.switch(t) if not t.glet else t.glet.switch()
+        except KernelPanic:
+            pass
+        finally:
+            self.current = None
+        self._report_hung()
+
+    def _runnable(self) -> list[Kthread]:
+        return [t for t in self.threads if t.state == RUNNABLE]
+
+    def _pick(self, cur: Kthread | None) -> Kthread | None:
+        runnable = self._runnable()
+        if not runnable:
+            return None
+        if len(runnable) == 1:
+            return runnable[0]
+        if self.schedule_pos < len(self.schedule):
+            choice = self.schedule[self.schedule_pos]
+            self.schedule_pos += 1
+            self.decisions += 1
+            return runnable[choice % len(runnable)]
+        self.decisions += 1
+        if cur is not None and cur.state == RUNNABLE:
+            return cur
+        return runnable[0]
+
+    def sched_point(self, where: str) -> None:
+        """A scheduling point in the current thread (``where`` names it)."""
+        cur = self.current
+        if cur is None:
+            return
+        # Fast path: nobody else can run.
+        n = 0
+        for t in self.threads:
+            if t.state == RUNNABLE:
+                n += 1
+                if n > 1:
+                    break
+        if n <= 1:
+            return
+        nxt = self._pick(cur)
+        if nxt is None or nxt is cur:
+            return
+        self._switch_to(nxt)
+
+    def _switch_to(self, nxt: Kthread | None) -> None:
+        """Leave the current thread (it is blocked or preempted)."""
+        assert self._root is not None
+        if nxt is None:
+            self.current = None
+            self._root.switch()
+            return
+        self.current = nxt
+        assert nxt.glet is not None
+        if not nxt.glet:  # not started yet
+            nxt.glet.switch(nxt)
+        else:
+            nxt.glet.switch()
+
+    def block(self, t: Kthread, on: Any) -> None:
+        """Put the current thread to sleep on ``on`` until :meth:`wake`."""
+        t.state = BLOCKED
+        t.waiting_on = on
+        t.blocked_in = stack_trace(sys._getframe(1))
+        while t.state == BLOCKED:
+            self._switch_to(self._pick(None))
+        self.current = t
+
+    def wake(self, t: Kthread) -> None:
+        if t.state == BLOCKED:
+            t.state = RUNNABLE
+            t.waiting_on = None
+
+    def _report_hung(self) -> None:
+        for t in self.threads:
+            if t.state != BLOCKED:
+                continue
+            on = t.waiting_on
+            if isinstance(on, Mutex) and on.owner is not None and on.owner.state == DEAD:
+                # The owner oopsed with the lock held: everyone waiting hangs.
+                trace = t.blocked_in
+                fn = guilty_frame(trace)
+                self.add_finding(
+                    Finding(
+                        kind=fnd.DEADLOCK,
+                        title=f"INFO: task hung in {fn}",
+                        function=fn,
+                        device=None,
+                        trace=trace,
+                        message=f"{t.comm}/{t.pid} blocked on {on.name} held by dead "
+                        f"{on.owner.comm}/{on.owner.pid}",
+                        thread=f"{t.comm}/{t.pid}",
+                    )
+                )
+
+    # -- findings and log --------------------------------------------------
+
+    def add_finding(self, f: Finding) -> None:
+        key = (f.title, f.device)
+        if key in self._finding_keys:
+            return
+        self._finding_keys.add(key)
+        self.findings.append(f)
+
+    def printk(self, line: str) -> None:
+        self.log.append(line)
+
+
+# Offsets of fields the model dereferences, for the "at virtual address"
+# line of an oops.  struct device on arm64 as in the RK3568 report (0x3e8 is
+# where devm_kmalloc's dev_to_node() read faulted); others print as 0.
+FIELD_OFFSETS: dict[str, int] = {"numa_node": 0x3E8}
+
+_K: Kernel | None = None
+
+
+def set_kernel(k: Kernel | None) -> None:
+    global _K
+    _K = k
+
+
+def kernel() -> Kernel:
+    """The kernel of the run in progress."""
+    assert _K is not None, "no model run in progress"
+    return _K
+
+
+def current() -> Kthread:
+    k = kernel()
+    assert k.current is not None
+    return k.current
+
+
+# Device context for findings: the innermost model frame that has a local
+# ``dev`` naming a struct device.
+def current_device_name(frame: FrameType | None = None) -> str | None:
+    f = frame or sys._getframe(1)
+    while f is not None:
+        if f.f_code in _KCODE:
+            dev = f.f_locals.get("dev")
+            name = getattr(dev, "init_name", None) if dev is not None else None
+            if isinstance(name, str):
+                return name
+        f = f.f_back
+    return None
+
+
+def thread_traces(exclude: Kthread | None = None) -> dict[str, list[str]]:
+    """Traces of every other live thread, for findings about interleavings."""
+    k = kernel()
+    out: dict[str, list[str]] = {}
+    for t in k.threads:
+        if t is exclude or t.state == DEAD:
+            continue
+        if t.glet is not None and t.glet.gr_frame is not None:
+            out[f"{t.comm}/{t.pid}"] = stack_trace(t.glet.gr_frame)
+    return out
+
+
+# -- locking (kernel/locking/mutex.c, lockdep) -------------------------------
+
+
+@kfunc
+def mutex_lock(lock: Mutex) -> None:
+    k = kernel()
+    t = k.current
+    assert t is not None
+    k.sched_point("mutex_lock")
+    if lock.owner is t:
+        _report_deadlock(k, t, lock, recursive=True)
+        k.block(t, lock)  # never returns: nobody will release it
+        return
+    _lockdep_acquire(k, t, lock)
+    while lock.owner is not None:
+        cycle = _wait_for_cycle(t, lock)
+        if cycle:
+            _report_deadlock(k, t, lock, recursive=False, cycle=cycle)
+        lock.waiters.append(t)
+        k.block(t, lock)
+    lock.owner = t
+    t.held.append(lock)
+
+
+@kfunc
+def mutex_unlock(lock: Mutex) -> None:
+    k = kernel()
+    t = k.current
+    assert t is not None
+    if lock.owner is not t:
+        k.add_finding(
+            Finding(
+                kind=fnd.WARNING,
+                title="WARNING in mutex_unlock",
+                function=guilty_frame(stack_trace(sys._getframe(1))),
+                device=current_device_name(),
+                trace=stack_trace(sys._getframe(0)),
+                message=f"unlock of {lock.name} not held by {t.comm}/{t.pid}",
+            )
+        )
+        return
+    lock.owner = None
+    t.held.remove(lock)
+    if lock.waiters:
+        k.wake(lock.waiters.pop(0))
+    k.sched_point("mutex_unlock")
+
+
+def mutex_is_locked_by_current(lock: Mutex) -> bool:
+    return lock.owner is kernel().current
+
+
+@kfunc
+def lockdep_assert_held(lock: Mutex) -> None:
+    k = kernel()
+    if lock.owner is not k.current:
+        trace = stack_trace(sys._getframe(0))
+        fn = guilty_frame(trace)
+        k.add_finding(
+            Finding(
+                kind=fnd.WARNING,
+                title=f"WARNING in {fn}",
+                function=fn,
+                device=current_device_name(),
+                trace=trace,
+                message=f"lockdep_assert_held({lock.name}) failed",
+                invariant=2,
+            )
+        )
+
+
+def _wait_for_cycle(t: Kthread, lock: Mutex) -> list[Kthread]:
+    """Threads in a wait-for cycle through ``t`` if it waits on ``lock``."""
+    chain = [t]
+    owner = lock.owner
+    seen = {t.pid}
+    while owner is not None:
+        if owner.pid in seen:
+            return chain if owner is t else []
+        seen.add(owner.pid)
+        chain.append(owner)
+        nxt = owner.waiting_on
+        owner = nxt.owner if isinstance(nxt, Mutex) else None
+    return []
+
+
+def _report_deadlock(
+    k: Kernel, t: Kthread, lock: Mutex, recursive: bool, cycle: list[Kthread] | None = None
+) -> None:
+    trace = stack_trace(sys._getframe(2))
+    fn = guilty_frame(trace)
+    others: dict[str, list[str]] = {}
+    for o in cycle or []:
+        if o is not t and o.glet is not None and o.glet.gr_frame is not None:
+            others[f"{o.comm}/{o.pid}"] = stack_trace(o.glet.gr_frame)
+    what = "recursive locking" if recursive else "circular wait"
+    k.add_finding(
+        Finding(
+            kind=fnd.DEADLOCK,
+            title=f"possible deadlock in {fn}",
+            function=fn,
+            device=current_device_name(sys._getframe(2)),
+            trace=trace,
+            message=f"{what}: {t.comm}/{t.pid} acquires {lock.name} "
+            f"held by {lock.owner.comm + '/' + str(lock.owner.pid) if lock.owner else '?'}",
+            invariant=2,
+            thread=f"{t.comm}/{t.pid}",
+            threads=others,
+        )
+    )
+
+
+def _lockdep_acquire(k: Kernel, t: Kthread, lock: Mutex) -> None:
+    """Record held->new class edges; report an inversion (lockdep)."""
+    new = lock.lock_class
+    for held in t.held:
+        hc = held.lock_class
+        if hc == new:
+            continue
+        if hc not in k.lock_order or new not in k.lock_order[hc]:
+            k.lock_order.setdefault(hc, set()).add(new)
+            k.lock_order_trace[(hc, new)] = stack_trace(sys._getframe(2))
+        # new -> ... -> hc already seen?
+        if _reaches(k.lock_order, new, hc):
+            trace = stack_trace(sys._getframe(2))
+            fn = guilty_frame(trace)
+            k.add_finding(
+                Finding(
+                    kind=fnd.DEADLOCK,
+                    title=f"possible deadlock in {fn}",
+                    function=fn,
+                    device=current_device_name(sys._getframe(2)),
+                    trace=trace,
+                    message=f"circular locking dependency: {hc} -> {new} and {new} -> {hc}",
+                    invariant=2,
+                    thread=f"{t.comm}/{t.pid}",
+                    threads={"earlier": k.lock_order_trace.get((new, hc), [])},
+                )
+            )
+
+
+def _reaches(graph: dict[str, set[str]], a: str, b: str) -> bool:
+    stack, seen = [a], {a}
+    while stack:
+        n = stack.pop()
+        for m in graph.get(n, ()):
+            if m == b:
+                return True
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return False
+
+
+# -- WARN machinery (include/asm-generic/bug.h) -------------------------------
+
+
+@kfunc
+def __warn(message: str, invariant: int | None = None, once_key: str | None = None) -> None:  # noqa: N807
+    """Record a WARNING finding at the caller, with the current call trace."""
+    k = kernel()
+    if once_key is not None:
+        if once_key in k.warned_once:
+            return
+        k.warned_once.add(once_key)
+    frame = sys._getframe(1)
+    trace = stack_trace(frame)
+    fn = guilty_frame(trace)
+    t = k.current
+    k.add_finding(
+        Finding(
+            kind=fnd.WARNING,
+            title=f"WARNING in {fn}",
+            function=fn,
+            device=current_device_name(frame),
+            trace=trace,
+            message=message,
+            invariant=invariant,
+            thread=f"{t.comm}/{t.pid}" if t else "",
+        )
+    )
+
+
+def WARN_ON(cond: Any, what: str = "", invariant: int | None = None) -> bool:  # noqa: N802
+    """``WARN_ON(cond)``: report when true, return the condition."""
+    if cond:
+        __warn(what or "WARN_ON", invariant)
+    return bool(cond)
+
+
+def WARN_ON_ONCE(cond: Any, key: str, what: str = "") -> bool:  # noqa: N802
+    if cond:
+        __warn(what or "WARN_ON_ONCE", None, once_key=key)
+    return bool(cond)

@@ -1,0 +1,408 @@
+"""The normalised platform description: what a board's firmware tells the kernel.
+
+A platform is a device tree reduced to what the probe path reads (compatible,
+status, ``iommus``, ``#iommu-cells``, ``iommu-map``, ``dma-ranges``,
+``dma-coherent`` and a few driver properties), plus, for ACPI-style and PCI
+platforms, devices that firmware enumerates without DT nodes.  Which nodes
+become devices, and on which bus, is *not* stored: the model decides that the
+way ``of_platform_populate()`` does (``harness.of.platform``).
+
+The JSON form is versioned (``FORMAT``/``VERSION``) and validated on load;
+errors name the file and the field.  ``docs/platform-format.md`` documents it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "probefuzz-platform"
+VERSION = 1
+
+# Properties kept verbatim (as lists of u32 cells or strings) because some
+# modelled driver or core function reads them.
+KEPT_PROPERTIES = (
+    "reg",
+    "stream-match-mask",
+    "mmu-masters",
+    "#global-interrupts",
+    "mediatek,larbs",
+    "mediatek,larb-id",
+    "rockchip,disable-mmu-reset",
+    "ats-supported",
+    "pasid-num-bits",
+    "nvidia,memory-controller",
+    "qcom,iommu-secure-id",
+    "device_type",
+    "msi-parent",
+    "#address-cells",
+    "#size-cells",
+    "linux,pci-domain",
+    "bus-range",
+)
+
+
+class PlatformError(ValueError):
+    """A platform description is malformed; the message names file and field."""
+
+
+@dataclass(frozen=True)
+class IommuRef:
+    """One ``iommus`` specifier: the IOMMU node's path and its argument cells."""
+
+    iommu: str
+    args: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class IommuMapEntry:
+    """One ``iommu-map`` entry: ``<rid-base iommu iommu-base length>``."""
+
+    rid_base: int
+    iommu: str
+    iommu_base: int
+    length: int
+
+
+@dataclass
+class Node:
+    """A device-tree node (only the properties the probe path reads)."""
+
+    path: str
+    compatible: tuple[str, ...] = ()
+    status: str = "okay"
+    phandle: int | None = None
+    iommu_cells: int | None = None  # "#iommu-cells" (an IOMMU provider)
+    iommus: tuple[IommuRef, ...] = ()
+    iommu_map: tuple[IommuMapEntry, ...] = ()
+    iommu_map_mask: int | None = None
+    # None: no "dma-ranges" property; (): empty property (1:1 translation);
+    # else (child-addr, parent-addr, size) triples.
+    dma_ranges: tuple[tuple[int, int, int], ...] | None = None
+    dma_coherent: bool = False
+    props: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The node name with its unit address (``vop@fe040000``)."""
+        return self.path.rsplit("/", 1)[-1] or "/"
+
+    @property
+    def parent_path(self) -> str | None:
+        if self.path == "/":
+            return None
+        head = self.path.rsplit("/", 1)[0]
+        return head or "/"
+
+    def available(self) -> bool:
+        """``of_device_is_available()``: status absent, "okay" or "ok"."""
+        return self.status in ("okay", "ok")
+
+
+@dataclass
+class ExtraDevice:
+    """A device firmware enumerates without a DT node of its own.
+
+    PCI endpoints behind a DT host bridge (``bus="pci"``, ``parent`` = the host
+    bridge node, ``rid`` = requester ID), fsl-mc/cdx objects (``parent`` = the
+    controller node, ``rid`` = ICID / requester ID), and ACPI devices
+    (``acpi`` = ``{"iort": {"iommu": NAME, "ids": [...]}, "dma": "coherent"}``
+    where ``NAME`` is an ACPI IOMMU in ``acpi_iommus``, or absent for devices
+    no IORT/VIOT entry describes).
+    """
+
+    name: str
+    bus: str
+    parent: str | None = None
+    rid: int | None = None
+    compatible: tuple[str, ...] = ()
+    acpi: dict[str, Any] | None = None
+    driver_managed_dma: bool = False
+
+
+@dataclass
+class AcpiIommu:
+    """An IOMMU that ACPI tables describe (IORT SMMU, DMAR/IVRS unit, VIOT).
+
+    ``driver`` names the modelled driver; ``fwnode``: "iort" instances register
+    with the node's fwnode, "null" ones (Intel, AMD, legacy SMMUv2 style) with
+    a NULL fwnode.  ``owns`` lists the devices a NULL-fwnode instance's
+    ``probe_device`` accepts (by name); the rest get ``-ENODEV``.
+    """
+
+    name: str
+    driver: str
+    fwnode: str = "iort"
+    owns: tuple[str, ...] = ()
+
+
+@dataclass
+class Platform:
+    """A board: DT nodes in source order, extra devices, ACPI IOMMUs."""
+
+    name: str
+    model: str = ""
+    firmware: str = "dt"  # "dt" or "acpi"
+    nodes: list[Node] = field(default_factory=list)
+    extra_devices: list[ExtraDevice] = field(default_factory=list)
+    acpi_iommus: list[AcpiIommu] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def node_map(self) -> dict[str, Node]:
+        return {n.path: n for n in self.nodes}
+
+    # -- JSON ---------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The versioned JSON form (see ``docs/platform-format.md``)."""
+        nodes = []
+        for n in self.nodes:
+            d: dict[str, Any] = {"path": n.path}
+            if n.compatible:
+                d["compatible"] = list(n.compatible)
+            if n.status != "okay":
+                d["status"] = n.status
+            if n.phandle is not None:
+                d["phandle"] = n.phandle
+            if n.iommu_cells is not None:
+                d["#iommu-cells"] = n.iommu_cells
+            if n.iommus:
+                d["iommus"] = [{"iommu": r.iommu, "args": list(r.args)} for r in n.iommus]
+            if n.iommu_map:
+                d["iommu-map"] = [
+                    [e.rid_base, e.iommu, e.iommu_base, e.length] for e in n.iommu_map
+                ]
+            if n.iommu_map_mask is not None:
+                d["iommu-map-mask"] = n.iommu_map_mask
+            if n.dma_ranges is not None:
+                d["dma-ranges"] = [list(r) for r in n.dma_ranges]
+            if n.dma_coherent:
+                d["dma-coherent"] = True
+            if n.props:
+                d["props"] = n.props
+            nodes.append(d)
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "model": self.model,
+            "firmware": self.firmware,
+            "provenance": self.provenance,
+            "nodes": nodes,
+        }
+        if self.extra_devices:
+            out["extra_devices"] = [
+                {
+                    k: v
+                    for k, v in {
+                        "name": e.name,
+                        "bus": e.bus,
+                        "parent": e.parent,
+                        "rid": e.rid,
+                        "compatible": list(e.compatible) or None,
+                        "acpi": e.acpi,
+                        "driver_managed_dma": e.driver_managed_dma or None,
+                    }.items()
+                    if v is not None
+                }
+                for e in self.extra_devices
+            ]
+        if self.acpi_iommus:
+            out["acpi_iommus"] = [
+                {"name": a.name, "driver": a.driver, "fwnode": a.fwnode, "owns": list(a.owns)}
+                for a in self.acpi_iommus
+            ]
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "<platform>") -> Platform:
+        """Validate and build; raises :class:`PlatformError` naming the field."""
+        return _Loader(source).platform(data)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically (temp file + rename)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n")
+        os.replace(tmp, p)
+
+
+def load_platform(path: str | os.PathLike[str]) -> Platform:
+    """Read a platform JSON file; :class:`PlatformError` on any problem."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise PlatformError(f"{p}: cannot read: {e.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PlatformError(f"{p}: not JSON: {e}") from None
+    return Platform.from_json(data, str(p))
+
+
+BUSES = ("platform", "amba", "pci", "fsl-mc", "cdx", "host1x-context")
+
+
+class _Loader:
+    """Field-by-field validation with messages like ``file: nodes[3].iommus[0].args``."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, what: str) -> PlatformError:
+        return PlatformError(f"{self.source}: {where}: {what}")
+
+    def _int(self, v: Any, where: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(where, f"expected an integer, got {type(v).__name__}")
+        if not 0 <= v < 1 << 64:
+            raise self.fail(where, "integer out of range")
+        return v
+
+    def _str(self, v: Any, where: str) -> str:
+        if not isinstance(v, str):
+            raise self.fail(where, f"expected a string, got {type(v).__name__}")
+        return v
+
+    def _list(self, v: Any, where: str) -> list[Any]:
+        if not isinstance(v, list):
+            raise self.fail(where, f"expected a list, got {type(v).__name__}")
+        return v
+
+    def _obj(self, v: Any, where: str) -> dict[str, Any]:
+        if not isinstance(v, dict):
+            raise self.fail(where, f"expected an object, got {type(v).__name__}")
+        return v
+
+    def platform(self, data: Any) -> Platform:
+        d = self._obj(data, "top level")
+        if d.get("format") != FORMAT:
+            raise self.fail("format", f"expected {FORMAT!r}, got {d.get('format')!r}")
+        ver = d.get("version")
+        if ver != VERSION:
+            raise self.fail("version", f"unsupported version {ver!r} (this probefuzz reads {VERSION})")
+        name = self._str(d.get("name"), "name")
+        fw = d.get("firmware", "dt")
+        if fw not in ("dt", "acpi"):
+            raise self.fail("firmware", f"expected 'dt' or 'acpi', got {fw!r}")
+        nodes = [self.node(n, f"nodes[{i}]") for i, n in enumerate(self._list(d.get("nodes", []), "nodes"))]
+        paths = set()
+        for i, n in enumerate(nodes):
+            if n.path in paths:
+                raise self.fail(f"nodes[{i}].path", f"duplicate node {n.path!r}")
+            paths.add(n.path)
+        for i, n in enumerate(nodes):
+            if n.parent_path is not None and n.parent_path not in paths:
+                raise self.fail(f"nodes[{i}].path", f"parent {n.parent_path!r} is not in nodes")
+            for j, r in enumerate(n.iommus):
+                if r.iommu not in paths:
+                    raise self.fail(f"nodes[{i}].iommus[{j}].iommu", f"no node {r.iommu!r}")
+            for j, e in enumerate(n.iommu_map):
+                if e.iommu not in paths:
+                    raise self.fail(f"nodes[{i}].iommu-map[{j}]", f"no node {e.iommu!r}")
+        extra = [
+            self.extra(e, f"extra_devices[{i}]")
+            for i, e in enumerate(self._list(d.get("extra_devices", []), "extra_devices"))
+        ]
+        acpi = [
+            self.acpi_iommu(a, f"acpi_iommus[{i}]")
+            for i, a in enumerate(self._list(d.get("acpi_iommus", []), "acpi_iommus"))
+        ]
+        prov = d.get("provenance", {})
+        self._obj(prov, "provenance")
+        return Platform(
+            name=name,
+            model=self._str(d.get("model", ""), "model"),
+            firmware=fw,
+            nodes=nodes,
+            extra_devices=extra,
+            acpi_iommus=acpi,
+            provenance=prov,
+        )
+
+    def node(self, v: Any, w: str) -> Node:
+        d = self._obj(v, w)
+        path = self._str(d.get("path"), f"{w}.path")
+        if not path.startswith("/"):
+            raise self.fail(f"{w}.path", f"not an absolute node path: {path!r}")
+        compat = tuple(self._str(c, f"{w}.compatible[{i}]")
+                       for i, c in enumerate(self._list(d.get("compatible", []), f"{w}.compatible")))
+        iommus = []
+        for i, r in enumerate(self._list(d.get("iommus", []), f"{w}.iommus")):
+            ro = self._obj(r, f"{w}.iommus[{i}]")
+            args = tuple(self._int(a, f"{w}.iommus[{i}].args[{k}]")
+                         for k, a in enumerate(self._list(ro.get("args", []), f"{w}.iommus[{i}].args")))
+            iommus.append(IommuRef(self._str(ro.get("iommu"), f"{w}.iommus[{i}].iommu"), args))
+        imap = []
+        for i, e in enumerate(self._list(d.get("iommu-map", []), f"{w}.iommu-map")):
+            el = self._list(e, f"{w}.iommu-map[{i}]")
+            if len(el) != 4:
+                raise self.fail(f"{w}.iommu-map[{i}]", "expected [rid-base, iommu, iommu-base, length]")
+            imap.append(IommuMapEntry(self._int(el[0], f"{w}.iommu-map[{i}][0]"),
+                                      self._str(el[1], f"{w}.iommu-map[{i}][1]"),
+                                      self._int(el[2], f"{w}.iommu-map[{i}][2]"),
+                                      self._int(el[3], f"{w}.iommu-map[{i}][3]")))
+        dr: tuple[tuple[int, int, int], ...] | None = None
+        if "dma-ranges" in d:
+            rows = []
+            for i, r in enumerate(self._list(d["dma-ranges"], f"{w}.dma-ranges")):
+                rl = self._list(r, f"{w}.dma-ranges[{i}]")
+                if len(rl) != 3:
+                    raise self.fail(f"{w}.dma-ranges[{i}]", "expected [child, parent, size]")
+                a, b, c = (self._int(x, f"{w}.dma-ranges[{i}]") for x in rl)
+                rows.append((a, b, c))
+            dr = tuple(rows)
+        cells = d.get("#iommu-cells")
+        if cells is not None:
+            cells = self._int(cells, f"{w}.#iommu-cells")
+        mask = d.get("iommu-map-mask")
+        if mask is not None:
+            mask = self._int(mask, f"{w}.iommu-map-mask")
+        ph = d.get("phandle")
+        if ph is not None:
+            ph = self._int(ph, f"{w}.phandle")
+        status = self._str(d.get("status", "okay"), f"{w}.status")
+        coh = d.get("dma-coherent", False)
+        if not isinstance(coh, bool):
+            raise self.fail(f"{w}.dma-coherent", "expected true or false")
+        props = self._obj(d.get("props", {}), f"{w}.props")
+        return Node(path=path, compatible=compat, status=status, phandle=ph, iommu_cells=cells,
+                    iommus=tuple(iommus), iommu_map=tuple(imap), iommu_map_mask=mask,
+                    dma_ranges=dr, dma_coherent=coh, props=dict(props))
+
+    def extra(self, v: Any, w: str) -> ExtraDevice:
+        d = self._obj(v, w)
+        bus = self._str(d.get("bus"), f"{w}.bus")
+        if bus not in BUSES:
+            raise self.fail(f"{w}.bus", f"unknown bus {bus!r} (one of {', '.join(BUSES)})")
+        rid = d.get("rid")
+        if rid is not None:
+            rid = self._int(rid, f"{w}.rid")
+        parent = d.get("parent")
+        if parent is not None:
+            parent = self._str(parent, f"{w}.parent")
+        acpi = d.get("acpi")
+        if acpi is not None:
+            self._obj(acpi, f"{w}.acpi")
+        compat = tuple(self._str(c, f"{w}.compatible[{i}]")
+                       for i, c in enumerate(self._list(d.get("compatible", []), f"{w}.compatible")))
+        dmd = d.get("driver_managed_dma", False)
+        if not isinstance(dmd, bool):
+            raise self.fail(f"{w}.driver_managed_dma", "expected true or false")
+        return ExtraDevice(name=self._str(d.get("name"), f"{w}.name"), bus=bus, parent=parent,
+                           rid=rid, compatible=compat, acpi=acpi, driver_managed_dma=dmd)
+
+    def acpi_iommu(self, v: Any, w: str) -> AcpiIommu:
+        d = self._obj(v, w)
+        fw = d.get("fwnode", "iort")
+        if fw not in ("iort", "null"):
+            raise self.fail(f"{w}.fwnode", f"expected 'iort' or 'null', got {fw!r}")
+        owns = tuple(self._str(o, f"{w}.owns[{i}]")
+                     for i, o in enumerate(self._list(d.get("owns", []), f"{w}.owns")))
+        return AcpiIommu(name=self._str(d.get("name"), f"{w}.name"),
+                         driver=self._str(d.get("driver"), f"{w}.driver"), fwnode=fw, owns=owns)

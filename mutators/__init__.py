@@ -1,0 +1,1 @@
+"""mutators: the guard-variant space, Coccinelle rules, apply/propose on a kernel tree."""
