@@ -38,6 +38,12 @@ class bus_type:  # noqa: N801 - kernel name
         self.drivers: list[device_driver] = []
         self.notifiers: list[Callable[[Any, int, device], int]] = []
 
+    def reset(self) -> None:
+        """Empty the lists: bus types are static objects reused across boots."""
+        self.devices = []
+        self.drivers = []
+        self.notifiers = []
+
     def __repr__(self) -> str:
         return f"<bus {self.name}>"
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errno import ENODEV
+from mutators.shapes import Shape
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,28 @@ class Pred:
 
     def c(self, vocab: Mapping[str, PredDef]) -> str:
         expr = vocab[self.name].c_expr
+        return _c_not(expr) if self.neg else expr
+
+    def c_not(self, vocab: Mapping[str, PredDef]) -> str:
+        """C text of the negated conjunct (``!x`` -> ``x``, ``x`` -> ``!x``)."""
+        expr = vocab[self.name].c_expr
         if not self.neg:
-            return expr
-        return f"!{expr}" if _atomic(expr) else f"!({expr})"
+            return _c_not(expr)
+        return expr if _atomic(expr) else f"({expr})"
 
     def __str__(self) -> str:
         return ("!" if self.neg else "") + self.name
 
 
 def _atomic(expr: str) -> bool:
-    return all(op not in expr for op in (" ", "==", "!=", "&&", "||"))
+    return all(op not in expr for op in (" ", "==", "!=", "&&", "||", "?"))
+
+
+def _c_not(expr: str) -> str:
+    """``!expr`` without double negation: ``!ret`` negated is ``ret``."""
+    if expr.startswith("!") and _atomic(expr[1:]) and not expr[1:].startswith("("):
+        return expr[1:]
+    return f"!{expr}" if _atomic(expr) else f"!({expr})"
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,10 @@ class Guard:
 
     def c(self, vocab: Mapping[str, PredDef]) -> str:
         return " && ".join(p.c(vocab) for p in self.conj) or "1"
+
+    def c_not(self, vocab: Mapping[str, PredDef]) -> str:
+        """C text of ``!(guard)`` by De Morgan: ``!a || !b ...``; the empty guard gives 0."""
+        return " || ".join(p.c_not(vocab) for p in self.conj) or "0"
 
     def __str__(self) -> str:
         return " && ".join(str(p) for p in self.conj) or "true"
@@ -90,6 +107,9 @@ class Site:
     vocab: Mapping[str, PredDef] = field(default_factory=dict)
     alternatives: tuple[str, ...] = ()  # for choice sites
     patch: str = ""  # which patch of the series introduced the NEXT value
+    #: the C side of the site: a :class:`mutators.shapes.Shape` that generates
+    #: the Coccinelle rule for any value of the site (None: no C rule yet)
+    c: Shape | None = None
 
 
 def P(name: str, neg: bool = False) -> Pred:  # noqa: N802 - short constructor

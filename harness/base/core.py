@@ -1,0 +1,34 @@
+"""drivers/base/core.c: device_add() and device_del() in the order that matters."""
+
+from __future__ import annotations
+
+from harness.base import bus as busc
+from harness.base import dd
+from harness.device import device
+from harness.kernel import kernel, kfunc
+
+
+@kfunc
+def device_add(dev: device) -> int:
+    """bus_add_device -> (pm, sysfs) -> BUS_NOTIFY_ADD_DEVICE -> bus_probe_device."""
+    error = busc.bus_add_device(dev)
+    if error:
+        return error
+    dev.registered = True
+    # Window (spec 3.6): the device is on the bus list, visible to a
+    # registration walk, before the ADD_DEVICE notifier has run.
+    kernel().sched_point("device_add:bus_add_device")
+    busc.bus_notify(dev, dd.BUS_NOTIFY_ADD_DEVICE)
+    busc.bus_probe_device(dev)
+    return 0
+
+
+@kfunc
+def device_del(dev: device) -> None:
+    """Removal: DEL notifier, unbind, deferred-list removal, REMOVED notifier."""
+    dev.dead = True
+    busc.bus_notify(dev, dd.BUS_NOTIFY_DEL_DEVICE)
+    busc.bus_remove_device(dev)
+    dd.driver_deferred_probe_del(dev)
+    busc.bus_notify(dev, dd.BUS_NOTIFY_REMOVED_DEVICE)
+    dev.registered = False

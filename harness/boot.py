@@ -1,0 +1,256 @@
+"""One boot of the model: ``kernel_init`` and the initcalls that matter.
+
+The default schedule is the synchronous boot of an arm64 DT system:
+
+* ``subsys_initcall``: ``iommu_subsys_init`` registers the IOMMU notifier
+  on every bus of ``iommu_buses[]``;
+* ``arch_initcall_sync``: ``of_platform_default_populate_init`` creates the
+  platform/AMBA devices in DT order (each ``device_add`` runs the notifier);
+* ``device_initcall``: drivers register in link order -- the IOMMU drivers
+  (drivers/iommu is linked before drivers/gpu, media, net, usb, mmc, where
+  most IOMMU clients live), then one client driver per distinct first
+  ``compatible``, in DT order;
+* ``late_initcall``: ``deferred_probe_initcall``;
+* then ``async_synchronize_full`` and, when pending devices remain, the
+  deferred-probe timeout.
+
+Which client drivers exist, are modules or probe asynchronously is a
+scenario input (:class:`DriverConfig`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import variant
+from harness.base import dd
+from harness.base.core import device_add
+from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
+from harness.bus.amba import amba_bustype, amba_driver
+from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
+from harness.bus.fsl_mc import fsl_mc_bus_type, fsl_mc_device, fsl_mc_driver
+from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
+from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
+from harness.iommu import iommu
+from harness.iommu.drivers import IommuDriverSpec, all_drivers
+from harness.kernel import Kernel, kfunc, set_kernel
+from harness.of.node import DeviceTree, fwnode_handle
+from harness.of.platform import of_platform_default_populate_init
+from harness.platform import Platform
+
+# host1x-context has no dma_configure hook
+host1x_context_device_bus_type = bus_type("host1x-context")
+
+IOMMU_BUSES = (platform_bus_type, pci_bus_type, amba_bustype, fsl_mc_bus_type,
+               host1x_context_device_bus_type, cdx_bus_type)
+
+BUILTIN = "builtin"
+MODULE = "module"
+ABSENT = "absent"
+
+
+@dataclass
+class DriverConfig:
+    """How a client driver behaves in a scenario (default: built-in, sync)."""
+
+    presence: str = BUILTIN  # builtin | module | absent
+    async_probe: bool = False
+    probe_ret: int = 0  # what drv->probe() returns (0, -EPROBE_DEFER, -ENOMEM, ...)
+    driver_managed_dma: bool = False
+
+
+@dataclass
+class BootConfig:
+    """Scenario inputs besides the platform and the variant."""
+
+    drivers: dict[str, DriverConfig] = field(default_factory=dict)  # by compatible
+    iommu_drivers: dict[str, str] = field(default_factory=dict)  # driver name -> presence
+    schedule: list[int] = field(default_factory=list)
+    fail_alloc: tuple[str, ...] = ()
+    config_modules: bool = True
+    deferred_probe_timeout: int = 10
+    async_probe_all: bool = False  # driver_async_probe=*
+
+
+def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
+    """A generic client driver's probe: returns what the scenario says."""
+
+    @kfunc
+    def generic_client_probe(pdev: Any) -> int:
+        return cfg.probe_ret
+
+    return generic_client_probe
+
+
+@kfunc
+def do_one_initcall(fn: Callable[..., int], *args: Any) -> int:
+    return fn(*args)
+
+
+@kfunc
+def module_driver_init(drv: Any, register: Callable[..., int]) -> int:
+    """The ``<name>_driver_init`` function ``module_platform_driver()`` makes."""
+    __kframe__ = f"{_driver_name(drv).replace('-', '_')}_driver_init"  # noqa: F841
+    return register(drv)
+
+
+def _driver_name(drv: Any) -> str:
+    inner = getattr(drv, "driver", None) or getattr(drv, "drv", None)
+    return inner.name if inner is not None else str(drv)
+
+
+def _register_any(drv: Any) -> int:
+    from harness.base.bus import driver_register
+
+    if isinstance(drv, platform_driver):
+        return __platform_driver_register(drv)
+    if isinstance(drv, amba_driver):
+        return driver_register(drv.drv)
+    return driver_register(drv.driver)
+
+
+class Boot:
+    """Everything one run builds: tree, devices, drivers, the kernel."""
+
+    def __init__(self, platform: Platform, v: variant.Variant, cfg: BootConfig) -> None:
+        self.platform = platform
+        self.variant = v
+        self.cfg = cfg
+        self.kernel = Kernel(cfg.schedule)
+        self.tree = DeviceTree(platform)
+        self.iommu_specs: list[IommuDriverSpec] = []
+        self.client_drivers: list[Any] = []
+        self.iommu_driver_objs: list[Any] = []
+
+    # -- set-up ---------------------------------------------------------------
+
+    def _drivers(self) -> None:
+        specs = all_drivers()
+        iommu_compat = {c for s in specs for c in s.compatible}
+        for s in specs:
+            if self.cfg.iommu_drivers.get(s.name, BUILTIN) != ABSENT:
+                self.iommu_specs.append(s)
+                self.iommu_driver_objs.append(s.make_driver())
+        # one client driver per distinct first compatible, in DT order
+        seen: set[str] = set()
+        for n in self.platform.nodes:
+            if not n.compatible or n.iommu_cells is not None:
+                continue
+            c0 = n.compatible[0]
+            if c0 in seen or c0 in iommu_compat:
+                continue
+            seen.add(c0)
+            self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible))
+        for e in self.platform.extra_devices:
+            c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
+            if c0 in seen:
+                continue
+            seen.add(c0)
+            self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
+
+    def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
+                       managed: bool = False) -> Any:
+        cfg = self.cfg.drivers.get(compat, DriverConfig())
+        if self.cfg.async_probe_all:
+            cfg = DriverConfig(cfg.presence, True, cfg.probe_ret, cfg.driver_managed_dma)
+        probe = client_probe_factory(cfg)
+        ptype = PROBE_PREFER_ASYNCHRONOUS if cfg.async_probe else 0
+        dmd = cfg.driver_managed_dma or managed
+        if amba:
+            drv: Any = amba_driver(compat, probe, (compat,), dmd, ptype)
+        elif bus == "pci":
+            drv = pci_driver(compat, probe, (compat,), dmd, ptype)
+        elif bus == "fsl-mc":
+            drv = fsl_mc_driver(compat, probe, (compat,), dmd)
+        elif bus == "cdx":
+            drv = cdx_driver(compat, probe, (compat,), dmd)
+        else:
+            drv = platform_driver(compat, probe, (compat,), dmd, probe_type=ptype)
+        drv.presence = cfg.presence
+        return drv
+
+    def _add_extra_devices(self) -> None:
+        """Devices firmware enumerates without DT nodes (PCI, fsl-mc, cdx, ACPI)."""
+        for e in self.platform.extra_devices:
+            parent_np = self.tree.by_path.get(e.parent) if e.parent else None
+            c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
+            if e.bus == "pci":
+                d: Any = pci_dev(e.name, e.rid or 0, parent_np)
+            elif e.bus == "fsl-mc":
+                d = fsl_mc_device(e.name, e.rid or 0, parent_np)
+            elif e.bus == "cdx":
+                d = cdx_device(e.name, e.rid or 0, parent_np)
+            else:
+                from harness.base.platform import platform_device
+
+                d = platform_device(e.name)
+            d.compatible = c0
+            dev = d.dev
+            dev.dma_mask = dev.coherent_dma_mask
+            if e.acpi is not None:
+                dev.fwnode = fwnode_handle("acpi", name=e.name, acpi=e.acpi)
+                if e.bus == "platform":
+                    # platform devices match on the ACPI _HID: model it as compatible
+                    dev.fwnode.acpi = dict(e.acpi)
+            if e.bus == "platform" and e.compatible:
+                d.dev.of_node = None
+                d.acpi_compatible = e.compatible
+            device_add(dev)
+
+    # -- the boot ----------------------------------------------------------------
+
+    @kfunc
+    def kernel_init(self) -> None:
+        self.kernel_init_freeable()
+        dd.async_synchronize_full()
+        s = dd.state()
+        if s.pending and s.driver_deferred_probe_timeout > 0:
+            # deferred_probe_timeout_work fires driver_deferred_probe_timeout
+            # seconds after late_initcall
+            dd.deferred_probe_timeout_work_func()
+            dd.async_synchronize_full()
+
+    @kfunc
+    def kernel_init_freeable(self) -> None:
+        do_one_initcall(iommu.iommu_subsys_init)
+        do_one_initcall(of_platform_default_populate_init, self.tree)
+        self._add_extra_devices()
+        for drv in self.iommu_driver_objs:
+            do_one_initcall(module_driver_init, drv, _register_any)
+        for drv in self.client_drivers:
+            if drv.presence == BUILTIN:
+                do_one_initcall(module_driver_init, drv, _register_any)
+        do_one_initcall(dd.deferred_probe_initcall)
+        # Modules load from userspace after init: their drivers register now.
+        for drv in self.client_drivers:
+            if drv.presence == MODULE:
+                module_driver_init(drv, _register_any)
+
+    def run(self) -> Kernel:
+        k = self.kernel
+        set_kernel(k)
+        variant.activate(self.variant)
+        for bus in IOMMU_BUSES:
+            bus.reset()
+        c = iommu.core()
+        c.iommu_buses = list(IOMMU_BUSES)
+        c.fail_alloc = set(self.cfg.fail_alloc)
+        s = dd.state()
+        s.config_modules = self.cfg.config_modules
+        s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
+        k.globals["of_root"] = self.tree
+        k.globals["acpi_iommu_fwnodes"] = {
+            a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
+            for a in self.platform.acpi_iommus}
+        self._drivers()
+        k.kthread_create("swapper/0", self.kernel_init)
+        k.run()
+        return k
+
+    def devices(self) -> list[Any]:
+        out = []
+        for bus in IOMMU_BUSES:
+            out.extend(bus.devices)
+        return out

@@ -1,0 +1,173 @@
+"""``struct device_node`` and the OF helpers the probe path uses
+(drivers/of/base.c, property.c, address.c)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.errno import ENODEV
+from harness.kernel import kfunc
+from harness.platform import Node, Platform
+
+
+class fwnode_handle:  # noqa: N801
+    """``struct fwnode_handle``: ``kind`` "of" (with ``np``) or "acpi"."""
+
+    __slots__ = ("kind", "np", "name", "acpi")
+
+    def __init__(self, kind: str, np: device_node | None = None, name: str = "",
+                 acpi: Any = None) -> None:
+        self.kind = kind
+        self.np = np
+        self.name = name
+        self.acpi = acpi
+
+    def __repr__(self) -> str:
+        return f"<fwnode {self.kind} {self.name}>"
+
+
+class device_node:  # noqa: N801
+    """A DT node of the booted platform."""
+
+    def __init__(self, node: Node, parent: device_node | None) -> None:
+        self.desc = node
+        self.full_name = node.path
+        self.name = node.name.split("@", 1)[0]
+        self.unit = node.name.split("@", 1)[1] if "@" in node.name else ""
+        self.parent = parent
+        self.children: list[device_node] = []
+        self.compatible = node.compatible
+        self.fwnode = fwnode_handle("of", self, node.path)
+        self.populated = False  # OF_POPULATED
+        self.populated_bus = False  # OF_POPULATED_BUS
+
+    def __repr__(self) -> str:
+        return f"<device_node {self.full_name}>"
+
+
+class of_phandle_args:  # noqa: N801
+    __slots__ = ("np", "args")
+
+    def __init__(self, np: device_node, args: tuple[int, ...]) -> None:
+        self.np = np
+        self.args = args
+
+    @property
+    def args_count(self) -> int:
+        return len(self.args)
+
+
+class DeviceTree:
+    """The unflattened tree of one boot (``of_root``)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.by_path: dict[str, device_node] = {}
+        self.root: device_node | None = None
+        for n in platform.nodes:
+            parent = self.by_path.get(n.parent_path) if n.parent_path else None
+            dn = device_node(n, parent)
+            if parent is not None:
+                parent.children.append(dn)
+            elif n.path == "/":
+                self.root = dn
+            self.by_path[n.path] = dn
+
+    def find(self, path: str) -> device_node:
+        return self.by_path[path]
+
+
+def of_device_is_available(np: device_node | None) -> bool:
+    return np is not None and np.desc.available()
+
+
+def of_device_is_compatible(np: device_node, compat: str) -> bool:
+    return compat in np.compatible
+
+
+def of_fwnode_handle(np: device_node) -> fwnode_handle:
+    return np.fwnode
+
+
+def of_property_read_bool(np: device_node, prop: str) -> bool:
+    return prop in np.desc.props
+
+
+@kfunc
+def of_parse_phandle_with_args(np: device_node, tree: DeviceTree, index: int) -> of_phandle_args | None:
+    """The index-th ``iommus`` specifier, None past the end (-ENOENT)."""
+    refs = np.desc.iommus
+    if index >= len(refs):
+        return None
+    r = refs[index]
+    return of_phandle_args(tree.find(r.iommu), r.args)
+
+
+@kfunc
+def of_map_id(np: device_node, tree: DeviceTree, id_: int) -> tuple[int, of_phandle_args | None]:
+    """``of_map_id(np, id, "iommu-map", "iommu-map-mask", &target, &id_out)``.
+
+    Returns (err, spec).  No "iommu-map": the ID passes through untranslated
+    and there is no target (``-ENODEV`` for of_iommu: "not behind an IOMMU").
+    """
+    desc = np.desc
+    if not desc.iommu_map:
+        return -ENODEV, None
+    masked = id_ & desc.iommu_map_mask if desc.iommu_map_mask is not None else id_
+    for e in desc.iommu_map:
+        if e.rid_base <= masked < e.rid_base + e.length:
+            return 0, of_phandle_args(tree.find(e.iommu), (masked - e.rid_base + e.iommu_base,))
+    # "no iommu-map translation for id 0x%x on %pOF": not behind an IOMMU
+    return -ENODEV, None
+
+
+def __of_get_dma_parent(np: device_node) -> device_node | None:  # noqa: N807
+    """The DMA parent: the "dma-parent"-less case, i.e. the tree parent."""
+    return np.parent
+
+
+class bus_dma_region:  # noqa: N801
+    """``struct bus_dma_region`` array parsed from "dma-ranges"."""
+
+    __slots__ = ("ranges", "freed")
+
+    def __init__(self, ranges: tuple[tuple[int, int, int], ...]) -> None:
+        self.ranges = ranges
+        self.freed = False
+
+    def max(self) -> int:
+        return max((c + s - 1 for c, _p, s in self.ranges), default=0)
+
+
+@kfunc
+def of_dma_get_range(np: device_node | None) -> tuple[int, bus_dma_region | None]:
+    """(ret, map) as drivers/of/address.c computes it.
+
+    Empty "dma-ranges" mean no translation and the walk goes on upwards;
+    once one node had the property (even empty), a parent without it ends
+    the walk with -ENODEV; so does reaching the root.
+    """
+    node = np
+    found_dma_ranges = False
+    ranges = None
+    while node is not None:
+        ranges = node.desc.dma_ranges
+        # Ignore empty ranges, they imply no translation required
+        if ranges:
+            break
+        # Once we find 'dma-ranges', then a missing one is an error
+        if found_dma_ranges and ranges is None:
+            return -ENODEV, None
+        found_dma_ranges = True
+        node = node.parent
+    if node is None or not ranges:
+        return -ENODEV, None
+    return 0, bus_dma_region(ranges)
+
+
+def of_dma_is_coherent(np: device_node) -> bool:
+    node: device_node | None = np
+    while node is not None:
+        if node.desc.dma_coherent:
+            return True
+        node = node.parent
+    return False

@@ -1,0 +1,264 @@
+"""The fuzzer's oracles: the invariants of spec §5, checked by instrumentation.
+
+The model calls the hooks below at the points where the kernel would have to
+hold an invariant (the way lockdep or KASAN hook into the real kernel).  A
+hook never changes the model's behaviour: it only records findings.
+Invariants 1 (NULL dereference) and 2 (lock discipline) are enforced by the
+runtime in :mod:`harness.kernel`; invariant 5 is the NEXT ``dev_WARN`` itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from harness import findings as fnd
+from harness.findings import Finding, guilty_frame
+from harness.kernel import current_device_name, kernel, stack_trace
+
+
+class OracleState:
+    def __init__(self) -> None:
+        self.probe_count: dict[int, int] = {}  # id(dev) -> successful probe_device since release
+        self.dma_configure_in_bind: dict[int, int] = {}
+        self.binding: set[int] = set()  # devices inside really_probe
+        self.probe_started: set[int] = set()  # drv->probe() entered, not yet unbound
+        self.xlate_calls: dict[int, int] = {}
+
+
+def st() -> OracleState:
+    k = kernel()
+    s = k.globals.get("oracles")
+    if s is None:
+        s = k.globals["oracles"] = OracleState()
+    return s
+
+
+def report(kind: str, summary: str, invariant: int, dev: Any = None, message: str = "",
+           depth: int = 2) -> None:
+    """Record a finding titled ``<summary> in <first non-generic frame>``."""
+    frame = sys._getframe(depth)
+    trace = stack_trace(frame)
+    fn = guilty_frame(trace)
+    k = kernel()
+    t = k.current
+    name = dev.init_name if dev is not None else current_device_name(frame)
+    k.add_finding(Finding(kind=kind, title=f"{summary} in {fn}", function=fn, device=name,
+                          trace=trace, message=message, invariant=invariant,
+                          thread=f"{t.comm}/{t.pid}" if t else ""))
+
+
+# -- invariant 2: bus->dma_configure never under iommu_probe_device_lock --------
+
+def dma_configure_entry(dev: Any) -> None:
+    from harness.iommu.iommu import iommu_probe_device_lock
+
+    k = kernel()
+    if iommu_probe_device_lock().owner is k.current and k.current is not None:
+        report(fnd.DEADLOCK, "dma_configure under iommu_probe_device_lock", 2, dev,
+               "bus->dma_configure called with iommu_probe_device_lock held")
+    s = st()
+    if id(dev) in s.binding and dev.driver is not None:
+        n = s.dma_configure_in_bind.get(id(dev), 0) + 1
+        s.dma_configure_in_bind[id(dev)] = n
+        if n > 1:
+            report(fnd.WARNING, "dma_configure replayed during driver bind", 8, dev,
+                   f"{n} dma_configure calls in one bind attempt")
+
+
+# -- invariants 3 and 7: probe once, one group entry ----------------------------------
+
+def probe_device_ok(dev: Any, iommu_dev: Any) -> None:
+    s = st()
+    n = s.probe_count.get(id(dev), 0) + 1
+    s.probe_count[id(dev)] = n
+    if n > 1:
+        report(fnd.GROUP, "iommu: device probed twice", 3, dev,
+               f"probe_device succeeded {n} times without release_device")
+
+
+def device_group_ok(dev: Any, group: Any) -> None:
+    pass
+
+
+def group_add(dev: Any, group: Any) -> None:
+    if any(gd.dev is dev for gd in group.devices):
+        report(fnd.GROUP, "iommu: device added to its group twice", 3, dev)
+
+
+def device_released(dev: Any) -> None:
+    st().probe_count.pop(id(dev), None)
+
+
+def init_device_failed(dev: Any, ret: int) -> None:
+    # 10: after iommu_init_device() fails, dev->iommu is NULL
+    if dev.iommu is not None:
+        report(fnd.WARNING, "iommu: dev->iommu left after failed init", 10, dev)
+
+
+def iommu_probe_done(dev: Any) -> None:
+    pass
+
+
+def walk_probe_result(dev: Any, ret: int) -> None:
+    pass
+
+
+# -- invariant 4 and 6: a driver probes with its IOMMU set up ---------------------
+
+def bind_attempt_start(dev: Any) -> None:
+    s = st()
+    s.binding.add(id(dev))
+    s.dma_configure_in_bind[id(dev)] = 0
+
+
+def bind_attempt_end(dev: Any, ret: int) -> None:
+    s = st()
+    s.binding.discard(id(dev))
+    s.probe_started.discard(id(dev))
+
+
+def referenced_instances(dev: Any) -> list[Any]:
+    """Registered IOMMU instances this device's firmware names."""
+    from harness.iommu.iommu import core
+
+    out = []
+    np = dev.of_node
+    if np is not None:
+        for ref in np.desc.iommus:
+            for inst in core().iommu_device_list:
+                if inst.fwnode is not None and inst.fwnode.kind == "of" and \
+                        inst.fwnode.np.full_name == ref.iommu and \
+                        np.desc.available() and inst.fwnode.np.desc.available():
+                    out.append(inst)
+    return out
+
+
+def driver_probe_entry(dev: Any) -> None:
+    s = st()
+    s.binding.discard(id(dev))
+    s.probe_started.add(id(dev))
+    drv = dev.driver
+    managed = getattr(getattr(drv, "container", None), "driver_managed_dma", False)
+    for inst in referenced_instances(dev):
+        group = dev.iommu_group
+        if group is None or dev.iommu is None or dev.iommu.iommu_dev is not inst:
+            report(fnd.ISOLATION, "iommu: driver probe without IOMMU group", 4, dev,
+                   f"{dev.init_name} bound while {inst.dev.init_name if inst.dev else '?'} "
+                   "is registered but the device is not in one of its groups", depth=2)
+            return
+        if group.default_domain is None:
+            report(fnd.ISOLATION, "iommu: driver probe before default domain", 4, dev,
+                   "group has no default domain when drv->probe() runs", depth=2)
+            return
+        if not managed and group.owner_cnt < 1:
+            report(fnd.ISOLATION, "iommu: driver probe without default domain ownership", 6, dev)
+            return
+
+
+def dma_ops_changing(dev: Any, old: bool, new: bool) -> None:
+    # 6: the DMA path of a device must not change once drv->probe() started
+    if old != new and id(dev) in st().probe_started and dev.driver is not None:
+        report(fnd.ISOLATION, "iommu: DMA ops changed under a bound driver", 6, dev,
+               f"dma_iommu {old} -> {new} after drv->probe() started")
+
+
+# -- invariant 8: of_xlate only for devices without a fwspec --------------------------
+
+def of_iommu_configure_entry(dev: Any) -> None:
+    st().xlate_calls[id(dev)] = 0
+
+
+def of_xlate_call(dev: Any, spec: Any) -> None:
+    s = st()
+    s.xlate_calls[id(dev)] = s.xlate_calls.get(id(dev), 0) + 1
+
+
+# -- invariant 9: dma_range_map set once, freed once ------------------------------------
+
+def dma_range_map_set(dev: Any, new: Any) -> None:
+    old = dev.dma_range_map
+    if old is not None and old is not new:
+        report(fnd.WARNING, "dma_range_map overwritten", 9, dev,
+               "dma_range_map set while already set: the first map leaks")
+
+
+def dma_range_map_freed(dev: Any) -> None:
+    m = dev.dma_range_map
+    if m is not None:
+        if m.freed:
+            report(fnd.WARNING, "dma_range_map freed twice", 9, dev)
+        m.freed = True
+
+
+# -- invariant 10: of_iommu_configure restores dev->iommu presence ---------------------
+
+def of_iommu_configure_exit(dev: Any, err: int, dev_iommu_present: bool) -> None:
+    if err and (dev.iommu is not None) != dev_iommu_present:
+        report(fnd.WARNING, "iommu: dev->iommu state changed by failed of_iommu_configure", 10,
+               dev, f"present on entry: {dev_iommu_present}, now: {dev.iommu is not None}")
+
+
+def dev_iommu_freed(dev: Any, param: Any) -> None:
+    pass
+
+
+# -- invariant 12: instance state published before use ----------------------------------
+
+def instance_listed(iommu: Any) -> None:
+    pass
+
+
+def instance_unlisted(iommu: Any) -> None:
+    pass
+
+
+# -- invariant 16: per-device allocations owned by something that outlives them -------
+
+def priv_set(dev: Any, priv: Any) -> None:
+    pass
+
+
+def devres_freed(dr: Any) -> None:
+    """A devm allocation is freed: is some device's IOMMU data still using it?"""
+    from harness.base.platform import platform_bus_type
+
+    for dev in platform_bus_type.devices:
+        it = dev.iommu
+        if it is not None and it.priv is dr:
+            report(fnd.WARNING, "iommu: dev->iommu->priv freed by devres", 16, dev,
+                   f"{dr.what} owned by {getattr(dr.owner, 'init_name', '?')} freed while "
+                   f"{dev.init_name}'s IOMMU data points at it", depth=3)
+
+
+# -- end of run ------------------------------------------------------------------------------
+
+def final_checks(devices: list[Any]) -> None:
+    """Invariants on the final state (3, 6, 7)."""
+    from harness.device import device_is_bound
+    from harness.iommu.iommu import generic_single_device_group
+
+    k = kernel()
+    for dev in devices:
+        g = dev.iommu_group
+        if g is not None and (dev.iommu is None or dev.iommu.iommu_dev is None):
+            _final(k, fnd.GROUP, "iommu: group member without IOMMU data", 3, dev)
+        if device_is_bound(dev) and g is not None:
+            managed = getattr(dev.driver.container, "driver_managed_dma", False)
+            if not managed and (g.default_domain is None or g.owner_cnt < 1):
+                _final(k, fnd.ISOLATION, "iommu: bound device without default domain", 6, dev)
+        if device_is_bound(dev) and g is None and referenced_instances(dev):
+            _final(k, fnd.GROUP, "iommu: missing IOMMU group for bound device", 7, dev)
+    # 7: single-group drivers keep every device of an instance in one group
+    for dev in devices:
+        if dev.iommu is None or dev.iommu.iommu_dev is None or dev.iommu_group is None:
+            continue
+        inst = dev.iommu.iommu_dev
+        if inst.ops is not None and inst.ops.device_group is generic_single_device_group \
+                and dev.iommu_group is not inst.singleton_group:
+            _final(k, fnd.GROUP, "iommu: device outside its instance's single group", 7, dev)
+
+
+def _final(k: Any, kind: str, summary: str, inv: int, dev: Any) -> None:
+    k.add_finding(Finding(kind=kind, title=summary, function="", device=dev.init_name,
+                          trace=[], invariant=inv))
