@@ -220,6 +220,12 @@ class Kernel:
                 self._oops(t, e)
             else:
                 raise
+        except TypeError as e:
+            # A call through a NULL function pointer (pc = 0).
+            if "'NoneType' object is not callable" not in str(e):
+                raise
+            self._oops(t, AttributeError("(*NULL)()", name="(*NULL)()", obj=None).with_traceback(
+                e.__traceback__))
         except _ThreadKilled:
             pass
         t.state = DEAD
@@ -269,12 +275,12 @@ class Kernel:
                 t.glet.parent = self._root
         try:
             while True:
-                t = self._pick(None)
-                if t is None:
+                nxt = self._pick(None)
+                if nxt is None:
                     break
-                self.current = t
-                assert t.glet is not None
-                t.glet.switch(t) if not t.glet else t.glet.switch()
+                self.current = nxt
+                assert nxt.glet is not None
+                nxt.glet.switch(nxt) if not nxt.glet else nxt.glet.switch()
         except KernelPanic:
             pass
         finally:
@@ -412,7 +418,7 @@ def current() -> Kthread:
 # Device context for findings: the innermost model frame that has a local
 # ``dev`` naming a struct device.
 def current_device_name(frame: FrameType | None = None) -> str | None:
-    f = frame or sys._getframe(1)
+    f: FrameType | None = frame or sys._getframe(1)
     while f is not None:
         if f.f_code in _KCODE:
             dev = f.f_locals.get("dev")

@@ -225,9 +225,9 @@ def devres_freed(dr: Any) -> None:
 
     for dev in platform_bus_type.devices:
         it = dev.iommu
-        if it is not None and it.priv is dr:
+        if it is not None and it.priv is dr.obj:
             report(fnd.WARNING, "iommu: dev->iommu->priv freed by devres", 16, dev,
-                   f"{dr.what} owned by {getattr(dr.owner, 'init_name', '?')} freed while "
+                   f"{type(dr.obj).__name__} owned by {getattr(dr.owner, 'init_name', '?')} freed while "
                    f"{dev.init_name}'s IOMMU data points at it", depth=3)
 
 

@@ -68,7 +68,7 @@ def bus_for_each_dev(bus: bus_type, data: Any, fn: Callable[[device, Any], int])
 
 
 @kfunc
-def bus_for_each_drv(bus: bus_type, data: Any, fn: Callable[[device_driver, Any], int]) -> int:
+def bus_for_each_drv(bus: bus_type | None, data: Any, fn: Callable[[device_driver, Any], int]) -> int:
     for drv in list(bus.drivers):
         error = fn(drv, data)
         if error:

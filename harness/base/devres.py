@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from harness import oracles
 from harness.kernel import kfunc
 
+T = TypeVar("T")
 
-class devres_alloc:  # noqa: N801
-    """A ``devm_kmalloc()`` allocation: freed when its owner unbinds."""
 
-    __slots__ = ("owner", "what", "freed", "__dict__")
+class devres:  # noqa: N801
+    """One ``devres`` record: the allocation and the device that owns it."""
 
-    def __init__(self, owner: Any, what: str) -> None:
+    __slots__ = ("owner", "obj", "freed")
+
+    def __init__(self, owner: Any, obj: Any) -> None:
         self.owner = owner
-        self.what = what
+        self.obj = obj
         self.freed = False
 
 
 @kfunc
-def devm_kmalloc(dev: Any, what: str) -> devres_alloc:
-    """``devm_kmalloc(dev, size, gfp)``: ``dev_to_node(dev)`` dereferences dev."""
-    _node = dev.numa_node  # alloc_dr(..., dev_to_node(dev)): faults on NULL dev
-    dr = devres_alloc(dev, what)
-    dev.devres_head.append(dr)
-    return dr
+def devm_kmalloc(dev: Any, struct: type[T]) -> T:
+    """``devm_kzalloc(dev, sizeof(struct), GFP_KERNEL)``.
+
+    ``alloc_dr(..., dev_to_node(dev))`` reads ``dev->numa_node`` first: a
+    NULL ``dev`` faults here, as in the RK3568 report.
+    """
+    _node = dev.numa_node  # noqa: F841 - the dereference is the point
+    obj = struct()
+    dev.devres_head.append(devres(dev, obj))
+    return obj
 
 
 @kfunc

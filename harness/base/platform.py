@@ -69,7 +69,7 @@ def to_platform_device(dev: device) -> platform_device:
 
 
 @kfunc
-def platform_get_drvdata(pdev: platform_device) -> Any:
+def platform_get_drvdata(pdev: platform_device | None) -> Any:
     return pdev.dev.driver_data
 
 

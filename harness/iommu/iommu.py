@@ -221,7 +221,7 @@ def dev_iommu_fwspec_get(dev: device) -> iommu_fwspec | None:
     return dev.iommu.fwspec if dev.iommu is not None else None
 
 
-def dev_iommu_ops(dev: device) -> iommu_ops:
+def dev_iommu_ops(dev: device) -> Any:
     """``dev->iommu->iommu_dev->ops`` (callers know the device is probed)."""
     return dev.iommu.iommu_dev.ops
 
@@ -308,12 +308,13 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
     # }
     if variant.check("iommu_init_device.dma_configure", dev=dev):
         lock = variant.choice("iommu_init_device.dma_configure_lock")
+        dma_configure: Any = dev.bus.dma_configure  # NULL if the guard lets it through
         if lock == "hold":
-            dev.bus.dma_configure(dev)
+            dma_configure(dev)
         else:
             mutex_unlock(iommu_probe_device_lock())
             # Window W3: other threads may probe or free this device here.
-            dev.bus.dma_configure(dev)
+            dma_configure(dev)
             mutex_lock(iommu_probe_device_lock())
             if lock == "drop_revalidate" and (dev.iommu is None or dev.iommu_group is not None):
                 # Someone else finished (or failed) the probe meanwhile.
@@ -454,7 +455,7 @@ def iommu_probe_device(dev: device) -> int:
 
 
 @kinline
-def __iommu_group_free_device(group: iommu_group, grp_dev: group_device) -> None:  # noqa: N807
+def __iommu_group_free_device(group: iommu_group | None, grp_dev: group_device) -> None:  # noqa: N807
     # If the group has become empty then ownership must have been released,
     # and the current domain must be set back to NULL or the default domain.
     if not group.devices:

@@ -67,6 +67,24 @@ def g() -> rk_globals:
     return s
 
 
+class rk_iommudata:  # noqa: N801
+    """``struct rk_iommudata``: per client, devm-allocated against dma_dev."""
+
+    def __init__(self) -> None:
+        self.link: Any = None
+        self.iommu: rk_iommu | None = None
+
+
+class rk_iommu:  # noqa: N801
+    """``struct rk_iommu``: per instance, drvdata of the IOMMU device."""
+
+    def __init__(self) -> None:
+        self.dev: Any = None
+        self.domain: Any = None
+        self.num_mmu = 0
+        self.iommu = iommu_device()
+
+
 RK_MATCH_DATA = {"rockchip,iommu": "iommu_data_ops_v1", "rockchip,rk3568-iommu": "iommu_data_ops_v2"}
 
 
@@ -105,12 +123,11 @@ def rk_iommu_release_device(dev: Any) -> None:
 
 @kfunc
 def rk_iommu_of_xlate(dev: Any, args: Any) -> int:
-    data = devm_kmalloc(g().dma_dev, "struct rk_iommudata")
+    data = devm_kmalloc(g().dma_dev, rk_iommudata)
     if data is None:
         return -ENOMEM
     iommu_dev = of_find_device_by_node(args.np)
     data.iommu = platform_get_drvdata(iommu_dev)
-    data.link = None
     dev_iommu_priv_set(dev, data)
     platform_device_put(iommu_dev)
     return 0
@@ -147,12 +164,11 @@ def _publish_dma_dev(pdev: platform_device) -> None:
 @kfunc
 def rk_iommu_probe(pdev: platform_device) -> int:
     dev = pdev.dev
-    iommu = devm_kmalloc(dev, "struct rk_iommu")
+    iommu = devm_kmalloc(dev, rk_iommu)
     iommu.domain = g().rk_identity_domain
     platform_set_drvdata(pdev, iommu)
     iommu.dev = dev
     iommu.num_mmu = 0
-    iommu.iommu = iommu_device()
 
     ops = of_device_get_match_data(dev)
     if g().rk_ops is None:
