@@ -1,0 +1,201 @@
+"""Git plumbing for ``apply``: worktrees of ours, their branches, stale leftovers.
+
+The user's checkout is never written: everything happens in a *new* worktree
+(under ``~/.cache/probefuzz/worktrees/``) on a new branch ``probefuzz/<id>``.
+The worktree is sparse -- only the files the rules touch are checked out --
+which takes well under a second on a kernel-sized repo instead of ~20 s, and
+it does not touch the repository's config (no ``git sparse-checkout``, which
+would turn on ``extensions.worktreeConfig``): the sparse pattern is written
+into the worktree's own git dir and ``core.sparseCheckout`` is passed per
+command.  Skip-worktree bits keep ``git status`` in the worktree clean.
+
+While an apply runs, the worktree's git dir holds ``probefuzz-pid``; a later
+apply (or ``cleanup``) removes worktrees whose owner process is gone (killed
+mid-run) together with their branch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import git
+
+from corpus.kernel_tree import is_kernel_tree
+
+BRANCH_PREFIX = "probefuzz/"
+PID_FILE = "probefuzz-pid"
+GIT_TIMEOUT = 120.0
+
+
+class RepoError(Exception):
+    """Not a usable git kernel tree, or a branch/worktree conflict; one line."""
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "probefuzz"
+
+
+def open_tree(path: str | os.PathLike[str]) -> git.Repo:
+    """The git repository whose work tree is the kernel tree at ``path``."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise RepoError(f"{p}: no such directory")
+    try:
+        repo = git.Repo(p, search_parent_directories=False)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise RepoError(f"{p}: not a git repository (run `probefuzz kernel-tree` "
+                        "for a prepared tree)") from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise RepoError(f"{p}: bare repository, need a work tree")
+    if not is_kernel_tree(repo.working_tree_dir):
+        raise RepoError(f"{repo.working_tree_dir}: not a Linux kernel tree")
+    return repo
+
+
+def branch_name(variant_id: str) -> str:
+    """A valid ref name for a variant id (ids contain ``->``, ``:``, ``!``...)."""
+    safe = variant_id.replace("->", ".").replace("!", "not-")
+    safe = re.sub(r"[^A-Za-z0-9._+/-]", "_", safe).strip("./_")
+    safe = re.sub(r"\.{2,}", ".", safe).replace("/.", "/_")
+    if safe != variant_id:
+        safe = f"{safe[:80]}-{hashlib.sha256(variant_id.encode()).hexdigest()[:8]}"
+    return BRANCH_PREFIX + safe
+
+
+def worktree_dir(repo: git.Repo, branch: str) -> Path:
+    key = hashlib.sha256(str(Path(repo.git_dir).resolve()).encode()).hexdigest()[:10]
+    return cache_root() / "worktrees" / key / branch[len(BRANCH_PREFIX):].replace("/", "_")
+
+
+def list_worktrees(repo: git.Repo) -> list[dict[str, str]]:
+    """``git worktree list --porcelain`` as dicts (``worktree``, ``branch``, ...)."""
+    out: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    for ln in repo.git.worktree("list", "--porcelain").splitlines():
+        if not ln.strip():
+            if cur:
+                out.append(cur)
+            cur = {}
+            continue
+        k, _, v = ln.partition(" ")
+        cur[k] = v
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _wt_gitdir(repo: git.Repo, wt: Path) -> Path | None:
+    dotgit = wt / ".git"
+    if dotgit.is_file():
+        m = re.match(r"gitdir: (.*)", dotgit.read_text().strip())
+        if m:
+            return Path(m.group(1))
+    for d in (Path(repo.common_dir) / "worktrees").glob("*"):
+        gd = d / "gitdir"
+        if gd.is_file() and Path(gd.read_text().strip()).parent == wt:
+            return d
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_worktree(repo: git.Repo, wt: Path, branch: str | None) -> None:
+    """Remove one of our worktrees and its branch; never fails halfway silently."""
+    try:
+        repo.git.worktree("remove", "--force", "--force", str(wt))
+    except git.GitCommandError:
+        shutil.rmtree(wt, ignore_errors=True)
+        repo.git.worktree("prune")
+    if branch and branch.startswith(BRANCH_PREFIX):
+        try:
+            repo.git.branch("-D", branch)
+        except git.GitCommandError:
+            pass
+
+
+def prune_stale(repo: git.Repo) -> list[str]:
+    """Remove ``probefuzz/*`` worktrees left by an apply that died; return their branches."""
+    repo.git.worktree("prune")
+    removed: list[str] = []
+    for wt in list_worktrees(repo):
+        branch = wt.get("branch", "").removeprefix("refs/heads/")
+        if not branch.startswith(BRANCH_PREFIX):
+            continue
+        path = Path(wt["worktree"])
+        gd = _wt_gitdir(repo, path)
+        pidf = gd / PID_FILE if gd is not None else None
+        if pidf is None or not pidf.is_file():
+            continue  # a finished apply: the user's to keep
+        try:
+            pid = int(pidf.read_text().strip() or "0")
+        except ValueError:
+            pid = 0
+        if pid and _pid_alive(pid) and pid != os.getpid():
+            continue  # another apply is running
+        remove_worktree(repo, path, branch)
+        removed.append(branch)
+    # a branch whose worktree directory vanished entirely
+    return removed
+
+
+def create_sparse_worktree(repo: git.Repo, branch: str, base: str,
+                           files: Iterable[str]) -> tuple[Path, git.Repo]:
+    """New worktree on a new ``branch`` at ``base`` with only ``files`` checked out."""
+    wt = worktree_dir(repo, branch)
+    if wt.exists():
+        raise RepoError(f"worktree {wt} already exists (use --force to replace it)")
+    wt.parent.mkdir(parents=True, exist_ok=True)
+    repo.git.worktree("add", "--no-checkout", "-b", branch, str(wt), base)
+    gd = _wt_gitdir(repo, wt)
+    if gd is None:
+        raise RepoError(f"{wt}: git did not create the worktree")
+    (gd / PID_FILE).write_text(str(os.getpid()))
+    (gd / "info").mkdir(exist_ok=True)
+    (gd / "info" / "sparse-checkout").write_text("".join(f"/{f}\n" for f in files))
+    wrepo = git.Repo(wt)
+    wrepo.git.execute(["git", "-c", "core.sparseCheckout=true", "read-tree", "-mu", "HEAD"])
+    return wt, wrepo
+
+
+def expand_worktree(wrepo: git.Repo) -> None:
+    """Check out the whole tree in a sparse worktree (for builds)."""
+    gd = Path(wrepo.git_dir)
+    (gd / "info" / "sparse-checkout").write_text("/*\n")
+    wrepo.git.execute(["git", "-c", "core.sparseCheckout=true", "read-tree", "-mu", "HEAD"])
+
+
+def finish_worktree(wrepo: git.Repo) -> None:
+    """Mark a worktree as completed (no longer a candidate for stale pruning)."""
+    (Path(wrepo.git_dir) / PID_FILE).unlink(missing_ok=True)
+
+
+def locate_functions(repo: git.Repo, ref: str, functions: dict[str, str]) -> dict[str, str]:
+    """Find the file defining each function at ``ref`` with ``git grep`` (no checkout).
+
+    ``functions`` maps a key to ``(function)``; the declared file is tried first
+    by the caller, this narrows the rest of the tree to the files that matter.
+    """
+    found: dict[str, str] = {}
+    for key, fn in functions.items():
+        try:
+            out = repo.git.grep("-l", "-E", rf"^[a-z].*\b{re.escape(fn)}\(", ref, "--", "*.c")
+        except git.GitCommandError:
+            continue
+        hits = [ln.split(":", 1)[1] for ln in out.splitlines() if ":" in ln]
+        if hits:
+            found[key] = hits[0]
+    return found

@@ -1,0 +1,248 @@
+"""The variant space: mutation operators over guard sites, ids, descriptions.
+
+Operators (each one mutation at one site), spelled in variant ids as
+``<site>:<op>``:
+
+* ``-P``   drop conjunct ``P`` from the site's guard;
+* ``+P``   add conjunct ``P`` (``P`` may be negated: ``+!dev->driver``) from
+  the site's vocabulary, at the end (C evaluates left to right);
+* ``~P``   negate conjunct ``P`` in place;
+* ``=absent`` / ``=present``  remove the guarded statement / put it back
+  (with the site's NEXT value, or V614's when NEXT has none);
+* ``=ALT`` set a choice site to another alternative.
+
+A variant id is ``BASE`` followed by ``+<site>:<op>`` per mutation, e.g.
+``NEXT+platform_dma_configure.use_default_domain:-dev->driver``.  Variants are
+de-duplicated by :meth:`Variant.fingerprint` (same semantics = same variant),
+and only mutants that have C (the site's shape can render them) are listed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.variant import (
+    PRESETS,
+    SITES,
+    Guard,
+    Pred,
+    Variant,
+    VariantError,
+    make_variant,
+    render_value,
+    variant_from_json,
+)
+from mutators.shapes import GuardedIf, RuleContext, ShapeError
+
+
+@dataclass(frozen=True)
+class Mutation:
+    site: str
+    op: str  # "-P", "+P", "~P", "=absent", "=present", "=ALT"
+
+    @property
+    def token(self) -> str:
+        return f"{self.site}:{self.op}"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    description: str
+    variant: Variant
+    mutations: tuple[Mutation, ...]
+
+
+def _ops(site_name: str, value: Any) -> Iterator[str]:
+    site = SITES[site_name]
+    if site.kind == "choice":
+        for alt in site.alternatives:
+            if alt != value:
+                yield f"={alt}"
+        return
+    if value is None:
+        yield "=present"
+        return
+    assert isinstance(value, Guard)
+    have = {p.name for p in value.conj}
+    for p in value.conj:
+        yield f"-{p}"
+    for p in value.conj:
+        yield f"~{p}"
+    for name in site.vocab:
+        if name not in have:
+            yield f"+{name}"
+            yield f"+!{name}"
+    if isinstance(site.c, GuardedIf) and site.c.removable:
+        yield "=absent"
+
+
+def mutate(values: dict[str, Any], m: Mutation) -> dict[str, Any]:
+    """Apply one mutation to a site->value dict (raises VariantError if it does not fit)."""
+    site = SITES.get(m.site)
+    if site is None:
+        raise VariantError(f"unknown guard site {m.site!r}")
+    v = values[m.site]
+    out = dict(values)
+    op, arg = m.op[0], m.op[1:]
+    if op == "=":
+        if arg == "absent":
+            out[m.site] = None
+        elif arg == "present":
+            out[m.site] = site.next if site.next is not None else site.v614
+        elif site.kind == "choice" and arg in site.alternatives:
+            out[m.site] = arg
+        else:
+            raise VariantError(f"{m.token}: not an alternative of {m.site}")
+        return out
+    if not isinstance(v, Guard):
+        raise VariantError(f"{m.token}: {m.site} has no guard to change here")
+    neg = arg.startswith("!") and arg[1:] in site.vocab
+    name = arg[1:] if neg else arg
+    if name not in site.vocab:
+        raise VariantError(f"{m.token}: {arg!r} is not a predicate of {m.site}")
+    conj = list(v.conj)
+    idx = next((i for i, p in enumerate(conj) if p.name == name), None)
+    if op == "-":
+        if idx is None or conj[idx].neg != neg:
+            raise VariantError(f"{m.token}: the guard has no conjunct {arg!r}")
+        del conj[idx]
+    elif op == "+":
+        if idx is not None:
+            raise VariantError(f"{m.token}: the guard already tests {name!r}")
+        conj.append(Pred(name, neg))
+    elif op == "~":
+        if idx is None or conj[idx].neg != neg:
+            raise VariantError(f"{m.token}: the guard has no conjunct {arg!r}")
+        conj[idx] = Pred(name, not conj[idx].neg)
+    else:
+        raise VariantError(f"{m.token}: unknown operator {op!r}")
+    out[m.site] = Guard(tuple(conj))
+    return out
+
+
+def describe(m: Mutation, before: Any, after: Any) -> str:
+    """One line a maintainer understands."""
+    site = SITES[m.site]
+    where = f"{site.function}()"
+    op, arg = m.op[0], m.op[1:]
+    if op == "=" and arg == "absent":
+        return f"{where}: remove `{render_value(site, before)}` ({site.doc})"
+    if op == "=" and arg == "present":
+        return f"{where}: add `{render_value(site, after)}` ({site.doc})"
+    if op == "=":
+        return f"{where}: {site.doc}: {before} -> {arg}"
+    verb = {"-": "stop testing", "+": "also test", "~": "negate"}[op]
+    neg = arg.startswith("!") and arg[1:] in site.vocab
+    pred = Pred(arg[1:] if neg else arg, neg)
+    return f"{where}: {verb} `{pred.c(site.vocab)}` -> `{render_value(site, after)}`"
+
+
+def _has_c(v: Variant, site_name: str) -> bool:
+    site = SITES[site_name]
+    if site.c is None:
+        return v.value(site_name) == site.v614
+    if not site.c.applicable(site, v):
+        return True
+    try:
+        site.c.rules(site, v.value(site_name), "x", RuleContext(v))
+    except ShapeError:
+        return False
+    return True
+
+
+def neighbours(base: Mutant) -> Iterator[Mutant]:
+    """Every single-mutation neighbour of ``base`` that has C."""
+    values = base.variant.as_dict()
+    touched = {m.site for m in base.mutations}
+    for name in SITES:
+        if name in touched:
+            continue
+        for op in _ops(name, values[name]):
+            m = Mutation(name, op)
+            try:
+                new = mutate(values, m)
+            except VariantError:
+                continue
+            vid = f"{base.id}+{m.token}"
+            desc = describe(m, values[name], new[name])
+            if base.mutations:
+                desc = f"{base.description}; {desc}"
+            v = make_variant(vid, desc, new)
+            if not _has_c(v, name):
+                continue
+            yield Mutant(vid, desc, v, (*base.mutations, m))
+
+
+def preset(name: str) -> Mutant:
+    v = PRESETS[name]
+    return Mutant(name, v.description, v, ())
+
+
+def space(base: str = "NEXT", depth: int = 2) -> list[Mutant]:
+    """All variants within ``depth`` mutations of ``base``, de-duplicated."""
+    root = resolve(base)
+    seen = {root.variant.fingerprint()}
+    out: list[Mutant] = []
+    frontier = [root]
+    for _ in range(depth):
+        nxt: list[Mutant] = []
+        for m in frontier:
+            for n in neighbours(m):
+                fp = n.variant.fingerprint()
+                if fp in seen:
+                    continue
+                seen.add(fp)
+                out.append(n)
+                nxt.append(n)
+        frontier = nxt
+    return out
+
+
+def parse_id(vid: str) -> tuple[str, list[Mutation]]:
+    """Split ``BASE+site:op+site:op`` (ops may contain '+', so split on known sites)."""
+    names = sorted(SITES, key=len, reverse=True)
+    pat = re.compile(r"\+(" + "|".join(re.escape(n) for n in names) + r"):")
+    starts = list(pat.finditer(vid))
+    if not starts:
+        return vid, []
+    base = vid[:starts[0].start()]
+    muts = []
+    for i, m in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(vid)
+        muts.append(Mutation(m.group(1), vid[m.end():end]))
+    return base, muts
+
+
+def resolve(vid: str) -> Mutant:
+    """A variant from an id (preset, preset+mutations) or a saved variant JSON file."""
+    base, muts = parse_id(vid)
+    if base in PRESETS:
+        cur = preset(base)
+    elif Path(base).is_file() and not muts:
+        try:
+            data = json.loads(Path(base).read_text())
+        except (OSError, ValueError) as e:
+            raise VariantError(f"{base}: cannot read variant: {e}") from None
+        v = variant_from_json(data, base)
+        return Mutant(v.name, v.description, v, ())
+    else:
+        raise VariantError(f"unknown variant {vid!r} (known: {', '.join(PRESETS)}, "
+                           "PRESET+site:op..., or a variant JSON file)")
+    values = cur.variant.as_dict()
+    descs = [cur.description] if muts else []
+    for m in muts:
+        new = mutate(values, m)
+        descs.append(describe(m, values[m.site], new[m.site]))
+        values = new
+    desc = "; ".join(descs[1:]) if muts else cur.description
+    v = make_variant(vid, desc, values)
+    for m in muts:
+        if not _has_c(v, m.site):
+            raise VariantError(f"{m.token}: this value has no C rendering")
+    return Mutant(vid, desc, v, tuple(muts))
