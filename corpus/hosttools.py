@@ -1,0 +1,152 @@
+"""The one way probefuzz runs external programs (cpp, dtc, spatch, git, tar, make, ...).
+
+Every call goes through :func:`run`, which
+
+* takes an argument list only (never a shell string, never ``shell=True``),
+* always has a timeout, and on timeout kills the tool's whole process group
+  (``spatch`` and ``make`` fork helpers that would otherwise outlive us),
+* turns every failure -- tool missing, non-zero exit, timeout -- into a
+  :class:`ToolError` whose message is one line a user can act on, e.g.
+  ``spatch not found: install Debian package 'coccinelle' (make deps)``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["TOOLS", "ToolError", "run", "which"]
+
+#: External tool -> the Debian package that provides it (``make deps`` installs these).
+TOOLS: dict[str, str] = {
+    "cpp": "cpp",
+    "dtc": "device-tree-compiler",
+    "spatch": "coccinelle",
+    "git": "git",
+    "perl": "perl",
+    "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu",
+    "make": "make",
+    "tar": "tar",
+    "xz": "xz-utils",
+}
+
+# How much of a failing tool's stderr goes into the one-line error message.
+_STDERR_LINES = 5
+_STDERR_CHARS = 600
+
+
+class ToolError(Exception):
+    """An external tool is missing, failed or timed out; ``str(e)`` is one line."""
+
+
+def which(tool: str) -> str:
+    """Return the absolute path of ``tool`` on ``$PATH``.
+
+    Raises :class:`ToolError` naming the Debian package to install when it is missing.
+    """
+    path = shutil.which(tool)
+    if path is None:
+        pkg = TOOLS.get(tool)
+        if pkg is not None:
+            raise ToolError(f"{tool} not found: install Debian package '{pkg}' (make deps)")
+        raise ToolError(f"{tool} not found on PATH")
+    return path
+
+
+def _stderr_excerpt(stderr: bytes | None) -> str:
+    """First few non-empty stderr lines joined into one line."""
+    if not stderr:
+        return ""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    text = " | ".join(lines[:_STDERR_LINES])
+    if len(lines) > _STDERR_LINES:
+        text += " | ..."
+    if len(text) > _STDERR_CHARS:
+        text = text[: _STDERR_CHARS - 3] + "..."
+    return text
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's whole process group and reap the child.
+
+    The child is a session (and group) leader because we start it with
+    ``start_new_session=True``, so its pgid is its pid; grandchildren it forked
+    (``sh -c 'a & b'``, make's jobs, spatch's workers) are in the same group.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+    proc.wait()
+    # Close our ends of the pipes instead of draining them: a grandchild that
+    # escaped the group (setsid) could keep them open forever.
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def run(
+    argv: list[str],
+    *,
+    timeout: float,
+    cwd: str | os.PathLike[str] | None = None,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    subject: str | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` and return the completed process with captured stdout/stderr (bytes).
+
+    Args:
+        argv: program and arguments, as a list. A bare program name is looked up
+            on ``$PATH`` (a missing tool raises :class:`ToolError` naming its package).
+        timeout: seconds; required because kernel-sized inputs can make tools hang.
+            On expiry the whole process group is killed and :class:`ToolError` raised.
+        cwd: working directory for the tool.
+        input: bytes fed to stdin (stdin is ``/dev/null`` when ``None``).
+        env: variables set *on top of* the current environment (``None``: inherit).
+        check: raise :class:`ToolError` on a non-zero exit status.
+        subject: what the tool works on (a file, a tree), used only in error messages:
+            ``"dtc failed on rk3568.dts (exit 1): ..."``.
+    """
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        # A string here would mean someone is building shell command lines.
+        raise TypeError(f"hosttools.run needs a non-empty list of str, got {argv!r}")
+    tool = Path(argv[0]).name
+    if os.sep not in argv[0]:
+        argv = [which(argv[0]), *argv[1:]]
+    where = f" on {subject}" if subject else ""
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=full_env,
+            start_new_session=True,  # own process group, so a timeout can kill it all
+        )
+    except OSError as e:  # missing binary given by path, bad cwd, not executable
+        raise ToolError(f"cannot run {tool}{where}: {e.strerror or e}") from e
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise ToolError(f"{tool} timed out after {timeout:g} s{where}") from None
+    except BaseException:
+        # Ctrl-C: the child is in its own session, so the terminal's SIGINT did
+        # not reach it; kill it here rather than leave it running.
+        _kill_group(proc)
+        raise
+    result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+    if check and proc.returncode != 0:
+        code = proc.returncode
+        status = f"killed by signal {-code}" if code < 0 else f"exit {code}"
+        excerpt = _stderr_excerpt(stderr)
+        raise ToolError(f"{tool} failed{where} ({status})" + (f": {excerpt}" if excerpt else ""))
+    return result
