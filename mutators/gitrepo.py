@@ -68,9 +68,15 @@ def branch_name(variant_id: str) -> str:
     return BRANCH_PREFIX + safe
 
 
+def worktrees_root() -> Path:
+    """Where worktrees go: ``$PROBEFUZZ_WORKTREES`` or ``~/.cache/probefuzz/worktrees``."""
+    env = os.environ.get("PROBEFUZZ_WORKTREES")
+    return Path(env) if env else cache_root() / "worktrees"
+
+
 def worktree_dir(repo: git.Repo, branch: str) -> Path:
     key = hashlib.sha256(str(Path(repo.git_dir).resolve()).encode()).hexdigest()[:10]
-    return cache_root() / "worktrees" / key / branch[len(BRANCH_PREFIX):].replace("/", "_")
+    return worktrees_root() / key / branch[len(BRANCH_PREFIX):].replace("/", "_")
 
 
 def list_worktrees(repo: git.Repo) -> list[dict[str, str]]:
