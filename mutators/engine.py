@@ -68,7 +68,7 @@ def run_file_rules(root: Path, fr: FileRules, timeout: float = SPATCH_TIMEOUT) -
         tf.write(fr.smpl)
         sp = Path(tf.name)
     try:
-        proc = run(spatch_argv(sp, target, timeout), timeout=timeout + 10, cwd=root,
+        proc = run(spatch_argv(sp, target, timeout), timeout=timeout, cwd=root,
                    check=False, subject=fr.file)
     finally:
         sp.unlink(missing_ok=True)

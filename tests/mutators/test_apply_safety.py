@@ -1,0 +1,138 @@
+"""apply never touches the user's checkout, cleans up after every failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from corpus.hosttools import ToolError
+from harness.variant import NEXT
+from mutators import gitrepo
+from mutators.apply import apply_variant, cleanup
+from mutators.rules import RuleError
+from tests.mutators.conftest import git, snapshot
+
+pytestmark = pytest.mark.kernel_tree
+
+
+def _no_leftovers(repo: Path) -> None:
+    assert "probefuzz/" not in git(repo, "branch", "--list")
+    assert git(repo, "worktree", "list").count("\n") == 1
+
+
+def test_apply_next_keeps_checkout(mini_repo: Path) -> None:
+    before = snapshot(mini_repo)
+    res = apply_variant(mini_repo, NEXT)
+    assert snapshot(mini_repo) == before
+    assert res.branch == "probefuzz/NEXT"
+    assert git(mini_repo, "rev-parse", res.branch).strip() == res.commit
+    diff = git(mini_repo, "show", res.commit)
+    assert "dev->driver" in diff and "skip_map:" in diff
+    assert "user's uncommitted edit" not in diff
+    wt = Path(res.worktree)
+    assert git(wt, "status", "--porcelain") == ""
+    assert not str(wt).startswith(str(mini_repo))
+
+
+def test_second_apply_needs_force(mini_repo: Path) -> None:
+    apply_variant(mini_repo, NEXT)
+    with pytest.raises(gitrepo.RepoError, match="already exists"):
+        apply_variant(mini_repo, NEXT)
+    apply_variant(mini_repo, NEXT, force=True)
+
+
+def test_rule_matching_nothing_is_an_error_and_cleans_up(mini_repo: Path) -> None:
+    f = mini_repo / "drivers/amba/bus.c"
+    f.write_text(f.read_text().replace("iommu_device_use_default_domain(dev)", "other(dev)"))
+    git(mini_repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "reshape")
+    (mini_repo / "drivers/base/platform.c").write_text("dirty again\n")
+    before = snapshot(mini_repo)
+    with pytest.raises(RuleError, match=r"amba_dma_configure.*drivers/amba/bus.c"):
+        apply_variant(mini_repo, NEXT)
+    assert snapshot(mini_repo) == before
+    _no_leftovers(mini_repo)
+
+
+def test_spatch_timeout_cleans_up(mini_repo: Path) -> None:
+    before = snapshot(mini_repo)
+    with pytest.raises(ToolError):
+        apply_variant(mini_repo, NEXT, timeout=0.001)
+    assert snapshot(mini_repo) == before
+    _no_leftovers(mini_repo)
+
+
+def test_killed_apply_leaves_nothing_a_later_apply_cannot_fix(mini_repo: Path,
+                                                               tmp_path: Path) -> None:
+    before = snapshot(mini_repo)
+    # a spatch that hangs, so that the apply is mid-run when killed
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "spatch").write_text("#!/bin/sh\nsleep 20\n")
+    (fake / "spatch").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    code = ("import sys; from harness.variant import NEXT; from mutators.apply import "
+            f"apply_variant; apply_variant({str(mini_repo)!r}, NEXT)")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=os.getcwd())
+    deadline = time.monotonic() + 60
+    while "probefuzz/NEXT" not in git(mini_repo, "worktree", "list"):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert snapshot(mini_repo) == before
+    assert "probefuzz/NEXT" in git(mini_repo, "worktree", "list")  # stale leftover
+    res = apply_variant(mini_repo, NEXT)  # prunes it and succeeds
+    assert res.branch == "probefuzz/NEXT"
+    assert snapshot(mini_repo) == before
+    assert cleanup(mini_repo, all_branches=True) == ["probefuzz/NEXT"]
+    _no_leftovers(mini_repo)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from fuzz.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                          text=True, env=env)
+
+
+def test_cli_bad_inputs_are_one_line_exit_2(mini_repo: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    notkernel = tmp_path / "nk"
+    notkernel.mkdir()
+    git(notkernel, "init", "-q")
+    cases = [
+        (["apply", "--variant", "NEXT", "--tree", str(plain)], "not a git repository"),
+        (["apply", "--variant", "NEXT", "--tree", str(notkernel)], "not a Linux kernel tree"),
+        (["apply", "--variant", "NOPE", "--tree", str(mini_repo)], "unknown variant"),
+        (["apply", "--variant", "NEXT+bogus.site:-x", "--tree", str(mini_repo)],
+         "unknown variant"),
+    ]
+    for argv, msg in cases:
+        r = _cli(*argv)
+        assert r.returncode == 2, (argv, r.stderr)
+        assert msg in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    nospatch = tmp_path / "nospatch"  # git but no spatch on PATH
+    nospatch.mkdir()
+    (nospatch / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    env = dict(os.environ, PATH=str(nospatch))
+    r = _cli("apply", "--variant", "NEXT", "--tree", str(mini_repo), env=env)
+    assert r.returncode == 2 and "coccinelle" in r.stderr and r.stderr.count("\n") == 1
+    _no_leftovers(mini_repo)
+
+
+def test_cli_json(mini_repo: Path) -> None:
+    import json
+
+    r = _cli("apply", "--variant", "NEXT", "--tree", str(mini_repo), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["branch"] == "probefuzz/NEXT" and out["commit"] and "10 files" in out["diffstat"]
+    statuses = {s["site"]: s["status"] for s in out["sites"]}
+    assert statuses["iommu_device_use_default_domain.defer"] == "already"
