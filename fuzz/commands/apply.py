@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mutators.apply import apply_variant
 
+    if args.build:
+        raise UsageError("--build is not implemented yet (arm64 cross build of the touched "
+                         "objects is the next step of issue 4)")
     mutant = resolve(args.variant)
     try:
         res = apply_variant(args.tree, mutant.variant, base_ref=args.base_ref,
