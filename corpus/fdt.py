@@ -153,7 +153,9 @@ def _walk(fdt: libfdt.FdtRo, label: str, wanted: Collection[str] | None) -> list
                 raise DtError(f"{label}: more than one root node")
             path, parent = "/", None
         else:
-            if not name or "/" in name:
+            # fdt_check_full does not look at the characters of names; keep
+            # paths printable so they can go into one-line messages.
+            if not name or "/" in name or not name.isprintable() or " " in name:
                 raise DtError(f"{label}: invalid node name {name!r}")
             parent = stack[-1]
             ppath = nodes[parent].path

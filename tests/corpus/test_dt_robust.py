@@ -98,3 +98,29 @@ def test_every_truncation_is_a_dt_error(cut: int) -> None:
     blob = BLOBS["multi-iommu"]
     with pytest.raises(DtError):
         dtb_to_platform(blob[:cut], "m", {})
+
+
+def test_atheris_loader_target_bounded(tmp_path: Path) -> None:
+    """The libFuzzer target over both loaders, a few thousand iterations."""
+    import shutil
+    import subprocess
+    import sys
+
+    from corpus import loader_fuzz
+
+    for seed in loader_fuzz.SEEDS:
+        shutil.copy(seed, tmp_path / seed.name)
+    r = subprocess.run(
+        [sys.executable, "-m", "corpus.loader_fuzz", "-runs=5000", "-seed=1", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Done 5000 runs" in r.stderr
+
+
+def test_node_names_must_be_printable() -> None:
+    blob = bytearray(BLOBS["multi-iommu"])
+    i = blob.index(b"gpu@4000")
+    blob[i + 3] = ord("\n")  # was "@"
+    with pytest.raises(DtError, match=r"invalid node name 'gpu\\n4000'"):
+        dtb_to_platform(bytes(blob), "m", {})
