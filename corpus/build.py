@@ -35,7 +35,7 @@ from harness.platform import VERSION as PLATFORM_VERSION
 from harness.platform import Platform
 
 # Bump when the conversion changes what it writes: invalidates every cache entry.
-BUILDER_REVISION = 1
+BUILDER_REVISION = 2  # 2: keep DMA masters without a compatible
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "probefuzz-corpus-index"
 

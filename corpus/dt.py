@@ -7,10 +7,12 @@ The entry points are :func:`load_platform_file` (any of the three formats),
 with a one-line message naming the file; nothing else escapes for bad input.
 
 Which nodes are kept: every node with a ``compatible`` (those are what
-``of_platform_populate()`` may turn into devices; the harness decides), all
-their ancestors (bus structure, ``dma-ranges``, cell sizes), IOMMU providers
-(``#iommu-cells``) and whatever ``iommus``/``iommu-map`` point at.  Pure
-configuration nodes (pinctrl groups, OPP tables, ports) are dropped.
+``of_platform_populate()`` may turn into devices; the harness decides), every
+node with ``iommus``/``iommu-map`` even without a ``compatible`` (drivers make
+devices for such firmware subnodes and call ``of_dma_configure()`` on them),
+all their ancestors (bus structure, ``dma-ranges``, cell sizes), IOMMU
+providers (``#iommu-cells``) and whatever ``iommus``/``iommu-map`` point at.
+Pure configuration nodes (pinctrl groups, OPP tables, ports) are dropped.
 """
 
 from __future__ import annotations
@@ -334,7 +336,11 @@ class _Converter:
             node.dma_coherent = "dma-coherent" in p
             node.props = {k: self.prop(rn, k) for k in KEPT_PROPERTIES if k in p}
             nodes[i] = node
-            if node.compatible or node.iommu_cells is not None or i == 0:
+            # DMA masters without a compatible stay too: drivers create devices
+            # for them by hand and call of_dma_configure() (qcom venus
+            # "video-firmware", ath10k "wifi-firmware" subnodes).
+            if (node.compatible or node.iommu_cells is not None or node.iommus
+                    or node.iommu_map or i == 0):
                 keep_with_ancestors(i)
 
         model = ""

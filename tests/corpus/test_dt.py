@@ -287,3 +287,17 @@ def test_dtc_error_names_the_board(tree: Path, tmp_path: Path) -> None:
     bad.write_text("/dts-v1/;\n/ {\n\tmodel = \"x\"\n};\n")  # missing ';'
     with pytest.raises(DtError, match=r"broken\.dts: dtc failed: .*broken\.dts:4"):
         load_platform_file(bad)
+
+
+def test_dma_master_without_compatible_is_kept(tmp_path: Path) -> None:
+    # qcom venus/ath10k style: the driver creates a device for the firmware
+    # subnode itself and calls of_dma_configure() on it.
+    blob = dtc("""/ { #address-cells = <1>; #size-cells = <1>;
+        mmu: iommu@1000 { compatible = "arm,mmu-500"; reg = <0x1000 0x100>; #iommu-cells = <1>; };
+        video@2000 { compatible = "qcom,venus"; reg = <0x2000 0x100>; iommus = <&mmu 0x10>;
+            video-firmware { iommus = <&mmu 0x12>; };
+            pins { function = "x"; }; }; };""", tmp_path)
+    nodes = dtb_to_platform(blob, "t", {}).node_map()
+    assert nodes["/video@2000/video-firmware"].iommus == (IommuRef("/iommu@1000", (0x12,)),)
+    assert nodes["/video@2000/video-firmware"].compatible == ()
+    assert "/video@2000/pins" not in nodes
