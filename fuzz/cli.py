@@ -49,6 +49,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         errs.append(DtError)
     except ImportError:
         pass
+    try:
+        from corpus.mutations import MutationError
+        from corpus.store import StoreError
+
+        errs += [StoreError, MutationError]
+    except ImportError:
+        pass
     return tuple(errs)
 
 

@@ -7,24 +7,49 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from corpus.dt import load_platform_file
+from corpus.store import load_reproducer
 from fuzz.variant_arg import resolve_variant
+from harness.boot import BootConfig
 from harness.klog import render_result
 from harness.scenario import run_scenario
+from harness.variant import variant_from_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", default="NEXT",
-                   help="V614, NEXT or a variant JSON file (default: NEXT)")
+    p.add_argument("--variant", default=None,
+                   help="V614, NEXT or a variant JSON file (default: NEXT, or the "
+                   "reproducer's own variant)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("platform", help=".dts inside a kernel tree, .dtb, or platform .json")
+    p.add_argument("platform", help=".dts inside a kernel tree, .dtb, platform .json, "
+                   "or a stored reproducer .json")
+
+
+def _is_reproducer(path: str) -> bool:
+    """A stored crash reproducer (``"format": "probefuzz-reproducer"``)?"""
+    if not path.endswith(".json"):
+        return False
+    try:
+        return '"probefuzz-reproducer"' in Path(path).read_text(errors="replace")[:4096]
+    except OSError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
-    v = resolve_variant(args.variant)
-    platform = load_platform_file(args.platform)
-    r = run_scenario(platform, v)
+    if _is_reproducer(args.platform):
+        # Replay bit for bit: its platform, variant, schedule and boot config
+        # (--variant only overrides when given explicitly).
+        rep = load_reproducer(args.platform)
+        platform = rep.platform()
+        v = resolve_variant(args.variant) if args.variant is not None else variant_from_json(rep.variant)
+        cfg = BootConfig(schedule=list(rep.schedule), **rep.config)
+    else:
+        v = resolve_variant(args.variant or "NEXT")
+        platform = load_platform_file(args.platform)
+        cfg = BootConfig()
+    r = run_scenario(platform, v, cfg)
     if args.json:
         json.dump(r.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -71,3 +71,26 @@ def test_bad_inputs(tmp_path: Path) -> None:
 @pytest.mark.kernel_tree
 def test_unknown_variant(kernel_tree: Path) -> None:
     _bad(["repro", "--variant", "V999", str(kernel_tree / BOARD)], "unknown variant")
+
+
+def test_repro_replays_a_stored_reproducer(tmp_path: Path) -> None:
+    """A reproducer saved in the crash store replays to the same finding."""
+    from corpus.store import make_reproducer
+    from harness.platform import load_platform
+    from harness.scenario import run_scenario
+    from harness.variant import NEXT, variant_to_json
+
+    board = Path(__file__).resolve().parents[2] / "corpus" / "boards" / "rk3568-odroid-m1.json"
+    p = load_platform(board)
+    f = run_scenario(p, NEXT).findings[0]
+    rep = make_reproducer(f, platform=p, variant=variant_to_json(NEXT), schedule=[])
+    path = tmp_path / "rep.json"
+    path.write_text(json.dumps(rep.to_json()))
+    r = probefuzz("repro", "--json", str(path))
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["variant"] == "NEXT"
+    assert out["findings"][0]["title"] == f.title
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "probefuzz-reproducer", "version": 99}')
+    _bad(["repro", str(bad)], "bad.json")
