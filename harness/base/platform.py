@@ -16,7 +16,7 @@ from harness.kernel import BogusPointer, kfunc
 # shutdown, suspend, resume precede it.  container_of(NULL, ...) of a NULL
 # dev->driver is therefore a small negative pointer, not NULL.
 PLATFORM_DRIVER_DRIVER_OFFSET = 5 * 8
-PLATFORM_DRIVER_MANAGED_DMA_OFFSET = 0xA8
+PLATFORM_DRIVER_MANAGED_DMA_OFFSET = 0xC1  # 40 + sizeof(struct device_driver) 144 + id_table 8 + 1
 
 
 class platform_device:  # noqa: N801
