@@ -2,7 +2,7 @@
 
 Every call goes through :func:`run`, which
 
-* takes an argument list only (never a shell string, never ``shell=True``),
+* takes an argument list only, never a string for a shell to parse,
 * always has a timeout, and on timeout kills the tool's whole process group
   (``spatch`` and ``make`` fork helpers that would otherwise outlive us),
 * turns every failure -- tool missing, non-zero exit, timeout -- into a

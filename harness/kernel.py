@@ -40,6 +40,7 @@ from harness import findings as fnd
 from harness.findings import Finding, guilty_frame
 
 F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S")
 
 # code object -> kernel function name
 _KCODE: dict[CodeType, str] = {}
@@ -195,9 +196,9 @@ class Kernel:
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
         self.lock_order_trace: dict[tuple[str, str], list[str]] = {}
-        # Per-subsystem global state ("static struct device *dma_dev" etc.),
-        # keyed by the module that owns it.
-        self.globals: dict[str, Any] = {}
+        # Per-subsystem global state ("static struct device *dma_dev" etc.):
+        # named entries, and one object per state class (see :meth:`state`).
+        self.globals: dict[Any, Any] = {}
         self.warned_once: set[str] = set()
 
     # -- threads ---------------------------------------------------------
@@ -374,6 +375,17 @@ class Kernel:
                         thread=f"{t.comm}/{t.pid}",
                     )
                 )
+
+    def state(self, cls: type[S]) -> S:
+        """The file-scope statics a module keeps in ``cls``, for this boot.
+
+        Created on first use, so a boot starts with every subsystem in its
+        initial (zeroed) state.
+        """
+        s = self.globals.get(cls)
+        if s is None:
+            s = self.globals[cls] = cls()
+        return s
 
     # -- findings and log --------------------------------------------------
 

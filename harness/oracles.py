@@ -27,11 +27,7 @@ class OracleState:
 
 
 def st() -> OracleState:
-    k = kernel()
-    s = k.globals.get("oracles")
-    if s is None:
-        s = k.globals["oracles"] = OracleState()
-    return s
+    return kernel().state(OracleState)
 
 
 def report(kind: str, summary: str, invariant: int, dev: Any = None, message: str = "",

@@ -52,11 +52,7 @@ class DeferredProbeState:
 
 
 def state() -> DeferredProbeState:
-    k = kernel()
-    s = k.globals.get("dd")
-    if s is None:
-        s = k.globals["dd"] = DeferredProbeState()
-    return s
+    return kernel().state(DeferredProbeState)
 
 
 # -- workqueues (kernel/workqueue.c), as much as dd.c needs -------------------

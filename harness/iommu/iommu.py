@@ -7,7 +7,7 @@ of the series are read from :mod:`harness.variant`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from harness import oracles, variant
 from harness.device import bus_type, device
@@ -53,11 +53,7 @@ class IommuCoreState:
 
 
 def core() -> IommuCoreState:
-    k = kernel()
-    s = k.globals.get("iommu")
-    if s is None:
-        s = k.globals["iommu"] = IommuCoreState()
-    return s
+    return kernel().state(IommuCoreState)
 
 
 def iommu_probe_device_lock() -> Mutex:
@@ -398,11 +394,10 @@ def __iommu_probe_device(dev: device, group_list: list[iommu_group] | None) -> i
     ret = iommu_init_device(dev, ops)
     if ret:
         return ret
-    if dev.iommu_group is None:
-        # drop_revalidate found the device handled elsewhere
-        return 0
 
-    group = dev.iommu_group
+    # iommu_init_device() returned 0: dev->iommu_group is set (mypy narrowed
+    # it to None from the "already probed" check above, before the call).
+    group = cast(iommu_group, dev.iommu_group)
     gdev = group_device(dev)
     mutex_lock(group.mutex)
     # The gdev must be in the list before calling iommu_setup_default_domain()

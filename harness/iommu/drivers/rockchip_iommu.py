@@ -60,11 +60,7 @@ class rk_globals:  # noqa: N801
 
 
 def g() -> rk_globals:
-    k = kernel()
-    s = k.globals.get("rockchip-iommu")
-    if s is None:
-        s = k.globals["rockchip-iommu"] = rk_globals()
-    return s
+    return kernel().state(rk_globals)
 
 
 class rk_iommudata:  # noqa: N801
