@@ -46,6 +46,9 @@ host1x_context_device_bus_type = bus_type("host1x-context")
 IOMMU_BUSES = (platform_bus_type, pci_bus_type, amba_bustype, fsl_mc_bus_type,
                host1x_context_device_bus_type, cdx_bus_type)
 
+#: initcall levels an IOMMU driver can register at, in boot order
+INITCALL_LEVELS = ("core", "postcore", "arch", "arch_sync", "subsys", "fs", "device")
+
 BUILTIN = "builtin"
 MODULE = "module"
 ABSENT = "absent"
@@ -214,11 +217,17 @@ class Boot:
 
     @kfunc
     def kernel_init_freeable(self) -> None:
-        do_one_initcall(iommu.iommu_subsys_init)
-        do_one_initcall(of_platform_default_populate_init, self.tree)
-        self._add_extra_devices()
-        for drv in self.iommu_driver_objs:
-            do_one_initcall(module_driver_init, drv, _register_any)
+        # initcall levels in order (include/linux/init.h); of_platform_default_populate_init
+        # is arch_initcall_sync, iommu_subsys_init subsys_initcall
+        for level in INITCALL_LEVELS:
+            if level == "arch_sync":
+                do_one_initcall(of_platform_default_populate_init, self.tree)
+                self._add_extra_devices()
+            elif level == "subsys":
+                do_one_initcall(iommu.iommu_subsys_init)
+            for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
+                if spec.initcall == level:
+                    do_one_initcall(module_driver_init, drv, _register_any)
         for drv in self.client_drivers:
             if drv.presence == BUILTIN:
                 do_one_initcall(module_driver_init, drv, _register_any)

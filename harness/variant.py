@@ -21,105 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from harness import sites as _driver_sites
 from harness.errno import ENODEV
-from mutators.shapes import Alternative, Anchor, ChoiceShape, Comment, GuardedIf, Shape
-
-
-@dataclass(frozen=True)
-class Pred:
-    """One conjunct: a predicate name from the site's vocabulary, maybe negated."""
-
-    name: str
-    neg: bool = False
-
-    def c(self, vocab: Mapping[str, PredDef]) -> str:
-        expr = vocab[self.name].c_expr
-        return _c_not(expr) if self.neg else expr
-
-    def c_not(self, vocab: Mapping[str, PredDef]) -> str:
-        """C text of the negated conjunct (``!x`` -> ``x``, ``x`` -> ``!x``)."""
-        expr = vocab[self.name].c_expr
-        if not self.neg:
-            return _c_not(expr)
-        return expr if _atomic(expr) else f"({expr})"
-
-    def __str__(self) -> str:
-        return ("!" if self.neg else "") + self.name
-
-
-def _atomic(expr: str) -> bool:
-    return all(op not in expr for op in (" ", "==", "!=", "&&", "||", "?"))
-
-
-def _c_not(expr: str) -> str:
-    """``!expr`` without double negation: ``!ret`` negated is ``ret``."""
-    if expr.startswith("!") and _atomic(expr[1:]) and not expr[1:].startswith("("):
-        return expr[1:]
-    return f"!{expr}" if _atomic(expr) else f"!({expr})"
-
-
-@dataclass(frozen=True)
-class Guard:
-    """``conj[0] && conj[1] && ...``; the empty conjunction is true."""
-
-    conj: tuple[Pred, ...] = ()
-
-    def c(self, vocab: Mapping[str, PredDef]) -> str:
-        return " && ".join(p.c(vocab) for p in self.conj) or "1"
-
-    def c_not(self, vocab: Mapping[str, PredDef]) -> str:
-        """C text of ``!(guard)`` by De Morgan: ``!a || !b ...``; the empty guard gives 0."""
-        return " || ".join(p.c_not(vocab) for p in self.conj) or "0"
-
-    def __str__(self) -> str:
-        return " && ".join(str(p) for p in self.conj) or "true"
-
-
-@dataclass(frozen=True)
-class PredDef:
-    """A state predicate usable at a site: its C text and how the model reads it.
-
-    ``read(env)`` receives the site's environment (the C locals in scope,
-    e.g. ``dev``, ``drv``, ``ret``) and returns the predicate's truth value.
-    Reads go through the model's objects, so a predicate that dereferences a
-    NULL or bogus pointer oopses, as the C would.
-    """
-
-    c_expr: str
-    read: Callable[[Mapping[str, Any]], Any]
-    doc: str = ""
-
-
-@dataclass(frozen=True)
-class Site:
-    """A named guard site: where it is, what it guards, its vocabulary."""
-
-    name: str
-    function: str
-    file: str
-    kind: str  # "guard" or "choice"
-    doc: str
-    v614: Any
-    next: Any
-    vocab: Mapping[str, PredDef] = field(default_factory=dict)
-    alternatives: tuple[str, ...] = ()  # for choice sites
-    patch: str = ""  # which patch of the series introduced the NEXT value
-    #: the C side of the site: a :class:`mutators.shapes.Shape` that generates
-    #: the Coccinelle rule for any value of the site (None: no C rule yet)
-    c: Shape | None = None
-
-
-def P(name: str, neg: bool = False) -> Pred:  # noqa: N802 - short constructor
-    return Pred(name, neg)
-
-
-def G(*preds: Pred) -> Guard:  # noqa: N802 - short constructor
-    return Guard(tuple(preds))
-
+from harness.site import G, Guard, P, Pred, PredDef, Site
+from mutators.shapes import Alternative, Anchor, ChoiceShape, Comment, GuardedIf
 
 # -- vocabularies --------------------------------------------------------------
 
@@ -399,34 +308,6 @@ _CLEANUP_C = ChoiceShape(
     },
 )
 
-_RK_FIRST_COMMENT = ("Use the first registered IOMMU device for domain to use with DMA\n"
-                     "API, since a domain might not physically correspond to a single\n"
-                     "IOMMU device..")
-_RK_SET = "if (!dma_dev)\n\tdma_dev = &pdev->dev;"
-_RK_DMA_DEV_C = ChoiceShape(
-    alternatives={
-        "after_register": Alternative(
-            detect=("@exists@\nexpression list es;\n@@\n rk_iommu_probe(...)\n {\n ...\n"
-                    " iommu_device_register(es)\n ...\n dma_dev = &pdev->dev;\n ...\n }"),
-            transform=("@{p}_to depends on {notdone} exists@\nstatement S;\n"
-                       "expression list es;\n@@\n rk_iommu_probe(...)\n {\n ...\n"
-                       + _smpl_lines(_RK_SET, "-") + "\n ...\n"
-                       " err = iommu_device_register(es);\n if (err) S\n+{ctx:first}\n"
-                       + _smpl_lines(_RK_SET, "+") + "\n ...\n }\n"),
-            regex=r"iommu_device_register\(.*dma_dev = &pdev->dev;"),
-        "before_register": Alternative(
-            detect=("@exists@\nexpression list es;\n@@\n rk_iommu_probe(...)\n {\n ...\n"
-                    " dma_dev = &pdev->dev;\n ...\n iommu_device_register(es)\n ...\n }"),
-            transform=("@{p}_to depends on {notdone} exists@\nexpression list es;\n@@\n"
-                       " rk_iommu_probe(...)\n {\n ...\n+{ctx:first}\n"
-                       + _smpl_lines(_RK_SET, "+") + "\n+PROBEFUZZ_BLANK();\n"
-                       " err = iommu_device_register(es);\n ...\n"
-                       + _smpl_lines(_RK_SET, "-") + "\n ...\n }\n"),
-            regex=r"dma_dev = &pdev->dev;.*iommu_device_register\("),
-    },
-    comment_texts={"first": _RK_FIRST_COMMENT},
-)
-
 SITES: dict[str, Site] = {}
 
 
@@ -579,15 +460,10 @@ for _bus, _fn, _file, _drv in (
     ("cdx", "cdx_dma_configure", "drivers/cdx/cdx.c", "cdx_drv"),
 ):
     _add(_bus_hook_site(_bus, _fn, _file, _drv))
-# IOMMU driver probe order: where a driver publishes the state its callbacks
-# read, relative to iommu_device_register().
-_add(Site(
-    name="rk_iommu_probe.dma_dev",
-    function="rk_iommu_probe", file="drivers/iommu/rockchip-iommu.c", kind="choice",
-    doc="where rk_iommu_probe() sets the global dma_dev",
-    v614="after_register", next="after_register",
-    alternatives=("after_register", "before_register"),
-    c=_RK_DMA_DEV_C))
+# IOMMU driver sites (probe order: where a driver publishes the state its
+# callbacks read, relative to iommu_device_register()), one module per driver.
+for _s in _driver_sites.collect():
+    _add(_s)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """IOMMU driver models, one module per drivers/iommu source file.
 
+Every module of this package that defines ``DRIVER`` is a modelled driver
+(found by :func:`all_drivers`, so adding a driver is adding a module).
 Each module defines ``DRIVER`` (an :class:`IommuDriverSpec`): the DT
 compatible strings it matches and a factory for its ``struct
 platform_driver``.  Per-boot driver globals live in ``kernel().globals``.
@@ -7,6 +9,8 @@ platform_driver``.  Per-boot driver globals live in ``kernel().globals``.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +25,32 @@ class IommuDriverSpec:
     source: str  # drivers/iommu/... file
     compatible: tuple[str, ...]  # of_match_table
     make_driver: Callable[[], Any]  # -> platform_driver
-    # position in drivers/iommu/Makefile link order (device_initcall order)
+    # position in link order within an initcall level: 10 * the line of
+    # drivers/iommu/Makefile that builds it (+ the position inside a subdir
+    # Makefile: arm/arm-smmu/ is line 2); drivers/memory/ (tegra-smmu via the
+    # memory controller) links after drivers/iommu/
     link_order: int = 0
+    # initcall level of its registration: module_platform_driver() and
+    # builtin_platform_driver() are "device"; core_initcall() "core",
+    # subsys_initcall() "subsys", arch_initcall() "arch", ...
+    initcall: str = "device"
+
+
+_ALL: list[IommuDriverSpec] | None = None
 
 
 def all_drivers() -> list[IommuDriverSpec]:
     """Every modelled IOMMU driver, in link order."""
-    from harness.iommu.drivers import arm_smmu_v3, rockchip_iommu
-
-    specs = [rockchip_iommu.DRIVER, arm_smmu_v3.DRIVER]
-    return sorted(specs, key=lambda s: s.link_order)
+    global _ALL
+    if _ALL is None:
+        specs = []
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            mod = importlib.import_module(f"{__name__}.{info.name}")
+            spec = getattr(mod, "DRIVER", None)
+            if isinstance(spec, IommuDriverSpec):
+                specs.append(spec)
+        _ALL = sorted(specs, key=lambda s: (s.link_order, s.name))
+    return list(_ALL)
 
 
 def driver_for_compatible(compat: tuple[str, ...]) -> IommuDriverSpec | None:

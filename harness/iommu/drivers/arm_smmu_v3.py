@@ -174,5 +174,5 @@ DRIVER = IommuDriverSpec(
     source="drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c",
     compatible=COMPATIBLE,
     make_driver=make_driver,
-    link_order=10,  # drivers/iommu/Makefile: obj-y += arm/ comes first
+    link_order=22,  # drivers/iommu/Makefile L2: arm/ (arm-smmu/ then arm-smmu-v3/)
 )

@@ -207,5 +207,5 @@ DRIVER = IommuDriverSpec(
     source="drivers/iommu/rockchip-iommu.c",
     compatible=tuple(RK_MATCH_DATA),
     make_driver=make_driver,
-    link_order=40,  # drivers/iommu/Makefile: after arm/, before others
+    link_order=210,  # drivers/iommu/Makefile L21
 )

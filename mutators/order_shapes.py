@@ -1,0 +1,58 @@
+"""C shape of an *order* site: a statement of an IOMMU driver's probe function
+that publishes state its callbacks read, placed before or after
+``iommu_device_register()``.
+
+``iommu_device_register()`` walks every bus (``probe_iommu_group``), so the
+driver's ``of_xlate``/``probe_device``/``device_group`` run *inside* it; state
+published after the call is not there yet when they run.  Whether a driver
+publishes before or after registering is therefore a site of its own, and
+this factory generates the Coccinelle rules that move the statement across
+the registration call for any such site.
+
+Like :mod:`mutators.shapes`, this module must not import :mod:`harness`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mutators.shapes import Alternative, ChoiceShape
+
+AFTER = "after_register"
+BEFORE = "before_register"
+
+
+def _lines(c_text: str, sign: str) -> str:
+    return "\n".join(sign + ln.strip() for ln in c_text.strip("\n").splitlines())
+
+
+def publish_order(function: str, stmt: str, comment: str | None = None,
+                  register: str = "iommu_device_register") -> ChoiceShape:
+    """Rules that put ``stmt`` (C text, one or more lines) right after the
+    ``E = register(...); if (E) S`` pair of ``function`` or right before the
+    ``E = register(...);`` statement.
+
+    ``comment`` is the comment the C has above ``stmt``: it moves with it.
+    The readback regexes look at the order of the two in the function's text.
+    """
+    ctx = "+{ctx:publish}\n" if comment else ""
+    flat = re.escape(" ".join(stmt.split()))
+    reg = re.escape(register) + r"\("
+    after = Alternative(
+        detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                f" {register}(es)\n ...\n{_lines(stmt, ' ')}\n ...\n }}"),
+        transform=(f"@{{p}}_to depends on {{notdone}} exists@\nstatement S;\n"
+                   f"expression E;\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                   f"{_lines(stmt, '-')}\n ...\n E = {register}(es);\n if (E) S\n"
+                   f"{ctx}{_lines(stmt, '+')}\n ...\n }}\n"),
+        regex=reg + ".*" + flat)
+    before = Alternative(
+        detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                f"{_lines(stmt, ' ')}\n ...\n {register}(es)\n ...\n }}"),
+        transform=(f"@{{p}}_to depends on {{notdone}} exists@\nexpression E;\n"
+                   f"expression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                   f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n E = {register}(es);\n ...\n"
+                   f"{_lines(stmt, '-')}\n ...\n }}\n"),
+        regex=flat + ".*" + reg)
+    return ChoiceShape(alternatives={AFTER: after, BEFORE: before},
+                       comment_texts={"publish": comment} if comment else {})
