@@ -24,6 +24,9 @@ class OracleState:
         self.binding: set[int] = set()  # devices inside really_probe
         self.probe_started: set[int] = set()  # drv->probe() entered, not yet unbound
         self.xlate_calls: dict[int, int] = {}
+        # 13: devices whose last bind attempt deferred before drv->probe() (dma_configure,
+        # i.e. waiting for an IOMMU), not because their own probe() asked for it
+        self.deferred_for_iommu: set[int] = set()
 
 
 def st() -> OracleState:
@@ -97,7 +100,11 @@ def iommu_probe_done(dev: Any) -> None:
 
 
 def walk_probe_result(dev: Any, ret: int) -> None:
-    pass
+    # 11: probe_iommu_group() hides only -ENODEV; anything else from one client aborts
+    # bus_iommu_probe() and iommu_device_register() unregisters the whole instance
+    if ret:
+        report(fnd.WARNING, "iommu: client error fails IOMMU registration", 11, dev,
+               f"probe_iommu_group returned {ret}: the instance is unregistered again")
 
 
 # -- invariant 4 and 6: a driver probes with its IOMMU set up ---------------------
@@ -109,7 +116,13 @@ def bind_attempt_start(dev: Any) -> None:
 
 
 def bind_attempt_end(dev: Any, ret: int) -> None:
+    from harness.errno import EPROBE_DEFER
+
     s = st()
+    if ret == -EPROBE_DEFER and id(dev) not in s.probe_started:
+        s.deferred_for_iommu.add(id(dev))
+    else:
+        s.deferred_for_iommu.discard(id(dev))
     s.binding.discard(id(dev))
     s.probe_started.discard(id(dev))
 
@@ -227,10 +240,20 @@ def devres_freed(dr: Any) -> None:
                    f"{dev.init_name}'s IOMMU data points at it", depth=3)
 
 
+# -- invariant 17: no duplicate IDs in a fwspec (soft) ---------------------------------------
+
+def fwspec_ids_added(dev: Any, fwspec: Any, ids: list[int]) -> None:
+    """Called by ``iommu_fwspec_add_ids()`` before it appends ``ids``."""
+    dup = sorted({i for i in ids if i in fwspec.ids} | {i for i in ids if ids.count(i) > 1})
+    if dup:
+        report(fnd.WARNING, "iommu: duplicate IDs in fwspec", 17, dev,
+               f"IDs {', '.join(hex(i) for i in dup)} already in the fwspec", depth=3)
+
+
 # -- end of run ------------------------------------------------------------------------------
 
 def final_checks(devices: list[Any]) -> None:
-    """Invariants on the final state (3, 6, 7)."""
+    """Invariants on the final state (3, 6, 7, 13, 14)."""
     from harness.device import device_is_bound
     from harness.iommu.iommu import generic_single_device_group
 
@@ -253,6 +276,51 @@ def final_checks(devices: list[Any]) -> None:
         if inst.ops is not None and inst.ops.device_group is generic_single_device_group \
                 and dev.iommu_group is not inst.singleton_group:
             _final(k, fnd.GROUP, "iommu: device outside its instance's single group", 7, dev)
+    _final_liveness(k, devices)
+    _final_owner_counts(k, devices)
+
+
+def _named_instances_registered(dev: Any) -> bool:
+    """Every available IOMMU the device's ``iommus`` names is registered (and there is one)."""
+    np = dev.of_node
+    if np is None or not np.desc.iommus:
+        return False
+    tree = kernel().globals.get("of_root")
+    wanted = set()
+    for ref in np.desc.iommus:
+        inode = tree.by_path.get(ref.iommu) if tree is not None else None
+        if inode is not None and inode.desc.available():
+            wanted.add(ref.iommu)
+    have = {inst.fwnode.np.full_name for inst in referenced_instances(dev)}
+    return bool(wanted) and wanted <= have
+
+
+def _final_liveness(k: Any, devices: list[Any]) -> None:
+    """13: a client deferred for its IOMMU is retried once that IOMMU registered."""
+    s = st()
+    for dev in devices:
+        if dev.deferred_probe and id(dev) in s.deferred_for_iommu \
+                and _named_instances_registered(dev):
+            _final(k, fnd.DEFER, "deferred probe pending after its IOMMU registered", 13, dev)
+
+
+def _final_owner_counts(k: Any, devices: list[Any]) -> None:
+    """14: ``owner_cnt`` counts the bound DMA-API members of a group, no more."""
+    from harness.device import device_is_bound
+
+    groups: dict[int, Any] = {}
+    for dev in devices:
+        if dev.iommu_group is not None:
+            groups[id(dev.iommu_group)] = dev.iommu_group
+    for g in groups.values():
+        if g.owner is not None:
+            continue  # explicit ownership (VFIO-style) counts differently
+        users = [gd.dev for gd in g.devices if device_is_bound(gd.dev)
+                 and not getattr(gd.dev.driver.container, "driver_managed_dma", False)]
+        if g.owner_cnt > len(users):
+            dev = users[0] if users else g.devices[0].dev if g.devices else None
+            if dev is not None:
+                _final(k, fnd.WARNING, "iommu: group owner_cnt leaked", 14, dev)
 
 
 def _final(k: Any, kind: str, summary: str, inv: int, dev: Any) -> None:

@@ -284,6 +284,7 @@ def iommu_fwspec_add_ids(dev: device, ids: list[int]) -> int:
     fwspec = dev_iommu_fwspec_get(dev)
     if fwspec is None:
         return -EINVAL
+    oracles.fwspec_ids_added(dev, fwspec, ids)
     fwspec.ids.extend(ids)
     return 0
 
