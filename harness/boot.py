@@ -155,9 +155,12 @@ class Boot:
             self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible))
         for e in self.platform.extra_devices:
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
-            if c0 in seen:
+            # drivers of other buses are other drivers (a DT node below a PCI
+            # bridge and the PCI function share their compatible)
+            key = c0 if e.bus == "platform" else f"{e.bus}\0{c0}"
+            if key in seen:
                 continue
-            seen.add(c0)
+            seen.add(key)
             self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",

@@ -64,13 +64,15 @@ sysc_match_table = ("simple-bus",)
 
 @kfunc
 def sysc_probe(pdev: platform_device) -> int:
-    of_platform_populate_node(pdev.dev.of_node, sysc_match_table, pdev.dev)
+    np: Any = pdev.dev.of_node
+    of_platform_populate_node(np, sysc_match_table, pdev.dev)
     return 0
 
 
 @kfunc
 def sun50i_de2_bus_probe(pdev: platform_device) -> int:
-    of_platform_populate_node(pdev.dev.of_node, (), pdev.dev)
+    np: Any = pdev.dev.of_node
+    of_platform_populate_node(np, (), pdev.dev)
     return 0
 
 

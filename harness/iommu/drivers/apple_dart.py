@@ -80,8 +80,10 @@ MAX_DARTS_PER_DEVICE = 2
 DART_MAX_STREAMS = 256
 PAGE_SIZE = 4096  # Debian arm64: CONFIG_ARM64_4K_PAGES
 DART_PGSIZE = 16384  # DART_PARAMS1 page shift 14 on t8103/t6000 hardware
-# offsetof(struct apple_dart, iommu): &NULL->iommu is this small pointer
-APPLE_DART_IOMMU_OFFSET = 0x2060
+# offsetof(struct apple_dart, iommu) on arm64 (4-byte spinlock_t, no lock
+# debugging): 7 words of fields up to the bitfield, then sid2group[256] at
+# 72 -> iommu at 72 + 2048.  &NULL->iommu is this small non-NULL pointer.
+APPLE_DART_IOMMU_OFFSET = 0x848
 
 DART_T8020, DART_T6000, DART_T8110 = "DART_T8020", "DART_T6000", "DART_T8110"
 
@@ -263,17 +265,17 @@ def apple_dart_device_group(dev: Any) -> Any:
 def _apple_dart_device_group_locked(dev: Any, cfg: apple_dart_master_cfg) -> Any:
     from harness.bus.pci import dev_is_pci, pci_device_group
 
-    group = None
+    stream_group_found = None
     for sm in for_each_stream_map(cfg):
         for sid in for_each_set_bit(sm):
             stream_group = sm.dart.sid2group.get(sid)  # type: ignore[union-attr]
-            if group is not None and group is not stream_group:
+            if stream_group_found is not None and stream_group_found is not stream_group:
                 return ERR_PTR(-EINVAL)
-            group = stream_group
-    if group is not None:
-        return iommu_group_ref_get(group)
+            stream_group_found = stream_group
+    if stream_group_found is not None:
+        return iommu_group_ref_get(stream_group_found)
 
-    group = pci_device_group(dev) if dev_is_pci(dev) else generic_device_group(dev)
+    group: Any = pci_device_group(dev) if dev_is_pci(dev) else generic_device_group(dev)
     if group is None:
         return ERR_PTR(-ENOMEM)
     if IS_ERR(group):

@@ -179,7 +179,7 @@ omap_iommu_ops = iommu_ops(
 
 
 def omap_iommu_can_register(pdev: platform_device) -> bool:
-    np = pdev.dev.of_node
+    np: Any = pdev.dev.of_node
     if not of_device_is_compatible(np, "ti,dra7-dsp-iommu"):
         return True
     # restrict IOMMU core registration only for processor-port MDMA MMUs on DRA7 DSPs
@@ -187,7 +187,7 @@ def omap_iommu_can_register(pdev: platform_device) -> bool:
 
 
 def omap_iommu_dra7_get_dsp_system_cfg(pdev: platform_device, obj: omap_iommu) -> int:
-    np = pdev.dev.of_node
+    np: Any = pdev.dev.of_node
     if not of_device_is_compatible(np, "ti,dra7-dsp-iommu"):
         return 0
     cfg = np.desc.props.get("ti,syscon-mmuconfig")
