@@ -12,7 +12,7 @@ L65).
 
 Modelled (6.12 file:line):
 
-* simple-pm-bus (drivers/bus/simple-pm-bus.c L29 ``simple_pm_bus_probe``,
+* simple-pm-bus (drivers/bus/simple-pm-bus.c L25 ``simple_pm_bus_probe``,
   ``module_platform_driver`` L139): ``of_platform_populate(np, NULL, ...)``
   -- with no match table the children are created but not descended into.
   Its "transparent bus" matches (``simple-bus`` etc. with ``ONLY_BUS`` data)

@@ -4,10 +4,10 @@ probe path is the same in v6.14).
 Facts modelled:
 * ``apple_dart_probe()`` (L1086): devm instance, match data (``hw``),
   MMIO, IRQ, clocks, hardware parameters (``pgsize``, ``supports_bypass``,
-  ``num_streams`` = ``hw->max_sid_count`` for T8020/T6000, L1127-1142),
-  ``apple_dart_hw_reset()``, ``request_irq()``, ``platform_set_drvdata()``
-  (L1159) -- order site ``apple_dart_probe.drvdata`` -- then
-  ``iommu_device_sysfs_add()`` and ``iommu_device_register()`` (L1166).
+  ``num_streams`` = ``hw->max_sid_count`` for T8020/T6000, L1126-1134),
+  ``apple_dart_hw_reset()``, ``request_irq()`` (L1157), ``platform_set_drvdata()``
+  (L1162) -- order site ``apple_dart_probe.drvdata`` -- then
+  ``iommu_device_sysfs_add()`` and ``iommu_device_register()`` (L1169).
 * ``apple_dart_of_xlate()`` (L784), once per ``iommus`` specifier (and per
   ``iommu-map`` hit of a PCI function): drvdata of the DART's platform
   device (no NULL check), ``args_count != 1`` -> -EINVAL; the per-device

@@ -5,11 +5,11 @@ Facts modelled:
 * File-scope ``qcom_iommu_devices`` list (L37, ``list_add`` = insert at the
   head) under ``msm_iommu_lock`` (a spinlock; not modelled as a lock).
 * ``msm_iommu_probe()`` (L714): devm instance, ``INIT_LIST_HEAD(ctx_list)``,
-  clocks, MMIO, IRQ, ``qcom,ncb`` (missing -> that error, L761), hardware
+  clocks, MMIO, IRQ, ``qcom,ncb`` (missing -> that error, L750), hardware
   reset and PAR check, fault IRQ, then ``list_add(&iommu->dev_node,
-  &qcom_iommu_devices)`` (L789) -- order site
+  &qcom_iommu_devices)`` (L781) -- order site
   ``msm_iommu_probe.qcom_iommu_devices`` -- ``iommu_device_sysfs_add()`` and
-  ``iommu_device_register()`` (L798); on failure ``list_del``.
+  ``iommu_device_register()`` (L790); on failure ``list_del``.
 * ``qcom_iommu_of_xlate()`` (L628): the instance is the entry of
   ``qcom_iommu_devices`` whose ``dev->of_node`` is ``spec->np`` (none ->
   -ENODEV); ``insert_iommu_master()`` (L599): **only when the instance's
@@ -25,7 +25,7 @@ Facts modelled:
   the device's ``of_node`` (``list_first_entry`` of an empty list is the
   list head itself: its ``of_node`` never matches); none -> -ENODEV.
 * ``device_group = generic_device_group``; no ``release_device``.
-* Registration: ``builtin_platform_driver()`` (L824), device_initcall.
+* Registration: ``builtin_platform_driver()`` (L820), device_initcall.
 """
 
 from __future__ import annotations

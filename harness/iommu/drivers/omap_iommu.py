@@ -16,7 +16,7 @@ Facts modelled:
   (L1104: every MMU except the DRA7 DSP EDMA MMUs; the DSP processor-port
   MMUs are recognised by their device names ``40d01000.mmu`` and
   ``41501000.mmu``), ``iommu_device_sysfs_add()`` + ``iommu_device_register()``
-  (L1236) and ``has_iommu_driver = true``.  Then
+  (L1233) and ``has_iommu_driver = true``.  Then
   ``bus_iommu_probe(&platform_bus_type)`` (L1246, "Re-probe bus to probe
   device attached to this IOMMU"): a second walk of the platform bus.
 * ``omap_iommu_of_xlate()`` (v6.14 L1725): does nothing and returns 0, so

@@ -21,7 +21,7 @@ Facts modelled:
 * ``sun50i_iommu_domain_alloc_paging()`` (L685): kzalloc + page table; no
   instance state read.
 * Registration: ``builtin_platform_driver_probe()`` (L1084) ->
-  ``platform_driver_probe()``: device_initcall, synchronous probe,
+  ``__platform_driver_probe()`` (drivers/base/platform.c L912): device_initcall, synchronous probe,
   ``prevent_deferred_probe`` (an -EPROBE_DEFER from probe becomes -ENXIO).
 """
 
