@@ -1,7 +1,7 @@
 """sprd-iommu on a hand-written platform: no 6.12 device tree has a
 ``sprd,iommu-v1`` node (tests/corpus/test_build.py checks that), so the
-board below follows the binding's example (sprd,iommu.yaml: a display
-controller and its IOMMU, ``#iommu-cells = <0>``) with a second master."""
+board below has the binding example's display IOMMU (sprd,iommu.yaml:
+``iommu@63000800``, ``#iommu-cells = <0>``) and two masters naming it."""
 
 from __future__ import annotations
 
