@@ -36,6 +36,7 @@ from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
 from harness.kernel import Kernel, kfunc, set_kernel
+from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
 from harness.platform import Platform
@@ -126,6 +127,7 @@ class Boot:
         self.iommu_specs: list[IommuDriverSpec] = []
         self.client_drivers: list[Any] = []
         self.iommu_driver_objs: list[Any] = []
+        self.bus_driver_objs: list[Any] = []
 
     # -- set-up ---------------------------------------------------------------
 
@@ -136,10 +138,15 @@ class Boot:
             if self.cfg.iommu_drivers.get(s.name, BUILTIN) != ABSENT:
                 self.iommu_specs.append(s)
                 self.iommu_driver_objs.append(s.make_driver())
+        # bus drivers that populate their children at probe (drivers/bus/)
+        bus_compat = bus_driver_compatibles()
+        self.bus_driver_objs = [b.make_driver() for b in BUS_DRIVERS]
         # one client driver per distinct first compatible, in DT order
         seen: set[str] = set()
         for n in self.platform.nodes:
             if not n.compatible or n.iommu_cells is not None:
+                continue
+            if bus_compat.intersection(n.compatible):
                 continue
             c0 = n.compatible[0]
             if c0 in seen or c0 in iommu_compat:
@@ -148,9 +155,12 @@ class Boot:
             self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible))
         for e in self.platform.extra_devices:
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
-            if c0 in seen:
+            # drivers of other buses are other drivers (a DT node below a PCI
+            # bridge and the PCI function share their compatible)
+            key = c0 if e.bus == "platform" else f"{e.bus}\0{c0}"
+            if key in seen:
                 continue
-            seen.add(c0)
+            seen.add(key)
             self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
@@ -225,6 +235,10 @@ class Boot:
                 self._add_extra_devices()
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
+            elif level == "device":
+                # drivers/bus/ links before drivers/iommu/ (drivers/Makefile L11, L65)
+                for bdrv in self.bus_driver_objs:
+                    do_one_initcall(module_driver_init, bdrv, _register_any)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
                 if spec.initcall == level:
                     do_one_initcall(module_driver_init, drv, _register_any)

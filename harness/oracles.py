@@ -149,9 +149,13 @@ def driver_probe_entry(dev: Any) -> None:
     s.probe_started.add(id(dev))
     drv = dev.driver
     managed = getattr(getattr(drv, "container", None), "driver_managed_dma", False)
-    for inst in referenced_instances(dev):
+    insts = referenced_instances(dev)
+    for inst in insts:
         group = dev.iommu_group
-        if group is None or dev.iommu is None or dev.iommu.iommu_dev is not inst:
+        # A client of several instances (apple-dart, omap, msm, exynos) is
+        # probed through one of them: dev->iommu->iommu_dev is the one its
+        # driver's probe_device returned.
+        if group is None or dev.iommu is None or not any(dev.iommu.iommu_dev is i for i in insts):
             report(fnd.ISOLATION, "iommu: driver probe without IOMMU group", 4, dev,
                    f"{dev.init_name} bound while {inst.dev.init_name if inst.dev else '?'} "
                    "is registered but the device is not in one of its groups", depth=2)

@@ -42,6 +42,12 @@ KEPT_PROPERTIES = (
     "#size-cells",
     "linux,pci-domain",
     "bus-range",
+    # of_device_make_bus_id() translates "reg" through the parents' "ranges"
+    "ranges",
+    # msm_iommu_probe() fails without it (msm_iommu.c L750)
+    "qcom,ncb",
+    # omap_iommu_dra7_get_dsp_system_cfg() (omap-iommu.c L1131)
+    "ti,syscon-mmuconfig",
 )
 
 

@@ -27,12 +27,16 @@ def _lines(c_text: str, sign: str) -> str:
 
 
 def publish_order(function: str, stmt: str, comment: str | None = None,
-                  register: str = "iommu_device_register") -> ChoiceShape:
+                  register: str = "iommu_device_register",
+                  check: str = "if (E) S") -> ChoiceShape:
     """Rules that put ``stmt`` (C text, one or more lines) right after the
     ``E = register(...); if (E) S`` pair of ``function`` or right before the
     ``E = register(...);`` statement.
 
     ``comment`` is the comment the C has above ``stmt``: it moves with it.
+    ``check`` is the error check after the call as the rule spells it (a
+    function where spatch does not match ``if (E) S`` against the
+    ``goto`` can name the label: ``"if (E) goto remove_sysfs;"``).
     The readback regexes look at the order of the two in the function's text.
     """
     ctx = "+{ctx:publish}\n" if comment else ""
@@ -43,7 +47,7 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
                 f" {register}(es)\n ...\n{_lines(stmt, ' ')}\n ...\n }}"),
         transform=(f"@{{p}}_to depends on {{notdone}} exists@\nstatement S;\n"
                    f"expression E;\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                   f"{_lines(stmt, '-')}\n ...\n E = {register}(es);\n if (E) S\n"
+                   f"{_lines(stmt, '-')}\n ...\n E = {register}(es);\n {check}\n"
                    f"{ctx}{_lines(stmt, '+')}\n ...\n }}\n"),
         regex=reg + ".*" + flat)
     before = Alternative(

@@ -638,3 +638,17 @@ def iommu_device_unuse_default_domain(dev: device) -> None:
     if not WARN_ON(not group.owner_cnt, "owner_cnt underflow", invariant=14):
         group.owner_cnt -= 1
     mutex_unlock(group.mutex)
+
+
+# -- group driver data (iommu.c iommu_group_{get,set}_iommudata) -------------------------
+
+
+def iommu_group_get_iommudata(group: iommu_group) -> Any:
+    return group.iommu_data
+
+
+def iommu_group_set_iommudata(group: iommu_group, iommu_data: Any, release: Any) -> None:
+    """Driver data of a group; ``release`` runs when the group is freed
+    (group lifetime is not modelled: the release callback is recorded only)."""
+    group.iommu_data = iommu_data
+    group.iommu_data_release = release  # type: ignore[attr-defined]

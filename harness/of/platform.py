@@ -16,14 +16,103 @@ of_skipped_node_table = ("operating-points-v2",)
 
 
 def of_device_make_bus_id(np: device_node) -> str:
-    """``<unit-address>.<name>`` for nodes with a unit address, else the name.
+    """The device name drivers/of/device.c ``of_device_make_bus_id()`` gives.
 
-    The kernel translates "reg" to a CPU address; the unit address in the
-    node name is that address for well-formed trees.
+    ``%llx.<name>`` with "reg" translated through the parents' "ranges"
+    (``of_translate_address()``); where that fails, ``kbasename(full_name)``
+    joined with ``:`` to the first ancestor that translates.  Platforms that
+    recorded no "ranges" at all (older JSON) use the node's unit address,
+    which is the translated address in well-formed trees.
     """
-    if np.unit:
-        return f"{np.unit.split(',')[0]}.{np.name}"
-    return np.name
+    if not _tree_has_ranges(np):
+        if np.unit:
+            return f"{np.unit.split(',')[0]}.{np.name}"
+        return np.name
+    name: str | None = None
+    node: device_node | None = np
+    while node is not None and node.parent is not None:
+        addr = of_translate_address(node)
+        if addr is not None:
+            return f"{addr:x}.{node.name}" + (f":{name}" if name else "")
+        base = node.full_name.rsplit("/", 1)[-1]
+        name = f"{base}:{name}" if name else base
+        node = node.parent
+    return name or np.name
+
+
+def _tree_has_ranges(np: device_node) -> bool:
+    root = np
+    while root.parent is not None:
+        root = root.parent
+    cached = getattr(root, "_has_ranges", None)
+    if cached is None:
+        stack, cached = [root], False
+        while stack and not cached:
+            n = stack.pop()
+            cached = "ranges" in n.desc.props
+            stack.extend(n.children)
+        root._has_ranges = cached  # type: ignore[attr-defined]
+    return bool(cached)
+
+
+def _n_cells(np: device_node, prop: str, default: int) -> int:
+    """``of_n_addr_cells()``/``of_n_size_cells()``: from the parent upwards."""
+    node = np
+    while True:
+        if node.parent is not None:
+            node = node.parent
+        v = node.desc.props.get(prop)
+        if isinstance(v, list) and v:
+            return int(v[0])
+        if node.parent is None:
+            return default
+
+
+def _number(cells: list[int]) -> int:
+    n = 0
+    for c in cells:
+        n = (n << 32) | c
+    return n & ((1 << 64) - 1)
+
+
+def _is_pci_bus(np: device_node) -> bool:
+    return np.desc.props.get("device_type") in ("pci", "pciex")
+
+
+def of_translate_address(np: device_node) -> int | None:
+    """drivers/of/address.c ``of_translate_address(np, reg)`` of the first
+    "reg" entry; None for OF_BAD_ADDR.  PCI parents are not translated."""
+    reg = np.desc.props.get("reg")
+    na = _n_cells(np, "#address-cells", 2)
+    ns = _n_cells(np, "#size-cells", 1)
+    if not isinstance(reg, list) or len(reg) < na or np.parent is None or _is_pci_bus(np.parent):
+        return None
+    addr = _number(reg[:na])
+    dev = np.parent
+    while dev.parent is not None:
+        pna = _n_cells(dev, "#address-cells", 2)
+        pns = _n_cells(dev, "#size-cells", 1)
+        if _is_pci_bus(dev.parent):
+            return None
+        ranges = dev.desc.props.get("ranges")
+        if ranges is None:
+            return None  # "no ranges; cannot translate"
+        if ranges is True or not ranges:
+            pass  # "empty ranges; 1:1 translation"
+        else:
+            rone = na + pna + ns
+            for i in range(0, len(ranges) - rone + 1, rone):
+                cp = _number(ranges[i:i + na])
+                pp = _number(ranges[i + na:i + na + pna])
+                size = _number(ranges[i + na + pna:i + rone])
+                if cp <= addr < cp + size:
+                    addr = pp + addr - cp
+                    break
+            else:
+                return None
+        na, ns = pna, pns
+        dev = dev.parent
+    return addr
 
 
 @kfunc
