@@ -226,7 +226,9 @@ class Boot:
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if spec.initcall == level:
+                if spec.initcall == level and spec.module_init is not None:
+                    do_one_initcall(spec.module_init, drv)
+                elif spec.initcall == level:
                     do_one_initcall(module_driver_init, drv, _register_any)
         for drv in self.client_drivers:
             if drv.presence == BUILTIN:
