@@ -393,7 +393,7 @@ def arm_smmu_master_alloc_smes(dev: Any) -> int:
 
 @kfunc
 def arm_smmu_master_free_smes(cfg: arm_smmu_master_cfg, fwspec: Any) -> None:
-    smmu = cfg.smmu
+    smmu: Any = cfg.smmu
     mutex_lock(smmu.stream_map_mutex)
     for i in range(fwspec.num_ids):
         idx = cfg.smendx[i]
