@@ -6,13 +6,13 @@ Facts modelled (6.12 line numbers; docs/drivers/arm-smmu.md has the list):
 
 * Probe (``arm_smmu_device_probe``, L2140), v6.14 order: devm_kzalloc the
   instance; ``arm_smmu_device_dt_probe()`` (L2056) picks the binding and sets
-  the file-scope ``using_legacy_binding``/``using_generic_binding`` (L66,
-  L2078-2091: mixing both -> "not probing due to mismatched DT properties",
-  -ENODEV); ``arm_smmu_impl_init()`` (arm-smmu-impl.c L193) may replace the
+  the file-scope ``using_legacy_binding``/``using_generic_binding`` (L69,
+  L2072-2084: mixing both -> "not probing due to mismatched DT properties",
+  -ENODEV); ``arm_smmu_impl_init()`` (arm-smmu-impl.c L194) may replace the
   instance (qcom: ``devm_krealloc``, arm-smmu-qcom.c L523) or defer
-  (``qcom_scm_is_available()``, L518); ``arm_smmu_device_cfg_probe()``
-  (L1757) sets ``streamid_mask`` (L1824), allocates ``smrs``/``s2crs``
-  (L1835-1849) and ``stream_map_mutex``; ``smr_mask_mask`` stays 0 until
+  (``qcom_scm_is_available()``, L519); ``arm_smmu_device_cfg_probe()``
+  (L1757) sets ``streamid_mask`` (L1825), allocates ``smrs``/``s2crs``
+  (L1836-1850) and ``stream_map_mutex``; ``smr_mask_mask`` stays 0 until
   ``arm_smmu_test_smr_masks()`` (L982).  Then ``platform_set_drvdata()``,
   ``arm_smmu_device_reset()`` + ``arm_smmu_test_smr_masks()``,
   ``iommu_device_sysfs_add()``, ``iommu_device_register(&smmu->iommu,
@@ -22,7 +22,7 @@ Facts modelled (6.12 line numbers; docs/drivers/arm-smmu.md has the list):
   Both are order sites (:mod:`harness.sites.arm_smmu`), v6.14 = before.
 * ``arm_smmu_get_by_fwnode()`` (L1412): 6.12 ``driver_find_device_by_fwnode``
   (bound SMMUs only) + drvdata, and ``arm_smmu_probe_device`` defers with
-  "smmu dev has not bound yet" (L1437-1446) when NULL.  v6.14 looks the
+  "smmu dev has not bound yet" (L1440-1450) when NULL.  v6.14 looks the
   device up on the platform bus (``bus_find_device_by_fwnode``) and has no
   NULL check: the model follows v6.14.
 * ``arm_smmu_probe_device()`` (L1420): legacy -> ``arm_smmu_register_legacy_master()``
@@ -30,11 +30,11 @@ Facts modelled (6.12 line numbers; docs/drivers/arm-smmu.md has the list):
   ``driver_for_each_device`` for one whose "mmu-masters" names the device,
   ``iommu_fwspec_init(dev, NULL)``, IDs from the "#stream-id-cells" args);
   SID/mask range checks against ``streamid_mask``/``smr_mask_mask`` (-EINVAL,
-  L1449-1462); ``kzalloc`` cfg, ``dev_iommu_priv_set``;
+  L1454-1468); ``kzalloc`` cfg, ``dev_iommu_priv_set``;
   ``arm_smmu_master_alloc_smes()`` (L1072: ``arm_smmu_find_sme()`` L1018
   reuses an SMR that entirely covers the new ID/mask, -EINVAL on a partial
   overlap, -ENOSPC when full; ``s2crs[idx].count++``); device link; error ->
-  ``iommu_fwspec_free(dev)`` (L1497).
+  ``iommu_fwspec_free(dev)`` (L1498-1499).
 * ``arm_smmu_device_group()`` (L1532): the group cached in
   ``s2crs[idx].group`` of any of the device's SMEs (two different ones ->
   -EINVAL), else pci/fsl-mc/generic group, cached in every SME: devices
@@ -101,7 +101,7 @@ ARM_SMMU_V1, ARM_SMMU_V1_64K, ARM_SMMU_V2 = "ARM_SMMU_V1", "ARM_SMMU_V1_64K", "A
 GENERIC_SMMU, ARM_MMU500, CAVIUM_SMMUV2, QCOM_SMMUV2 = ("GENERIC_SMMU", "ARM_MMU500",
                                                         "CAVIUM_SMMUV2", "QCOM_SMMUV2")
 
-# arm_smmu_of_match[] (L1966): compatible -> (version, model)
+# arm_smmu_of_match[] (L1976): compatible -> (version, model)
 ARM_SMMU_OF_MATCH: dict[str, tuple[str, str]] = {
     "arm,smmu-v1": (ARM_SMMU_V1, GENERIC_SMMU),
     "arm,smmu-v2": (ARM_SMMU_V2, GENERIC_SMMU),
@@ -118,7 +118,7 @@ ARM_SMMU_OF_MATCH: dict[str, tuple[str, str]] = {
 
 
 class arm_smmu_globals:  # noqa: N801
-    """``static bool using_legacy_binding, using_generic_binding`` (L66) and the
+    """``static bool using_legacy_binding, using_generic_binding`` (L69) and the
     driver/ops objects of this boot."""
 
     def __init__(self) -> None:

@@ -3,29 +3,29 @@ SMMU (msm8916 and friends) with one platform device per context bank.
 
 Facts modelled (6.12 line numbers; v6.14 is the same on the probe path):
 
-* ``qcom_iommu_init()`` (L947, device_initcall) registers
+* ``qcom_iommu_init()`` (L945, device_initcall L959) registers
   ``qcom_iommu_ctx_driver`` first, then ``qcom_iommu_driver``.
-* ``qcom_iommu_device_probe()`` (L780): ``max_asid`` over every child's
+* ``qcom_iommu_device_probe()`` (L782): ``max_asid`` over every child's
   ``get_asid()`` (L655: "qcom,ctx-asid" or ``reg / 0x1000``); devm_kzalloc
   with ``ctxs[max_asid + 1]``; "qcom,iommu-secure-id" missing -> -ENODEV
-  (L826); a secure context child -> ``qcom_iommu_sec_ptbl_init()`` (L610,
+  (L832); a secure context child -> ``qcom_iommu_sec_ptbl_init()`` (L610,
   once per boot: ``static bool allocated``; SCM calls through ``__scm``);
-  ``platform_set_drvdata()`` (L844); ``devm_of_platform_populate()`` (L849)
+  ``platform_set_drvdata()`` (L846); ``devm_of_platform_populate()`` (L851)
   creates the context-bank devices, which the already registered ctx driver
   binds right away; ``iommu_device_sysfs_add()``; ``iommu_device_register()``
-  (L862).  drvdata and the population are order sites
+  (L864).  drvdata and the population are order sites
   (:mod:`harness.sites.qcom_iommu`); both precede registration in the C.
-* ``qcom_iommu_ctx_probe()`` (L677): ``dev_get_drvdata(dev->parent)`` (no NULL
+* ``qcom_iommu_ctx_probe()`` (L679): ``dev_get_drvdata(dev->parent)`` (L683) (no NULL
   check), ``ctx->asid = get_asid()``, ``qcom_iommu->ctxs[ctx->asid] = ctx``
-  (L729).
-* ``qcom_iommu_of_xlate()`` (L549): exactly one cell (-EINVAL);
+  (L735).
+* ``qcom_iommu_of_xlate()`` (L548): exactly one cell (-EINVAL);
   ``of_find_device_by_node`` (WARN + -EINVAL if none); drvdata of the IOMMU
   device used without a NULL check; ``WARN_ON(asid > max_asid)`` /
   ``WARN_ON(ctxs[asid] == NULL)`` -> -EINVAL; priv set on the first call and
   must match on later ones (WARN + -EINVAL); the ASID is added to the fwspec.
-* ``qcom_iommu_probe_device()`` (L526): NULL priv -> -ENODEV; device link to
+* ``qcom_iommu_probe_device()`` (L525): NULL priv -> -ENODEV; device link to
   the IOMMU.  No ``release_device``.
-* ``device_group = generic_device_group`` (L591): one group per client.
+* ``device_group = generic_device_group`` (L596): one group per client.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ from harness.iommu.iommu import (
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import WARN_ON, kernel, kfunc
 
-COMPATIBLE = ("qcom,msm-iommu-v1", "qcom,msm-iommu-v2")  # qcom_iommu_of_match (L930)
-CTX_COMPATIBLE = ("qcom,msm-iommu-v1-ns", "qcom,msm-iommu-v1-sec",  # ctx_of_match (L751)
+COMPATIBLE = ("qcom,msm-iommu-v1", "qcom,msm-iommu-v2")  # qcom_iommu_of_match (L929)
+CTX_COMPATIBLE = ("qcom,msm-iommu-v1-ns", "qcom,msm-iommu-v1-sec",  # ctx_of_match (L750)
                   "qcom,msm-iommu-v2-ns", "qcom,msm-iommu-v2-sec")
 
 
