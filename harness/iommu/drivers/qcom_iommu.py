@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import variant
-from harness.base.devres import devm_kmalloc
+from harness.base.devres import devm_add_action, devm_kmalloc
 from harness.base.platform import (
     __platform_driver_register,
     of_find_device_by_node,
@@ -200,7 +200,18 @@ def devm_of_platform_populate(dev: Any) -> int:
         rc = of_platform_bus_create(child, (), dev, True, names)
         if rc:
             return rc
-    return 0
+    # devres: of_platform_depopulate(dev) when the IOMMU unbinds or its probe fails
+    return devm_add_action(dev, devm_of_platform_populate_release, dev)
+
+
+@kfunc
+def devm_of_platform_populate_release(dev: Any) -> None:
+    """``of_platform_depopulate()``: unregister the children it created."""
+    from harness.base.core import device_del
+
+    for child in [d for d in platform_bus_type.devices if d.parent is dev and d.of_node is not None]:
+        device_del(child)
+        child.of_node.populated = False
 
 
 # -- probe -------------------------------------------------------------------------------------------
