@@ -79,6 +79,7 @@ from harness.iommu.iommu import (
     dev_iommu_fwspec_get,
     dev_iommu_priv_get,
     dev_iommu_priv_set,
+    fsl_mc_device_group,
     generic_device_group,
     iommu_device_register,
     iommu_fwspec_add_ids,
@@ -487,6 +488,7 @@ def arm_smmu_probe_finalize(dev: Any) -> None:
 
 @kfunc
 def arm_smmu_device_group(dev: Any) -> Any:
+    from harness.bus.fsl_mc import dev_is_fsl_mc
     from harness.bus.pci import dev_is_pci, pci_device_group
 
     cfg = dev_iommu_priv_get(dev)
@@ -518,24 +520,6 @@ def arm_smmu_device_group(dev: Any) -> Any:
             smmu.s2crs[cfg.smendx[i]].group = group
     mutex_unlock(smmu.stream_map_mutex)
     return group
-
-
-def dev_is_fsl_mc(dev: Any) -> bool:
-    from harness.bus.fsl_mc import fsl_mc_bus_type
-
-    return getattr(dev, "bus", None) is fsl_mc_bus_type
-
-
-@kfunc
-def fsl_mc_device_group(dev: Any) -> Any:
-    """drivers/iommu/iommu.c: the group of the container (the fsl-mc parent
-    device) if it has one, else a new group."""
-    from harness.iommu.iommu import iommu_group_alloc
-
-    cont = dev.parent
-    if cont is not None and cont.iommu_group is not None:
-        return iommu_group_ref_get(cont.iommu_group)
-    return iommu_group_alloc()
 
 
 @kfunc

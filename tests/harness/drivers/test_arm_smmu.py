@@ -272,3 +272,31 @@ def test_order_sites_read_back_from_the_real_tree(kernel_tree: Path, tmp_path: P
     orig = (kernel_tree / rel).read_text()
     for name in ("arm_smmu_device_probe.drvdata", "arm_smmu_device_probe.smr_masks"):
         assert read_value(SITES[name], orig) == "after_register"
+
+
+def test_ls1088a_fsl_mc_and_pci_clients(kernel_tree: Path) -> None:
+    """MMU-500 with "iommu-map" clients on the fsl-mc and PCI buses
+    (fsl-ls1088a-rdb; the fsl-mc map's length is 0 in the DT, "fixed-up by
+    u-boot": given the length u-boot writes).  arm_smmu_device_group() takes
+    the fsl-mc/PCI branches; no SMR is shared, so every client has its own
+    group."""
+    import dataclasses
+
+    from harness.platform import ExtraDevice
+
+    p = load_platform_file(kernel_tree / "arch/arm64/boot/dts/freescale/fsl-ls1088a-rdb.dts")
+    mc = next(n for n in p.nodes if "fsl,qoriq-mc" in n.compatible)
+    mc.iommu_map = tuple(dataclasses.replace(e, length=0x10000) for e in mc.iommu_map)
+    p.extra_devices = [ExtraDevice("dpni.0", "fsl-mc", mc.path, 5, ("fsl-mc:dpni",)),
+                       ExtraDevice("dpni.1", "fsl-mc", mc.path, 6, ("fsl-mc:dpni",)),
+                       ExtraDevice("0000:01:00.0", "pci", "/soc/pcie@3400000", 0, ("pci:ep",))]
+    for v in (V614, NEXT):
+        r = boot(p, v)
+        assert r.findings == [], v.name
+        names = ("dpni.0", "dpni.1", "0000:01:00.0")
+        assert all(r.groups[n] is not None for n in names), v.name
+        assert len({id(r.groups[n]) for n in names}) == 3
+        # one cell: the mask is the SMMU's "stream-match-mask" (0x7c00 here)
+        smm = next(n for n in p.nodes if n.path == "/soc/iommu@5000000").props["stream-match-mask"][0]
+        assert smm == 0x7C00
+        assert [r.devices[n].iommu.fwspec.ids for n in names] == [[smm << 16 | sid] for sid in (5, 6, 0)]
