@@ -300,3 +300,37 @@ def test_ls1088a_fsl_mc_and_pci_clients(kernel_tree: Path) -> None:
         smm = next(n for n in p.nodes if n.path == "/soc/iommu@5000000").props["stream-match-mask"][0]
         assert smm == 0x7C00
         assert [r.devices[n].iommu.fwspec.ids for n in names] == [[smm << 16 | sid] for sid in (5, 6, 0)]
+
+
+@pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
+def test_release_device_frees_shared_smes_last_user_last(sdm845: Platform, v: Variant) -> None:
+    """Removing the devices that share SMEs: arm_smmu_release_device() drops
+    the S2CR counts; the last user frees the SMRs and forgets the cached
+    group (s2cr_init_val); each member's group reference goes with it."""
+    from harness.base.core import device_del
+    from harness.boot import Boot, BootConfig
+    from harness.kernel import set_kernel
+
+    b = Boot(sdm845, v, BootConfig())
+    k = b.run()
+    try:
+        devs = {d.init_name: d for d in b.devices()}
+        crypto, bam = devs["1dfa000.crypto"], devs["1dc4000.dma-controller"]
+        smmu = devs["15000000.iommu"].driver_data
+        group = crypto.iommu_group
+        idx = list(bam.iommu.priv.smendx)
+        assert group is bam.iommu_group and group.refcount == 2
+        assert [smmu.s2crs[i].count for i in idx] == [2, 2, 2, 2]
+        k.kthread_create("unplug", device_del, crypto)
+        k.run()
+        assert crypto.iommu is None and crypto.iommu_group is None
+        assert [smmu.s2crs[i].count for i in idx] == [1, 1, 1, 1]
+        assert all(smmu.s2crs[i].group is group for i in idx) and group.refcount == 1
+        k.kthread_create("unplug", device_del, bam)
+        k.run()
+        assert [smmu.s2crs[i].count for i in idx] == [0, 0, 0, 0]
+        assert all(smmu.s2crs[i].group is None and not smmu.smrs[i].valid for i in idx)
+        assert group.refcount == 0 and group.devices == []
+        assert k.findings == []
+    finally:
+        set_kernel(None)
