@@ -240,7 +240,9 @@ class Boot:
                 for bdrv in self.bus_driver_objs:
                     do_one_initcall(module_driver_init, bdrv, _register_any)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if spec.initcall == level:
+                if spec.initcall == level and spec.module_init is not None:
+                    do_one_initcall(spec.module_init, drv)
+                elif spec.initcall == level:
                     do_one_initcall(module_driver_init, drv, _register_any)
         for drv in self.client_drivers:
             if drv.presence == BUILTIN:

@@ -91,3 +91,26 @@ def bus_add_driver(drv: device_driver) -> int:
 @kfunc
 def driver_register(drv: device_driver) -> int:
     return bus_add_driver(drv)
+
+
+@kfunc
+def driver_for_each_device(drv: device_driver, start: Any, data: Any,
+                           fn: Callable[[device, Any], int]) -> int:
+    """Iterate over the devices *bound* to ``drv`` (its klist_devices, filled
+    by ``driver_bound()``); stop at the first non-zero return."""
+    for dev in list(drv.devices):
+        error = fn(dev, data)
+        if error:
+            return error
+    return 0
+
+
+@kfunc
+def bus_find_device_by_fwnode(bus: bus_type, fwnode: Any) -> device | None:
+    """Any device on ``bus`` (bound or not) whose fwnode is ``fwnode``."""
+    from harness.device import dev_fwnode
+
+    for dev in list(bus.devices):
+        if fwnode is not None and dev_fwnode(dev) is fwnode:
+            return dev
+    return None

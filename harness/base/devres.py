@@ -34,10 +34,29 @@ def devm_kmalloc(dev: Any, struct: type[T]) -> T:
     return obj
 
 
+class devm_action:  # noqa: N801
+    """A ``devm_add_action()`` record: ``fn(data)`` runs when it is released."""
+
+    __slots__ = ("fn", "data")
+
+    def __init__(self, fn: Any, data: Any) -> None:
+        self.fn = fn
+        self.data = data
+
+
+@kfunc
+def devm_add_action(dev: Any, fn: Any, data: Any) -> int:
+    _node = dev.numa_node  # noqa: F841 - devres_alloc() + devres_add(dev, ...)
+    dev.devres_head.append(devres(dev, devm_action(fn, data)))
+    return 0
+
+
 @kfunc
 def devres_release_all(dev: Any) -> None:
     """Free everything devm-allocated against ``dev`` (unbind, failed probe)."""
     for dr in reversed(dev.devres_head):
+        if isinstance(dr.obj, devm_action):
+            dr.obj.fn(dr.obj.data)
         dr.freed = True
         oracles.devres_freed(dr)
     dev.devres_head.clear()

@@ -73,3 +73,7 @@ def fsl_mc_dma_cleanup(dev: device) -> None:
 
 fsl_mc_bus_type = bus_type("fsl-mc", match=fsl_mc_bus_match, probe=fsl_mc_driver_probe,
                            dma_configure=fsl_mc_dma_configure, dma_cleanup=fsl_mc_dma_cleanup)
+
+
+def dev_is_fsl_mc(dev: Any) -> bool:
+    return getattr(dev, "bus", None) is fsl_mc_bus_type

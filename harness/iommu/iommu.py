@@ -515,6 +515,17 @@ def generic_device_group(dev: device) -> Any:
 
 
 @kfunc
+def fsl_mc_device_group(dev: device) -> Any:
+    """The group of the fsl-mc container (``fsl_mc_cont_dev()``: the device
+    itself for a DPRC, else its parent), or a new group."""
+    cont_dev = dev.parent if dev.parent is not None else dev
+    group = cont_dev.iommu_group
+    if group is not None:
+        return iommu_group_ref_get(group)
+    return iommu_group_alloc()
+
+
+@kfunc
 def generic_single_device_group(dev: device) -> Any:
     iommu = dev.iommu.iommu_dev
     if iommu.singleton_group is None:

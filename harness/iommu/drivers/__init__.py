@@ -34,6 +34,11 @@ class IommuDriverSpec:
     # builtin_platform_driver() are "device"; core_initcall() "core",
     # subsys_initcall() "subsys", arch_initcall() "arch", ...
     initcall: str = "device"
+    # the driver's own module init function, called with the driver object
+    # make_driver() made, when it does more than module_platform_driver()
+    # (arm_smmu_init() also registers the impl drivers; qcom_iommu_init()
+    # registers the context-bank driver first); None: module_platform_driver()
+    module_init: Callable[[Any], int] | None = None
 
 
 _ALL: list[IommuDriverSpec] | None = None

@@ -1,0 +1,1 @@
+"""Firmware interfaces IOMMU drivers call (drivers/firmware/)."""
