@@ -28,6 +28,7 @@ from harness import variant
 from harness.base import dd
 from harness.base.core import device_add
 from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
+from harness.bus import virtio
 from harness.bus.amba import amba_bustype, amba_driver
 from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
 from harness.bus.fsl_mc import fsl_mc_bus_type, fsl_mc_device, fsl_mc_driver
@@ -47,7 +48,8 @@ IOMMU_BUSES = (platform_bus_type, pci_bus_type, amba_bustype, fsl_mc_bus_type,
                host1x_context_device_bus_type, cdx_bus_type)
 
 #: initcall levels an IOMMU driver can register at, in boot order
-INITCALL_LEVELS = ("core", "postcore", "arch", "arch_sync", "subsys", "fs", "device")
+#: (rootfs_initcall: x86 ``pci_iommu_init`` -> ``intel_iommu_init``/``amd_iommu_init``)
+INITCALL_LEVELS = ("core", "postcore", "arch", "arch_sync", "subsys", "fs", "rootfs", "device")
 
 BUILTIN = "builtin"
 MODULE = "module"
@@ -126,16 +128,20 @@ class Boot:
         self.iommu_specs: list[IommuDriverSpec] = []
         self.client_drivers: list[Any] = []
         self.iommu_driver_objs: list[Any] = []
+        self.transport_drivers: list[Any] = []
 
     # -- set-up ---------------------------------------------------------------
 
     def _drivers(self) -> None:
         specs = all_drivers()
-        iommu_compat = {c for s in specs for c in s.compatible}
+        # compatibles a modelled driver binds: no generic client driver for them
+        iommu_compat = {c for s in specs for c in s.compatible} | set(virtio.TRANSPORT_COMPATIBLES)
         for s in specs:
             if self.cfg.iommu_drivers.get(s.name, BUILTIN) != ABSENT:
                 self.iommu_specs.append(s)
-                self.iommu_driver_objs.append(s.make_driver())
+                self.iommu_driver_objs.append(s.make_driver() if s.make_driver is not None else None)
+        # drivers/virtio links before drivers/iommu: the transports register first
+        self.transport_drivers = virtio.make_transport_drivers()
         # one client driver per distinct first compatible, in DT order
         seen: set[str] = set()
         for n in self.platform.nodes:
@@ -148,7 +154,7 @@ class Boot:
             self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible))
         for e in self.platform.extra_devices:
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
-            if c0 in seen:
+            if c0 in seen or c0 in iommu_compat or virtio.virtio_pci_id(c0) is not None:
                 continue
             seen.add(c0)
             self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
@@ -180,7 +186,10 @@ class Boot:
             parent_np = self.tree.by_path.get(e.parent) if e.parent else None
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
             if e.bus == "pci":
-                d: Any = pci_dev(e.name, e.rid or 0, parent_np)
+                d: Any = pci_dev(e.name, e.rid or 0, parent_np, e.segment)
+                d.dma_alias_mask = list(e.dma_aliases)
+                d.multifunction = e.multifunction
+                d.acs = e.acs
             elif e.bus == "fsl-mc":
                 d = fsl_mc_device(e.name, e.rid or 0, parent_np)
             elif e.bus == "cdx":
@@ -225,9 +234,15 @@ class Boot:
                 self._add_extra_devices()
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
+            elif level == "device":
+                for tdrv in self.transport_drivers:
+                    do_one_initcall(module_driver_init, tdrv, _register_any)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
                 if spec.initcall == level:
-                    do_one_initcall(module_driver_init, drv, _register_any)
+                    if drv is not None:
+                        do_one_initcall(module_driver_init, drv, _register_any)
+                    if spec.init is not None:
+                        do_one_initcall(spec.init)
         for drv in self.client_drivers:
             if drv.presence == BUILTIN:
                 do_one_initcall(module_driver_init, drv, _register_any)
@@ -241,7 +256,7 @@ class Boot:
         k = self.kernel
         set_kernel(k)
         variant.activate(self.variant)
-        for bus in IOMMU_BUSES:
+        for bus in (*IOMMU_BUSES, virtio.virtio_bus):
             bus.reset()
         c = iommu.core()
         c.iommu_buses = list(IOMMU_BUSES)
@@ -253,6 +268,8 @@ class Boot:
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}
+        # the ACPI tables DMAR/IVRS drivers parse (dmar_table_init, IVRS)
+        k.globals["acpi_iommus"] = list(self.platform.acpi_iommus)
         self._drivers()
         k.kthread_create("swapper/0", self.kernel_init)
         k.run()
