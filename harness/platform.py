@@ -137,7 +137,8 @@ class ScopeEntry:
     ``bridge`` = (secondary, subordinate) it is a PCI sub-hierarchy (the
     bridge and every function on those buses).  ``pci_range``: an IVHD
     start/end range of requester IDs.  ``acpi``: an ACPI namespace device
-    (DMAR ANDD / IVHD ACPI HID entry), by extra device name.
+    (DMAR ANDD / IVHD ACPI HID entry), by extra device name; with ``pci``
+    too, the requester ID its DMA uses (IVHD ACPI HID entries carry one).
     """
 
     pci: int | None = None
@@ -474,6 +475,8 @@ class _Loader:
         if unknown:
             raise self.fail(w, f"unknown key {sorted(unknown)[0]!r}")
         kinds = [k for k in ("pci", "pci_range", "acpi") if k in d]
+        if kinds == ["pci", "acpi"]:
+            kinds = ["acpi"]  # an ACPI device with the requester ID it uses
         if len(kinds) != 1:
             raise self.fail(w, "expected exactly one of 'pci', 'pci_range', 'acpi'")
         if "bridge" in d and "pci" not in d:

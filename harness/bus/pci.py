@@ -36,6 +36,8 @@ class pci_dev:  # noqa: N801
         self.dma_alias_mask: list[int] = []
         self.multifunction = False
         self.acs = False
+        # cleared by drivers that own the function (amd iommu_init_pci)
+        self.match_driver = True
         # pci_set_of_node(): the host bridge's child node for this devfn
         self.dev.of_node = of_pci_find_child_device(host_np, rid)
 
@@ -110,6 +112,8 @@ def pci_for_each_dma_alias(pdev: pci_dev, fn: Any, data: Any) -> int:
 @kfunc
 def pci_match(dev: device, drv: device_driver) -> int:
     pdev = to_pci_dev(dev)
+    if not pdev.match_driver:
+        return 0
     return int(getattr(pdev, "compatible", "") in drv.of_match_table)
 
 

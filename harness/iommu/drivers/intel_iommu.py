@@ -139,11 +139,11 @@ def _acpi_physical_nodes(name: str) -> list[Any]:
 
 def _scope_device(drhd: dmar_drhd_unit, e: ScopeEntry) -> Any:
     """The device a scope entry resolved to (``dmar_insert_dev_scope``), or None."""
-    if e.pci is not None:
-        return _pci_function(drhd.segment, e.pci)
     if e.acpi is not None:
         # the acpi_device itself; the model's stand-in is its name
         return ("acpi", e.acpi) if _acpi_physical_nodes(e.acpi) else None
+    if e.pci is not None:
+        return _pci_function(drhd.segment, e.pci)
     return None
 
 
