@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import variant
+from harness.acpi.viot import acpi_viot_init
 from harness.base import dd
 from harness.base.core import device_add
 from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
@@ -232,6 +233,8 @@ class Boot:
             if level == "arch_sync":
                 do_one_initcall(of_platform_default_populate_init, self.tree)
                 self._add_extra_devices()
+                # the end of acpi_init(), after the bus scan (drivers/acpi/bus.c)
+                acpi_viot_init()
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":

@@ -139,12 +139,14 @@ class ScopeEntry:
     start/end range of requester IDs.  ``acpi``: an ACPI namespace device
     (DMAR ANDD / IVHD ACPI HID entry), by extra device name; with ``pci``
     too, the requester ID its DMA uses (IVHD ACPI HID entries carry one).
+    ``endpoint``: for a VIOT PCI range, the endpoint ID of ``pci_range[0]``.
     """
 
     pci: int | None = None
     bridge: tuple[int, int] | None = None
     pci_range: tuple[int, int] | None = None
     acpi: str | None = None
+    endpoint: int | None = None  # VIOT: endpoint ID of the range's first requester ID
 
 
 @dataclass
@@ -153,8 +155,9 @@ class AcpiIommu:
 
     ``driver`` names the modelled driver; ``fwnode``: "iort" instances register
     with the node's fwnode, "null" ones (Intel, AMD, legacy SMMUv2 style) with
-    a NULL fwnode.  ``owns`` lists the devices a NULL-fwnode instance's
-    ``probe_device`` accepts (by name); the rest get ``-ENODEV``.
+    a NULL fwnode, "viot" ones (virtio-iommu) with their PCI function's fwnode.
+    ``owns`` lists the devices a NULL-fwnode instance's ``probe_device``
+    accepts (by name); the rest get ``-ENODEV``.
 
     DMAR/IVRS units (``driver`` "intel-iommu" / "amd-iommu") describe what
     they translate the way the tables do: ``segment`` (PCI segment),
@@ -277,6 +280,8 @@ def _scope_json(e: ScopeEntry) -> dict[str, Any]:
         d["pci_range"] = list(e.pci_range)
     if e.acpi is not None:
         d["acpi"] = e.acpi
+    if e.endpoint is not None:
+        d["endpoint"] = e.endpoint
     return d
 
 
@@ -471,7 +476,7 @@ class _Loader:
 
     def scope_entry(self, v: Any, w: str) -> ScopeEntry:
         d = self._obj(v, w)
-        unknown = set(d) - {"pci", "bridge", "pci_range", "acpi"}
+        unknown = set(d) - {"pci", "bridge", "pci_range", "acpi", "endpoint"}
         if unknown:
             raise self.fail(w, f"unknown key {sorted(unknown)[0]!r}")
         kinds = [k for k in ("pci", "pci_range", "acpi") if k in d]
@@ -493,13 +498,14 @@ class _Loader:
                 pair[k] = (a, b)
         return ScopeEntry(pci=self._int(d["pci"], f"{w}.pci") if "pci" in d else None,
                           bridge=pair.get("bridge"), pci_range=pair.get("pci_range"),
-                          acpi=self._str(d["acpi"], f"{w}.acpi") if "acpi" in d else None)
+                          acpi=self._str(d["acpi"], f"{w}.acpi") if "acpi" in d else None,
+                          endpoint=self._int(d["endpoint"], f"{w}.endpoint") if "endpoint" in d else None)
 
     def acpi_iommu(self, v: Any, w: str) -> AcpiIommu:
         d = self._obj(v, w)
         fw = d.get("fwnode", "iort")
-        if fw not in ("iort", "null"):
-            raise self.fail(f"{w}.fwnode", f"expected 'iort' or 'null', got {fw!r}")
+        if fw not in ("iort", "null", "viot"):
+            raise self.fail(f"{w}.fwnode", f"expected 'iort', 'null' or 'viot', got {fw!r}")
         owns = tuple(self._str(o, f"{w}.owns[{i}]")
                      for i, o in enumerate(self._list(d.get("owns", []), f"{w}.owns")))
         scope = tuple(self.scope_entry(e, f"{w}.scope[{i}]")

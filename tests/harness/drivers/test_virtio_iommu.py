@@ -140,3 +140,55 @@ def test_transport_without_firmware_node_registers_a_null_fwnode(pci: Platform) 
     oops = [f for f in res.findings if f.kind == fnd.OOPS]
     assert oops and oops[0].function == "viommu_probe_device"
     assert oops[0].trace[:2] == ["viommu_probe_device", "__iommu_probe_device"]
+
+
+# -- ACPI VIOT (harness/acpi/viot.py) ------------------------------------------------
+
+
+@pytest.fixture
+def viot() -> Platform:
+    return example("x86-viot-example")
+
+
+VIOT_ENDPOINTS = ["0000:00:00.0", "0000:00:02.0", "0000:00:03.0", "0000:00:1f.0", "0000:00:1f.2",
+                  "0000:00:1f.3"]
+
+
+def test_viot_v614_endpoints_grouped_before_their_drivers_probe(boot_recorded: Callable[..., Run],
+                                                                viot: Platform) -> None:
+    r = boot_recorded(viot, V614, viommu_ops)
+    assert r.findings == []
+    (inst,) = r.boot.kernel.state(IommuCoreState).iommu_device_list
+    # viot_get_pci_iommu_fwnode(): the function had no fwnode, VIOT made one
+    assert inst.fwnode is r.dev(VIOMMU_FN).fwnode and inst.fwnode.name.startswith("viot-static:")
+    for name in VIOT_ENDPOINTS:
+        assert r.dev(name).iommu.iommu_dev is inst, name
+        if name in r.at_probe:
+            assert r.at_probe[name].group is not None and r.at_probe[name].default_domain, name
+    # epid = rid - bdf_start + endpoint_start; "We're not translating ourself"
+    assert r.dev("0000:00:02.0").iommu.fwspec.ids == [0x10]
+    assert r.group(VIOMMU_FN) is None and r.group("PNP0501:00") is None
+    assert r.group("0000:00:1f.0") is r.group("0000:00:1f.2")
+
+
+def test_viot_next_endpoints_bind_without_their_iommu(boot_recorded: Callable[..., Run],
+                                                      viot: Platform) -> None:
+    """What the model says for NEXT: the walk's viommu_probe_device() cannot
+    find the unbound virtio-iommu (-ENODEV frees dev->iommu), and the ACPI
+    path no longer replays iommu_probe_device() at bind: the fwspec made at
+    bind stays without a group."""
+    r = boot_recorded(viot, NEXT, viommu_ops)
+    for name in VIOT_ENDPOINTS:
+        assert r.results(name) == [-ENODEV], name
+        d = r.dev(name)
+        assert r.bound(name) and d.iommu_group is None and d.iommu.fwspec is not None, name
+    titles = {(f.title, f.device) for f in r.findings}
+    assert ("iommu: driver probe without IOMMU group in really_probe", "0000:00:02.0") in titles
+    assert all(f.invariant in (4, 7) for f in r.findings)
+
+
+def test_viot_without_the_iommu_function_describes_nothing(viot: Platform) -> None:
+    viot.extra_devices = [e for e in viot.extra_devices if e.name != VIOMMU_FN]
+    res = run_scenario(viot, V614)
+    assert res.findings == [] and res.stats["registered_instances"] == 0
+    assert "ACPI: VIOT: Could not find PCI IOMMU" in res.log
