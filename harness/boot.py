@@ -239,7 +239,7 @@ class Boot:
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":
                 for tdrv in self.transport_drivers:
-                    do_one_initcall(module_driver_init, tdrv, _register_any)
+                    do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
                 if spec.initcall == level:
                     if drv is not None:

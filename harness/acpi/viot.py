@@ -7,10 +7,10 @@ platform gives them as ``acpi_iommus`` entries with ``driver``
 E}`` (VIOT PCI range nodes over that segment).
 
 Facts modelled:
-* ``acpi_viot_init`` (L276) runs at the end of ``acpi_init`` (drivers/acpi/
+* ``acpi_viot_init`` (L276-305) runs at the end of ``acpi_init`` (drivers/acpi/
   bus.c L1567), after the bus scan: PCI range nodes are parsed in table order
   and ``list_add``-ed (so ``viot_pci_ranges`` is in reverse table order,
-  L239); the IOMMU node of each range is resolved once (``viot_get_iommu``
+  L242); the IOMMU node of each range is resolved once (``viot_get_iommu``
   L127): ``viot_get_pci_iommu_fwnode`` (L77) needs the IOMMU's PCI function
   (else "Could not find PCI IOMMU", -ENODEV, and the range is dropped: "No
   IOMMU node found") and gives it a static fwnode when it has none

@@ -13,7 +13,7 @@ its transport driver has bound the transport device.
 * ``virtio_dev_match`` (L85): the driver's ``id_table`` names the device ID.
   ``virtio_dev_probe`` (L270): feature negotiation (not modelled), then
   ``drv->probe(dev)`` (L341).
-* virtio-pci (virtio_pci_common.c): ``virtio_pci_driver`` (L800,
+* virtio-pci (virtio_pci_common.c): ``virtio_pci_driver`` (L801,
   ``module_pci_driver`` L823) matches vendor 0x1af4 (L669);
   ``virtio_pci_probe`` (L686) sets ``vdev.dev.parent = &pci_dev->dev``
   (L698), then ``virtio_pci_modern_probe`` -> ``vp_modern_probe``
@@ -38,8 +38,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.base.bus import driver_register
 from harness.base.core import device_add
-from harness.base.platform import platform_device, platform_driver, platform_set_drvdata
+from harness.base.platform import (
+    __platform_driver_register,
+    platform_device,
+    platform_driver,
+    platform_set_drvdata,
+)
 from harness.bus.pci import pci_driver
 from harness.device import bus_type, device, device_driver
 from harness.errno import ENODEV
@@ -204,6 +210,23 @@ def virtio_mmio_probe(pdev: platform_device) -> int:
         return -ENODEV
     platform_set_drvdata(pdev, vm_dev)
     return register_virtio_device(vm_dev.vdev)
+
+
+@kfunc
+def virtio_mmio_init(drv: platform_driver) -> int:
+    """virtio_mmio.c ``module_init(virtio_mmio_init)`` (L834)."""
+    return __platform_driver_register(drv)
+
+
+@kfunc
+def virtio_pci_driver_init(drv: pci_driver) -> int:
+    """``module_pci_driver(virtio_pci_driver)`` (virtio_pci_common.c L823)."""
+    return driver_register(drv.driver)
+
+
+#: the initcall that registers each transport driver, by driver name
+TRANSPORT_INITCALLS: dict[str, Any] = {"virtio-mmio": virtio_mmio_init,
+                                       "virtio-pci": virtio_pci_driver_init}
 
 
 def make_transport_drivers() -> list[Any]:

@@ -142,3 +142,13 @@ def test_scope_json_round_trip_and_errors(vtd: Platform) -> None:
     bad["acpi_iommus"][0]["scope"] = [{"bridge": [1, 2]}]
     with pytest.raises(PlatformError, match="only a 'pci' entry can be a bridge|expected exactly one"):
         Platform.from_json(bad, "x.json")
+
+
+def test_platform_format_doc_example_runs() -> None:
+    import json
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "platform-format.md").read_text()
+    block = doc.split("Minimal Intel example")[1].split("```json")[1].split("```")[0]
+    res = run_scenario(Platform.from_json(json.loads(block), "doc"), V614)
+    assert res.findings == [] and res.stats["registered_instances"] == 1 and res.stats["groups"] == 1
