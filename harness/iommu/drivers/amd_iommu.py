@@ -72,7 +72,18 @@ class amd_iommu_pci_seg:  # noqa: N801
     def __init__(self, id_: int) -> None:
         self.id = id_
         self.last_bdf = 0
-        self.rlookup_table: dict[int, amd_iommu] = {}
+        # rlookup_table[] as the devid ranges written into it, in write order
+        # (a later write wins); an ALL entry is one 0..last_bdf range
+        self.rlookup_writes: list[tuple[int, int, amd_iommu]] = []
+
+    def set_rlookup(self, first: int, last: int, iommu: amd_iommu) -> None:
+        self.rlookup_writes.append((first, last, iommu))
+
+    def rlookup(self, devid: int) -> amd_iommu | None:
+        for first, last, iommu in reversed(self.rlookup_writes):
+            if first <= devid <= last:
+                return iommu
+        return None
 
 
 class amd_iommu:  # noqa: N801
@@ -146,7 +157,7 @@ def rlookup_amd_iommu(dev: Any) -> amd_iommu | None:
     pci_seg = g().pci_segments.get(seg)
     if pci_seg is None or sbdf < 0:
         return None
-    return pci_seg.rlookup_table.get(sbdf & 0xFFFF)
+    return pci_seg.rlookup(sbdf & 0xFFFF)
 
 
 @kfunc
@@ -252,19 +263,19 @@ amd_iommu_ops = iommu_ops(
 # -- init ---------------------------------------------------------------------------------
 
 
-def _ivhd_devids(a: AcpiIommu) -> list[int]:
-    """Devids the IVHD's SELECT/range entries name (``owns`` names are ACPI
-    HID entries without a devid of their own: they use the IOMMU's)."""
-    out: list[int] = []
+def _ivhd_ranges(a: AcpiIommu) -> list[tuple[int, int]]:
+    """Devid ranges the IVHD's SELECT/range entries name (``owns`` names are
+    ACPI HID entries without a devid of their own: they use the IOMMU's)."""
+    out: list[tuple[int, int]] = []
     for e in a.scope:
         if e.acpi is not None:
             continue
         if e.pci_range is not None:
-            out.extend(range(e.pci_range[0], e.pci_range[1] + 1))
+            out.append(e.pci_range)
         elif e.pci is not None:
-            out.append(e.pci)
+            out.append((e.pci, e.pci))
             if e.bridge is not None:  # a range over the bridge's buses
-                out.extend(range(e.bridge[0] << 8, (e.bridge[1] << 8) + 0x100))
+                out.append((e.bridge[0] << 8, (e.bridge[1] << 8) | 0xFF))
     return out
 
 
@@ -296,16 +307,17 @@ def early_amd_iommu_init() -> int:
         iommu = amd_iommu(a, index, pci_seg)
         s.amd_iommu_list.append(iommu)
         # init_iommu_from_acpi(): set_dev_entry_from_acpi() + rlookup
-        devids = range(pci_seg.last_bdf + 1) if a.include_all else _ivhd_devids(a)
-        for devid in devids:
-            pci_seg.rlookup_table[devid] = iommu
+        ranges = [(0, pci_seg.last_bdf)] if a.include_all else _ivhd_ranges(a)
+        for first, last in ranges:
+            pci_seg.set_rlookup(first, last, iommu)
         for e in a.scope:
             if e.acpi is not None:
                 devid = e.pci if e.pci is not None else (a.rid or 0)
                 s.acpihid_map.append(acpihid_map_entry(e.acpi, _sbdf(a.segment, devid)))
-                pci_seg.rlookup_table[devid] = iommu
+                pci_seg.set_rlookup(devid, devid, iommu)
         for name in a.owns:
             s.acpihid_map.append(acpihid_map_entry(name, _sbdf(a.segment, a.rid or 0)))
+            pci_seg.set_rlookup(a.rid or 0, a.rid or 0, iommu)
     return 0
 
 
