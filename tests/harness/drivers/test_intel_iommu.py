@@ -92,6 +92,12 @@ def test_runs_under_both_variants(vtd: Platform, v: object) -> None:
     assert res.stats["registered_instances"] == 3 and res.stats["bound_drivers"] == 16
 
 
+def test_stats_count_described_units_and_owned_clients(vtd: Platform) -> None:
+    st = run_scenario(vtd, V614).stats
+    assert st["iommu_instances"] == 4 and st["registered_instances"] == 3  # one DRHD ignored
+    assert st["clients"] == st["grouped_clients"] == len(OWNED_PCI) + 1
+
+
 def test_absent_driver_registers_nothing(vtd: Platform, boot_recorded: Callable[..., Run]) -> None:
     r = boot_recorded(vtd, V614, intel_iommu_ops, BootConfig(iommu_drivers={"intel-iommu": ABSENT}))
     assert r.findings == [] and r.probe_device == []
