@@ -26,15 +26,17 @@ Facts modelled:
   on ``fwspec`` (an instance registered with a NULL fwnode -- a transport
   device without firmware node -- is handed devices without a fwspec);
   no instance -> -ENODEV; allocate the endpoint, ``dev_iommu_priv_set``;
-  PROBE requests (``viommu_probe_endpoint`` L1014) when the device offers
-  them (the model's devices do not).
+  a PROBE request (``viommu_probe_endpoint`` L1014, L514-525: -EINVAL without
+  IDs) when the device offers VIRTIO_IOMMU_F_PROBE (the model's devices do,
+  as QEMU's; they report nothing the probe path reads); on failure the
+  endpoint is freed while ``dev->iommu->priv`` still points at it.
 * ``viommu_of_xlate`` (L1045): ``iommu_fwspec_add_ids(dev, args->args, 1)``.
 * ``viommu_device_group`` (L1037): PCI -> ``pci_device_group``, else
   ``generic_device_group``.
 * ``viommu_release_device`` (L1028) frees the endpoint.
 
-Not modelled: the virtqueue requests (attach/map), bypass, ACPI VIOT (the
-model's ``viot_iommu_configure`` finds nothing).
+Not modelled: the virtqueue requests (attach/map) and their failures,
+bypass, RESV_MEM regions.  ACPI VIOT: :mod:`harness.acpi.viot`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from harness.base.devres import devm_kmalloc
 from harness.bus.pci import dev_is_pci, pci_device_group
 from harness.bus.virtio import VIRTIO_ID_IOMMU, virtio_device, virtio_driver
 from harness.device import dev_fwnode, device_driver
-from harness.errno import ENODEV, ENOMEM, ERR_PTR
+from harness.errno import EINVAL, ENODEV, ENOMEM, ERR_PTR
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
     dev_iommu_fwspec_get,
@@ -59,6 +61,8 @@ from harness.iommu.iommu import (
 from harness.iommu.structs import iommu_device, iommu_ops
 from harness.kernel import kernel, kfunc
 
+VIOMMU_PROBE_SIZE = 512
+
 
 class viommu_dev:  # noqa: N801
     """``struct viommu_dev``: devm-allocated against the virtio device."""
@@ -67,7 +71,8 @@ class viommu_dev:  # noqa: N801
         self.iommu = iommu_device()
         self.dev: Any = None
         self.vdev: Any = None
-        self.probe_size = 0
+        # config probe_size: VIRTIO_IOMMU_F_PROBE offered (QEMU: 512 bytes)
+        self.probe_size = VIOMMU_PROBE_SIZE
 
 
 class viommu_endpoint:  # noqa: N801
@@ -123,9 +128,25 @@ def viommu_probe_device(dev: Any) -> Any:
         return ERR_PTR(-ENODEV)
     vdev = viommu_endpoint(dev, viommu)
     dev_iommu_priv_set(dev, vdev)
-    # if (viommu->probe_size) viommu_probe_endpoint(): the model's devices
-    # do not offer VIRTIO_IOMMU_F_PROBE
+    if viommu.probe_size:
+        # Get additional information for this endpoint
+        ret = viommu_probe_endpoint(viommu, dev)
+        if ret:
+            # err_free_dev: kfree(vdev) -- dev->iommu->priv still points at it
+            vdev.freed = True
+            return ERR_PTR(ret)
     return viommu.iommu
+
+
+@kfunc
+def viommu_probe_endpoint(viommu: viommu_dev, dev: Any) -> int:
+    """PROBE request for ``fwspec->ids[0]`` (L514-574); the device answers
+    with no property the probe path reads (RESV_MEM regions only)."""
+    fwspec = dev_iommu_fwspec_get(dev)
+    if not fwspec.num_ids:
+        return -EINVAL
+    # viommu_send_req_sync(): the model's device completes requests
+    return 0
 
 
 @kfunc

@@ -114,3 +114,11 @@ def test_acpi_hid_without_companion_and_unknown_hid() -> None:
 def test_runs_under_both_variants(amd: Platform, v: object) -> None:
     res = run_scenario(amd, v)  # type: ignore[arg-type]
     assert not res.panicked and res.stats["registered_instances"] == 2
+
+
+def test_owns_names_are_acpi_hid_entries_on_the_iommu_devid(amd: Platform,
+                                                           boot_recorded: Callable[..., Run]) -> None:
+    amd.acpi_iommus[0].owns = ("AMDI0030:00",)
+    r = boot_recorded(amd, V614, amd_iommu_ops)
+    assert r.results("AMDI0030:00") == [0] and r.group("AMDI0030:00") is not None
+    assert r.findings == []
