@@ -38,12 +38,18 @@ Facts modelled:
   ``acpihid_device_group`` (L485): ACPI HID devices sharing a devid share a
   group, cached in the ``acpihid_map`` entry.
 
+Failure of ``amd_iommu_init_pci`` (a later IOMMU's PCI function missing):
+``state_next`` (L3398-3411) has two branches; the model follows the one
+with interrupt remapping enabled (x2APIC systems): device tables
+uninitialised, caches flushed, nothing freed, the IOMMUs registered before
+the failing one stay registered.  Without interrupt remapping the C
+``free_iommu_resources()`` (L2956) kfree()s every ``amd_iommu`` -- whose
+embedded ``iommu_device`` the earlier registrations left on
+``iommu_device_list`` -- and the rlookup tables [INFERENCE: a use-after-free
+window]; that branch is not modelled.
+
 Not modelled: IVRS aliases (``setup_aliases``/``clone_aliases``), the
-special IOAPIC/HPET entries, the exclusion ranges, IOMMUv2/PPR, and the
-error path of ``amd_iommu_init_pci``: when a later IOMMU's PCI function is
-missing the C frees every ``amd_iommu`` (``free_iommu_resources``) while the
-earlier ones stay on ``iommu_device_list``; the model stops at the failing
-IOMMU and keeps the earlier ones.
+special IOAPIC/HPET entries, the exclusion ranges, IOMMUv2/PPR.
 """
 
 from __future__ import annotations
