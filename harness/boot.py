@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import variant
+from harness.acpi.viot import acpi_viot_init
 from harness.base import dd
 from harness.base.core import device_add
 from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
+from harness.bus import virtio
 from harness.bus.amba import amba_bustype, amba_driver
 from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
 from harness.bus.fsl_mc import fsl_mc_bus_type, fsl_mc_device, fsl_mc_driver
@@ -48,7 +50,8 @@ IOMMU_BUSES = (platform_bus_type, pci_bus_type, amba_bustype, fsl_mc_bus_type,
                host1x_context_device_bus_type, cdx_bus_type)
 
 #: initcall levels an IOMMU driver can register at, in boot order
-INITCALL_LEVELS = ("core", "postcore", "arch", "arch_sync", "subsys", "fs", "device")
+#: (rootfs_initcall: x86 ``pci_iommu_init`` -> ``intel_iommu_init``/``amd_iommu_init``)
+INITCALL_LEVELS = ("core", "postcore", "arch", "arch_sync", "subsys", "fs", "rootfs", "device")
 
 BUILTIN = "builtin"
 MODULE = "module"
@@ -128,19 +131,23 @@ class Boot:
         self.client_drivers: list[Any] = []
         self.iommu_driver_objs: list[Any] = []
         self.bus_driver_objs: list[Any] = []
+        self.transport_drivers: list[Any] = []
 
     # -- set-up ---------------------------------------------------------------
 
     def _drivers(self) -> None:
         specs = all_drivers()
-        iommu_compat = {c for s in specs for c in s.compatible}
+        # compatibles a modelled driver binds: no generic client driver for them
+        iommu_compat = {c for s in specs for c in s.compatible} | set(virtio.TRANSPORT_COMPATIBLES)
         for s in specs:
             if self.cfg.iommu_drivers.get(s.name, BUILTIN) != ABSENT:
                 self.iommu_specs.append(s)
-                self.iommu_driver_objs.append(s.make_driver())
+                self.iommu_driver_objs.append(s.make_driver() if s.make_driver is not None else None)
         # bus drivers that populate their children at probe (drivers/bus/)
         bus_compat = bus_driver_compatibles()
         self.bus_driver_objs = [b.make_driver() for b in BUS_DRIVERS]
+        # drivers/virtio links before drivers/iommu: the transports register first
+        self.transport_drivers = virtio.make_transport_drivers()
         # one client driver per distinct first compatible, in DT order
         seen: set[str] = set()
         for n in self.platform.nodes:
@@ -158,7 +165,7 @@ class Boot:
             # drivers of other buses are other drivers (a DT node below a PCI
             # bridge and the PCI function share their compatible)
             key = c0 if e.bus == "platform" else f"{e.bus}\0{c0}"
-            if key in seen:
+            if key in seen or c0 in iommu_compat or virtio.virtio_pci_id(c0) is not None:
                 continue
             seen.add(key)
             self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
@@ -190,7 +197,10 @@ class Boot:
             parent_np = self.tree.by_path.get(e.parent) if e.parent else None
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
             if e.bus == "pci":
-                d: Any = pci_dev(e.name, e.rid or 0, parent_np)
+                d: Any = pci_dev(e.name, e.rid or 0, parent_np, e.segment)
+                d.dma_alias_mask = list(e.dma_aliases)
+                d.multifunction = e.multifunction
+                d.acs = e.acs
             elif e.bus == "fsl-mc":
                 d = fsl_mc_device(e.name, e.rid or 0, parent_np)
             elif e.bus == "cdx":
@@ -233,17 +243,25 @@ class Boot:
             if level == "arch_sync":
                 do_one_initcall(of_platform_default_populate_init, self.tree)
                 self._add_extra_devices()
+                # the end of acpi_init(), after the bus scan (drivers/acpi/bus.c)
+                acpi_viot_init()
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":
                 # drivers/bus/ links before drivers/iommu/ (drivers/Makefile L11, L65)
                 for bdrv in self.bus_driver_objs:
                     do_one_initcall(module_driver_init, bdrv, _register_any)
+                for tdrv in self.transport_drivers:
+                    do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if spec.initcall == level and spec.module_init is not None:
+                if spec.initcall != level:
+                    continue
+                if spec.module_init is not None:
                     do_one_initcall(spec.module_init, drv)
-                elif spec.initcall == level:
+                elif drv is not None:
                     do_one_initcall(module_driver_init, drv, _register_any)
+                if spec.init is not None:
+                    do_one_initcall(spec.init)
         for drv in self.client_drivers:
             if drv.presence == BUILTIN:
                 do_one_initcall(module_driver_init, drv, _register_any)
@@ -257,7 +275,7 @@ class Boot:
         k = self.kernel
         set_kernel(k)
         variant.activate(self.variant)
-        for bus in IOMMU_BUSES:
+        for bus in (*IOMMU_BUSES, virtio.virtio_bus):
             bus.reset()
         c = iommu.core()
         c.iommu_buses = list(IOMMU_BUSES)
@@ -269,6 +287,8 @@ class Boot:
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}
+        # the ACPI tables DMAR/IVRS drivers parse (dmar_table_init, IVRS)
+        k.globals["acpi_iommus"] = list(self.platform.acpi_iommus)
         self._drivers()
         k.kthread_create("swapper/0", self.kernel_init)
         k.run()

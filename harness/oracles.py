@@ -27,6 +27,9 @@ class OracleState:
         # 13: devices whose last bind attempt deferred before drv->probe() (dma_configure,
         # i.e. waiting for an IOMMU), not because their own probe() asked for it
         self.deferred_for_iommu: set[int] = set()
+        # NULL-fwnode drivers' firmware tables (DMAR/IVRS): dev -> the
+        # registered instances those tables assign it to
+        self.fw_claims: list[Any] = []
 
 
 def st() -> OracleState:
@@ -127,11 +130,18 @@ def bind_attempt_end(dev: Any, ret: int) -> None:
     s.probe_started.discard(id(dev))
 
 
+def register_fw_claim(claim: Any) -> None:
+    """A NULL-fwnode driver (Intel DMAR, AMD IVRS) says which registered
+    instance its firmware tables give a device to: ``claim(dev)`` returns a
+    list of instances and reads only the tables (no driver state)."""
+    st().fw_claims.append(claim)
+
+
 def referenced_instances(dev: Any) -> list[Any]:
     """Registered IOMMU instances this device's firmware names."""
     from harness.iommu.iommu import core
 
-    out = []
+    out = [inst for claim in st().fw_claims for inst in claim(dev)]
     np = dev.of_node
     if np is not None:
         for ref in np.desc.iommus:

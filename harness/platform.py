@@ -129,6 +129,32 @@ class ExtraDevice:
     compatible: tuple[str, ...] = ()
     acpi: dict[str, Any] | None = None
     driver_managed_dma: bool = False
+    # PCI only (all optional): PCI segment (domain), DMA alias requester IDs
+    # (quirks), multi-function device, ACS enabled on the function.
+    segment: int = 0
+    dma_aliases: tuple[int, ...] = ()
+    multifunction: bool = False
+    acs: bool = False
+
+
+@dataclass(frozen=True)
+class ScopeEntry:
+    """One device-scope entry of a DMAR DRHD unit or an IVRS IVHD block.
+
+    ``pci``: a PCI function by requester ID (bus << 8 | devfn); with
+    ``bridge`` = (secondary, subordinate) it is a PCI sub-hierarchy (the
+    bridge and every function on those buses).  ``pci_range``: an IVHD
+    start/end range of requester IDs.  ``acpi``: an ACPI namespace device
+    (DMAR ANDD / IVHD ACPI HID entry), by extra device name; with ``pci``
+    too, the requester ID its DMA uses (IVHD ACPI HID entries carry one).
+    ``endpoint``: for a VIOT PCI range, the endpoint ID of ``pci_range[0]``.
+    """
+
+    pci: int | None = None
+    bridge: tuple[int, int] | None = None
+    pci_range: tuple[int, int] | None = None
+    acpi: str | None = None
+    endpoint: int | None = None  # VIOT: endpoint ID of the range's first requester ID
 
 
 @dataclass
@@ -137,14 +163,26 @@ class AcpiIommu:
 
     ``driver`` names the modelled driver; ``fwnode``: "iort" instances register
     with the node's fwnode, "null" ones (Intel, AMD, legacy SMMUv2 style) with
-    a NULL fwnode.  ``owns`` lists the devices a NULL-fwnode instance's
-    ``probe_device`` accepts (by name); the rest get ``-ENODEV``.
+    a NULL fwnode, "viot" ones (virtio-iommu) with their PCI function's fwnode.
+    ``owns`` lists the devices a NULL-fwnode instance's ``probe_device``
+    accepts (by name); the rest get ``-ENODEV``.
+
+    DMAR/IVRS units (``driver`` "intel-iommu" / "amd-iommu") describe what
+    they translate the way the tables do: ``segment`` (PCI segment),
+    ``include_all`` (DRHD INCLUDE_PCI_ALL flag; IVHD "all devices" entry),
+    ``scope`` (device-scope entries); ``owns`` names are extra scope
+    entries.  ``rid`` is the requester ID of the IOMMU's own PCI function
+    (AMD IOMMUs are PCI devices; ``iommu_init_pci`` needs it).
     """
 
     name: str
     driver: str
     fwnode: str = "iort"
     owns: tuple[str, ...] = ()
+    segment: int = 0
+    include_all: bool = False
+    scope: tuple[ScopeEntry, ...] = ()
+    rid: int | None = None
 
 
 @dataclass
@@ -213,16 +251,17 @@ class Platform:
                         "compatible": list(e.compatible) or None,
                         "acpi": e.acpi,
                         "driver_managed_dma": e.driver_managed_dma or None,
+                        "segment": e.segment or None,
+                        "dma_aliases": list(e.dma_aliases) or None,
+                        "multifunction": e.multifunction or None,
+                        "acs": e.acs or None,
                     }.items()
                     if v is not None
                 }
                 for e in self.extra_devices
             ]
         if self.acpi_iommus:
-            out["acpi_iommus"] = [
-                {"name": a.name, "driver": a.driver, "fwnode": a.fwnode, "owns": list(a.owns)}
-                for a in self.acpi_iommus
-            ]
+            out["acpi_iommus"] = [_acpi_iommu_json(a) for a in self.acpi_iommus]
         return out
 
     @classmethod
@@ -237,6 +276,35 @@ class Platform:
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n")
         os.replace(tmp, p)
+
+
+def _scope_json(e: ScopeEntry) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if e.pci is not None:
+        d["pci"] = e.pci
+    if e.bridge is not None:
+        d["bridge"] = list(e.bridge)
+    if e.pci_range is not None:
+        d["pci_range"] = list(e.pci_range)
+    if e.acpi is not None:
+        d["acpi"] = e.acpi
+    if e.endpoint is not None:
+        d["endpoint"] = e.endpoint
+    return d
+
+
+def _acpi_iommu_json(a: AcpiIommu) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": a.name, "driver": a.driver, "fwnode": a.fwnode, "owns": list(a.owns)}
+    # the DMAR/IVRS keys only when set: older files round-trip unchanged
+    if a.segment:
+        d["segment"] = a.segment
+    if a.include_all:
+        d["include_all"] = True
+    if a.scope:
+        d["scope"] = [_scope_json(e) for e in a.scope]
+    if a.rid is not None:
+        d["rid"] = a.rid
+    return d
 
 
 def load_platform(path: str | os.PathLike[str]) -> Platform:
@@ -399,18 +467,60 @@ class _Loader:
             self._obj(acpi, f"{w}.acpi")
         compat = tuple(self._str(c, f"{w}.compatible[{i}]")
                        for i, c in enumerate(self._list(d.get("compatible", []), f"{w}.compatible")))
-        dmd = d.get("driver_managed_dma", False)
-        if not isinstance(dmd, bool):
-            raise self.fail(f"{w}.driver_managed_dma", "expected true or false")
+        dmd = self._bool(d.get("driver_managed_dma", False), f"{w}.driver_managed_dma")
+        aliases = tuple(self._int(a, f"{w}.dma_aliases[{i}]")
+                        for i, a in enumerate(self._list(d.get("dma_aliases", []), f"{w}.dma_aliases")))
         return ExtraDevice(name=self._str(d.get("name"), f"{w}.name"), bus=bus, parent=parent,
-                           rid=rid, compatible=compat, acpi=acpi, driver_managed_dma=dmd)
+                           rid=rid, compatible=compat, acpi=acpi, driver_managed_dma=dmd,
+                           segment=self._int(d.get("segment", 0), f"{w}.segment"),
+                           dma_aliases=aliases,
+                           multifunction=self._bool(d.get("multifunction", False), f"{w}.multifunction"),
+                           acs=self._bool(d.get("acs", False), f"{w}.acs"))
+
+    def _bool(self, v: Any, where: str) -> bool:
+        if not isinstance(v, bool):
+            raise self.fail(where, "expected true or false")
+        return v
+
+    def scope_entry(self, v: Any, w: str) -> ScopeEntry:
+        d = self._obj(v, w)
+        unknown = set(d) - {"pci", "bridge", "pci_range", "acpi", "endpoint"}
+        if unknown:
+            raise self.fail(w, f"unknown key {sorted(unknown)[0]!r}")
+        kinds = [k for k in ("pci", "pci_range", "acpi") if k in d]
+        if kinds == ["pci", "acpi"]:
+            kinds = ["acpi"]  # an ACPI device with the requester ID it uses
+        if len(kinds) != 1:
+            raise self.fail(w, "expected exactly one of 'pci', 'pci_range', 'acpi'")
+        if "bridge" in d and "pci" not in d:
+            raise self.fail(f"{w}.bridge", "only a 'pci' entry can be a bridge")
+        pair: dict[str, tuple[int, int]] = {}
+        for k in ("bridge", "pci_range"):
+            if k in d:
+                el = self._list(d[k], f"{w}.{k}")
+                if len(el) != 2:
+                    raise self.fail(f"{w}.{k}", "expected [first, last]")
+                a, b = (self._int(x, f"{w}.{k}") for x in el)
+                if a > b:
+                    raise self.fail(f"{w}.{k}", "first is above last")
+                pair[k] = (a, b)
+        return ScopeEntry(pci=self._int(d["pci"], f"{w}.pci") if "pci" in d else None,
+                          bridge=pair.get("bridge"), pci_range=pair.get("pci_range"),
+                          acpi=self._str(d["acpi"], f"{w}.acpi") if "acpi" in d else None,
+                          endpoint=self._int(d["endpoint"], f"{w}.endpoint") if "endpoint" in d else None)
 
     def acpi_iommu(self, v: Any, w: str) -> AcpiIommu:
         d = self._obj(v, w)
         fw = d.get("fwnode", "iort")
-        if fw not in ("iort", "null"):
-            raise self.fail(f"{w}.fwnode", f"expected 'iort' or 'null', got {fw!r}")
+        if fw not in ("iort", "null", "viot"):
+            raise self.fail(f"{w}.fwnode", f"expected 'iort', 'null' or 'viot', got {fw!r}")
         owns = tuple(self._str(o, f"{w}.owns[{i}]")
                      for i, o in enumerate(self._list(d.get("owns", []), f"{w}.owns")))
+        scope = tuple(self.scope_entry(e, f"{w}.scope[{i}]")
+                      for i, e in enumerate(self._list(d.get("scope", []), f"{w}.scope")))
+        rid = d.get("rid")
         return AcpiIommu(name=self._str(d.get("name"), f"{w}.name"),
-                         driver=self._str(d.get("driver"), f"{w}.driver"), fwnode=fw, owns=owns)
+                         driver=self._str(d.get("driver"), f"{w}.driver"), fwnode=fw, owns=owns,
+                         segment=self._int(d.get("segment", 0), f"{w}.segment"),
+                         include_all=self._bool(d.get("include_all", False), f"{w}.include_all"),
+                         scope=scope, rid=None if rid is None else self._int(rid, f"{w}.rid"))

@@ -67,10 +67,16 @@ def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
         np = dev.of_node
         if np is not None and any(r.iommu in inst_paths for r in np.desc.iommus):
             clients.append(dev)
+        elif oracles.referenced_instances(dev):
+            # firmware tables (DMAR, IVRS, VIOT) give it to a registered unit
+            clients.append(dev)
+    # ACPI-described units of modelled drivers (DMAR DRHDs, IVHDs, VIOT, IORT)
+    names = {s.name for s in boot.iommu_specs}
+    acpi_units = [a for a in boot.platform.acpi_iommus if a.driver in names]
     groups = {id(d.iommu_group) for d in devices if d.iommu_group is not None}
     return {
         "devices": len(devices),
-        "iommu_instances": len(instances),
+        "iommu_instances": len(instances) + len(acpi_units),
         "registered_instances": len(registered),
         "clients": len(clients),
         "grouped_clients": sum(1 for d in clients if d.iommu_group is not None),

@@ -28,7 +28,7 @@ def _lines(c_text: str, sign: str) -> str:
 
 def publish_order(function: str, stmt: str, comment: str | None = None,
                   register: str = "iommu_device_register",
-                  check: str = "if (E) S") -> ChoiceShape:
+                  check: str = "if (E) S", checked: bool = True) -> ChoiceShape:
     """Rules that put ``stmt`` (C text, one or more lines) right after the
     ``E = register(...); if (E) S`` pair of ``function`` or right before the
     ``E = register(...);`` statement.
@@ -37,8 +37,12 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
     ``check`` is the error check after the call as the rule spells it (a
     function where spatch does not match ``if (E) S`` against the
     ``goto`` can name the label: ``"if (E) goto remove_sysfs;"``).
+    ``checked=False`` is for drivers that ignore the result: the call is a
+    bare ``register(...);`` statement (virtio-iommu).
     The readback regexes look at the order of the two in the function's text.
     """
+    if not checked:
+        return _publish_order_unchecked(function, stmt, comment, register)
     ctx = "+{ctx:publish}\n" if comment else ""
     flat = re.escape(" ".join(stmt.split()))
     reg = re.escape(register) + r"\("
@@ -56,6 +60,32 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
         transform=(f"@{{p}}_to depends on {{notdone}} exists@\nexpression E;\n"
                    f"expression list es;\n@@\n {function}(...)\n {{\n ...\n"
                    f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n E = {register}(es);\n ...\n"
+                   f"{_lines(stmt, '-')}\n ...\n }}\n"),
+        regex=flat + ".*" + reg)
+    return ChoiceShape(alternatives={AFTER: after, BEFORE: before},
+                       comment_texts={"publish": comment} if comment else {})
+
+
+def _publish_order_unchecked(function: str, stmt: str, comment: str | None,
+                             register: str) -> ChoiceShape:
+    """:func:`publish_order` for a ``register(...);`` whose result is ignored."""
+    ctx = "+{ctx:publish}\n" if comment else ""
+    flat = re.escape(" ".join(stmt.split()))
+    reg = re.escape(register) + r"\("
+    after = Alternative(
+        detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                f" {register}(es);\n ...\n{_lines(stmt, ' ')}\n ...\n }}"),
+        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n"
+                   f"expression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                   f"{_lines(stmt, '-')}\n ...\n {register}(es);\n"
+                   f"{ctx}{_lines(stmt, '+')}\n ...\n }}\n"),
+        regex=reg + ".*" + flat)
+    before = Alternative(
+        detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                f"{_lines(stmt, ' ')}\n ...\n {register}(es);\n ...\n }}"),
+        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n"
+                   f"expression list es;\n@@\n {function}(...)\n {{\n ...\n"
+                   f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {register}(es);\n ...\n"
                    f"{_lines(stmt, '-')}\n ...\n }}\n"),
         regex=flat + ".*" + reg)
     return ChoiceShape(alternatives={AFTER: after, BEFORE: before},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import oracles, variant
+from harness.acpi.viot import viot_iommu_configure
 from harness.base.dd import driver_deferred_probe_check_state
 from harness.errno import ENODEV, EPROBE_DEFER
 from harness.iommu.iommu import (
@@ -79,11 +80,6 @@ def iort_iommu_configure_id(dev: Any, id_in: int | None) -> int:
     if id_in is not None and not ids:
         ids = [id_in]
     return iommu_fwspec_add_ids(dev, ids)
-
-
-@kfunc
-def viot_iommu_configure(dev: Any) -> int:
-    return -ENODEV
 
 
 @kfunc

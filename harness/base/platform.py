@@ -92,8 +92,20 @@ def of_driver_match_device(dev: device, drv: device_driver) -> int:
 
 
 @kfunc
+def acpi_driver_match_device(dev: device, drv: device_driver) -> int:
+    """``acpi_match_device()`` by _HID: ACPI-enumerated platform devices carry
+    their IDs as ``acpi_compatible`` (the model's drivers list them in the
+    same table as their OF compatibles)."""
+    ids = getattr(dev.container, "acpi_compatible", ())
+    return int(any(c in drv.of_match_table for c in ids))
+
+
+@kfunc
 def platform_match(dev: device, drv: device_driver) -> int:
-    return of_driver_match_device(dev, drv)
+    # Attempt an OF style match first, then ACPI style match
+    if of_driver_match_device(dev, drv):
+        return 1
+    return acpi_driver_match_device(dev, drv)
 
 
 @kfunc

@@ -18,14 +18,53 @@ PCI_DRIVER_MANAGED_DMA_OFFSET = 0x118
 
 
 class pci_dev:  # noqa: N801
-    """A PCI function: requester ID ``rid``, its host bridge's DT node."""
+    """A PCI function: requester ID ``rid``, its host bridge's DT node.
 
-    def __init__(self, name: str, rid: int, host_np: Any) -> None:
+    ``segment`` is ``pci_domain_nr(pdev->bus)``; ``dma_alias_mask`` holds the
+    requester IDs of its DMA aliases (quirks, ``pci_add_dma_alias``);
+    ``multifunction`` and ``acs`` (ACS P2P controls enabled) feed
+    ``pci_acs_enabled``.  Every function is a PCIe endpoint on a root bus:
+    bridges and switches are not modelled.
+    """
+
+    def __init__(self, name: str, rid: int, host_np: Any, segment: int = 0) -> None:
         self.dev = device(name, pci_bus_type)
         self.dev.container = self
         self.rid = rid
         self.host_np = host_np
+        self.segment = segment
         self.dma_alias_mask: list[int] = []
+        self.multifunction = False
+        self.acs = False
+        # cleared by drivers that own the function (amd iommu_init_pci)
+        self.match_driver = True
+        # pci_set_of_node(): the host bridge's child node for this devfn
+        self.dev.of_node = of_pci_find_child_device(host_np, rid)
+
+    @property
+    def devfn(self) -> int:
+        return self.rid & 0xFF
+
+    @property
+    def bus_nr(self) -> int:
+        return self.rid >> 8
+
+
+def of_pci_find_child_device(parent: Any, rid: int) -> Any:
+    """drivers/pci/of.c: the child of a root bus's node whose "reg" phys.hi
+    encodes this devfn (``of_pci_get_devfn``: bits 15..8).  Only functions on
+    the root bus (``bus-range`` start, 0 by default) have one here."""
+    if parent is None:
+        return None
+    bus_range = parent.desc.props.get("bus-range")
+    root_bus = bus_range[0] if isinstance(bus_range, list) and bus_range else 0
+    if rid >> 8 != root_bus:
+        return None
+    for child in parent.children:
+        reg = child.desc.props.get("reg")
+        if isinstance(reg, list) and reg and (reg[0] >> 8) & 0xFF == rid & 0xFF:
+            return child
+    return None
 
 
 class pci_driver:  # noqa: N801
@@ -73,6 +112,8 @@ def pci_for_each_dma_alias(pdev: pci_dev, fn: Any, data: Any) -> int:
 @kfunc
 def pci_match(dev: device, drv: device_driver) -> int:
     pdev = to_pci_dev(dev)
+    if not pdev.match_driver:
+        return 0
     return int(getattr(pdev, "compatible", "") in drv.of_match_table)
 
 
@@ -113,18 +154,102 @@ pci_bus_type = bus_type("pci", match=pci_match, probe=pci_device_probe,
                         dma_configure=pci_dma_configure, dma_cleanup=pci_dma_cleanup)
 
 
+def iommu_group_get(dev: device) -> Any:
+    """``iommu_group_get()``: the device's group with a new reference, or NULL."""
+    from harness.iommu.iommu import iommu_group_ref_get
+
+    group = dev.iommu_group
+    return iommu_group_ref_get(group) if group is not None else None
+
+
+def _same_bus(a: pci_dev, b: pci_dev) -> bool:
+    """``a->bus == b->bus``: same host bridge, segment and bus number."""
+    return a.host_np is b.host_np and a.segment == b.segment and a.bus_nr == b.bus_nr
+
+
+def pci_devs_are_dma_aliases(dev1: pci_dev, dev2: pci_dev) -> bool:
+    """drivers/pci/search.c: one is in the other's DMA alias mask (same bus)."""
+    return _same_bus(dev1, dev2) and (dev2.rid in dev1.dma_alias_mask or dev1.rid in dev2.dma_alias_mask)
+
+
+def pci_acs_enabled(pdev: pci_dev) -> bool:
+    """drivers/pci/pci.c ``pci_acs_enabled(pdev, REQ_ACS_FLAGS)`` for a PCIe
+    endpoint: single-function endpoints are isolated by definition; a
+    function of a multi-function device only if its ACS controls are on."""
+    if not pdev.multifunction:
+        return True
+    return pdev.acs
+
+
+def for_each_pci_dev() -> list[pci_dev]:
+    return [to_pci_dev(d) for d in pci_bus_type.devices]
+
+
+def get_pci_function_alias_group(pdev: pci_dev, devfns: set[int]) -> Any:
+    """Non-isolated functions of the same slot and their aliases (iommu.c)."""
+    if not pdev.multifunction or pci_acs_enabled(pdev):
+        return None
+    for tmp in for_each_pci_dev():
+        if tmp is pdev or not _same_bus(tmp, pdev) or (tmp.devfn >> 3) != (pdev.devfn >> 3) \
+                or pci_acs_enabled(tmp):
+            continue
+        group = get_pci_alias_group(tmp, devfns)
+        if group is not None:
+            return group
+    return None
+
+
+def get_pci_alias_group(pdev: pci_dev, devfns: set[int]) -> Any:
+    """Existing groups of DMA aliases to or from ``pdev`` (iommu.c); the
+    ``devfns`` bitmap stops alias loops."""
+    if pdev.devfn in devfns:
+        return None
+    devfns.add(pdev.devfn)
+    group = iommu_group_get(pdev.dev)
+    if group is not None:
+        return group
+    for tmp in for_each_pci_dev():
+        if tmp is pdev or not _same_bus(tmp, pdev):
+            continue
+        # We alias them or they alias us
+        if pci_devs_are_dma_aliases(pdev, tmp):
+            group = get_pci_alias_group(tmp, devfns)
+            if group is not None:
+                return group
+            group = get_pci_function_alias_group(tmp, devfns)
+            if group is not None:
+                return group
+    return None
+
+
 @kfunc
 def pci_device_group(dev: device) -> Any:
-    """drivers/iommu/iommu.c ``pci_device_group``: reuse the group of a DMA
-    alias already probed (same host bridge), else a new group."""
-    from harness.iommu.iommu import iommu_group_alloc, iommu_group_ref_get
+    """drivers/iommu/iommu.c ``pci_device_group`` (6.12 L1515).
 
+    As the C: the DMA alias walk (an alias already in a group wins), then
+    existing groups of DMA aliases to or from the device, then of the
+    non-ACS-isolated functions of its slot, else a new group.  The upstream
+    walk to the first ACS-isolated bridge is a no-op: the model has no PCI
+    bridges (every function sits on a root bus).
+    """
+    from harness.errno import EINVAL, ERR_PTR
+    from harness.iommu.iommu import iommu_group_alloc
+    from harness.kernel import WARN_ON
+
+    if WARN_ON(not dev_is_pci(dev), "pci_device_group: not a PCI device"):
+        return ERR_PTR(-EINVAL)
     pdev = to_pci_dev(dev)
-    mine = {pdev.rid, *pdev.dma_alias_mask}
-    for other in pci_bus_type.devices:
-        if other is dev or other.iommu_group is None:
-            continue
-        o = to_pci_dev(other)
-        if o.host_np is pdev.host_np and mine & {o.rid, *o.dma_alias_mask}:
-            return iommu_group_ref_get(other.iommu_group)
+    # pci_for_each_dma_alias(pdev, get_pci_alias_or_group, &data): the
+    # callback sees pdev itself for its own ID and every same-bus alias.
+    group = iommu_group_get(pdev.dev)
+    if group is not None:
+        return group
+    devfns: set[int] = set()
+    group = get_pci_alias_group(pdev, devfns)
+    if group is not None:
+        return group
+    group = get_pci_function_alias_group(pdev, devfns)
+    if group is not None:
+        return group
+    # No shared group found, allocate new
     return iommu_group_alloc()

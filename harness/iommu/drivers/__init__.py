@@ -5,6 +5,12 @@ Every module of this package that defines ``DRIVER`` is a modelled driver
 Each module defines ``DRIVER`` (an :class:`IommuDriverSpec`): the DT
 compatible strings it matches and a factory for its ``struct
 platform_driver``.  Per-boot driver globals live in ``kernel().globals``.
+
+Drivers that are not platform drivers say so through the optional fields:
+x86 DMAR/IVRS drivers (Intel VT-d, AMD-Vi) have no driver to register but an
+``init`` function the boot runs as an initcall at level ``initcall``
+(``intel_iommu_init``/``amd_iommu_init`` via ``pci_iommu_init``,
+rootfs_initcall); virtio-iommu's factory makes a ``struct virtio_driver``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ class IommuDriverSpec:
     family: str  # corpus family name
     source: str  # drivers/iommu/... file
     compatible: tuple[str, ...]  # of_match_table
-    make_driver: Callable[[], Any]  # -> platform_driver
+    make_driver: Callable[[], Any] | None = None  # -> platform_driver (or virtio_driver)
     # position in link order within an initcall level: 10 * the line of
     # drivers/iommu/Makefile that builds it (+ the position inside a subdir
     # Makefile: arm/arm-smmu/ is line 2); drivers/memory/ (tegra-smmu via the
@@ -39,6 +45,12 @@ class IommuDriverSpec:
     # (arm_smmu_init() also registers the impl drivers; qcom_iommu_init()
     # registers the context-bank driver first); None: module_platform_driver()
     module_init: Callable[[Any], int] | None = None
+    # An initcall of its own instead of (or besides) a driver: called with no
+    # arguments at level ``initcall`` (after that level's driver
+    # registrations); it reads the firmware tables it needs (the ACPI
+    # DMAR/IVRS units: ``kernel().globals["acpi_iommus"]``) and returns an
+    # initcall result.  None for plain platform drivers.
+    init: Callable[[], int] | None = None
 
 
 _ALL: list[IommuDriverSpec] | None = None
