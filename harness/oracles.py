@@ -24,6 +24,8 @@ class OracleState:
         self.binding: set[int] = set()  # devices inside really_probe
         self.probe_started: set[int] = set()  # drv->probe() entered, not yet unbound
         self.xlate_calls: dict[int, int] = {}
+        # (id(dev), IOMMU node path) whose latest of_xlate the driver refused with -ENODEV
+        self.declined: set[tuple[int, str]] = set()
 
 
 def st() -> OracleState:
@@ -115,19 +117,32 @@ def bind_attempt_end(dev: Any, ret: int) -> None:
 
 
 def referenced_instances(dev: Any) -> list[Any]:
-    """Registered IOMMU instances this device's firmware names."""
+    """Registered IOMMU instances this device's firmware names, except those
+    whose driver declined the device in of_xlate (:func:`of_xlate_result`)."""
     from harness.iommu.iommu import core
 
     out = []
     np = dev.of_node
+    declined = st().declined
     if np is not None:
         for ref in np.desc.iommus:
+            if (id(dev), ref.iommu) in declined:
+                continue
             for inst in core().iommu_device_list:
                 if inst.fwnode is not None and inst.fwnode.kind == "of" and \
                         inst.fwnode.np.full_name == ref.iommu and \
                         np.desc.available() and inst.fwnode.np.desc.available():
                     out.append(inst)
     return out
+
+
+def _served_by(iommu_dev: Any, inst: Any) -> bool:
+    """The device was probed by ``inst``, or by a sibling instance of the same
+    driver: the fwspec keeps the *first* instance's fwnode and accumulates the
+    IDs of all of them (spec 2.1 ``iommu_fwspec_init``), so a master of two
+    SysMMUs/DARTs/MMUs has one ``iommu_dev`` standing for all."""
+    return iommu_dev is inst or (iommu_dev is not None and iommu_dev.ops is not None
+                                 and iommu_dev.ops is inst.ops)
 
 
 def driver_probe_entry(dev: Any) -> None:
@@ -138,7 +153,7 @@ def driver_probe_entry(dev: Any) -> None:
     managed = getattr(getattr(drv, "container", None), "driver_managed_dma", False)
     for inst in referenced_instances(dev):
         group = dev.iommu_group
-        if group is None or dev.iommu is None or dev.iommu.iommu_dev is not inst:
+        if group is None or dev.iommu is None or not _served_by(dev.iommu.iommu_dev, inst):
             report(fnd.ISOLATION, "iommu: driver probe without IOMMU group", 4, dev,
                    f"{dev.init_name} bound while {inst.dev.init_name if inst.dev else '?'} "
                    "is registered but the device is not in one of its groups", depth=2)
@@ -168,6 +183,19 @@ def of_iommu_configure_entry(dev: Any) -> None:
 def of_xlate_call(dev: Any, spec: Any) -> None:
     s = st()
     s.xlate_calls[id(dev)] = s.xlate_calls.get(id(dev), 0) + 1
+
+
+def of_xlate_result(dev: Any, spec: Any, ret: int) -> None:
+    """A driver's ``of_xlate`` returned: -ENODEV is the driver declining the
+    device (ipmmu-vmsa's allow-list, a sysmmu without drvdata): the device is
+    then, by that driver's decision, not behind that instance (4, 7)."""
+    from harness.errno import ENODEV
+
+    key = (id(dev), spec.np.full_name)
+    if ret == -ENODEV:
+        st().declined.add(key)
+    else:
+        st().declined.discard(key)
 
 
 # -- invariant 9: dma_range_map set once, freed once ------------------------------------

@@ -1,0 +1,16 @@
+"""Order sites of drivers/iommu/ipmmu-vmsa.c (``ipmmu_probe()``)."""
+
+from __future__ import annotations
+
+from harness.site import Site
+from mutators.order_shapes import AFTER, BEFORE, publish_order
+
+SITES = [
+    Site(
+        name="ipmmu_probe.drvdata",
+        function="ipmmu_probe", file="drivers/iommu/ipmmu-vmsa.c", kind="choice",
+        doc="where ipmmu_probe() sets the drvdata ipmmu_of_xlate() stores as priv "
+            "(L1106, after register L1095)",
+        v614=AFTER, next=AFTER, alternatives=(AFTER, BEFORE),
+        c=publish_order("ipmmu_probe", "platform_set_drvdata(pdev, mmu);")),
+]

@@ -1,0 +1,101 @@
+"""mtk_iommu on real 6.12 boards: mt8183-evb (one M4U, one IOVA region) and
+mt8195-cherry-tomato-r2 (VDO and VPP M4Us sharing ``m4ulist``, plus INFRA)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.boot import ABSENT, BootConfig, DriverConfig
+from harness.findings import OOPS
+from harness.iommu.drivers.mtk_iommu import PLAT_DATA
+from harness.platform import Platform
+from harness.variant import NEXT, V614
+from tests.harness.drivers._probe_groups import boot, clients, dev_name, load
+
+pytestmark = pytest.mark.kernel_tree
+
+MT8183 = "arch/arm64/boot/dts/mediatek/mt8183-evb.dts"
+MT8195 = "arch/arm64/boot/dts/mediatek/mt8195-cherry-tomato-r2.dts"
+COMPAT = tuple(PLAT_DATA)
+
+
+@pytest.fixture(scope="module")
+def mt8183(kernel_tree: Path) -> Platform:
+    return load(kernel_tree, MT8183)
+
+
+@pytest.fixture(scope="module")
+def mt8195(kernel_tree: Path) -> Platform:
+    return load(kernel_tree, MT8195)
+
+
+def test_v614_mt8183_every_client_in_the_single_region_group_before_probe(
+        mt8183: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    b = boot(mt8183, V614, monkeypatch)
+    assert b.result.findings == []
+    cl = clients(mt8183, COMPAT)
+    assert len(cl) >= 5
+    groups = {dev_name(p): b.group_at_probe.get(dev_name(p)) for p in cl}
+    # mt8183_data: one bank, single_domain (one IOVA region): group id 0 of the
+    # only instance for every client
+    assert None not in groups.values(), groups
+    assert len(set(groups.values())) == 1
+    assert b.result.stats["registered_instances"] == 1
+
+
+def test_v614_mt8195_vdo_and_vpp_share_groups_through_m4ulist(
+        mt8195: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    b = boot(mt8195, V614, monkeypatch)
+    assert b.result.findings == []
+    cl = clients(mt8195, COMPAT)
+    nodes = mt8195.node_map()
+    by_group: dict[int | None, set[str]] = {}
+    for path, refs in cl.items():
+        inst = nodes[refs[0]].compatible[0]
+        by_group.setdefault(b.group_at_probe.get(dev_name(path)), set()).add(inst)
+    assert None not in by_group, by_group
+    # SHARE_PGTABLE: mtk_iommu_device_group() caches groups in the *first*
+    # instance on m4ulist, so one region group holds clients of both M4Us
+    assert any(insts >= {"mediatek,mt8195-iommu-vdo", "mediatek,mt8195-iommu-vpp"}
+               for insts in by_group.values()), by_group
+
+
+@pytest.mark.parametrize("board", [MT8183, MT8195])
+def test_next_boots_the_board(kernel_tree: Path, board: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEXT results are recorded in docs/drivers/mediatek.md; here only that
+    the run completes and the instances register."""
+    p = load(kernel_tree, board)
+    b = boot(p, NEXT, monkeypatch)
+    assert b.result.stats["registered_instances"] == b.result.stats["iommu_instances"]
+
+
+@pytest.mark.parametrize("site,fn", [("mtk_iommu_probe.drvdata", "mtk_iommu_probe_device"),
+                                     ("mtk_iommu_probe.hw_list", "mtk_iommu_get_frst_data")])
+def test_next_publishing_after_register_oopses_in_the_walk(
+        mt8183: Platform, monkeypatch: pytest.MonkeyPatch, site: str, fn: str) -> None:
+    v = NEXT.with_values(f"next-{site}", site, **{site: "after_register"})
+    r = boot(mt8183, v, monkeypatch).result
+    [f] = [f for f in r.findings if f.kind == OOPS]
+    assert f.title == f"BUG: kernel NULL pointer dereference in {fn}"
+    it = iter(f.trace)
+    assert all(any(x == w for x in it) for w in ("probe_iommu_group", "iommu_device_register",
+                                                 "mtk_iommu_probe"))
+
+
+@pytest.mark.parametrize("site", ["mtk_iommu_probe.drvdata", "mtk_iommu_probe.hw_list"])
+def test_v614_publishing_after_register_is_harmless(
+        mt8183: Platform, monkeypatch: pytest.MonkeyPatch, site: str) -> None:
+    # V614: no client is parsed before the M4U probe returned
+    v = V614.with_values(f"v614-{site}", site, **{site: "after_register"})
+    assert boot(mt8183, v, monkeypatch).result.findings == []
+
+
+def test_larbs_without_driver_keep_the_m4u_deferred(
+        mt8183: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    # mtk_iommu_mm_dts_parse(): !plarbdev->dev.driver -> -EPROBE_DEFER
+    cfg = BootConfig(drivers={"mediatek,mt8183-smi-larb": DriverConfig(presence=ABSENT)})
+    b = boot(mt8183, V614, monkeypatch, cfg)
+    assert b.result.stats["registered_instances"] == 0
+    assert b.result.stats["grouped_clients"] == 0
