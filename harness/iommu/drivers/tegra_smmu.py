@@ -7,7 +7,8 @@ in v6.14.  See docs/drivers/tegra-smmu.md.
   ``iommu_subsys_init``), and its SMMU registers and walks the buses then;
   ``.prevent_deferred_probe = true`` (L1011).
 * ``tegra_mc_probe()`` (mc.c L896): devm ``tegra_mc``,
-  ``platform_set_drvdata()`` (L906) first, soc data, registers, irq, ...;
+  ``platform_set_drvdata()`` (L906) first (order site
+  ``tegra_mc_probe.drvdata``), soc data, registers, irq, ...;
   for SoCs whose ``tegra_mc_soc`` has ``.smmu`` (tegra30/114/124/132/210):
   ``mc->smmu = tegra_smmu_probe(&pdev->dev, mc->soc->smmu, mc)`` (L970),
   NULL on error; the MC probe still returns 0.
@@ -291,7 +292,9 @@ def of_device_get_match_data(dev: Any) -> tegra_mc_soc | None:
 @kfunc
 def tegra_mc_probe(pdev: platform_device) -> int:
     mc = devm_kmalloc(pdev.dev, tegra_mc)
-    platform_set_drvdata(pdev, mc)
+    order = variant.choice("tegra_mc_probe.drvdata")
+    if order == "before_register":
+        platform_set_drvdata(pdev, mc)
     mc.soc = of_device_get_match_data(pdev.dev)
     mc.dev = pdev.dev
     # dma_coerce_mask_and_coherent, registers, debugfs, soc->ops->probe,
@@ -303,6 +306,8 @@ def tegra_mc_probe(pdev: platform_device) -> int:
         if IS_ERR(mc.smmu):
             kernel().printk(f"{pdev.dev.init_name}: failed to probe SMMU: {PTR_ERR(mc.smmu)}")
             mc.smmu = None
+    if order == "after_register":
+        platform_set_drvdata(pdev, mc)
     return 0
 
 

@@ -25,6 +25,8 @@ class Boot:
     group_at_probe: dict[str, int | None]
     #: client device name -> fwspec IDs at that moment
     ids_at_probe: dict[str, list[int] | None]
+    #: client device name -> dev->iommu->priv at that moment
+    priv_at_probe: dict[str, Any]
 
 
 def load(kernel_tree: Path, dts: str) -> Platform:
@@ -65,6 +67,7 @@ def boot(p: Platform, v: Variant, monkeypatch: pytest.MonkeyPatch,
     numbers: dict[int, int] = {}
     at_probe: dict[str, int | None] = {}
     ids: dict[str, list[int] | None] = {}
+    privs: dict[str, Any] = {}
     orig = oracles.driver_probe_entry
 
     def hook(dev: Any) -> None:
@@ -72,12 +75,13 @@ def boot(p: Platform, v: Variant, monkeypatch: pytest.MonkeyPatch,
         at_probe[dev.init_name] = None if g is None else numbers.setdefault(id(g), len(numbers))
         fw = dev.iommu.fwspec if dev.iommu is not None else None
         ids[dev.init_name] = list(fw.ids) if fw is not None else None
+        privs[dev.init_name] = dev.iommu.priv if dev.iommu is not None else None
         orig(dev)
 
     monkeypatch.setattr(oracles, "driver_probe_entry", hook)
     r = run_scenario(p, v, cfg)
     monkeypatch.setattr(oracles, "driver_probe_entry", orig)
-    return Boot(r, at_probe, ids)
+    return Boot(r, at_probe, ids, privs)
 
 
 def dev_name(path: str) -> str:
