@@ -16,7 +16,7 @@ SITES = [
         name="ipmmu_probe.drvdata",
         function="ipmmu_probe", file="drivers/iommu/ipmmu-vmsa.c", kind="choice",
         doc="where ipmmu_probe() sets the drvdata ipmmu_of_xlate() stores as priv "
-            "(L1106, after register L1095)",
+            "(L1108, after register L1097)",
         v614=AFTER, next=AFTER, alternatives=(AFTER, BEFORE),
         c=publish_order("ipmmu_probe", "platform_set_drvdata(pdev, mmu);",
                         _ARM_MAPPING_COMMENT)),

@@ -1,7 +1,7 @@
 """drivers/iommu/exynos-iommu.c: one SysMMU instance per master (6.12 line
 numbers; the probe path is the same in v6.14).  See docs/drivers/exynos.md.
 
-* ``exynos_iommu_init()`` is a ``core_initcall`` (L1525): the driver is
+* ``exynos_iommu_init()`` is a ``core_initcall`` (L1527): the driver is
   registered before ``of_platform_default_populate_init`` creates the
   devices, so every SysMMU binds -- and registers, and walks the buses -- while
   the devices are being populated, before ``iommu_subsys_init`` registers the
@@ -10,7 +10,7 @@ numbers; the probe path is the same in v6.14).  See docs/drivers/exynos.md.
   (at least "sysmmu" or "aclk"+"pclk": -ENOSYS), ``data->sysmmu = dev``,
   version, ``iommu_device_sysfs_add``, ``platform_set_drvdata()`` (L784),
   page-table constants, ``dma_dev = &pdev->dev`` for the first instance
-  (L810), ``pm_runtime_enable``, ``iommu_device_register()`` (L815).
+  (L811), ``pm_runtime_enable``, ``iommu_device_register()`` (L815).
   Order site ``exynos_sysmmu_probe.drvdata``.
 * ``exynos_iommu_of_xlate()`` (L1435): the SysMMU pdev (-ENODEV if none),
   its drvdata (-ENODEV if NULL); ``kzalloc`` an ``exynos_iommu_owner`` when
@@ -20,8 +20,8 @@ numbers; the probe path is the same in v6.14).  See docs/drivers/exynos.md.
 * ``exynos_iommu_probe_device()`` (L1398): ``has_sysmmu(dev)`` (priv) else
   -ENODEV; a stateless PM-runtime link per controller; returns the *first*
   controller's ``iommu``.
-* ``exynos_iommu_release_device()`` (L1422): deletes the links.
-* ``device_group = generic_device_group`` (L1470): one group per master.
+* ``exynos_iommu_release_device()`` (L1424): deletes the links.
+* ``device_group = generic_device_group`` (L1474): one group per master.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def g() -> exynos_globals:
 
 
 class sysmmu_drvdata:  # noqa: N801
-    """``struct sysmmu_drvdata`` (L283): the SysMMU pdev's drvdata."""
+    """``struct sysmmu_drvdata`` (L286): the SysMMU pdev's drvdata."""
 
     def __init__(self) -> None:
         self.sysmmu: Any = None
@@ -79,7 +79,7 @@ class sysmmu_drvdata:  # noqa: N801
 
 
 class exynos_iommu_owner:  # noqa: N801
-    """``struct exynos_iommu_owner`` (L270): per master, kzalloc'ed in of_xlate."""
+    """``struct exynos_iommu_owner`` (L236): per master, kzalloc'ed in of_xlate."""
 
     def __init__(self) -> None:
         self.controllers: list[sysmmu_drvdata] = []

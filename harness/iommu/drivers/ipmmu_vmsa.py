@@ -1,26 +1,26 @@
 """drivers/iommu/ipmmu-vmsa.c: Renesas IPMMU (6.12 line numbers; the probe
 path is the same in v6.14).  See docs/drivers/ipmmu-vmsa.md.
 
-* ``ipmmu_probe()`` (L1004): devm data, features from the match table
+* ``ipmmu_probe()`` (L1006): devm data, features from the match table
   (``has_cache_leaf_nodes`` for Gen3/Gen4/RZ-G2), registers; the instance is
   its own root unless it is a cache IPMMU ("renesas,ipmmu-main" present and
   ``has_cache_leaf_nodes``), whose root is found by ``ipmmu_find_root()``
   (``driver_for_each_device`` over the *bound* IPMMUs, drvdata, ``root ==
   mmu``); no root yet -> -EPROBE_DEFER.  Only Gen2 instances and Gen3/4
-  leaves register (L1089-1097: the root IPMMU-MM does not);
-  ``iommu_device_register()`` (L1095) comes **before**
-  ``platform_set_drvdata()`` (L1106) -- order site ``ipmmu_probe.drvdata``.
-* ``ipmmu_of_xlate()`` (L775): ``ipmmu_device_is_allowed()`` (L736: SoCs of
+  leaves register (L1091-1101: the root IPMMU-MM does not);
+  ``iommu_device_register()`` (L1097) comes **before**
+  ``platform_set_drvdata()`` (L1108) -- order site ``ipmmu_probe.drvdata``.
+* ``ipmmu_of_xlate()`` (L777): ``ipmmu_device_is_allowed()`` (L748: SoCs of
   the families "R-Car Gen3"/"R-Car Gen4"/"RZ/G2" opt devices in: the SoC
   deny list (r8a774a1, r8a7795 ES2.*, r8a7796) refuses all, PCI devices and
   the four SDHI names of ``devices_allowlist`` are allowed) else -ENODEV;
   ``iommu_fwspec_add_ids`` (return value ignored); once per ``dev_iommu``:
   ``dev_iommu_priv_set(platform_get_drvdata(ipmmu_pdev))`` -- NULL while the
-  instance has not reached L1106.
-* ``ipmmu_probe_device()`` (L833): priv NULL -> -ENODEV.
-* ``ipmmu_probe_finalize()`` (L846): arm32 without IOMMU_DMA builds the ARM
+  instance has not reached L1108.
+* ``ipmmu_probe_device()`` (L835): priv NULL -> -ENODEV.
+* ``ipmmu_probe_finalize()`` (L848): arm32 without IOMMU_DMA builds the ARM
   mapping; nothing on arm64.
-* ``device_group`` (L880): ``generic_device_group`` on arm32 (no IOMMU_DMA),
+* ``device_group`` (L885): ``generic_device_group`` on arm32 (no IOMMU_DMA),
   else ``generic_single_device_group`` (one group per leaf instance).
 * ``builtin_platform_driver`` (L1166): device initcall.
 """
@@ -225,7 +225,7 @@ def ipmmu_release_device(dev: Any) -> None:
 
 @kfunc
 def ipmmu_device_group(dev: Any) -> Any:
-    """The ``.device_group`` initializer: fixed by kconfig (the FIXME at L877)."""
+    """The ``.device_group`` initializer: fixed by kconfig (the FIXME at L882)."""
     if CONFIG_ARM():
         return generic_device_group(dev)
     return generic_single_device_group(dev)

@@ -87,7 +87,7 @@ def GENMASK(h: int, lo: int) -> int:  # noqa: N802 - kernel macro
 
 @dataclass(frozen=True)
 class mtk_iommu_plat_data:  # noqa: N801
-    """What the probe path reads of ``struct mtk_iommu_plat_data`` (L195)."""
+    """What the probe path reads of ``struct mtk_iommu_plat_data`` (L196)."""
 
     m4u_plat: str
     type_mm: bool = True  # MTK_IOMMU_TYPE_MM (0x0 << 13) vs TYPE_INFRA
@@ -101,7 +101,7 @@ class mtk_iommu_plat_data:  # noqa: N801
     iova_region_larb_msk: tuple[dict[int, int], ...] = ()
 
 
-# mt8192_multi_dom has MT8192_MULTI_REGION_NR = 6 entries on arm64 (L350)
+# mt8192_multi_dom has MT8192_MULTI_REGION_NR = 6 entries on arm64 (L349)
 _MT8186_MSK: tuple[dict[int, int], ...] = ({0: ALL, 1: ALL, 2: ALL}, {4: ALL, 7: ALL},
                {8: ALL, 9: ALL, 11: ALL, 13: ALL & ~(BIT(9) | BIT(10)), 16: ALL, 17: ALL,
                 19: ALL, 20: ALL},
@@ -117,7 +117,7 @@ _MT8195_MSK: tuple[dict[int, int], ...] = ({0: ALL, 1: ALL, 2: ALL, 3: ALL}, {i:
                {**{i: ALL for i in range(4, 18)}, **{i: ALL for i in range(25, 29)}},
                {}, {18: BIT(0) | BIT(1)}, {18: BIT(2) | BIT(3)})
 
-# mtk_iommu_of_ids[] (L1789) -> plat data (L1520-L1786)
+# mtk_iommu_of_ids[] (L1788) -> plat data (L1527-L1786)
 PLAT_DATA: dict[str, mtk_iommu_plat_data] = {
     "mediatek,mt2712-m4u": mtk_iommu_plat_data("mt2712", share_pgtable=True),
     "mediatek,mt6779-m4u": mtk_iommu_plat_data("mt6779"),
@@ -173,7 +173,7 @@ class mtk_smi_larb_iommu:  # noqa: N801
 
 
 class mtk_iommu_data:  # noqa: N801
-    """``struct mtk_iommu_data`` (L253): the m4u pdev's drvdata."""
+    """``struct mtk_iommu_data`` (L252): the m4u pdev's drvdata."""
 
     def __init__(self) -> None:
         self.dev: Any = None

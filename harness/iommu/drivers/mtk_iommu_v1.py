@@ -1,7 +1,7 @@
 """drivers/iommu/mtk_iommu_v1.c: the arm32 MT2701 M4U (6.12 line numbers; the
 probe path is the same in v6.14).  See docs/drivers/mediatek.md.
 
-* ``mtk_iommu_v1_ops`` (L575) has **no** ``.of_xlate``: the generic
+* ``mtk_iommu_v1_ops`` (L576) has **no** ``.of_xlate``: the generic
   ``of_iommu_xlate()`` creates the fwspec (``iommu_fwspec_init``) and then
   returns -ENODEV because ``ops->of_xlate`` is NULL (of_iommu.c L37), so
   ``of_iommu_configure()`` frees the fwspec and the client is "not behind an
@@ -14,9 +14,9 @@ probe path is the same in v6.14).  See docs/drivers/mediatek.md.
   ARM mapping once per instance); all IDs in one larb
   (``mt2701_m4u_to_larb``, -EINVAL), ``larb_imu[larbid].dev`` must be set.
 * ``mtk_iommu_v1_probe_finalize()`` (L508): ``arm_iommu_attach_device()``.
-* ``device_group = generic_device_group`` (L581).
+* ``device_group = generic_device_group`` (L582).
 * ``mtk_iommu_v1_probe()`` (L605): every available "mediatek,larbs" entry
-  needs a bound platform device (-ENODEV / -EPROBE_DEFER, L667), recorded in
+  needs a bound platform device (-ENODEV / -EPROBE_DEFER, L666), recorded in
   ``larb_imu[i]`` (index, not larb id); ``platform_set_drvdata`` (L678)
   before ``iommu_device_register`` (L689); component master after (L693).
   No order site: no callback of this driver is reachable from the walk.

@@ -5,7 +5,7 @@ in v6.14.  See docs/drivers/tegra-smmu.md.
 * ``tegra_mc_init()`` is an ``arch_initcall`` (mc.c L1018): the MC driver
   binds while ``of_platform_default_populate_init`` adds the devices (before
   ``iommu_subsys_init``), and its SMMU registers and walks the buses then;
-  ``.prevent_deferred_probe = true`` (L1011).
+  ``.prevent_deferred_probe = true`` (L1010).
 * ``tegra_mc_probe()`` (mc.c L896): devm ``tegra_mc``,
   ``platform_set_drvdata()`` (L906) first (order site
   ``tegra_mc_probe.drvdata``), soc data, registers, irq, ...;
@@ -18,18 +18,18 @@ in v6.14.  See docs/drivers/tegra-smmu.md.
   ``smmu->dev`` (L1131), ``smmu->mc``, registers, sysfs,
   ``iommu_device_register()`` (L1168).  Order sites
   ``tegra_smmu_probe.mc_smmu``, ``.soc``, ``.dev``.
-* ``tegra_smmu_of_xlate()`` (L963): ``mc = platform_get_drvdata(
+* ``tegra_smmu_of_xlate()`` (L962): ``mc = platform_get_drvdata(
   of_find_device_by_node(args->np))`` with **no** NULL checks, priv =
   ``mc->smmu``, add ``args[0]`` (the swgroup).
-* ``tegra_smmu_probe_device()`` (L856): re-parses "iommus"; for every entry
+* ``tegra_smmu_probe_device()`` (L855): re-parses "iommus"; for every entry
   whose MC has an SMMU (``tegra_smmu_find``: pdev, drvdata, ``mc->smmu``):
   ``tegra_smmu_configure()`` = ``iommu_fwspec_init`` (0: the fwspec exists
   with the same ops) + ``ops->of_xlate`` again, so the swgroup ID is in the
   fwspec twice after a bind-time parse; priv NULL -> -ENODEV.
-* ``tegra_smmu_device_group()`` (L910): one group per swgroup, or per SoC
+* ``tegra_smmu_device_group()`` (L909): one group per swgroup, or per SoC
   group (``tegra_smmu_find_group``: the "drm"/"display" swgroup sets),
   kept on ``smmu->groups`` (devm against ``smmu->dev``); NULL on failure.
-* ``tegra_smmu_def_domain_type()`` (L976): IDENTITY.
+* ``tegra_smmu_def_domain_type()`` (L983): IDENTITY.
 """
 
 from __future__ import annotations

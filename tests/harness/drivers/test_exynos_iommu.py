@@ -3,6 +3,7 @@ two per master)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,31 @@ def test_next_drvdata_after_register_declines_then_probes_late(
 def test_v614_drvdata_after_register_is_harmless(tm2e: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
     v = V614.with_values("v614-exynos-drvdata-after", "", **{"exynos_sysmmu_probe.drvdata": "after_register"})
     assert boot(tm2e, v, monkeypatch).result.findings == []
+
+
+@pytest.mark.parametrize("v,leaks", [(V614, False), (NEXT, True)], ids=["V614", "NEXT"])
+def test_owner_allocated_per_fresh_dev_iommu(
+        tm2e: Platform, monkeypatch: pytest.MonkeyPatch, v: object, leaks: bool) -> None:
+    """exynos_iommu_of_xlate() kzalloc()s an owner whenever priv is NULL and never
+    frees it.  NEXT: the walk of the first DECON SysMMU parses the DECON, the
+    second SysMMU is not registered yet (-EPROBE_DEFER), init fails and frees
+    the dev_iommu; the next walk starts over with a new owner."""
+    from harness.iommu.drivers import exynos_iommu
+
+    made: dict[str, int] = {}
+
+    class counting_owner(exynos_iommu.exynos_iommu_owner):  # noqa: N801
+        def __init__(self) -> None:
+            super().__init__()
+            # called from exynos_iommu_of_xlate(dev, spec)
+            name = sys._getframe(1).f_locals["dev"].init_name
+            made[name] = made.get(name, 0) + 1
+
+    monkeypatch.setattr(exynos_iommu, "exynos_iommu_owner", counting_owner)
+    b = boot(tm2e, v, monkeypatch)  # type: ignore[arg-type]
+    two = [dev_name(p) for p, refs in clients(tm2e, COMPAT).items() if len(set(refs)) == 2]
+    assert two
+    for name in two:
+        assert (made[name] > 1) is leaks, made
+        # the owner in use lists both SysMMUs either way
+        assert len(b.priv_at_probe[name].controllers) == 2
