@@ -99,3 +99,24 @@ def test_larbs_without_driver_keep_the_m4u_deferred(
     b = boot(mt8183, V614, monkeypatch, cfg)
     assert b.result.stats["registered_instances"] == 0
     assert b.result.stats["grouped_clients"] == 0
+
+
+@pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
+def test_pci_endpoint_behind_the_infra_m4u(mt8195: Platform, monkeypatch: pytest.MonkeyPatch,
+                                           v: object) -> None:
+    """An endpoint under the enabled PCIe host (iommu-map to the INFRA M4U,
+    port IOMMU_PORT_INFRA_PCIE1): INFRA probe_device returns the instance, the
+    port is in banks_portmsk[0] so the group is bank/region 0 of the INFRA M4U."""
+    import copy
+
+    from harness.platform import ExtraDevice
+
+    p = copy.deepcopy(mt8195)
+    hosts = [n for n in p.nodes if n.iommu_map and n.available()]
+    assert len(hosts) == 1
+    p.extra_devices.append(ExtraDevice(name="0000:01:00.0", bus="pci", parent=hosts[0].path, rid=0,
+                                       compatible=("pci:nvme",)))
+    b = boot(p, v, monkeypatch)  # type: ignore[arg-type]
+    assert b.result.findings == []
+    assert b.group_at_probe["0000:01:00.0"] is not None
+    assert b.ids_at_probe["0000:01:00.0"] == [hosts[0].iommu_map[0].iommu_base]
