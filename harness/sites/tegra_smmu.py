@@ -62,6 +62,9 @@ SITES = [
     _site("mc_smmu", "mc->smmu = smmu;",
           "where tegra_smmu_probe() sets mc->smmu, read by tegra_smmu_of_xlate() and "
           "tegra_smmu_find() (L1120, before register L1168)", _HACK_COMMENT),
+    _site("groups", "INIT_LIST_HEAD(&smmu->groups);",
+          "where tegra_smmu_probe() initialises smmu->groups, walked by "
+          "tegra_smmu_device_group() (L1126, before register L1168)"),
     _site("soc", "smmu->soc = soc;",
           "where tegra_smmu_probe() sets smmu->soc, read by tegra_smmu_device_group() "
           "(L1130, before register L1168)"),

@@ -14,10 +14,10 @@ in v6.14.  See docs/drivers/tegra-smmu.md.
   NULL on error; the MC probe still returns 0.
 * ``tegra_smmu_probe()`` (L1100): devm smmu, ``mc->smmu = smmu`` (L1120,
   "a bit of a hack ... looked up from the .probe_device() callback"),
-  asids, ``INIT_LIST_HEAD(&smmu->groups)``, mutex, ``smmu->soc`` (L1130),
+  asids, ``INIT_LIST_HEAD(&smmu->groups)`` (L1126), mutex, ``smmu->soc`` (L1130),
   ``smmu->dev`` (L1131), ``smmu->mc``, registers, sysfs,
   ``iommu_device_register()`` (L1168).  Order sites
-  ``tegra_smmu_probe.mc_smmu``, ``.soc``, ``.dev``.
+  ``tegra_smmu_probe.mc_smmu``, ``.groups``, ``.soc``, ``.dev``.
 * ``tegra_smmu_of_xlate()`` (L962): ``mc = platform_get_drvdata(
   of_find_device_by_node(args->np))`` with **no** NULL checks, priv =
   ``mc->smmu``, add ``args[0]`` (the swgroup).
@@ -184,6 +184,19 @@ def tegra_smmu_find_group(smmu: tegra_smmu, swgroup: int) -> tegra_smmu_group_so
     return None
 
 
+def list_for_each_entry(head: list[tegra_smmu_group] | None) -> list[Any]:
+    """``list_for_each_entry(group, &smmu->groups, list)``.
+
+    A head that was never ``INIT_LIST_HEAD``ed is zeroed: ``head->next`` is
+    NULL and, ``list`` being the first member of ``struct tegra_smmu_group``
+    (L24), the first entry is NULL; NULL != head, so the body reads it.
+    """
+    if head is None:
+        pos: Any = None
+        _ = pos.swgroup  # group->swgroup of the NULL entry faults
+    return list(head or ())
+
+
 @kfunc
 def tegra_smmu_device_group(dev: Any) -> Any:
     from harness.bus.pci import dev_is_pci, pci_device_group
@@ -195,7 +208,7 @@ def tegra_smmu_device_group(dev: Any) -> Any:
     soc = tegra_smmu_find_group(smmu, swgroup)
     mutex_lock(smmu.lock)
     # Find existing iommu_group associating with swgroup or group_soc
-    for group in smmu.groups:
+    for group in list_for_each_entry(smmu.groups):
         if group.swgroup == swgroup or (soc is not None and group.soc is soc):
             grp = iommu_group_ref_get(group.group)
             mutex_unlock(smmu.lock)
@@ -259,7 +272,10 @@ def tegra_smmu_probe(dev: Any, soc: tegra_smmu_soc, mc: tegra_mc) -> Any:
     if o_mc_smmu == "before_register":
         mc.smmu = smmu
     # smmu->asids = devm_bitmap_zalloc(...)
-    smmu.groups = []  # INIT_LIST_HEAD(&smmu->groups); mutex_init(&smmu->lock);
+    o_groups = variant.choice("tegra_smmu_probe.groups")
+    if o_groups == "before_register":
+        smmu.groups = []  # INIT_LIST_HEAD(&smmu->groups);
+    # mutex_init(&smmu->lock);
     if o_soc == "before_register":
         smmu.soc = soc
     if o_dev == "before_register":
@@ -274,6 +290,8 @@ def tegra_smmu_probe(dev: Any, soc: tegra_smmu_soc, mc: tegra_mc) -> Any:
         return ERR_PTR(err)
     if o_mc_smmu == "after_register":
         mc.smmu = smmu
+    if o_groups == "after_register":
+        smmu.groups = []
     if o_soc == "after_register":
         smmu.soc = soc
     if o_dev == "after_register":

@@ -88,6 +88,7 @@ def _next(site: str) -> Variant:
 
 
 @pytest.mark.parametrize("site,fn", [("tegra_mc_probe.drvdata", "tegra_smmu_of_xlate"),
+                                     ("tegra_smmu_probe.groups", "tegra_smmu_device_group"),
                                      ("tegra_smmu_probe.soc", "tegra_smmu_device_group"),
                                      ("tegra_smmu_probe.dev", "tegra_smmu_configure")])
 def test_next_publishing_after_register_oopses_in_the_walk(
@@ -107,3 +108,16 @@ def test_next_mc_smmu_after_register_probes_late(p3450: Platform, monkeypatch: p
     assert [f for f in r.findings if f.kind == OOPS] == []
     assert {f.device for f in r.findings if f.message == LATE} == \
         {dev_name(q) for q in clients(p3450, COMPAT)}
+
+
+@pytest.mark.parametrize("site", ["tegra_mc_probe.drvdata", "tegra_smmu_probe.mc_smmu",
+                                  "tegra_smmu_probe.groups", "tegra_smmu_probe.soc",
+                                  "tegra_smmu_probe.dev"])
+def test_v614_publishing_after_register_is_harmless(
+        p3450: Platform, monkeypatch: pytest.MonkeyPatch, site: str) -> None:
+    # V614: the registration walk finds no client with a fwspec; clients are
+    # parsed at their bind, after the MC probe returned
+    v = V614.with_values(f"v614-{site}", "", **{site: "after_register"})
+    b = boot(p3450, v, monkeypatch)
+    assert b.result.findings == []
+    assert b.result.stats["grouped_clients"] == b.result.stats["clients"]
