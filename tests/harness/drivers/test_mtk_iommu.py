@@ -120,3 +120,32 @@ def test_pci_endpoint_behind_the_infra_m4u(mt8195: Platform, monkeypatch: pytest
     assert b.result.findings == []
     assert b.group_at_probe["0000:01:00.0"] is not None
     assert b.ids_at_probe["0000:01:00.0"] == [hosts[0].iommu_map[0].iommu_base]
+
+
+def test_a_client_spanning_two_larbs(mt8183: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mtk_iommu_probe_device() returns -EINVAL ("Can only use one larb").
+    V614: only that client stays without IOMMU (its bind-time replay fails).
+    NEXT: the error comes back through probe_iommu_group() (which hides only
+    -ENODEV) and fails iommu_device_register(): the M4U does not bind and no
+    client gets a group (spec invariant 11; no oracle reports it yet)."""
+    import copy
+
+    from harness.platform import IommuRef
+
+    p = copy.deepcopy(mt8183)
+    bad = next(n for n in p.nodes if n.iommus and n.available())
+    r0 = bad.iommus[0]
+    bad.iommus = (r0, IommuRef(r0.iommu, (r0.args[0] + 32,)))  # same port of the next larb
+    name = dev_name(bad.path)
+
+    v614 = boot(p, V614, monkeypatch)
+    assert v614.result.stats["registered_instances"] == 1
+    assert v614.group_at_probe[name] is None
+    assert v614.result.stats["grouped_clients"] == v614.result.stats["clients"] - 1
+    assert {f.device for f in v614.result.findings} == {name}
+
+    nxt = boot(p, NEXT, monkeypatch).result
+    larb = r0.args[0] >> 5
+    assert f"{name}: Can only use one larb. Fail@larb{larb}-{larb + 1}." in nxt.log
+    assert nxt.stats["registered_instances"] == 0 and nxt.stats["grouped_clients"] == 0
+    assert nxt.stats["bound_drivers"] == nxt.stats["devices"] - 1  # the M4U itself
