@@ -101,7 +101,8 @@ devices_allowlist = ("ee100000.mmc", "ee120000.mmc", "ee140000.mmc", "ee160000.m
 
 def _soc_attrs() -> dict[str, str]:
     """The soc_device attributes renesas_soc_init() registers (from the root node)."""
-    root = kernel().globals["of_root"].root
+    tree = kernel().globals.get("of_root")  # set by the boot before drivers are made
+    root = tree.root if tree is not None else None
     for c in root.compatible if root is not None else ():
         soc = c.split(",", 1)[1] if c.startswith("renesas,") else ""
         if soc in _FAMILY:
@@ -223,18 +224,11 @@ def ipmmu_release_device(dev: Any) -> None:
     # arm_iommu_release_mapping(mmu->mapping)
 
 
-@kfunc
-def ipmmu_device_group(dev: Any) -> Any:
-    """The ``.device_group`` initializer: fixed by kconfig (the FIXME at L882)."""
-    if CONFIG_ARM():
-        return generic_device_group(dev)
-    return generic_single_device_group(dev)
-
-
 ipmmu_ops = iommu_ops(
     "ipmmu_ops",
     probe_device=ipmmu_probe_device,
-    device_group=ipmmu_device_group,
+    # set per kernel build (make_driver): the FIXME at L882
+    device_group=generic_single_device_group,
     of_xlate=ipmmu_of_xlate,
     release_device=ipmmu_release_device,
     probe_finalize=ipmmu_probe_finalize,
@@ -333,6 +327,10 @@ def ipmmu_probe(pdev: platform_device) -> int:
 
 
 def make_driver() -> platform_driver:
+    # .device_group = IS_ENABLED(CONFIG_ARM) && !IS_ENABLED(CONFIG_IOMMU_DMA)
+    #                 ? generic_device_group : generic_single_device_group,
+    # a compile-time choice: the kernel built for this board's architecture
+    ipmmu_ops.device_group = generic_device_group if CONFIG_ARM() else generic_single_device_group
     return platform_driver("ipmmu-vmsa", ipmmu_probe, tuple(MATCH), suppress_bind_attrs=True)
 
 
