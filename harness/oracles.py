@@ -30,6 +30,8 @@ class OracleState:
         # NULL-fwnode drivers' firmware tables (DMAR/IVRS): dev -> the
         # registered instances those tables assign it to
         self.fw_claims: list[Any] = []
+        # (id(dev), IOMMU node path) whose latest of_xlate the driver refused with -ENODEV
+        self.declined: set[tuple[int, str]] = set()
 
 
 def st() -> OracleState:
@@ -138,19 +140,32 @@ def register_fw_claim(claim: Any) -> None:
 
 
 def referenced_instances(dev: Any) -> list[Any]:
-    """Registered IOMMU instances this device's firmware names."""
+    """Registered IOMMU instances this device's firmware names, except those
+    whose driver declined the device in of_xlate (:func:`of_xlate_result`)."""
     from harness.iommu.iommu import core
 
     out = [inst for claim in st().fw_claims for inst in claim(dev)]
     np = dev.of_node
+    declined = st().declined
     if np is not None:
         for ref in np.desc.iommus:
+            if (id(dev), ref.iommu) in declined:
+                continue
             for inst in core().iommu_device_list:
                 if inst.fwnode is not None and inst.fwnode.kind == "of" and \
                         inst.fwnode.np.full_name == ref.iommu and \
                         np.desc.available() and inst.fwnode.np.desc.available():
                     out.append(inst)
     return out
+
+
+def _served_by(iommu_dev: Any, inst: Any) -> bool:
+    """The device was probed by ``inst``, or by a sibling instance of the same
+    driver: the fwspec keeps the *first* instance's fwnode and accumulates the
+    IDs of all of them (spec 2.1 ``iommu_fwspec_init``), so a master of two
+    SysMMUs/DARTs/MMUs has one ``iommu_dev`` standing for all."""
+    return iommu_dev is inst or (iommu_dev is not None and iommu_dev.ops is not None
+                                 and iommu_dev.ops is inst.ops)
 
 
 def driver_probe_entry(dev: Any) -> None:
@@ -164,8 +179,9 @@ def driver_probe_entry(dev: Any) -> None:
         group = dev.iommu_group
         # A client of several instances (apple-dart, omap, msm, exynos) is
         # probed through one of them: dev->iommu->iommu_dev is the one its
-        # driver's probe_device returned.
-        if group is None or dev.iommu is None or not any(dev.iommu.iommu_dev is i for i in insts):
+        # driver's probe_device returned (or a sibling instance of that driver).
+        if group is None or dev.iommu is None or not (
+                any(dev.iommu.iommu_dev is i for i in insts) or _served_by(dev.iommu.iommu_dev, inst)):
             report(fnd.ISOLATION, "iommu: driver probe without IOMMU group", 4, dev,
                    f"{dev.init_name} bound while {inst.dev.init_name if inst.dev else '?'} "
                    "is registered but the device is not in one of its groups", depth=2)
@@ -195,6 +211,19 @@ def of_iommu_configure_entry(dev: Any) -> None:
 def of_xlate_call(dev: Any, spec: Any) -> None:
     s = st()
     s.xlate_calls[id(dev)] = s.xlate_calls.get(id(dev), 0) + 1
+
+
+def of_xlate_result(dev: Any, spec: Any, ret: int) -> None:
+    """A driver's ``of_xlate`` returned: -ENODEV is the driver declining the
+    device (ipmmu-vmsa's allow-list, a sysmmu without drvdata): the device is
+    then, by that driver's decision, not behind that instance (4, 7)."""
+    from harness.errno import ENODEV
+
+    key = (id(dev), spec.np.full_name)
+    if ret == -ENODEV:
+        st().declined.add(key)
+    else:
+        st().declined.discard(key)
 
 
 # -- invariant 9: dma_range_map set once, freed once ------------------------------------

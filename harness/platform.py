@@ -32,6 +32,8 @@ KEPT_PROPERTIES = (
     "#global-interrupts",
     "mediatek,larbs",
     "mediatek,larb-id",
+    "mediatek,smi",
+    "renesas,ipmmu-main",
     "rockchip,disable-mmu-reset",
     "ats-supported",
     "pasid-num-bits",

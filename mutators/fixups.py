@@ -214,6 +214,19 @@ def _join_split_strings(lines: list[str], added: set[int]) -> list[str]:
     return out
 
 
+def _join_else(lines: list[str], added: set[int]) -> list[str]:
+    """Coccinelle prints an added ``if (...) {...} else {...}`` with ``else`` on
+    a line of its own; kernel style wants ``} else {``."""
+    out: list[str] = []
+    for i, ln in enumerate(lines):
+        if (i in added and i - 1 in added and out and out[-1].strip() == "}"
+                and ln.strip().startswith("else")):
+            out[-1] = out[-1].rstrip() + " " + ln.strip()
+            continue
+        out.append(ln)
+    return out
+
+
 def _blank_after_decls(lines: list[str], after_del: set[int]) -> list[str]:
     out = list(lines)
     for j in sorted(after_del, reverse=True):
@@ -252,6 +265,8 @@ def fixup(original: str, patched: str, ctx: RuleContext) -> str:
     lines = _drop_unused_locals(lines, ctx)
     added, after_del = _new_line_indexes(old, lines)
     lines = _join_split_strings(lines, added)
+    added, after_del = _new_line_indexes(old, lines)
+    lines = _join_else(lines, added)
     added, after_del = _new_line_indexes(old, lines)
     lines = _blank_after_decls(lines, after_del)
     added, after_del = _new_line_indexes(old, lines)

@@ -48,7 +48,9 @@ def of_iommu_xlate(dev: Any, iommu_spec: of_phandle_args) -> int:
     if ops.of_xlate is None:
         return -ENODEV
     oracles.of_xlate_call(dev, iommu_spec)
-    return int(ops.of_xlate(dev, iommu_spec))
+    ret = int(ops.of_xlate(dev, iommu_spec))
+    oracles.of_xlate_result(dev, iommu_spec, ret)
+    return ret
 
 
 @kinline

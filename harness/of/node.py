@@ -171,3 +171,43 @@ def of_dma_is_coherent(np: device_node) -> bool:
             return True
         node = node.parent
     return False
+
+
+# -- phandle-valued driver properties (drivers/of/base.c) ---------------------------
+
+
+def of_find_node_by_phandle(tree: DeviceTree, phandle: int) -> device_node | None:
+    """The node whose "phandle" is ``phandle`` (None for 0 and unknown ones)."""
+    if not phandle:
+        return None
+    for np in tree.by_path.values():
+        if np.desc.phandle == phandle:
+            return np
+    return None
+
+
+def of_count_phandle_with_args(np: device_node, prop: str) -> int:
+    """``of_count_phandle_with_args(np, prop, NULL)``: -ENOENT if absent."""
+    v = np.desc.props.get(prop)
+    if not isinstance(v, list):
+        return -2  # -ENOENT
+    return len(v)
+
+
+@kfunc
+def of_parse_phandle(np: device_node, tree: DeviceTree, prop: str, index: int) -> device_node | None:
+    """``of_parse_phandle(np, prop, index)`` for a list of bare phandles."""
+    v = np.desc.props.get(prop)
+    if not isinstance(v, list) or not 0 <= index < len(v):
+        return None
+    return of_find_node_by_phandle(tree, v[index])
+
+
+def of_property_read_u32(np: device_node, prop: str) -> int | None:
+    """The first cell of ``prop``, None when absent (-EINVAL in C)."""
+    v = np.desc.props.get(prop)
+    return v[0] if isinstance(v, list) and v else None
+
+
+def of_property_present(np: device_node, prop: str) -> bool:
+    return prop in np.desc.props
