@@ -1,20 +1,19 @@
 """``Fixes:`` tags: from ``--fixes REV``, or the culprit found in the tree's history.
 
-The culprit of a fix patch is looked for with ``git log -S`` on the lines the
-patch removes: the most recent commit (before the base) that added them.
-A root commit is never a culprit -- in a tree imported from a tarball it is
-the import, not a change anybody made -- and neither is a commit outside the
-base's history.
+The culprit of a fix patch is looked for with ``git blame`` at the base over
+the lines each hunk of the patch covers (removed and context lines: a move
+shows up on either side, whichever the diff algorithm picks): the most recent
+commit that wrote one of them.  A root commit is never a culprit -- in a tree
+imported from a tarball it is the import, not a change anybody made.  This is
+a heuristic; ``--fixes`` overrides it, and the report says where a tag came from.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import git
-
-#: removed lines shorter than this are too generic to search for
-MIN_NEEDLE = 12
 
 
 class FixesError(Exception):
@@ -46,35 +45,34 @@ def resolve(repo: git.Repo, rev: str, base: str) -> FixesTag:
     return FixesTag(sha, repo.git.log("-1", "--format=%s", sha), "--fixes")
 
 
-def removed_lines(diff: str) -> list[str]:
-    """The code lines a diff removes (stripped), long enough to be specific."""
+def hunk_ranges(diff: str) -> list[tuple[int, int]]:
+    """``(start, count)`` of each hunk on the old side of a unified diff."""
     out = []
-    for ln in diff.splitlines():
-        if ln.startswith("-") and not ln.startswith("---"):
-            text = ln[1:].strip()
-            if len(text) >= MIN_NEEDLE and not text.startswith(("/*", "*", "//")):
-                out.append(text)
+    for m in re.finditer(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", diff, flags=re.M):
+        start, count = int(m.group(1)), int(m.group(2) or "1")
+        if count:
+            out.append((start, count))
     return out
 
 
-def find_culprit(repo: git.Repo, base: str, path: str, needles: list[str]) -> FixesTag | None:
-    """The most recent non-root commit up to ``base`` that added one of ``needles``."""
-    best: tuple[int, str, str] | None = None
-    for needle in needles:
+def find_culprit(repo: git.Repo, base: str, path: str, diff: str) -> FixesTag | None:
+    """The most recent non-root commit up to ``base`` that wrote the lines ``diff`` covers."""
+    shas: set[str] = set()
+    for start, count in hunk_ranges(diff):
         try:
-            out = repo.git.log("--format=%H %ct %P", "-S", needle, base, "--", path)
+            out = repo.git.blame("--porcelain", "-L", f"{start},+{count}", base, "--", path)
         except git.GitCommandError:
             continue
-        for ln in out.splitlines():
-            parts = ln.split()
-            if len(parts) < 3:
-                continue  # a root commit: no parents
-            sha, ct = parts[0], int(parts[1])
-            if best is None or ct > best[0]:
-                best = (ct, sha, needle)
-            break  # newest for this needle
+        shas.update(m.group(1) for m in re.finditer(r"^([0-9a-f]{40}) \d+ \d+", out, flags=re.M))
+    best: tuple[int, str] | None = None
+    for sha in shas:
+        ct, _, parents = repo.git.log("-1", "--format=%ct %P", sha).partition(" ")
+        if not parents.strip():
+            continue  # a root commit
+        if best is None or int(ct) > best[0]:
+            best = (int(ct), sha)
     if best is None:
         return None
-    _, sha, needle = best
+    sha = best[1]
     return FixesTag(sha, repo.git.log("-1", "--format=%s", sha),
-                    f"history: git log -S '{needle}' -- {path}")
+                    f"history: git blame {base[:12]} -- {path}")

@@ -34,7 +34,7 @@ from mutators import gitrepo
 from mutators.apply import _locations, spatch_version
 from mutators.engine import SPATCH_TIMEOUT, apply_plan
 from mutators.propose import checkpatch, evidence, maintainers, message, prefixes, series
-from mutators.propose.fixes import FixesTag, find_culprit, removed_lines
+from mutators.propose.fixes import FixesTag, find_culprit
 from mutators.propose.fixes import resolve as resolve_fixes
 from mutators.readback import ReadbackError, read_value
 from mutators.rules import RuleError, plan
@@ -244,6 +244,8 @@ def propose(req: ProposeRequest) -> ProposeResult:
         return res
     except BaseException:
         gitrepo.remove_worktree(repo, wt, branch)
+        for f in [*out.glob("*.patch"), *out.glob("cocci/*.cocci")]:
+            f.unlink(missing_ok=True)  # ours: _prepare_out refused or cleared older ones
         raise
 
 
@@ -291,7 +293,7 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
         if fx is None and u.kind == series.FIX:
             for f in u.files:
                 fd = wrepo.git.diff("--", f)
-                fx = find_culprit(repo, base, f, removed_lines(fd))
+                fx = find_culprit(repo, base, f, fd)
                 if fx is not None:
                     break
         fixes_used = fixes_used or fx

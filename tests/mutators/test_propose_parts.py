@@ -11,7 +11,7 @@ import git
 import pytest
 
 from mutators.propose import checkpatch, evidence, maintainers, prefixes
-from mutators.propose.fixes import FixesError, find_culprit, removed_lines, resolve
+from mutators.propose.fixes import FixesError, find_culprit, hunk_ranges, resolve
 
 
 def _git(cwd: Path, *args: str, date: str = "2025-01-01T00:00:00") -> str:
@@ -75,16 +75,19 @@ def test_unit_prefix_is_the_most_changed_file() -> None:
 
 
 def test_culprit_from_history_skips_the_root_commit(history: git.Repo) -> None:
-    diff = "-\tif (!dma_dev)\n-\t\tdma_dev = &pdev->dev;\n--- a/x\n-\t}\n"
-    needles = removed_lines(diff)
-    assert needles == ["if (!dma_dev)", "dma_dev = &pdev->dev;"]
-    tag = find_culprit(history, "HEAD", "drivers/iommu/rockchip-iommu.c", needles)
+    # the fix moves the register call below the dma_dev lines: the diff shows
+    # the register line moving, the dma_dev lines as context
+    diff = ("--- a/x\n+++ b/x\n@@ -2,4 +2,4 @@ int rk_iommu_probe(void)\n {\n"
+            "-\terr = iommu_device_register(x);\n \tif (!dma_dev)\n \t\tdma_dev = &pdev->dev;\n"
+            "+\terr = iommu_device_register(x);\n")
+    assert hunk_ranges(diff) == [(2, 4)]
+    tag = find_culprit(history, "HEAD", "drivers/iommu/rockchip-iommu.c", diff)
     assert tag is not None
     assert tag.subject == "iommu/rockchip: Use the first registered IOMMU for DMA"
     assert tag.line() == f'Fixes: {tag.sha[:12]} ("{tag.subject}")'
-    # before that commit, only the import (a root commit) has the text: no culprit
+    # before that commit, only the import (a root commit) wrote the lines: no culprit
     assert find_culprit(history, "HEAD~3", "drivers/iommu/rockchip-iommu.c",
-                        ["iommu_device_register(x);"]) is None
+                        "@@ -1,3 +1,3 @@\n") is None
 
 
 def test_fixes_rev_must_exist_and_precede_the_base(history: git.Repo) -> None:
