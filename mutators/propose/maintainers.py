@@ -43,17 +43,19 @@ def parse(output: str) -> Recipients:
     return r
 
 
-def argv(tree: Path, patch: Path) -> list[str]:
+def argv(tree: Path, patch: Path, fixes_signers: bool = True) -> list[str]:
+    """``fixes_signers``: let get_maintainer Cc the signers of a ``Fixes:`` commit (its
+    default); off for a root commit, which has none and is a whole tree to read."""
     return ["perl", str(tree / "scripts/get_maintainer.pl"), "--no-git", "--no-git-fallback",
-            "--rolestats", str(patch)]
+            "--rolestats", *([] if fixes_signers else ["--no-fixes"]), str(patch)]
 
 
-def recipients(tree: Path, patch: Path) -> Recipients:
+def recipients(tree: Path, patch: Path, fixes_signers: bool = True) -> Recipients:
     """Run get_maintainer.pl (in the tree, read-only) on one patch file."""
     script = tree / "scripts/get_maintainer.pl"
     if not script.is_file():
         raise ToolError(f"{tree}: no scripts/get_maintainer.pl in this tree")
-    proc = run(argv(tree, patch), timeout=TIMEOUT, cwd=tree, subject=patch.name)
+    proc = run(argv(tree, patch, fixes_signers), timeout=TIMEOUT, cwd=tree, subject=patch.name)
     return parse(proc.stdout.decode("utf-8", "replace"))
 
 

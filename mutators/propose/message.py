@@ -190,8 +190,12 @@ def why_lines(p: PatchText) -> list[str]:
                           f" IOMMU instances registered, {st.get('grouped_clients', 0)}/"
                           f"{st.get('clients', 0)} clients in a group, "
                           f"{st.get('bound_drivers', 0)}/{st.get('devices', 0)} devices bound")
+            v614 = next((x for x in ev.runs if x.board == r.board and x.variant == "V614"), None)
+            same = ""
+            if v614 is not None and v614.stats == st and v614.clean == r.clean:
+                same = " -- the same end state as v6.14, so nothing v6.14 set up is lost"
             out += [""] + _fill(f"With the whole series, {r.board} boots in the model with "
-                                f"{_findings(r)}{detail}.")
+                                f"{_findings(r)}{detail}{same}.")
     return out
 
 

@@ -330,8 +330,9 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
     cover = next((p for p in paths if p.name.startswith("0000-")), None)
     patch_files = [p for p in paths if p is not cover]
     union = maintainers.Recipients()
+    root_fix = fixes_used is not None and not repo.git.log("-1", "--format=%P", fixes_used.sha).strip()
     for pf in patch_files:
-        rc = maintainers.recipients(tree, pf)
+        rc = maintainers.recipients(tree, pf, fixes_signers=not root_fix)
         union.merge(rc)
         pf.write_text(maintainers.add_headers(pf.read_text(), rc))
     if cover is not None:

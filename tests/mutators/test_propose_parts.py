@@ -184,3 +184,12 @@ def test_trace_trimmed_at_the_probe_entry() -> None:
              "__driver_probe_device", "do_one_initcall", "kernel_init"]
     assert evidence.trim_trace(trace) == (trace[:4], 3)
     assert evidence.trim_trace(["a", "b"]) == (["a", "b"], 0)
+
+
+def test_reference_is_the_rankings_base_then_the_ids_preset() -> None:
+    from mutators.propose.pipeline import reference_for
+
+    assert reference_for("NEXT+rk_iommu_probe.dma_dev:=before_register").name == "NEXT"
+    assert reference_for("V614+x", "NEXT").name == "NEXT"
+    assert reference_for("V614+rk_iommu_probe.dma_dev:=before_register").name == "V614"
+    assert reference_for("custom.json", "nonsense").name == "NEXT"
