@@ -19,9 +19,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fuzz.cli import UsageError
 from mutators.engine import SPATCH_TIMEOUT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.platform import Platform
+    from mutators.propose.pipeline import ProposeResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,12 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
-def _boards(names: list[str] | None, tree: str) -> list[tuple[str, object]]:
+def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
     from corpus.bundled import bundled_names, load_bundled
     from corpus.dt import load_platform_file
     from mutators.propose.evidence import SEED_BOARD
 
-    out: list[tuple[str, object]] = []
+    out: list[tuple[str, Platform]] = []
     for name in names or [SEED_BOARD]:
         if name in bundled_names():
             out.append((name, load_bundled(name)))
@@ -66,7 +71,7 @@ def _boards(names: list[str] | None, tree: str) -> list[tuple[str, object]]:
 
 def run(args: argparse.Namespace) -> int:
     from mutators.gitrepo import RepoError, branch_name
-    from mutators.propose.evidence import EvidenceError, best_in_ranking
+    from mutators.propose.evidence import EvidenceError, best_in_ranking, ranking_base_of
     from mutators.propose.fixes import FixesError
     from mutators.propose.message import Trailers
     from mutators.propose.pipeline import ProposeError, ProposeRequest, propose, reference_for
@@ -88,18 +93,14 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError("--variant best needs --evidence ranking.json")
             vid = best_in_ranking(args.evidence)
         mutant = resolve(vid)
-        ranking_base = None
-        if args.evidence:
-            ranking_base = json.loads(Path(args.evidence).read_text()).get("base") \
-                if Path(args.evidence).is_file() else None
+        ranking_base = ranking_base_of(args.evidence) if args.evidence else None
         req = ProposeRequest(
             tree=args.tree, variant=mutant.variant, variant_id=mutant.id,
-            reference=reference_for(mutant.id, ranking_base if isinstance(ranking_base, str)
-                                    else None),
+            reference=reference_for(mutant.id, ranking_base),
             base_ref=args.base_ref, fixes=args.fixes,
             trailers=Trailers(args.reported_by, args.closes, args.link),
             signoff=args.signoff, ranking=args.evidence,
-            boards=_boards(args.board, args.tree),  # type: ignore[arg-type]
+            boards=_boards(args.board, args.tree),
             out=args.out or str(Path("outgoing") / branch_name(mutant.id).split("/", 1)[1]),
             force=args.force, timeout=args.timeout)
         res = propose(req)
@@ -113,10 +114,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if res.errors or not res.am_applies else 0
 
 
-def _report(res: object) -> None:
-    from mutators.propose.pipeline import ProposeResult
-
-    assert isinstance(res, ProposeResult)
+def _report(res: ProposeResult) -> None:
     print(f"branch:   {res.branch}")
     print(f"worktree: {res.worktree}")
     print(f"base:     {res.base}")

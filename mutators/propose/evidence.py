@@ -187,3 +187,12 @@ def best_in_ranking(path: str | Path) -> str:
         raise EvidenceError(f"{p}: the ranking is empty")
     best = min(variants, key=lambda v: _want(v, "rank", int, f"{p}: variants[]"))
     return str(_want(best, "id", str, f"{p}: variants[]"))
+
+
+def ranking_base_of(path: str | Path) -> str | None:
+    """The ``base`` a ranking was explored from (None if unreadable: load_ranking says why)."""
+    try:
+        base = json.loads(Path(path).read_text()).get("base")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return base if isinstance(base, str) else None

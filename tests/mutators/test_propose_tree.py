@@ -196,8 +196,14 @@ def small(kernel_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_without_signoff_history_fixes_and_prefix(small: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests.mutators.test_propose_parts import RANKING
+
     before = _state(small)
-    res, r = _run(small, tmp_path / "out")
+    ranking = tmp_path / "ranking.json"
+    ranking.write_text(json.dumps(RANKING))
+    res, r = _run(small, tmp_path / "out", "--evidence", str(ranking))
     assert r.returncode == 0, r.stdout
     assert _state(small)[:2] == before[:2]
     assert "user's uncommitted edit" in (small / "drivers/base/platform.c").read_text()
@@ -209,6 +215,9 @@ def test_without_signoff_history_fixes_and_prefix(small: Path, tmp_path: Path) -
     for p in res.patches:
         assert "Signed-off-by:" not in Path(p).read_text()
     assert res.signoff_missing and res.errors == 0
+    flat = " ".join(fix.split())
+    assert "explore ranked this variant 1 of 2 against NEXT (budget 2000)" in flat
+    assert "Reproducers (probefuzz repro): r1, r2." in flat
     assert all(v["issues"] and {i["type"] for i in v["issues"]} == {"MISSING_SIGN_OFF"}
                for v in res.checkpatch)
     _cleanup(small, res)
