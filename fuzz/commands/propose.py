@@ -132,6 +132,8 @@ def _report(res: ProposeResult) -> None:
         print(res.fixes)
     print("git am onto the base: " + ("applies cleanly, same tree" if res.am_applies
                                       else "FAILED"))
+    for note in res.notes:
+        print(f"note: {note}")
     if res.signoff_missing:
         print("Signed-off-by: missing -- yours to add (git commit --amend -s on the branch, or "
               "rerun with --signoff); the tool never signs off for you.")

@@ -88,6 +88,7 @@ class ProposeResult:
     evidence: dict[str, Any]
     send_commands: list[str]
     seconds: dict[str, float]
+    notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -154,6 +155,25 @@ def stage_variants(units: list[series.Unit], tree_values: dict[str, Any],
                 vals[s] = tree_values[s]
         out.append(make_variant(f"{target.name}@{k}/{len(units)}", "", vals))
     return out
+
+
+def evidence_notes(ev: evidence.Evidence | None) -> list[str]:
+    """What the user should know before sending: no finding avoided, bisection breaks."""
+    if ev is None:
+        return []
+    notes = []
+    if ev.problem is None:
+        notes.append(f"the variant avoids no finding of {ev.reference} on the evidence boards: "
+                     "the messages state no problem; is this the variant you meant?")
+    for r in ev.runs_of(ev.variant):
+        if not r.clean:
+            notes.append(f"with the whole series {r.board} still shows: {'; '.join(r.titles)}")
+    for k, runs in enumerate(ev.stages, 1):
+        for r in runs:
+            if not r.clean and k < len(ev.stages):
+                notes.append(f"after patch {k}/{len(ev.stages)} {r.board} shows: "
+                             f"{'; '.join(r.titles)} (the series does not bisect cleanly)")
+    return notes
 
 
 def _git_env(repo: git.Repo) -> dict[str, str]:
@@ -365,7 +385,8 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
         seconds={"plan": round(t_plan - t0, 3), "evidence": round(t_ev - t_plan, 3),
                  "commits": round(t_commit - t_ev, 3), "format": round(t_fmt - t_commit, 3),
                  "checkpatch": round(t_cp - t_fmt, 3), "am": round(t_am - t_cp, 3),
-                 "total": round(time.monotonic() - t0, 3)})
+                 "total": round(time.monotonic() - t0, 3)},
+        notes=evidence_notes(ev))
 
 
 def _am_check(repo: git.Repo, base: str, files: list[str], patches: list[Path],

@@ -187,3 +187,17 @@ def test_smpl_wrapping_keeps_strings_and_signs() -> None:
                           'fishy here, really, truly!\\n");', width=40)
     assert w[0] == "+\tdev_WARN(dev," and all(x.startswith("+") for x in w)
     assert any("late IOMMU probe at driver bind, something fishy" in x for x in w)
+
+
+def test_notes_for_a_variant_that_fixes_nothing_or_breaks_bisection() -> None:
+    from mutators.propose.pipeline import evidence_notes
+
+    boards = [("rk3568-odroid-m1", load_bundled("rk3568-odroid-m1"))]
+    ev = evidence.gather(boards, NEXT, NEXT)  # NEXT "fixes" nothing and still oopses
+    notes = evidence_notes(ev)
+    assert any("avoids no finding of NEXT" in n for n in notes)
+    assert any("still shows: BUG: kernel NULL pointer dereference in rk_iommu_of_xlate" in n
+               for n in notes)
+    ev.stages = [[evidence.boot(b, p, NEXT, "NEXT@1/2")[0] for b, p in boards], []]
+    assert any("after patch 1/2" in n and "does not bisect" in n for n in evidence_notes(ev))
+    assert evidence_notes(make_texts()[0].evidence) == []
