@@ -170,14 +170,22 @@ def why_lines(p: PatchText) -> list[str]:
     ev, u = p.evidence, p.unit
     out: list[str] = []
     if u.kind == FIX:
-        out += _fill(f"Only {', '.join(SITES[s].function + '()' for s in u.sites)} changes; "
-                     f"everything else stays as in {p.reference.name}.")
+        fns = list(dict.fromkeys(SITES[s].function for s in u.sites))
+        out += _fill(f"Only {', '.join(f + '()' for f in fns)} changes; everything else "
+                     f"stays as in {p.reference.name}.")
+        pr = ev.problem if ev is not None else None
+        on_trace = [f for f in fns if pr is not None and f in pr.trace]
+        if pr is not None and on_trace:
+            f = on_trace[0]
+            out += _fill(f"{f}() is on the call trace above, {pr.trace.index(f)} frames out "
+                         f"from {pr.trace[0]}(): the change is in a function on the path "
+                         "that faults.")
     else:
         tag = f"patch {u.key} of " if "/" in u.key else ""
+        together = (" The sites changed here only work together, so they stay in one patch "
+                    "to keep the series bisectable.") if len(u.sites) > 1 else ""
         out += _fill(f"This carries {tag}the change in {p.reference.name} "
-                     f"({p.reference.description}) into this tree; the sites changed here "
-                     "only work together, so they stay in one patch to keep the series "
-                     "bisectable.")
+                     f"({p.reference.description}) into this tree.{together}")
         if u.modified:
             out += [""] + _fill("It differs from that change at "
                                 + ", ".join(u.modified) + ", as the variant asks.")
