@@ -47,7 +47,10 @@ class PatchText:
     rules: str  # the SmPL that produced the change
     tool_version: str
     spatch_version: str
-    base: str  # 'commit 7dc9256a1b2c ("subject")'
+    #: the base, by subject: '"subject" (the base-commit below)'.  No hash in the body:
+    #: checkpatch wants ``commit <sha> ("title")`` on at most two lines, which a
+    #: wrapped paragraph cannot promise; the hash is in format-patch's base-commit.
+    base: str
     fixes: FixesTag | None = None
     trailers: Trailers = field(default_factory=Trailers)
     index: int = 1

@@ -321,7 +321,7 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
             unit=u, prefix=prefix, tree_values=tree_values, target=target, reference=reference,
             evidence=ev, rules=_transform_rules("\n".join(fr.smpl for fr in p.files)),
             tool_version=tool_version(), spatch_version=spatch_version(),
-            base=f'commit {base[:12]} ("{base_subject}")', fixes=fx,
+            base=f'"{base_subject}" (the base-commit below)', fixes=fx,
             trailers=message.Trailers(req.trailers.reported_by, req.trailers.closes,
                                       req.trailers.link, signoff),
             index=k, total=len(units))

@@ -26,7 +26,7 @@ from mutators.space import resolve
 
 GOLDEN = Path(__file__).parent / "golden" / "propose.rk3568-odroid-m1.verify"
 VID = "NEXT+rk_iommu_probe.dma_dev:=before_register"
-BASE = 'commit 7dc92568f84f ("Debian linux-source-6.12 6.12.117")'
+BASE = '"Debian linux-source-6.12 6.12.117" (the base-commit below)'
 FIXES = FixesTag("7dc92568f84f361b9847fe08c64311e48f583eef",
                  "Debian linux-source-6.12 6.12.117", "--fixes")
 REPORTER = "Marek Szyprowski <m.szyprowski@samsung.com>"
@@ -149,7 +149,14 @@ def test_evidence_and_tool_lines(texts: list[message.PatchText]) -> None:
 
 def test_commit_log_lines_fit_checkpatch(texts: list[message.PatchText]) -> None:
     for t in texts:
-        for ln in message.commit_message(t).splitlines()[1:]:
+        body = message.commit_message(t)
+        # checkpatch GIT_COMMIT_ID: no commit ids in the body but the Fixes: tag's
+        assert not re.search(r"\bcommit\s+[0-9a-f]{5,}", body, flags=re.I)
+        # (checkpatch skips a stack dump: from a BUG:/WARNING: line to the next blank line)
+        outside_dump = re.sub(r"^\s*(?:BUG|WARNING):.*?\n\n", "", body, flags=re.M | re.S)
+        assert not re.search(r"(?:\s|^)[0-9a-f]{12,40}(?:[\s\"'\(\[]|$)",
+                             outside_dump.replace(FIXES.line(), ""), flags=re.M)
+        for ln in body.splitlines()[1:]:
             if not ln.startswith(("Fixes:", "Closes:", "Link:", "Reported-by:")):
                 assert len(ln) <= 75, ln
 

@@ -271,3 +271,27 @@ def test_bad_inputs_are_one_line_exit_2(small: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "no git identity" in r.stderr and r.stderr.count("\n") == 1
     assert _state(small) == before
     assert "probefuzz/" not in git(small, "branch", "--list")
+
+
+def test_single_patch_has_no_cover_letter(small: Path, tmp_path: Path) -> None:
+    """A saved variant that differs from 6.12 only in rk_iommu_probe: one patch."""
+    import json
+
+    from harness.variant import SITES, make_variant, variant_to_json
+
+    vals = {n: (s.next if s.patch in ("1/4", "3/4") else s.v614) for n, s in SITES.items()}
+    vals["rk_iommu_probe.dma_dev"] = "before_register"
+    vfile = tmp_path / "rk-only.json"
+    vfile.write_text(json.dumps(variant_to_json(make_variant("rk-only", "rk order", vals))))
+    r = _cli("propose", "--variant", str(vfile), "--tree", str(small), "--out",
+             str(tmp_path / "o"), "--json", "--signoff")
+    d = json.loads(r.stdout)
+    assert r.returncode == 0, (d["checkpatch"], d["am_applies"])
+    res = ProposeResult(**json.loads(r.stdout))
+    assert res.cover_letter is None and len(res.patches) == 1
+    text = Path(res.patches[0]).read_text()
+    assert "Subject: [PATCH] iommu/rockchip: " in text
+    assert f"\nbase-commit: {res.base}\n" in text
+    assert text.count("Signed-off-by: Test Dev <dev@example.org>") == 1
+    assert git(small, "diff", "--stat", f"{res.base}..{res.branch}").count("|") == 1
+    _cleanup(small, res)
