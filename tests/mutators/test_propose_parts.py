@@ -193,3 +193,41 @@ def test_reference_is_the_rankings_base_then_the_ids_preset() -> None:
     assert reference_for("V614+x", "NEXT").name == "NEXT"
     assert reference_for("V614+rk_iommu_probe.dma_dev:=before_register").name == "V614"
     assert reference_for("custom.json", "nonsense").name == "NEXT"
+
+
+def test_cli_best_variant_from_ranking_and_boards(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """--variant best picks rank 1; the reference is the ranking's base; default board the seed."""
+    from fuzz.cli import main
+    from mutators.propose import pipeline
+
+    seen: list[pipeline.ProposeRequest] = []
+
+    def fake(req: pipeline.ProposeRequest) -> pipeline.ProposeResult:
+        seen.append(req)
+        raise pipeline.ProposeError("stop here")
+
+    monkeypatch.setattr(pipeline, "propose", fake)
+    p = tmp_path / "ranking.json"
+    p.write_text(json.dumps(RANKING))
+    assert main(["propose", "--variant", "best", "--evidence", str(p), "--tree", "/nonexistent",
+                 "--reported-by", "A <a@b>", "--closes", "https://x/1", "--link", "https://x/2",
+                 "--out", str(tmp_path / "o")]) == 2
+    req = seen[0]
+    assert req.variant_id == "NEXT+rk_iommu_probe.dma_dev:=before_register"
+    assert req.reference.name == "NEXT" and req.ranking == str(p)
+    assert [b for b, _ in req.boards] == ["rk3568-odroid-m1"]
+    assert (req.trailers.reported_by, req.trailers.closes, req.trailers.link) == \
+        ("A <a@b>", "https://x/1", "https://x/2")
+    assert main(["propose", "--variant", "best", "--tree", "/x"]) == 2  # best needs --evidence
+    assert main(["propose", "--variant", "NEXT", "--tree", "/x", "--board", "sdm845-db845c",
+                 "--board", "nope.json"]) == 2  # an unreadable board file is exit 2
+
+
+def test_python_dash_m_cli_reports_usage_errors_in_one_line() -> None:
+    """`python -m fuzz.cli` (how the CLI is run in development) keeps the exit-2 contract."""
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "fuzz.cli", "propose", "--variant", "NEXT",
+                        "--tree", "/nonexistent"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr == "probefuzz propose: error: /nonexistent: no such directory\n"
