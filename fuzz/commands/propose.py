@@ -46,8 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", action="append", default=None,
                    help="board(s) to boot as evidence: bundled name or platform file "
                    "(default: rk3568-odroid-m1, the seed)")
-    p.add_argument("--out", default=None, help="directory for the patches "
-                   "(default: outgoing/<variant>)")
+    p.add_argument("--out", default=None, help="directory for the patches (default: "
+                   "~/.cache/probefuzz/outgoing/<variant>, never inside your checkout)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing propose branch and the patches in --out")
     p.add_argument("--timeout", type=float, default=SPATCH_TIMEOUT,
@@ -70,7 +70,7 @@ def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.gitrepo import RepoError, branch_name
+    from mutators.gitrepo import RepoError, branch_name, cache_root
     from mutators.propose.evidence import EvidenceError, best_in_ranking, ranking_base_of
     from mutators.propose.fixes import FixesError
     from mutators.propose.message import Trailers
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             trailers=Trailers(args.reported_by, args.closes, args.link),
             signoff=args.signoff, ranking=args.evidence,
             boards=_boards(args.board, args.tree),
-            out=args.out or str(Path("outgoing") / branch_name(mutant.id).split("/", 1)[1]),
+            out=args.out or str(cache_root() / "outgoing" / branch_name(mutant.id).split("/", 1)[1]),
             force=args.force, timeout=args.timeout)
         res = propose(req)
     except (RepoError, RuleError, ProposeError, EvidenceError, FixesError, ValueError) as e:
