@@ -292,9 +292,9 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
     t_ev = time.monotonic()
 
     env = _git_env(wrepo)
-    base_subject = repo.git.log("-1", "--format=%s", base)
+    base_desc = f'"{repo.git.log("-1", "--format=%s", base)}" (the base-commit below)'
+    versions = (tool_version(), spatch_version())
     texts: list[message.PatchText] = []
-    subjects: list[str] = []
     fixes_used: FixesTag | None = fixes_given
     for k, u in enumerate(units, 1):
         p = plan(target, locations, only=set(u.sites))
@@ -304,62 +304,36 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
             raise RuleError(f"patch {k} ({', '.join(u.sites)}): rules did not apply on their own "
                             f"({', '.join(not_applied) or 'no change'})")
         u.files = r.changed_files
-        diff = wrepo.git.diff("--", *u.files)
-        numstat = {ln.split("\t")[2]: int(ln.split("\t")[0]) + int(ln.split("\t")[1])
-                   for ln in wrepo.git.diff("--numstat", "--", *u.files).splitlines()
-                   if ln.count("\t") >= 2 and ln.split("\t")[0].isdigit()}
-        prefix = prefixes.unit_prefix(repo, base, numstat)
         fx = fixes_given
         if fx is None and u.kind == series.FIX:
-            for f in u.files:
-                fd = wrepo.git.diff("--", f)
-                fx = find_culprit(repo, base, f, fd)
-                if fx is not None:
-                    break
+            fx = _culprit(repo, wrepo, base, u.files)
         fixes_used = fixes_used or fx
         pt = message.PatchText(
-            unit=u, prefix=prefix, tree_values=tree_values, target=target, reference=reference,
-            evidence=ev, rules=_transform_rules("\n".join(fr.smpl for fr in p.files)),
-            tool_version=tool_version(), spatch_version=spatch_version(),
-            base=f'"{base_subject}" (the base-commit below)', fixes=fx,
+            unit=u, prefix=prefixes.unit_prefix(repo, base, _numstat(wrepo, u.files)),
+            tree_values=tree_values, target=target, reference=reference, evidence=ev,
+            rules=_transform_rules("\n".join(fr.smpl for fr in p.files)),
+            tool_version=versions[0], spatch_version=versions[1], base=base_desc, fixes=fx,
             trailers=message.Trailers(req.trailers.reported_by, req.trailers.closes,
                                       req.trailers.link, signoff),
             index=k, total=len(units))
-        msg = message.commit_message(pt)
-        del diff
-        rules_dir = out / "cocci"
-        rules_dir.mkdir(exist_ok=True)
-        (rules_dir / f"{k:04d}.cocci").write_text("".join(fr.smpl for fr in p.files))
+        (out / "cocci").mkdir(exist_ok=True)
+        (out / "cocci" / f"{k:04d}.cocci").write_text("".join(fr.smpl for fr in p.files))
         wrepo.git.add("-u", "--", *u.files)
         with wrepo.git.custom_environment(**env):
-            wrepo.git.commit("-q", "--no-verify", "--cleanup=verbatim", "-m", msg)
+            wrepo.git.commit("-q", "--no-verify", "--cleanup=verbatim", "-m",
+                             message.commit_message(pt))
         texts.append(pt)
-        subjects.append(message.subject(pt))
     got = {f: (wt / f).read_bytes() for f in files}
     if got != expected:
         bad = [f for f in files if got[f] != expected[f]]
         raise RuleError(f"the patches do not add up to the variant in {', '.join(bad)}")
     t_commit = time.monotonic()
 
-    # format-patch, recipients, cover letter
-    argv = ["format-patch", f"--base={base}", "-o", str(out.resolve()), "--no-signature"]
-    if len(units) > 1:
-        argv += ["--cover-letter", "--numbered"]
-    names = wrepo.git.execute(["git", *argv, f"{base}..HEAD"]).splitlines()
-    paths = [Path(n) for n in names]
-    cover = next((p for p in paths if p.name.startswith("0000-")), None)
-    patch_files = [p for p in paths if p is not cover]
-    union = maintainers.Recipients()
-    root_fix = fixes_used is not None and not repo.git.log("-1", "--format=%P", fixes_used.sha).strip()
-    for pf in patch_files:
-        rc = maintainers.recipients(tree, pf, fixes_signers=not root_fix)
-        union.merge(rc)
-        pf.write_text(maintainers.add_headers(pf.read_text(), rc))
-    if cover is not None:
-        csubj, cbody = message.cover_letter(texts, subjects)
-        text = cover.read_text().replace("*** SUBJECT HERE ***", csubj)
-        text = text.replace("*** BLURB HERE ***", cbody.rstrip("\n"))
-        cover.write_text(maintainers.add_headers(text, union))
+    subjects = [message.subject(t) for t in texts]
+    root_fix = fixes_used is not None and \
+        not repo.git.log("-1", "--format=%P", fixes_used.sha).strip()
+    cover, patch_files, union = _format_series(wrepo, tree, base, out, texts, subjects,
+                                               fixes_signers=not root_fix)
     t_fmt = time.monotonic()
 
     verdicts = [checkpatch.check(tree, pf) for pf in patch_files]
@@ -387,6 +361,48 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
                  "checkpatch": round(t_cp - t_fmt, 3), "am": round(t_am - t_cp, 3),
                  "total": round(time.monotonic() - t0, 3)},
         notes=evidence_notes(ev))
+
+
+def _numstat(wrepo: git.Repo, files: list[str]) -> dict[str, int]:
+    """Changed lines per file in the worktree (what a patch's prefix is weighted by)."""
+    out: dict[str, int] = {}
+    for ln in wrepo.git.diff("--numstat", "--", *files).splitlines():
+        parts = ln.split("\t")
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+            out[parts[2]] = int(parts[0]) + int(parts[1])
+    return out
+
+
+def _culprit(repo: git.Repo, wrepo: git.Repo, base: str, files: list[str]) -> FixesTag | None:
+    """The culprit of the uncommitted change in ``files``, from the tree's history."""
+    for f in files:
+        tag = find_culprit(repo, base, f, wrepo.git.diff("--", f))
+        if tag is not None:
+            return tag
+    return None
+
+
+def _format_series(wrepo: git.Repo, tree: Path, base: str, out: Path,
+                   texts: list[message.PatchText], subjects: list[str], fixes_signers: bool,
+                   ) -> tuple[Path | None, list[Path], maintainers.Recipients]:
+    """``git format-patch --base`` (+ cover letter), then get_maintainer's To:/Cc: headers."""
+    argv = ["format-patch", f"--base={base}", "-o", str(out.resolve()), "--no-signature"]
+    if len(texts) > 1:
+        argv += ["--cover-letter", "--numbered"]
+    paths = [Path(n) for n in wrepo.git.execute(["git", *argv, f"{base}..HEAD"]).splitlines()]
+    cover = next((p for p in paths if p.name.startswith("0000-")), None)
+    patch_files = [p for p in paths if p is not cover]
+    union = maintainers.Recipients()
+    for pf in patch_files:
+        rc = maintainers.recipients(tree, pf, fixes_signers=fixes_signers)
+        union.merge(rc)
+        pf.write_text(maintainers.add_headers(pf.read_text(), rc))
+    if cover is not None:
+        csubj, cbody = message.cover_letter(texts, subjects)
+        text = cover.read_text().replace("*** SUBJECT HERE ***", csubj)
+        text = text.replace("*** BLURB HERE ***", cbody.rstrip("\n"))
+        cover.write_text(maintainers.add_headers(text, union))
+    return cover, patch_files, union
 
 
 def _am_check(repo: git.Repo, base: str, files: list[str], patches: list[Path],
