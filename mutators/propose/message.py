@@ -189,6 +189,9 @@ def why_lines(p: PatchText) -> list[str]:
                     "to keep the series bisectable.") if len(u.sites) > 1 else ""
         out += _fill(f"This carries {tag}the change in {p.reference.name} "
                      f"({p.reference.description}) into this tree.{together}")
+        out += [""] + _fill("It is re-created from probefuzz's declarations of those sites, "
+                            "not the original patch: where the original exists, send it, "
+                            "with its author, instead of this one.")
         if u.modified:
             out += [""] + _fill("It differs from that change at "
                                 + ", ".join(u.modified) + ", as the variant asks.")

@@ -176,6 +176,16 @@ def evidence_notes(ev: evidence.Evidence | None) -> list[str]:
     return notes
 
 
+def _port_notes(units: list[series.Unit], reference: Variant) -> list[str]:
+    """Ports re-create someone else's change: say so, the authorship is not ours."""
+    ks = [str(k) for k, u in enumerate(units, 1) if u.kind == series.PORT]
+    if not ks:
+        return []
+    return [f"patch(es) {', '.join(ks)} of {len(units)} re-create {reference.name}'s own changes "
+            "(not in this base): send the original patches with their authors where they "
+            "exist, and only the fix patches as yours"]
+
+
 def _git_env(repo: git.Repo) -> dict[str, str]:
     if identity(repo):
         return {}
@@ -360,7 +370,7 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
                  "commits": round(t_commit - t_ev, 3), "format": round(t_fmt - t_commit, 3),
                  "checkpatch": round(t_cp - t_fmt, 3), "am": round(t_am - t_cp, 3),
                  "total": round(time.monotonic() - t0, 3)},
-        notes=evidence_notes(ev))
+        notes=evidence_notes(ev) + _port_notes(units, reference))
 
 
 def _numstat(wrepo: git.Repo, files: list[str]) -> dict[str, int]:

@@ -102,6 +102,9 @@ def test_real_tree_unchanged_and_series_made(real: tuple) -> None:
     assert res.branch in after[2] and res.branch not in before[2]
     assert res.cover_letter is not None and len(res.patches) == 3
     assert [u["kind"] for u in res.units] == ["fix", "port", "port"]
+    assert res.notes == ["patch(es) 2, 3 of 3 re-create NEXT's own changes (not in this base): "
+                         "send the original patches with their authors where they exist, and "
+                         "only the fix patches as yours"]
     # git puts the --base info in the cover letter of a series (b4 reads it there)
     assert f"\nbase-commit: {res.base}\n" in Path(res.cover_letter).read_text()
 
