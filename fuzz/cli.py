@@ -91,4 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not __main__'s: the verbs raise fuzz.cli.UsageError,
+    # which is a different class from __main__.UsageError under `python -m fuzz.cli`.
+    from fuzz.cli import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,145 @@
+"""Turn a variant into a patch series ready for maintainers (never sends mail).
+
+Applies the variant to the tree on a new branch probefuzz/propose/<id> (in a
+worktree, the checkout untouched), one commit per logical change (IOMMU
+driver order changes and core guard changes apart; changes of one series
+patch together), each with a kernel-style message: the finding it avoids
+with a trimmed call trace, the change and why it is safe, the evidence
+(model boots of the seed board(s), the explore ranking), the tool and the
+Coccinelle rules that produced it, and the trailers asked for.  Then
+git format-patch --base into --out (a cover letter when several patches),
+To:/Cc: from scripts/get_maintainer.pl, checkpatch.pl --strict on each
+patch (exit 1 on any error) and git am onto the base as a check.
+Signed-off-by: only with --signoff, from the tree's git identity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fuzz.cli import UsageError
+from mutators.engine import SPATCH_TIMEOUT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.platform import Platform
+    from mutators.propose.pipeline import ProposeResult
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", required=True,
+                   help="variant id (NEXT+site:op..., a variant JSON file), or 'best' with "
+                   "--evidence: the ranking's rank-1 variant")
+    p.add_argument("--tree", required=True, help="the kernel git tree")
+    p.add_argument("--base-ref", default="HEAD", help="commit the series applies to (default HEAD)")
+    p.add_argument("--fixes", metavar="REV", help="the commit the fix patches fix (Fixes: tag)")
+    p.add_argument("--reported-by", metavar='"Name <addr>"', help="Reported-by: trailer")
+    p.add_argument("--closes", metavar="URL", help="Closes: trailer (the report)")
+    p.add_argument("--link", metavar="URL", help="Link: trailer")
+    p.add_argument("--signoff", action="store_true",
+                   help="add your Signed-off-by: from the tree's git user.name/user.email")
+    p.add_argument("--evidence", metavar="ranking.json",
+                   help="the ranking written by `probefuzz explore`")
+    p.add_argument("--board", action="append", default=None,
+                   help="board(s) to boot as evidence: bundled name or platform file "
+                   "(default: rk3568-odroid-m1, the seed)")
+    p.add_argument("--out", default=None, help="directory for the patches (default: "
+                   "~/.cache/probefuzz/outgoing/<variant>, never inside your checkout)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing propose branch and the patches in --out")
+    p.add_argument("--timeout", type=float, default=SPATCH_TIMEOUT,
+                   help=f"seconds per spatch run (default {SPATCH_TIMEOUT:g})")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
+    from corpus.bundled import bundled_names, load_bundled
+    from corpus.dt import load_platform_file
+    from mutators.propose.evidence import SEED_BOARD
+
+    out: list[tuple[str, Platform]] = []
+    for name in names or [SEED_BOARD]:
+        if name in bundled_names():
+            out.append((name, load_bundled(name)))
+        else:
+            out.append((Path(name).stem, load_platform_file(name, tree=Path(tree))))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from mutators.gitrepo import RepoError, branch_name, cache_root
+    from mutators.propose.evidence import EvidenceError, best_in_ranking, ranking_base_of
+    from mutators.propose.fixes import FixesError
+    from mutators.propose.message import Trailers
+    from mutators.propose.pipeline import ProposeError, ProposeRequest, propose, reference_for
+    from mutators.rules import RuleError
+    from mutators.space import resolve
+
+    if args.closes and not args.reported_by:
+        raise UsageError("--closes goes with --reported-by (Reported-by: is followed by Closes:)")
+    for opt in ("closes", "link"):
+        val = getattr(args, opt)
+        if val and not val.startswith(("http://", "https://")):
+            raise UsageError(f"--{opt} {val}: expected a URL")
+    if args.reported_by and ("<" not in args.reported_by or ">" not in args.reported_by):
+        raise UsageError(f'--reported-by {args.reported_by}: expected "Name <addr>"')
+    try:
+        vid = args.variant
+        if vid == "best":
+            if not args.evidence:
+                raise UsageError("--variant best needs --evidence ranking.json")
+            vid = best_in_ranking(args.evidence)
+        mutant = resolve(vid)
+        ranking_base = ranking_base_of(args.evidence) if args.evidence else None
+        req = ProposeRequest(
+            tree=args.tree, variant=mutant.variant, variant_id=mutant.id,
+            reference=reference_for(mutant.id, ranking_base),
+            base_ref=args.base_ref, fixes=args.fixes,
+            trailers=Trailers(args.reported_by, args.closes, args.link),
+            signoff=args.signoff, ranking=args.evidence,
+            boards=_boards(args.board, args.tree),
+            out=args.out or str(cache_root() / "outgoing" / branch_name(mutant.id).split("/", 1)[1]),
+            force=args.force, timeout=args.timeout)
+        res = propose(req)
+    except (RepoError, RuleError, ProposeError, EvidenceError, FixesError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        json.dump(res.as_json(), sys.stdout, indent=1)
+        print()
+    else:
+        _report(res)
+    return 1 if res.errors or not res.am_applies else 0
+
+
+def _report(res: ProposeResult) -> None:
+    print(f"branch:   {res.branch}")
+    print(f"worktree: {res.worktree}")
+    print(f"base:     {res.base}")
+    if res.cover_letter:
+        print(f"  {res.cover_letter}")
+    for path, subj, cp in zip(res.patches, res.subjects, res.checkpatch, strict=True):
+        print(f"  {path}")
+        print(f"      {subj}")
+        print(f"      checkpatch --strict: {cp['total']}")
+        for issue in cp["issues"]:  # type: ignore[attr-defined]
+            print(f"        {issue['level']}:{issue['type']}: {issue['text']}")
+    print(f"To: {', '.join(res.recipients['to'])}")
+    print(f"Cc: {', '.join(res.recipients['cc'])}")
+    if res.fixes:
+        print(res.fixes)
+    print("git am onto the base: " + ("applies cleanly, same tree" if res.am_applies
+                                      else "FAILED"))
+    for note in res.notes:
+        print(f"note: {note}")
+    if res.signoff_missing:
+        print("Signed-off-by: missing -- yours to add (git commit --amend -s on the branch, or "
+              "rerun with --signoff); the tool never signs off for you.")
+    if res.errors:
+        print(f"checkpatch found {res.errors} error(s): fix them before sending.")
+    print("Nothing was sent. To send, review the patches, then:")
+    for c in res.send_commands:
+        print(f"  {c}")
+    print(f"({res.seconds['total']:.1f} s)")

@@ -1,0 +1,1 @@
+"""``probefuzz propose``: turn a variant into a kernel patch series for maintainers."""
