@@ -1,30 +1,27 @@
 """sprd-iommu on a hand-written platform: no 6.12 device tree has a
 ``sprd,iommu-v1`` node (tests/corpus/test_build.py checks that), so the
-board below has the binding example's display IOMMU (sprd,iommu.yaml:
+hand-written board corpus/examples/sprd-example.json has the binding example's display IOMMU (sprd,iommu.yaml:
 ``iommu@63000800``, ``#iommu-cells = <0>``) and two masters naming it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.findings import OOPS
-from harness.platform import IommuRef, Node, Platform
+from harness.platform import Platform, load_platform
 from harness.variant import NEXT, V614
 from tests.harness.drivers import _misc_boards as mb
 
 CLIENTS = ("63000000.dpu", "63100000.gsp")
 
 
+EXAMPLE = Path(__file__).resolve().parents[3] / "corpus" / "examples" / "sprd-example.json"
+
+
 def board() -> Platform:
-    return Platform("sprd-example", nodes=[
-        Node("/", compatible=("sprd,ums512",)),
-        Node("/soc", compatible=("simple-bus",)),
-        Node("/soc/iommu@63000800", compatible=("sprd,iommu-v1",), phandle=1, iommu_cells=0),
-        Node("/soc/dpu@63000000", compatible=("sprd,sharkl3-dpu",),
-             iommus=(IommuRef("/soc/iommu@63000800", ()),)),
-        Node("/soc/gsp@63100000", compatible=("sprd,gsp-core",),
-             iommus=(IommuRef("/soc/iommu@63000800", ()),)),
-    ])
+    return load_platform(EXAMPLE)
 
 
 def test_v614_every_client_is_in_the_instance_group_before_its_driver_probes() -> None:
