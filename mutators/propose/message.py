@@ -69,8 +69,18 @@ def _imperative(text: str) -> str:
     m = re.match(r"(the [\w ]+?) (?:is|are) (\w+?)d (.*)", text)
     if m:  # "the ops are resolved from X" -> "resolve the ops from X"
         return f"{m.group(2)} {m.group(1)} {m.group(3)}"
+    # a subject names the change, not what reads the state: drop "(read by ...)"
+    while re.search(r"\([^()]*\)", text):
+        text = re.sub(r"\s*\([^()]*\)", "", text)
+    # "resets X and probes Y" -> "resets X and probe Y" (the first verb follows)
+    text = re.sub(r" and ([a-z]+[^s])s ", r" and \1 ", text)
     first, _, rest = text.partition(" ")
     if first.endswith("s") and first[:-1] in _VERBS:
+        return f"{first[:-1]} {rest}"
+    # third person -> imperative: "publishes" -> "publish", "populates" -> "populate"
+    if re.fullmatch(r"[a-z]+(sh|ch|x|ss|z)es", first):
+        return f"{first[:-2]} {rest}"
+    if re.fullmatch(r"[a-z]+[^s]s", first):
         return f"{first[:-1]} {rest}"
     return text
 

@@ -60,6 +60,10 @@ def from_history(repo: git.Repo, ref: str, path: str) -> str | None:
     return None
 
 
+#: drivers/iommu/ subdirectories whose subject prefix is not the file's name
+_IOMMU_DIRS = {"intel": "iommu/vt-d", "amd": "iommu/amd", "iommufd": "iommufd"}
+
+
 def from_path(path: str) -> str:
     """A prefix from the path alone (``drivers/iommu/rockchip-iommu.c`` -> ``iommu/rockchip``)."""
     parts = PurePosixPath(path).parts
@@ -76,6 +80,11 @@ def from_path(path: str) -> str:
         if parts[0] == "iommu":
             return f"iommu/{sub}" if sub != "of" else "iommu"
         return f"{top}: {sub}"
+    if parts[0] == "iommu":
+        # drivers/iommu/<vendor>/...: the kernel's own spellings
+        if parts[1] in _IOMMU_DIRS:
+            return _IOMMU_DIRS[parts[1]]
+        return "iommu/" + re.sub(r"[-_]iommu$", "", stem)  # arm-smmu, arm-smmu-v3, qcom
     # drivers/<dir>/<subdir>/...: name the subdirectory
     return f"{top}: {parts[1]}"
 

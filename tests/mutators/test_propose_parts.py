@@ -63,8 +63,10 @@ def test_prefix_from_history_beats_the_path(history: git.Repo) -> None:
     ("drivers/iommu/of_iommu.c", "iommu"), ("drivers/of/device.c", "of"),
     ("drivers/acpi/scan.c", "ACPI: scan"), ("drivers/acpi/arm64/dma.c", "ACPI: arm64"),
     ("drivers/pci/pci-driver.c", "PCI"), ("drivers/base/platform.c", "driver core: platform"),
-    ("drivers/bus/fsl-mc/fsl-mc-bus.c", "bus: fsl-mc"), ("drivers/iommu/arm/arm-smmu-v3/x.c",
-                                                         "iommu: arm")])
+    ("drivers/bus/fsl-mc/fsl-mc-bus.c", "bus: fsl-mc"),
+    ("drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c", "iommu/arm-smmu-v3"),
+    ("drivers/iommu/arm/arm-smmu/arm-smmu.c", "iommu/arm-smmu"),
+    ("drivers/iommu/arm/arm-smmu/qcom_iommu.c", "iommu/qcom"), ("drivers/iommu/intel/iommu.c", "iommu/vt-d")])
 def test_prefix_from_path(path: str, want: str) -> None:
     assert prefixes.from_path(path) == want
 

@@ -100,9 +100,16 @@ def test_real_tree_unchanged_and_series_made(real: tuple) -> None:
     res, before, after, _ = real
     assert after[:2] == before[:2]  # HEAD and status; the branch list gained the propose branch
     assert res.branch in after[2] and res.branch not in before[2]
-    assert res.cover_letter is not None and len(res.patches) == 3
-    assert [u["kind"] for u in res.units] == ["fix", "port", "port"]
-    assert res.notes == ["patch(es) 2, 3 of 3 re-create NEXT's own changes (not in this base): "
+    # the fix, then what NEXT has and 6.12 lacks: series patches 2/4 and 4/4, and the
+    # v6.14 arm-smmu probe order (drvdata and SMR masks before iommu_device_register())
+    n = len(res.patches)
+    assert res.cover_letter is not None and n == len(res.units) == 4
+    assert [u["kind"] for u in res.units] == ["fix"] + ["port"] * (n - 1)
+    subjects = [_headers(Path(p)).split("\nSubject: ", 1)[1].split("\n", 1)[0] for p in res.patches]
+    assert "iommu/rockchip: Set the global dma_dev before registering" in subjects[0]
+    assert any("iommu/arm-smmu: " in s for s in subjects[1:]), subjects
+    ports = ", ".join(str(i) for i in range(2, n + 1))
+    assert res.notes == [f"patch(es) {ports} of {n} re-create NEXT's own changes (not in this base): "
                          "send the original patches with their authors where they exist, and "
                          "only the fix patches as yours"]
     # git puts the --base info in the cover letter of a series (b4 reads it there)
