@@ -136,7 +136,8 @@ DEAD = "X"
 class Kthread:
     """A kernel thread: ``init`` (pid 1), kworkers, async probe workers."""
 
-    __slots__ = ("pid", "comm", "glet", "state", "held", "waiting_on", "fn", "args", "blocked_in")
+    __slots__ = ("pid", "comm", "glet", "state", "held", "waiting_on", "fn", "args", "blocked_in",
+                 "exit_trace")
 
     def __init__(self, pid: int, comm: str, fn: Callable[..., Any], args: tuple[Any, ...]):
         self.pid = pid
@@ -148,6 +149,8 @@ class Kthread:
         self.held: list[Mutex] = []
         self.waiting_on: Any = None
         self.blocked_in: list[str] = []
+        # where it died (an oops): the trace hung-task reports show for it
+        self.exit_trace: list[str] = []
 
     def __repr__(self) -> str:
         return f"<{self.comm}/{self.pid} {self.state}>"
@@ -156,13 +159,16 @@ class Kthread:
 class Mutex:
     """``struct mutex``: owner, FIFO waiters, a lockdep class name."""
 
-    __slots__ = ("name", "lock_class", "owner", "waiters")
+    __slots__ = ("name", "lock_class", "owner", "waiters", "owner_frame")
 
     def __init__(self, name: str, lock_class: str | None = None) -> None:
         self.name = name
         self.lock_class = lock_class or name
         self.owner: Kthread | None = None
         self.waiters: list[Kthread] = []
+        # The frame that called mutex_lock() for the owner: lockdep's "lock
+        # held at" stack, computed only when a report needs it.
+        self.owner_frame: FrameType | None = None
 
     def __repr__(self) -> str:
         return f"<mutex {self.name} owner={self.owner}>"
@@ -179,16 +185,32 @@ class Completion:
 
 
 class Kernel:
-    """One boot of the model: threads, scheduler, global state, findings."""
+    """One boot of the model: threads, scheduler, global state, findings.
 
-    def __init__(self, schedule: list[int] | None = None) -> None:
+    Scheduling: at a decision (a scheduling point, a block or a thread exit
+    with more than one runnable thread) the next entry of ``schedule`` picks
+    ``runnable[entry % len(runnable)]`` (runnable threads in creation order).
+    When the schedule is used up, ``chooser`` (an exploration strategy) picks,
+    or, without one, the current thread keeps running while it can and else
+    the oldest runnable thread runs: the synchronous boot.  With ``record``
+    set, every decision's index is appended to it, so that the recorded list
+    replays the run bit for bit as a plain schedule.
+    """
+
+    def __init__(self, schedule: list[int] | None = None,
+                 chooser: Callable[[list[Kthread], Kthread | None], int] | None = None,
+                 record: bool = False) -> None:
         self.threads: list[Kthread] = []
         self.current: Kthread | None = None
         self.schedule: list[int] = list(schedule or [])
         self.schedule_pos = 0
         self.decisions = 0
+        self.chooser = chooser
+        self.record: list[int] | None = [] if record else None
+        # number of RUNNABLE threads, kept by _set_state (sched_point's fast path)
+        self.nr_running = 0
         self.findings: list[Finding] = []
-        self._finding_keys: set[tuple[str, str | None]] = set()
+        self._finding_keys: dict[tuple[str, str | None], Finding] = {}
         self.log: list[str] = []
         self.panicked = False
         self._next_pid = 1
@@ -196,6 +218,9 @@ class Kernel:
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
         self.lock_order_trace: dict[tuple[str, str], list[str]] = {}
+        # deadlock findings and the lock each is about: threads still asleep
+        # on that lock at the end of the run are added to the finding.
+        self._deadlocks: list[tuple[Finding, Mutex, set[int]]] = []
         # Per-subsystem global state ("static struct device *dma_dev" etc.):
         # named entries, and one object per state class (see :meth:`state`).
         self.globals: dict[Any, Any] = {}
@@ -209,7 +234,17 @@ class Kernel:
         self._next_pid += 1
         t.glet = greenlet.greenlet(self._thread_main, parent=self._root)
         self.threads.append(t)
+        self.nr_running += 1
         return t
+
+    def _set_state(self, t: Kthread, state: str) -> None:
+        if t.state == state:
+            return
+        if t.state == RUNNABLE:
+            self.nr_running -= 1
+        elif state == RUNNABLE:
+            self.nr_running += 1
+        t.state = state
 
     def _thread_main(self, t: Kthread) -> None:
         # This frame is the thread's entry point: "ret_from_fork" in traces.
@@ -229,10 +264,11 @@ class Kernel:
                 e.__traceback__))
         except _ThreadKilled:
             pass
-        t.state = DEAD
+        self._set_state(t, DEAD)
 
     def _oops(self, t: Kthread, e: AttributeError) -> None:
         trace = traceback_trace(e.__traceback__)
+        t.exit_trace = trace
         obj = getattr(e, "obj", None)
         field = e.name if e.name else (e.args[0] if e.args else "?")
         if isinstance(obj, BogusPointer):
@@ -259,6 +295,7 @@ class Kernel:
                 message=f"{what} at virtual address {addr:016x} (->{field})",
                 thread=f"{t.comm}/{t.pid}",
                 fault_address=addr,
+                threads=self._other_traces(t),
             )
         )
         if t.pid == 1:
@@ -266,7 +303,18 @@ class Kernel:
             self.panicked = True
             raise KernelPanic("Attempted to kill init!")
         # make_task_dead(): the thread is gone, the locks it holds stay held.
-        t.state = DEAD
+        self._set_state(t, DEAD)
+
+    def _other_traces(self, me: Kthread | None) -> dict[str, list[str]]:
+        """Where every other live thread is (started and not dead): the
+        context of a finding in a concurrent run; empty in a synchronous one."""
+        out: dict[str, list[str]] = {}
+        for o in self.threads:
+            if o is me or o.state == DEAD:
+                continue
+            if o.glet is not None and o.glet.gr_frame is not None:
+                out[f"{o.comm}/{o.pid}"] = stack_trace(o.glet.gr_frame)
+        return out
 
     def run(self) -> None:
         """Run all threads until every one is dead or blocked for good."""
@@ -286,7 +334,8 @@ class Kernel:
             pass
         finally:
             self.current = None
-        self._report_hung()
+        if not self.panicked:
+            self._report_hung()
 
     def _runnable(self) -> list[Kthread]:
         return [t for t in self.threads if t.state == RUNNABLE]
@@ -297,29 +346,30 @@ class Kernel:
             return None
         if len(runnable) == 1:
             return runnable[0]
+        self.decisions += 1
         if self.schedule_pos < len(self.schedule):
             choice = self.schedule[self.schedule_pos]
             self.schedule_pos += 1
-            self.decisions += 1
-            return runnable[choice % len(runnable)]
-        self.decisions += 1
-        if cur is not None and cur.state == RUNNABLE:
+            idx = choice % len(runnable)
+        elif self.chooser is not None:
+            idx = self.chooser(runnable, cur) % len(runnable)
+        elif cur is not None and cur.state == RUNNABLE:
+            if self.record is not None:
+                self.record.append(runnable.index(cur))
             return cur
-        return runnable[0]
+        else:
+            idx = 0
+        if self.record is not None:
+            self.record.append(idx)
+        return runnable[idx]
 
     def sched_point(self, where: str) -> None:
         """A scheduling point in the current thread (``where`` names it)."""
+        # Fast path: nobody else can run.
+        if self.nr_running <= 1:
+            return
         cur = self.current
         if cur is None:
-            return
-        # Fast path: nobody else can run.
-        n = 0
-        for t in self.threads:
-            if t.state == RUNNABLE:
-                n += 1
-                if n > 1:
-                    break
-        if n <= 1:
             return
         nxt = self._pick(cur)
         if nxt is None or nxt is cur:
@@ -342,7 +392,7 @@ class Kernel:
 
     def block(self, t: Kthread, on: Any) -> None:
         """Put the current thread to sleep on ``on`` until :meth:`wake`."""
-        t.state = BLOCKED
+        self._set_state(t, BLOCKED)
         t.waiting_on = on
         t.blocked_in = stack_trace(sys._getframe(1))
         while t.state == BLOCKED:
@@ -351,30 +401,64 @@ class Kernel:
 
     def wake(self, t: Kthread) -> None:
         if t.state == BLOCKED:
-            t.state = RUNNABLE
+            self._set_state(t, RUNNABLE)
             t.waiting_on = None
 
     def _report_hung(self) -> None:
+        """The hung-task detector: every thread asleep for good at the end.
+
+        Threads asleep on a lock that a deadlock finding is about join that
+        finding (their traces are added to it); every other one is an
+        ``INFO: task hung`` report carrying the traces of the threads it
+        waits for (a lock's owner, or whoever could still complete what it
+        waits on).
+        """
+        covered: set[int] = set()
+        for f, lock, pids in self._deadlocks:
+            covered |= pids
+            for t in self.threads:
+                if t.state == BLOCKED and t.waiting_on is lock and t.pid not in pids:
+                    f.threads[f"{t.comm}/{t.pid}"] = list(t.blocked_in)
+                    covered.add(t.pid)
         for t in self.threads:
-            if t.state != BLOCKED:
+            if t.state != BLOCKED or t.pid in covered:
                 continue
             on = t.waiting_on
-            if isinstance(on, Mutex) and on.owner is not None and on.owner.state == DEAD:
-                # The owner oopsed with the lock held: everyone waiting hangs.
-                trace = t.blocked_in
-                fn = guilty_frame(trace)
-                self.add_finding(
-                    Finding(
-                        kind=fnd.DEADLOCK,
-                        title=f"INFO: task hung in {fn}",
-                        function=fn,
-                        device=None,
-                        trace=trace,
-                        message=f"{t.comm}/{t.pid} blocked on {on.name} held by dead "
-                        f"{on.owner.comm}/{on.owner.pid}",
-                        thread=f"{t.comm}/{t.pid}",
-                    )
+            others: dict[str, list[str]] = {}
+            if isinstance(on, Mutex):
+                o = on.owner
+                if o is None:
+                    what = f"blocked on {on.name}"
+                elif o.state == DEAD:
+                    what = f"blocked on {on.name} held by dead {o.comm}/{o.pid}"
+                    others[f"{o.comm}/{o.pid}"] = list(o.exit_trace)
+                else:
+                    what = f"blocked on {on.name} held by {o.comm}/{o.pid}"
+                    others[f"{o.comm}/{o.pid}"] = list(o.blocked_in)
+            else:
+                name = getattr(on, "name", type(on).__name__)
+                what = f"waiting for {name} that nobody will complete"
+                # whoever could have completed it: the threads that died
+                # and the ones asleep themselves
+                for o in self.threads:
+                    if o is not t and o.state == DEAD and o.exit_trace:
+                        others[f"{o.comm}/{o.pid}"] = list(o.exit_trace)
+                    elif o is not t and o.state == BLOCKED:
+                        others[f"{o.comm}/{o.pid}"] = list(o.blocked_in)
+            trace = t.blocked_in
+            fn = guilty_frame(trace)
+            self.add_finding(
+                Finding(
+                    kind=fnd.DEADLOCK,
+                    title=f"INFO: task hung in {fn}",
+                    function=fn,
+                    device=None,
+                    trace=list(trace),
+                    message=f"{t.comm}/{t.pid} {what}",
+                    thread=f"{t.comm}/{t.pid}",
+                    threads=others,
                 )
+            )
 
     def state(self, cls: type[S]) -> S:
         """The file-scope statics a module keeps in ``cls``, for this boot.
@@ -389,12 +473,16 @@ class Kernel:
 
     # -- findings and log --------------------------------------------------
 
-    def add_finding(self, f: Finding) -> None:
+    def add_finding(self, f: Finding) -> Finding:
+        """Record ``f`` unless a finding with its title and device exists;
+        return the recorded one."""
         key = (f.title, f.device)
-        if key in self._finding_keys:
-            return
-        self._finding_keys.add(key)
+        old = self._finding_keys.get(key)
+        if old is not None:
+            return old
+        self._finding_keys[key] = f
         self.findings.append(f)
+        return f
 
     def printk(self, line: str) -> None:
         self.log.append(line)
@@ -443,14 +531,7 @@ def current_device_name(frame: FrameType | None = None) -> str | None:
 
 def thread_traces(exclude: Kthread | None = None) -> dict[str, list[str]]:
     """Traces of every other live thread, for findings about interleavings."""
-    k = kernel()
-    out: dict[str, list[str]] = {}
-    for t in k.threads:
-        if t is exclude or t.state == DEAD:
-            continue
-        if t.glet is not None and t.glet.gr_frame is not None:
-            out[f"{t.comm}/{t.pid}"] = stack_trace(t.glet.gr_frame)
-    return out
+    return kernel()._other_traces(exclude)
 
 
 # -- locking (kernel/locking/mutex.c, lockdep) -------------------------------
@@ -474,6 +555,7 @@ def mutex_lock(lock: Mutex) -> None:
         lock.waiters.append(t)
         k.block(t, lock)
     lock.owner = t
+    lock.owner_frame = sys._getframe(1)
     t.held.append(lock)
 
 
@@ -495,6 +577,7 @@ def mutex_unlock(lock: Mutex) -> None:
         )
         return
     lock.owner = None
+    lock.owner_frame = None
     t.held.remove(lock)
     if lock.waiters:
         k.wake(lock.waiters.pop(0))
@@ -542,27 +625,36 @@ def _wait_for_cycle(t: Kthread, lock: Mutex) -> list[Kthread]:
 def _report_deadlock(
     k: Kernel, t: Kthread, lock: Mutex, recursive: bool, cycle: list[Kthread] | None = None
 ) -> None:
+    """A deadlock finding with every involved thread's stack.
+
+    Recursive locking: the re-acquisition (``trace``) and where the thread
+    took the lock first (lockdep's "already holding lock ... at").  A
+    wait-for cycle: the other threads of the cycle, where they sleep.
+    Threads that later block on ``lock`` join the finding at the end of
+    the run (:meth:`Kernel._report_hung`).
+    """
     trace = stack_trace(sys._getframe(2))
     fn = guilty_frame(trace)
     others: dict[str, list[str]] = {}
+    if recursive and lock.owner_frame is not None:
+        others[f"{t.comm}/{t.pid} acquired {lock.name} at"] = stack_trace(lock.owner_frame)
     for o in cycle or []:
         if o is not t and o.glet is not None and o.glet.gr_frame is not None:
             others[f"{o.comm}/{o.pid}"] = stack_trace(o.glet.gr_frame)
     what = "recursive locking" if recursive else "circular wait"
-    k.add_finding(
-        Finding(
-            kind=fnd.DEADLOCK,
-            title=f"possible deadlock in {fn}",
-            function=fn,
-            device=current_device_name(sys._getframe(2)),
-            trace=trace,
-            message=f"{what}: {t.comm}/{t.pid} acquires {lock.name} "
-            f"held by {lock.owner.comm + '/' + str(lock.owner.pid) if lock.owner else '?'}",
-            invariant=2,
-            thread=f"{t.comm}/{t.pid}",
-            threads=others,
-        )
+    f = Finding(
+        kind=fnd.DEADLOCK,
+        title=f"possible deadlock in {fn}",
+        function=fn,
+        device=current_device_name(sys._getframe(2)),
+        trace=trace,
+        message=f"{what}: {t.comm}/{t.pid} acquires {lock.name} "
+        f"held by {lock.owner.comm + '/' + str(lock.owner.pid) if lock.owner else '?'}",
+        invariant=2,
+        thread=f"{t.comm}/{t.pid}",
+        threads=others,
     )
+    k._deadlocks.append((k.add_finding(f), lock, {o.pid for o in (cycle or [t])}))
 
 
 def _lockdep_acquire(k: Kernel, t: Kthread, lock: Mutex) -> None:
@@ -572,9 +664,14 @@ def _lockdep_acquire(k: Kernel, t: Kthread, lock: Mutex) -> None:
         hc = held.lock_class
         if hc == new:
             continue
-        if hc not in k.lock_order or new not in k.lock_order[hc]:
-            k.lock_order.setdefault(hc, set()).add(new)
-            k.lock_order_trace[(hc, new)] = stack_trace(sys._getframe(2))
+        edges = k.lock_order.get(hc)
+        if edges is not None and new in edges:
+            # a known dependency: it was validated when it was first seen
+            # (lockdep's chain cache); any cycle through it was reported by
+            # whichever edge closed it.
+            continue
+        k.lock_order.setdefault(hc, set()).add(new)
+        k.lock_order_trace[(hc, new)] = stack_trace(sys._getframe(2))
         # new -> ... -> hc already seen?
         if _reaches(k.lock_order, new, hc):
             trace = stack_trace(sys._getframe(2))
