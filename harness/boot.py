@@ -37,7 +37,7 @@ from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
-from harness.kernel import Kernel, kfunc, set_kernel
+from harness.kernel import Chooser, Completion, Kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
@@ -78,7 +78,11 @@ class BootConfig:
     fail_alloc: tuple[str, ...] = ()
     config_modules: bool = True
     deferred_probe_timeout: int = 10
-    async_probe_all: bool = False  # driver_async_probe=*
+    async_probe_all: bool = False  # every client driver PROBE_PREFER_ASYNCHRONOUS
+    # driver_async_probe= on the command line: driver names ("*" for all,
+    # IOMMU drivers included), e.g. ("rk_iommu",) makes IOMMU instances
+    # probe -- and register -- concurrently on async workers.
+    driver_async_probe: tuple[str, ...] = ()
 
 
 def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
@@ -118,20 +122,55 @@ def _register_any(drv: Any) -> int:
     return driver_register(drv.driver)
 
 
+class ModulesLoaded(Completion):
+    """Userspace's module loading is over when ``left`` reaches 0."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        super().__init__("modules_loaded")
+        self.left = 0
+
+
+@kfunc
+def load_module(drv: Any, done: ModulesLoaded) -> None:
+    """``modprobe``: ``finit_module`` -> ``do_init_module`` -> the module's init."""
+    from harness.kernel import kernel
+
+    do_init_module(drv)
+    done.left -= 1
+    k = kernel()
+    for t in done.waiters:
+        k.wake(t)
+    done.waiters.clear()
+
+
+@kfunc
+def do_init_module(drv: Any) -> int:
+    ret = do_one_initcall(module_driver_init, drv, _register_any)
+    # A module that did not request async probing waits for the async
+    # probes it started (kernel/module/main.c).
+    if not getattr(drv, "async_probe_requested", False):
+        dd.async_synchronize_full()
+    return ret
+
+
 class Boot:
     """Everything one run builds: tree, devices, drivers, the kernel."""
 
-    def __init__(self, platform: Platform, v: variant.Variant, cfg: BootConfig) -> None:
+    def __init__(self, platform: Platform, v: variant.Variant, cfg: BootConfig,
+                 chooser: Chooser | None = None, record: bool = False) -> None:
         self.platform = platform
         self.variant = v
         self.cfg = cfg
-        self.kernel = Kernel(cfg.schedule)
+        self.kernel = Kernel(cfg.schedule, chooser, record)
         self.tree = DeviceTree(platform)
         self.iommu_specs: list[IommuDriverSpec] = []
         self.client_drivers: list[Any] = []
         self.iommu_driver_objs: list[Any] = []
         self.bus_driver_objs: list[Any] = []
         self.transport_drivers: list[Any] = []
+        self.modules_loaded = ModulesLoaded()
 
     # -- set-up ---------------------------------------------------------------
 
@@ -228,6 +267,21 @@ class Boot:
     def kernel_init(self) -> None:
         self.kernel_init_freeable()
         dd.async_synchronize_full()
+        # Userspace runs: udev loads the modules, one modprobe each, in
+        # parallel with the deferred-probe work and async probes.  The
+        # deferred-probe timeout fires 10 s later, after they are loaded.
+        modules = [drv for drv in self.client_drivers if drv.presence == MODULE]
+        if modules:
+            k = self.kernel
+            done = self.modules_loaded
+            done.left = len(modules)
+            for drv in modules:
+                k.kthread_create(f"modprobe/{_driver_name(drv)}", load_module, drv, done)
+            t = k.current
+            assert t is not None
+            while done.left:
+                done.waiters.append(t)
+                k.block(t, done)
         s = dd.state()
         if s.pending and s.driver_deferred_probe_timeout > 0:
             # deferred_probe_timeout_work fires driver_deferred_probe_timeout
@@ -266,10 +320,6 @@ class Boot:
             if drv.presence == BUILTIN:
                 do_one_initcall(module_driver_init, drv, _register_any)
         do_one_initcall(dd.deferred_probe_initcall)
-        # Modules load from userspace after init: their drivers register now.
-        for drv in self.client_drivers:
-            if drv.presence == MODULE:
-                module_driver_init(drv, _register_any)
 
     def run(self) -> Kernel:
         k = self.kernel
@@ -283,6 +333,7 @@ class Boot:
         s = dd.state()
         s.config_modules = self.cfg.config_modules
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
+        s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))

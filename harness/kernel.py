@@ -184,6 +184,11 @@ class Completion:
         self.waiters: list[Kthread] = []
 
 
+#: An exploration strategy: given the runnable threads (creation order) and
+#: the current thread (None after a block or exit), the index to run.
+Chooser = Callable[[list[Kthread], "Kthread | None"], int]
+
+
 class Kernel:
     """One boot of the model: threads, scheduler, global state, findings.
 
@@ -198,7 +203,7 @@ class Kernel:
     """
 
     def __init__(self, schedule: list[int] | None = None,
-                 chooser: Callable[[list[Kthread], Kthread | None], int] | None = None,
+                 chooser: Chooser | None = None,
                  record: bool = False) -> None:
         self.threads: list[Kthread] = []
         self.current: Kthread | None = None
@@ -207,6 +212,9 @@ class Kernel:
         self.decisions = 0
         self.chooser = chooser
         self.record: list[int] | None = [] if record else None
+        # with record: per decision, how many threads could run and where
+        self.record_widths: list[int] = []
+        self.record_where: list[str] = []
         # number of RUNNABLE threads, kept by _set_state (sched_point's fast path)
         self.nr_running = 0
         self.findings: list[Finding] = []
@@ -340,13 +348,16 @@ class Kernel:
     def _runnable(self) -> list[Kthread]:
         return [t for t in self.threads if t.state == RUNNABLE]
 
-    def _pick(self, cur: Kthread | None) -> Kthread | None:
+    def _pick(self, cur: Kthread | None, where: str = "switch") -> Kthread | None:
         runnable = self._runnable()
         if not runnable:
             return None
         if len(runnable) == 1:
             return runnable[0]
         self.decisions += 1
+        if self.record is not None:
+            self.record_widths.append(len(runnable))
+            self.record_where.append(where)
         if self.schedule_pos < len(self.schedule):
             choice = self.schedule[self.schedule_pos]
             self.schedule_pos += 1
@@ -371,7 +382,7 @@ class Kernel:
         cur = self.current
         if cur is None:
             return
-        nxt = self._pick(cur)
+        nxt = self._pick(cur, where)
         if nxt is None or nxt is cur:
             return
         self._switch_to(nxt)
@@ -396,7 +407,7 @@ class Kernel:
         t.waiting_on = on
         t.blocked_in = stack_trace(sys._getframe(1))
         while t.state == BLOCKED:
-            self._switch_to(self._pick(None))
+            self._switch_to(self._pick(None, "block"))
         self.current = t
 
     def wake(self, t: Kthread) -> None:
