@@ -184,9 +184,10 @@ class Completion:
         self.waiters: list[Kthread] = []
 
 
-#: An exploration strategy: given the runnable threads (creation order) and
-#: the current thread (None after a block or exit), the index to run.
-Chooser = Callable[[list[Kthread], "Kthread | None"], int]
+#: An exploration strategy: given the runnable threads (creation order), the
+#: current thread (None after a block or exit) and the scheduling point's
+#: name ("block" when the current thread went to sleep), the index to run.
+Chooser = Callable[[list[Kthread], "Kthread | None", str], int]
 
 
 class Kernel:
@@ -332,7 +333,7 @@ class Kernel:
                 t.glet.parent = self._root
         try:
             while True:
-                nxt = self._pick(None)
+                nxt = self._pick(None, "exit")
                 if nxt is None:
                     break
                 self.current = nxt
@@ -348,7 +349,7 @@ class Kernel:
     def _runnable(self) -> list[Kthread]:
         return [t for t in self.threads if t.state == RUNNABLE]
 
-    def _pick(self, cur: Kthread | None, where: str = "switch") -> Kthread | None:
+    def _pick(self, cur: Kthread | None, where: str) -> Kthread | None:
         runnable = self._runnable()
         if not runnable:
             return None
@@ -363,7 +364,7 @@ class Kernel:
             self.schedule_pos += 1
             idx = choice % len(runnable)
         elif self.chooser is not None:
-            idx = self.chooser(runnable, cur) % len(runnable)
+            idx = self.chooser(runnable, cur, where) % len(runnable)
         elif cur is not None and cur.state == RUNNABLE:
             if self.record is not None:
                 self.record.append(runnable.index(cur))
@@ -553,7 +554,8 @@ def mutex_lock(lock: Mutex) -> None:
     k = kernel()
     t = k.current
     assert t is not None
-    k.sched_point("mutex_lock")
+    if k.nr_running > 1:  # (the point's name is built only when it is one)
+        k.sched_point("mutex_lock " + lock.name)
     if lock.owner is t:
         _report_deadlock(k, t, lock, recursive=True)
         k.block(t, lock)  # never returns: nobody will release it
@@ -592,7 +594,8 @@ def mutex_unlock(lock: Mutex) -> None:
     t.held.remove(lock)
     if lock.waiters:
         k.wake(lock.waiters.pop(0))
-    k.sched_point("mutex_unlock")
+    if k.nr_running > 1:
+        k.sched_point("mutex_unlock " + lock.name)
 
 
 def mutex_is_locked_by_current(lock: Mutex) -> bool:

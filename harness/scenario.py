@@ -33,6 +33,7 @@ class Result:
     # as a plain schedule) and the number of runnable threads at each
     schedule: list[int] | None = None
     widths: list[int] | None = None
+    where: list[str] | None = None  # the scheduling point of each decision
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +61,8 @@ def run_scenario(platform: Platform, v: Variant, cfg: BootConfig | None = None, 
             oracles.final_checks(devices)
         stats = _stats(boot, devices)
         return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
-                      k.decisions, k.record, k.record_widths if record else None)
+                      k.decisions, k.record, k.record_widths if record else None,
+                      k.record_where if record else None)
     finally:
         set_kernel(None)
 

@@ -9,9 +9,10 @@ inputs, small platforms, and -- for races -- stored schedules.
 
 Schedules: each entry picks a runnable thread by index (creation order) at a
 scheduling point where more than one thread can run.  The ones below were found
-by a preemption-bounded search over the CHAIN board and minimised; they are
+on the CHAIN board with ``harness.schedules`` (``explore_pct`` runs until one
+satisfies the test's assertions, then ``shortest_prefix``); they are
 reproducers, so a change to the model's scheduling points may need them
-re-found (the titles they must produce are the contract).
+re-found the same way (the titles they must produce are the contract).
 """
 
 from __future__ import annotations
@@ -117,10 +118,11 @@ def w5_board() -> Platform:
 RACE = {"async_probe_all": True, "config_modules": False}  # driver_async_probe=*, no modules
 
 # Minimised schedules on chain_board (RACE config), see the module docstring.
-SCHED_W2_LATE_PROBE = [1] * 8 + [0] * 14 + [2]
-SCHED_W4_TOCTOU = [0] * 20 + [3] * 13 + [0]
-SCHED_W4_PROBED_WHILE_BINDING = [0] * 23 + [3] * 18 + [0]
-SCHED_W1_DEFAULT_DOMAIN = [0] * 23 + [3] * 24 + [0]
+SCHED_W2_LATE_PROBE = [0] * 8 + [2] * 6 + [0] * 2 + [2] * 4 + [1] * 2 + [0] * 9 + [1] * 16 + [0]
+SCHED_W4_TOCTOU = [0] * 8 + [1] * 2 + [3] * 16 + [2]
+SCHED_W4_PROBED_WHILE_BINDING = [0] * 8 + [1] * 2 + [0] * 4 + [3] * 15 + [0] * 7 + [1] * 2 + [2] * 4 + [0]
+SCHED_W1_DEFAULT_DOMAIN = ([0] * 8 + [2] * 7 + [3] * 24 + [2] * 3 + [1] + [2] * 9 + [0] + [2] * 8
+                           + [1])
 # on w5_board, RACE config + the SMMUv3 driver absent
 SCHED_W5_DOUBLE_FREE = [0] * 13 + [2] * 23 + [0]
 
