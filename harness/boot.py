@@ -20,6 +20,8 @@ scenario input (:class:`DriverConfig`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -350,3 +352,30 @@ class Boot:
         for bus in IOMMU_BUSES:
             out.extend(bus.devices)
         return out
+
+
+# -- reproducers ---------------------------------------------------------------------
+
+
+def boot_config_to_json(cfg: BootConfig) -> dict[str, Any]:
+    """``cfg`` minus the schedule, as a crash reproducer's ``config`` object."""
+    d = dataclasses.asdict(cfg)
+    d.pop("schedule")
+    return json.loads(json.dumps(d))  # tuples -> lists
+
+
+def boot_config_from_json(d: dict[str, Any], schedule: list[int]) -> BootConfig:
+    """The inverse of :func:`boot_config_to_json`; ``ValueError`` names a bad field."""
+    known = {f.name for f in dataclasses.fields(BootConfig)} - {"schedule"}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}")
+    kw = dict(d)
+    try:
+        drivers = {c: DriverConfig(**dc) for c, dc in kw.pop("drivers", {}).items()}
+    except (TypeError, AttributeError) as e:
+        raise ValueError(f"drivers: {e}") from None
+    for name in ("fail_alloc", "driver_async_probe"):
+        if name in kw:
+            kw[name] = tuple(kw[name])
+    return BootConfig(drivers=drivers, schedule=list(schedule), **kw)

@@ -224,6 +224,7 @@ class Kernel:
         self.panicked = False
         self._next_pid = 1
         self._root: greenlet.greenlet | None = None
+        self._starting: Kthread | None = None  # for the root to start (see _switch_to)
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
         self.lock_order_trace: dict[tuple[str, str], list[str]] = {}
@@ -304,7 +305,7 @@ class Kernel:
                 message=f"{what} at virtual address {addr:016x} (->{field})",
                 thread=f"{t.comm}/{t.pid}",
                 fault_address=addr,
-                threads=self._other_traces(t),
+                threads=self.other_traces(t),
             )
         )
         if t.pid == 1:
@@ -314,7 +315,7 @@ class Kernel:
         # make_task_dead(): the thread is gone, the locks it holds stay held.
         self._set_state(t, DEAD)
 
-    def _other_traces(self, me: Kthread | None) -> dict[str, list[str]]:
+    def other_traces(self, me: Kthread | None) -> dict[str, list[str]]:
         """Where every other live thread is (started and not dead): the
         context of a finding in a concurrent run; empty in a synchronous one."""
         out: dict[str, list[str]] = {}
@@ -333,9 +334,13 @@ class Kernel:
                 t.glet.parent = self._root
         try:
             while True:
-                nxt = self._pick(None, "exit")
-                if nxt is None:
-                    break
+                nxt = self._starting
+                if nxt is not None:
+                    self._starting = None
+                else:
+                    nxt = self._pick(None, "exit")
+                    if nxt is None:
+                        break
                 self.current = nxt
                 assert nxt.glet is not None
                 nxt.glet.switch(nxt) if not nxt.glet else nxt.glet.switch()
@@ -397,8 +402,12 @@ class Kernel:
             return
         self.current = nxt
         assert nxt.glet is not None
-        if not nxt.glet:  # not started yet
-            nxt.glet.switch(nxt)
+        if not nxt.glet:
+            # Not started yet: the root starts it.  A greenlet started from
+            # inside another one inherits its recursion depth, so a chain of
+            # threads starting each other would hit the recursion limit.
+            self._starting = nxt
+            self._root.switch()
         else:
             nxt.glet.switch()
 
@@ -459,7 +468,7 @@ class Kernel:
                         others[f"{o.comm}/{o.pid}"] = list(o.blocked_in)
             trace = t.blocked_in
             fn = guilty_frame(trace)
-            self.add_finding(
+            f = self.add_finding(
                 Finding(
                     kind=fnd.DEADLOCK,
                     title=f"INFO: task hung in {fn}",
@@ -471,6 +480,9 @@ class Kernel:
                     threads=others,
                 )
             )
+            if f.thread != f"{t.comm}/{t.pid}":
+                # another task hung at the same place: one report, both tasks
+                f.threads[f"{t.comm}/{t.pid}"] = list(trace)
 
     def state(self, cls: type[S]) -> S:
         """The file-scope statics a module keeps in ``cls``, for this boot.
@@ -543,7 +555,7 @@ def current_device_name(frame: FrameType | None = None) -> str | None:
 
 def thread_traces(exclude: Kthread | None = None) -> dict[str, list[str]]:
     """Traces of every other live thread, for findings about interleavings."""
-    return kernel()._other_traces(exclude)
+    return kernel().other_traces(exclude)
 
 
 # -- locking (kernel/locking/mutex.c, lockdep) -------------------------------
@@ -743,6 +755,7 @@ def __warn(message: str, invariant: int | None = None, once_key: str | None = No
             message=message,
             invariant=invariant,
             thread=f"{t.comm}/{t.pid}" if t else "",
+            threads=k.other_traces(t) if t else {},
         )
     )
 

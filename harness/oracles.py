@@ -45,9 +45,12 @@ def report(kind: str, summary: str, invariant: int, dev: Any = None, message: st
     k = kernel()
     t = k.current
     name = dev.init_name if dev is not None else current_device_name(frame)
+    # In a concurrent run the other live threads are part of the story (who
+    # is inside the walk while this driver probes): their traces go along.
     k.add_finding(Finding(kind=kind, title=f"{summary} in {fn}", function=fn, device=name,
                           trace=trace, message=message, invariant=invariant,
-                          thread=f"{t.comm}/{t.pid}" if t else ""))
+                          thread=f"{t.comm}/{t.pid}" if t else "",
+                          threads=k.other_traces(t) if t else {}))
 
 
 # -- invariant 2: bus->dma_configure never under iommu_probe_device_lock --------
