@@ -498,7 +498,8 @@ def _may_match(dev: device, drv: device_driver) -> bool:
     # bus->match() is a pure function of ids fixed at device creation, so a
     # device it rejects is a step of the walk no other thread can observe:
     # bus_for_each_dev() skips it without a scheduling point.
-    return driver_match_device(drv, dev) != 0
+    match = drv.bus.match  # driver_match_device() without its frame: 7,300 pairs a boot
+    return match is None or match(dev, drv) != 0
 
 
 @kfunc

@@ -168,6 +168,31 @@ def test_w1_race_reachable_without_1_4_and_unreachable_with_it(
         assert W1 in titles(replay(board, without, cfg, r.schedule))
 
 
+def test_the_other_windows_are_reached_by_exploration(board: Platform) -> None:
+    """W2, W3 and W4 of spec 3.5 on the real board, NEXT+rk-fix with the IOMMUs probing
+    asynchronously, 30 PCT seeds -- each by its own mechanism."""
+    found: dict[str, Finding] = {}
+    for _, r in explore_pct(board, NEXT_RK, IOMMU_ASYNC, range(30), 0.02, 0.3):
+        for f in r.findings:
+            found.setdefault(f.title, f)
+    # W2: a client bind parses its firmware before the walk reaches it -> late probe
+    w2 = found["WARNING in __iommu_probe_device"]
+    assert w2.invariant == 5 and w2.trace[:3] == ["__iommu_probe_device", "iommu_probe_device",
+                                                   "of_iommu_configure"]
+    assert "really_probe" in w2.trace
+    # W3: dev->iommu freed by another thread while iommu_init_device() had the lock dropped
+    w3 = found["BUG: kernel NULL pointer dereference in __iommu_probe_device"]
+    assert w3.message.endswith("(->fwspec)") and "probe_iommu_group" in w3.trace
+    # W4: dev->driver stored by a bind between the bus hook's two reads
+    w4 = found["BUG: unable to handle kernel paging request in platform_dma_configure"]
+    assert "(->driver_managed_dma)" in w4.message and "iommu_device_register" in w4.trace
+    # W3 is gone when iommu_init_device() revalidates after re-taking the lock
+    revalidate = NEXT_RK.with_values("NEXT+rk-fix+revalidate", "",
+                                     **{"iommu_init_device.dma_configure_lock": "drop_revalidate"})
+    assert not [r for _, r in explore_pct(board, revalidate, IOMMU_ASYNC, range(30), 0.02, 0.3)
+                if w3.title in titles(r)]
+
+
 @pytest.mark.slow
 def test_w1_bounded_exhaustive_one_deviation_at_the_windows(board: Platform) -> None:
     """Every schedule that deviates once from the synchronous default, at a named
