@@ -209,6 +209,13 @@ def dma_range_map_set(dev: Any, new: Any) -> None:
                "dma_range_map set while already set: the first map leaks")
 
 
+def dma_range_map_kfree(dev: Any, m: Any) -> None:
+    """``kfree(map)`` of a map the caller owns (of_dma_configure_id()'s -EPROBE_DEFER path)."""
+    if m.freed:
+        report(fnd.WARNING, "dma_range_map freed twice", 9, dev)
+    m.freed = True
+
+
 def dma_range_map_freed(dev: Any) -> None:
     m = dev.dma_range_map
     if m is not None:
