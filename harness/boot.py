@@ -39,7 +39,7 @@ from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
-from harness.kernel import Chooser, Completion, Kernel, kfunc, set_kernel
+from harness.kernel import Chooser, Kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
@@ -124,32 +124,23 @@ def _register_any(drv: Any) -> int:
     return driver_register(drv.driver)
 
 
-class ModulesLoaded(Completion):
-    """Userspace's module loading is over when ``left`` reaches 0."""
-
-    __slots__ = ("left",)
-
-    def __init__(self) -> None:
-        super().__init__("modules_loaded")
-        self.left = 0
+def _is_module(drv: Any) -> bool:
+    return drv is not None and getattr(drv, "presence", BUILTIN) == MODULE
 
 
 @kfunc
-def load_module(drv: Any, done: ModulesLoaded) -> None:
-    """``modprobe``: ``finit_module`` -> ``do_init_module`` -> the module's init."""
-    from harness.kernel import kernel
-
-    do_init_module(drv)
-    done.left -= 1
-    k = kernel()
-    for t in done.waiters:
-        k.wake(t)
-    done.waiters.clear()
+def load_module(drv: Any, init: Callable[[Any], int] | None) -> None:
+    """``modprobe``: ``finit_module`` -> ``do_init_module`` -> the module's init
+    (``init``, or the ``module_platform_driver()`` one)."""
+    do_init_module(drv, init)
 
 
 @kfunc
-def do_init_module(drv: Any) -> int:
-    ret = do_one_initcall(module_driver_init, drv, _register_any)
+def do_init_module(drv: Any, init: Callable[[Any], int] | None = None) -> int:
+    if init is not None:
+        ret = do_one_initcall(init, drv)
+    else:
+        ret = do_one_initcall(module_driver_init, drv, _register_any)
     # A module that did not request async probing waits for the async
     # probes it started (kernel/module/main.c).
     if not getattr(drv, "async_probe_requested", False):
@@ -172,7 +163,6 @@ class Boot:
         self.iommu_driver_objs: list[Any] = []
         self.bus_driver_objs: list[Any] = []
         self.transport_drivers: list[Any] = []
-        self.modules_loaded = ModulesLoaded()
 
     # -- set-up ---------------------------------------------------------------
 
@@ -181,9 +171,13 @@ class Boot:
         # compatibles a modelled driver binds: no generic client driver for them
         iommu_compat = {c for s in specs for c in s.compatible} | set(virtio.TRANSPORT_COMPATIBLES)
         for s in specs:
-            if self.cfg.iommu_drivers.get(s.name, BUILTIN) != ABSENT:
+            presence = self.cfg.iommu_drivers.get(s.name, BUILTIN)
+            if presence != ABSENT:
                 self.iommu_specs.append(s)
-                self.iommu_driver_objs.append(s.make_driver() if s.make_driver is not None else None)
+                drv = s.make_driver() if s.make_driver is not None else None
+                if drv is not None:
+                    drv.presence = presence  # a module loads on a modprobe thread after init
+                self.iommu_driver_objs.append(drv)
         # bus drivers that populate their children at probe (drivers/bus/)
         bus_compat = bus_driver_compatibles()
         self.bus_driver_objs = [b.make_driver() for b in BUS_DRIVERS]
@@ -271,19 +265,15 @@ class Boot:
         dd.async_synchronize_full()
         # Userspace runs: udev loads the modules, one modprobe each, in
         # parallel with the deferred-probe work and async probes.  The
-        # deferred-probe timeout fires 10 s later, after they are loaded.
-        modules = [drv for drv in self.client_drivers if drv.presence == MODULE]
+        # deferred-probe timeout fires 10 s later: after they are loaded, or
+        # when nothing runs any more (a module load that never finishes).
+        modules = [(drv, spec.module_init) for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs,
+                                                                 strict=True) if _is_module(drv)]
+        modules += [(drv, None) for drv in self.client_drivers if drv.presence == MODULE]
         if modules:
             k = self.kernel
-            done = self.modules_loaded
-            done.left = len(modules)
-            for drv in modules:
-                k.kthread_create(f"modprobe/{_driver_name(drv)}", load_module, drv, done)
-            t = k.current
-            assert t is not None
-            while done.left:
-                done.waiters.append(t)
-                k.block(t, done)
+            k.wait_exit([k.kthread_create(f"modprobe/{_driver_name(drv)}", load_module, drv, init)
+                         for drv, init in modules], timeout=True)
         s = dd.state()
         if s.pending and s.driver_deferred_probe_timeout > 0:
             # deferred_probe_timeout_work fires driver_deferred_probe_timeout
@@ -310,7 +300,7 @@ class Boot:
                 for tdrv in self.transport_drivers:
                     do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if spec.initcall != level:
+                if spec.initcall != level or _is_module(drv):
                     continue
                 if spec.module_init is not None:
                     do_one_initcall(spec.module_init, drv)

@@ -190,6 +190,9 @@ class Completion:
 Chooser = Callable[[list[Kthread], "Kthread | None", str], int]
 
 
+_EXIT = Completion("thread exit")
+
+
 class Kernel:
     """One boot of the model: threads, scheduler, global state, findings.
 
@@ -225,6 +228,9 @@ class Kernel:
         self._next_pid = 1
         self._root: greenlet.greenlet | None = None
         self._starting: Kthread | None = None  # for the root to start (see _switch_to)
+        self._exit_waiters: list[Kthread] = []  # see wait_exit
+        self._timers: list[Kthread] = []  # sleepers a timer wakes when all else is idle
+        self._expired: set[int] = set()  # pids whose timer fired
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
         self.lock_order_trace: dict[tuple[str, str], list[str]] = {}
@@ -255,6 +261,33 @@ class Kernel:
         elif state == RUNNABLE:
             self.nr_running += 1
         t.state = state
+        if state == DEAD and self._exit_waiters:
+            waiters, self._exit_waiters = self._exit_waiters, []
+            for w in waiters:
+                self.wake(w)
+
+    def wait_exit(self, threads: list[Kthread], timeout: bool = False) -> bool:
+        """Sleep until every thread in ``threads`` is dead, however it died
+        (``waitpid``).  With ``timeout`` the sleep also ends when the whole
+        system goes idle (time passes: a timer fires); returns False then.
+
+        Init uses it to let userspace load modules before the deferred-probe
+        timeout fires, without hanging when a module load never finishes."""
+        t = self.current
+        assert t is not None
+        while any(o.state != DEAD for o in threads):
+            self._exit_waiters.append(t)
+            if timeout:
+                self._timers.append(t)
+            self.block(t, _EXIT)
+            if t in self._timers:
+                self._timers.remove(t)
+            if t.pid in self._expired:
+                self._expired.discard(t.pid)
+                if t in self._exit_waiters:
+                    self._exit_waiters.remove(t)
+                return False
+        return True
 
     def _thread_main(self, t: Kthread) -> None:
         # This frame is the thread's entry point: "ret_from_fork" in traces.
@@ -356,6 +389,13 @@ class Kernel:
 
     def _pick(self, cur: Kthread | None, where: str) -> Kthread | None:
         runnable = self._runnable()
+        if not runnable and self._timers:
+            # Nothing can run: time passes and the pending timers fire.
+            timers, self._timers = self._timers, []
+            for w in timers:
+                self._expired.add(w.pid)
+                self.wake(w)
+            runnable = self._runnable()
         if not runnable:
             return None
         if len(runnable) == 1:

@@ -112,6 +112,26 @@ def test_modules_load_on_modprobe_threads_after_init(board: Platform) -> None:
     assert vop.iommu_group is not None and vop.iommu_group.owner_cnt == 1
 
 
+def test_iommu_driver_as_a_module_registers_from_modprobe(board: Platform) -> None:
+    """rk_iommu built as a module: it registers from modprobe after init, racing the
+    client retries; the default schedule still ends with every client grouped, and
+    exploration reaches W2 (a client bind parses its firmware before the walk)."""
+    cfg = BootConfig(iommu_drivers={"rk_iommu": "module"}, async_probe_all=True)
+    for v in (V614, NEXT_RK):
+        boot = Boot(board, v, cfg)
+        k = boot.run()
+        assert [t.comm for t in k.threads if t.comm.startswith("modprobe/")] == ["modprobe/rk_iommu"]
+        assert k.findings == [] and all(t.state == DEAD for t in k.threads)
+        set_kernel(None)
+        r = run_scenario(board, v, cfg)
+        assert r.stats["grouped_clients"] == r.stats["clients"] == 3
+        assert r.stats["bound_drivers"] == r.stats["devices"]
+    late = [f for _, r in explore_pct(board, NEXT_RK, cfg, range(5), 0.02, 0.3) for f in r.findings
+            if f.title == "WARNING in __iommu_probe_device"]
+    assert late and all(f.invariant == 5 for f in late)
+    assert any(any(n.startswith("modprobe/rk_iommu") for n in f.threads) for f in late)
+
+
 @pytest.mark.parametrize("cfg", [BootConfig(), IOMMU_ASYNC, ALL_ASYNC,
                                  BootConfig(async_probe_all=True, config_modules=False)],
                          ids=["sync", "iommu-async", "all-async", "clients-async"])
@@ -268,6 +288,22 @@ def test_concurrent_deadlock_carries_every_blocked_threads_stack(board: Platform
     assert len(hung) == 1 and hung[0].thread == "swapper/0/1"
     assert "deferred_probe_work" in hung[0].message
     assert owner in hung[0].threads  # whoever could have completed the work, where it sleeps
+
+
+def test_a_module_load_that_never_finishes_does_not_hang_init(board: Platform) -> None:
+    """rk_iommu as a module under the lock-holding variant: modprobe deadlocks on itself
+    inside its walk.  Init still gets past waiting for the module loads (the
+    deferred-probe timeout fires when nothing else can run)."""
+    boot = Boot(board, HOLD, BootConfig(iommu_drivers={"rk_iommu": "module"}))
+    k = boot.run()
+    [f] = [f for f in k.findings if f.title == "possible deadlock in of_iommu_configure"]
+    assert f.thread.startswith("modprobe/rk_iommu") and "do_init_module" in f.trace
+    assert not [x for x in k.findings if x.title == "INFO: task hung in kernel_init"]
+    # init went on to the timeout work, whose flush waits for the deferred-probe kworker,
+    # itself asleep on the lock modprobe holds: reported with both of their stacks
+    [hung] = [x for x in k.findings if x.title == "INFO: task hung in flush_work"]
+    assert hung.thread == "swapper/0/1" and "deferred_probe_timeout_work_func" in hung.trace
+    assert {n.split("/")[0] for n in hung.threads} == {"modprobe", "kworker"}
 
 
 def test_no_thread_hangs_silently(board: Platform) -> None:

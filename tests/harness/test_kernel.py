@@ -539,3 +539,30 @@ def test_findings_deduplicate_by_title_and_device() -> None:
     k = boot(("swapper/0", run))
     assert [(f.title, f.device) for f in k.findings] == [("WARNING in warn_for", "a"),
                                                          ("WARNING in warn_for", "b")]
+
+
+def test_wait_exit_returns_on_death_or_when_a_timer_fires_on_an_idle_system() -> None:
+    m = Mutex("never_released")
+    results: list[bool] = []
+
+    @kfunc
+    def dies() -> None:
+        outer_caller(None)
+
+    @kfunc
+    def sleeps_forever() -> None:
+        mutex_lock(m)
+        mutex_lock(m)  # recursive: asleep for good
+
+    @kfunc
+    def parent() -> None:
+        k = kernel()
+        results.append(k.wait_exit([k.kthread_create("child/a", dies)]))
+        results.append(k.wait_exit([k.kthread_create("child/b", sleeps_forever)], timeout=True))
+
+    k = boot(("swapper/0", parent))
+    assert results == [True, False]
+    assert thread(k, "swapper/0").state == DEAD
+    assert thread(k, "child/b").state == BLOCKED
+    assert [f.title for f in k.findings] == ["BUG: kernel NULL pointer dereference in leaf_null",
+                                             "possible deadlock in sleeps_forever"]
