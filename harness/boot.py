@@ -11,11 +11,15 @@ The default schedule is the synchronous boot of an arm64 DT system:
   most IOMMU clients live), then one client driver per distinct first
   ``compatible``, in DT order;
 * ``late_initcall``: ``deferred_probe_initcall``;
-* then ``async_synchronize_full`` and, when pending devices remain, the
-  deferred-probe timeout.
+* then ``async_synchronize_full``; userspace loads the modules (one
+  ``modprobe/<driver>`` thread each, client and IOMMU drivers); and, when
+  pending devices remain, the deferred-probe timeout.
 
 Which client drivers exist, are modules or probe asynchronously is a
-scenario input (:class:`DriverConfig`).
+scenario input (:class:`DriverConfig`); so are IOMMU drivers built as
+modules (``BootConfig.iommu_drivers``) and the ``driver_async_probe=``
+command line.  Async probes run on their own threads; a non-empty
+``BootConfig.schedule`` interleaves them (docs/concurrency.md).
 """
 
 from __future__ import annotations
