@@ -133,8 +133,9 @@ def test_iommu_driver_as_a_module_registers_from_modprobe(board: Platform) -> No
 
 
 @pytest.mark.parametrize("cfg", [BootConfig(), IOMMU_ASYNC, ALL_ASYNC,
-                                 BootConfig(async_probe_all=True, config_modules=False)],
-                         ids=["sync", "iommu-async", "all-async", "clients-async"])
+                                 BootConfig(async_probe_all=True, config_modules=False),
+                                 BootConfig(iommu_drivers={"rk_iommu": "module"}, async_probe_all=True)],
+                         ids=["sync", "iommu-async", "all-async", "clients-async", "iommu-module"])
 @pytest.mark.parametrize("v", [V614, NEXT, NEXT_RK], ids=lambda v: v.name)
 def test_the_default_schedule_never_preempts(board: Platform, v: Variant, cfg: BootConfig,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
