@@ -145,3 +145,20 @@ def shortest_prefix(platform: Platform, v: Variant, cfg: BootConfig, schedule: l
     while best and holds(run_scenario(platform, v, replace(cfg, schedule=best[:-1]))):
         best = best[:-1]
     return best
+
+
+def find_schedule(platform: Platform, v: Variant, cfg: BootConfig, holds: Callable[[Result], bool],
+                  seeds: int = 400,
+                  rates: tuple[tuple[float, float], ...] = ((0.05, 0.3), (0.2, 0.5), (0.4, 0.6)),
+                  ) -> list[int] | None:
+    """A short schedule whose run satisfies ``holds``, or None.
+
+    PCT exploration at increasing switch rates, then :func:`shortest_prefix`:
+    how the race schedules pinned in tests were found, and how to re-find
+    them when the model's scheduling points change.
+    """
+    for p, p_window in rates:
+        for _, r in explore_pct(platform, v, cfg, range(seeds), p, p_window):
+            if holds(r) and r.schedule is not None:
+                return shortest_prefix(platform, v, cfg, r.schedule, holds)
+    return None

@@ -33,6 +33,7 @@ from harness.scenario import Result, run_scenario
 from harness.schedules import (
     PctChooser,
     explore_pct,
+    find_schedule,
     is_window,
     preemption_bounded,
     random_schedule,
@@ -423,3 +424,14 @@ def test_repro_replays_a_stored_race_bit_for_bit(board: Platform, tmp_path: Path
     path.write_text(json.dumps(bad))
     assert main(["repro", str(path)]) == 2
     assert "config: unknown field 'no_such_field'" in capsys.readouterr().err
+
+
+def test_find_schedule_returns_a_short_replayable_witness(board: Platform) -> None:
+    def w3(r: Result) -> bool:
+        return "BUG: kernel NULL pointer dereference in __iommu_probe_device" in titles(r)
+
+    sched = find_schedule(board, NEXT_RK, IOMMU_ASYNC, w3, seeds=30)
+    assert sched is not None
+    assert w3(run_scenario(board, NEXT_RK, BootConfig(driver_async_probe=("rk_iommu",), schedule=sched)))
+    assert not w3(run_scenario(board, NEXT_RK, IOMMU_ASYNC))  # not the default schedule's doing
+    assert find_schedule(board, V614_RK, IOMMU_ASYNC, w3, seeds=5, rates=((0.05, 0.3),)) is None

@@ -9,9 +9,9 @@ inputs, small platforms, and -- for races -- stored schedules.
 
 Schedules: each entry picks a runnable thread by index (creation order) at a
 scheduling point where more than one thread can run.  The ones below were found
-on the CHAIN board with ``harness.schedules`` (``explore_pct`` runs until one
-satisfies the test's assertions, then ``shortest_prefix``); they are
-reproducers, so a change to the model's scheduling points may need them
+on the CHAIN board with ``harness.schedules.find_schedule`` (PCT exploration
+until a run satisfies the test's assertions, then ``shortest_prefix``); they
+are reproducers, so a change to the model's scheduling points may need them
 re-found the same way (the titles they must produce are the contract).
 """
 
