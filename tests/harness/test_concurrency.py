@@ -107,6 +107,9 @@ def test_modules_load_on_modprobe_threads_after_init(board: Platform) -> None:
     k = boot.run()
     modprobe = [t for t in k.threads if t.comm.startswith("modprobe/")]
     assert [t.comm for t in modprobe] == ["modprobe/rockchip,rk3568-vop"]
+    # after the initcalls: later than the kworker deferred_probe_initcall() started
+    kworker = next(t for t in k.threads if t.comm == "kworker/u:deferred_probe_work")
+    assert modprobe[0].pid > kworker.pid
     assert all(t.state == DEAD for t in k.threads) and k.findings == []
     vop = next(d for d in boot.devices() if d.init_name == "fe040000.vop")
     assert vop.driver is not None and vop.driver.name == "rockchip,rk3568-vop"
