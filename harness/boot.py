@@ -11,15 +11,21 @@ The default schedule is the synchronous boot of an arm64 DT system:
   most IOMMU clients live), then one client driver per distinct first
   ``compatible``, in DT order;
 * ``late_initcall``: ``deferred_probe_initcall``;
-* then ``async_synchronize_full`` and, when pending devices remain, the
-  deferred-probe timeout.
+* then ``async_synchronize_full``; userspace loads the modules (one
+  ``modprobe/<driver>`` thread each, client and IOMMU drivers); and, when
+  pending devices remain, the deferred-probe timeout.
 
 Which client drivers exist, are modules or probe asynchronously is a
-scenario input (:class:`DriverConfig`).
+scenario input (:class:`DriverConfig`); so are IOMMU drivers built as
+modules (``BootConfig.iommu_drivers``) and the ``driver_async_probe=``
+command line.  Async probes run on their own threads; a non-empty
+``BootConfig.schedule`` interleaves them (docs/concurrency.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +43,7 @@ from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
-from harness.kernel import Kernel, kfunc, set_kernel
+from harness.kernel import Chooser, Kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
@@ -78,7 +84,11 @@ class BootConfig:
     fail_alloc: tuple[str, ...] = ()
     config_modules: bool = True
     deferred_probe_timeout: int = 10
-    async_probe_all: bool = False  # driver_async_probe=*
+    async_probe_all: bool = False  # every client driver PROBE_PREFER_ASYNCHRONOUS
+    # driver_async_probe= on the command line: driver names ("*" for all,
+    # IOMMU drivers included), e.g. ("rk_iommu",) makes IOMMU instances
+    # probe -- and register -- concurrently on async workers.
+    driver_async_probe: tuple[str, ...] = ()
 
 
 def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
@@ -118,14 +128,39 @@ def _register_any(drv: Any) -> int:
     return driver_register(drv.driver)
 
 
+def _is_module(drv: Any) -> bool:
+    return drv is not None and getattr(drv, "presence", BUILTIN) == MODULE
+
+
+@kfunc
+def load_module(drv: Any, init: Callable[[Any], int] | None) -> None:
+    """``modprobe``: ``finit_module`` -> ``do_init_module`` -> the module's init
+    (``init``, or the ``module_platform_driver()`` one)."""
+    do_init_module(drv, init)
+
+
+@kfunc
+def do_init_module(drv: Any, init: Callable[[Any], int] | None = None) -> int:
+    if init is not None:
+        ret = do_one_initcall(init, drv)
+    else:
+        ret = do_one_initcall(module_driver_init, drv, _register_any)
+    # A module that did not request async probing waits for the async
+    # probes it started (kernel/module/main.c).
+    if not getattr(drv, "async_probe_requested", False):
+        dd.async_synchronize_full()
+    return ret
+
+
 class Boot:
     """Everything one run builds: tree, devices, drivers, the kernel."""
 
-    def __init__(self, platform: Platform, v: variant.Variant, cfg: BootConfig) -> None:
+    def __init__(self, platform: Platform, v: variant.Variant, cfg: BootConfig,
+                 chooser: Chooser | None = None, record: bool = False) -> None:
         self.platform = platform
         self.variant = v
         self.cfg = cfg
-        self.kernel = Kernel(cfg.schedule)
+        self.kernel = Kernel(cfg.schedule, chooser, record)
         self.tree = DeviceTree(platform)
         self.iommu_specs: list[IommuDriverSpec] = []
         self.client_drivers: list[Any] = []
@@ -140,9 +175,13 @@ class Boot:
         # compatibles a modelled driver binds: no generic client driver for them
         iommu_compat = {c for s in specs for c in s.compatible} | set(virtio.TRANSPORT_COMPATIBLES)
         for s in specs:
-            if self.cfg.iommu_drivers.get(s.name, BUILTIN) != ABSENT:
+            presence = self.cfg.iommu_drivers.get(s.name, BUILTIN)
+            if presence != ABSENT:
                 self.iommu_specs.append(s)
-                self.iommu_driver_objs.append(s.make_driver() if s.make_driver is not None else None)
+                drv = s.make_driver() if s.make_driver is not None else None
+                if drv is not None:
+                    drv.presence = presence  # a module loads on a modprobe thread after init
+                self.iommu_driver_objs.append(drv)
         # bus drivers that populate their children at probe (drivers/bus/)
         bus_compat = bus_driver_compatibles()
         self.bus_driver_objs = [b.make_driver() for b in BUS_DRIVERS]
@@ -228,6 +267,17 @@ class Boot:
     def kernel_init(self) -> None:
         self.kernel_init_freeable()
         dd.async_synchronize_full()
+        # Userspace runs: udev loads the modules, one modprobe each, in
+        # parallel with the deferred-probe work and async probes.  The
+        # deferred-probe timeout fires 10 s later: after they are loaded, or
+        # when nothing runs any more (a module load that never finishes).
+        modules = [(drv, spec.module_init) for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs,
+                                                                 strict=True) if _is_module(drv)]
+        modules += [(drv, None) for drv in self.client_drivers if drv.presence == MODULE]
+        if modules:
+            k = self.kernel
+            k.wait_exit([k.kthread_create(f"modprobe/{_driver_name(drv)}", load_module, drv, init)
+                         for drv, init in modules], timeout=True)
         s = dd.state()
         if s.pending and s.driver_deferred_probe_timeout > 0:
             # deferred_probe_timeout_work fires driver_deferred_probe_timeout
@@ -254,7 +304,7 @@ class Boot:
                 for tdrv in self.transport_drivers:
                     do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if spec.initcall != level:
+                if spec.initcall != level or _is_module(drv):
                     continue
                 if spec.module_init is not None:
                     do_one_initcall(spec.module_init, drv)
@@ -266,10 +316,6 @@ class Boot:
             if drv.presence == BUILTIN:
                 do_one_initcall(module_driver_init, drv, _register_any)
         do_one_initcall(dd.deferred_probe_initcall)
-        # Modules load from userspace after init: their drivers register now.
-        for drv in self.client_drivers:
-            if drv.presence == MODULE:
-                module_driver_init(drv, _register_any)
 
     def run(self) -> Kernel:
         k = self.kernel
@@ -283,6 +329,7 @@ class Boot:
         s = dd.state()
         s.config_modules = self.cfg.config_modules
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
+        s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
@@ -299,3 +346,30 @@ class Boot:
         for bus in IOMMU_BUSES:
             out.extend(bus.devices)
         return out
+
+
+# -- reproducers ---------------------------------------------------------------------
+
+
+def boot_config_to_json(cfg: BootConfig) -> dict[str, Any]:
+    """``cfg`` minus the schedule, as a crash reproducer's ``config`` object."""
+    d = dataclasses.asdict(cfg)
+    d.pop("schedule")
+    return json.loads(json.dumps(d))  # tuples -> lists
+
+
+def boot_config_from_json(d: dict[str, Any], schedule: list[int]) -> BootConfig:
+    """The inverse of :func:`boot_config_to_json`; ``ValueError`` names a bad field."""
+    known = {f.name for f in dataclasses.fields(BootConfig)} - {"schedule"}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}")
+    kw = dict(d)
+    try:
+        drivers = {c: DriverConfig(**dc) for c, dc in kw.pop("drivers", {}).items()}
+    except (TypeError, AttributeError) as e:
+        raise ValueError(f"drivers: {e}") from None
+    for name in ("fail_alloc", "driver_async_probe"):
+        if name in kw:
+            kw[name] = tuple(kw[name])
+    return BootConfig(drivers=drivers, schedule=list(schedule), **kw)

@@ -136,7 +136,8 @@ DEAD = "X"
 class Kthread:
     """A kernel thread: ``init`` (pid 1), kworkers, async probe workers."""
 
-    __slots__ = ("pid", "comm", "glet", "state", "held", "waiting_on", "fn", "args", "blocked_in")
+    __slots__ = ("pid", "comm", "glet", "state", "held", "waiting_on", "fn", "args", "blocked_in",
+                 "exit_trace")
 
     def __init__(self, pid: int, comm: str, fn: Callable[..., Any], args: tuple[Any, ...]):
         self.pid = pid
@@ -148,6 +149,8 @@ class Kthread:
         self.held: list[Mutex] = []
         self.waiting_on: Any = None
         self.blocked_in: list[str] = []
+        # where it died (an oops): the trace hung-task reports show for it
+        self.exit_trace: list[str] = []
 
     def __repr__(self) -> str:
         return f"<{self.comm}/{self.pid} {self.state}>"
@@ -156,13 +159,16 @@ class Kthread:
 class Mutex:
     """``struct mutex``: owner, FIFO waiters, a lockdep class name."""
 
-    __slots__ = ("name", "lock_class", "owner", "waiters")
+    __slots__ = ("name", "lock_class", "owner", "waiters", "owner_frame")
 
     def __init__(self, name: str, lock_class: str | None = None) -> None:
         self.name = name
         self.lock_class = lock_class or name
         self.owner: Kthread | None = None
         self.waiters: list[Kthread] = []
+        # The frame that called mutex_lock() for the owner: lockdep's "lock
+        # held at" stack, computed only when a report needs it.
+        self.owner_frame: FrameType | None = None
 
     def __repr__(self) -> str:
         return f"<mutex {self.name} owner={self.owner}>"
@@ -178,24 +184,59 @@ class Completion:
         self.waiters: list[Kthread] = []
 
 
-class Kernel:
-    """One boot of the model: threads, scheduler, global state, findings."""
+#: An exploration strategy: given the runnable threads (creation order), the
+#: current thread (None after a block or exit) and the scheduling point's
+#: name ("block" when the current thread went to sleep), the index to run.
+Chooser = Callable[[list[Kthread], "Kthread | None", str], int]
 
-    def __init__(self, schedule: list[int] | None = None) -> None:
+
+_EXIT = Completion("thread exit")
+
+
+class Kernel:
+    """One boot of the model: threads, scheduler, global state, findings.
+
+    Scheduling: at a decision (a scheduling point, a block or a thread exit
+    with more than one runnable thread) the next entry of ``schedule`` picks
+    ``runnable[entry % len(runnable)]`` (runnable threads in creation order).
+    When the schedule is used up, ``chooser`` (an exploration strategy) picks,
+    or, without one, the current thread keeps running while it can and else
+    the oldest runnable thread runs: the synchronous boot.  With ``record``
+    set, every decision's index is appended to it, so that the recorded list
+    replays the run bit for bit as a plain schedule.
+    """
+
+    def __init__(self, schedule: list[int] | None = None,
+                 chooser: Chooser | None = None,
+                 record: bool = False) -> None:
         self.threads: list[Kthread] = []
         self.current: Kthread | None = None
         self.schedule: list[int] = list(schedule or [])
         self.schedule_pos = 0
         self.decisions = 0
+        self.chooser = chooser
+        self.record: list[int] | None = [] if record else None
+        # with record: per decision, how many threads could run and where
+        self.record_widths: list[int] = []
+        self.record_where: list[str] = []
+        # number of RUNNABLE threads, kept by _set_state (sched_point's fast path)
+        self.nr_running = 0
         self.findings: list[Finding] = []
-        self._finding_keys: set[tuple[str, str | None]] = set()
+        self._finding_keys: dict[tuple[str, str | None], Finding] = {}
         self.log: list[str] = []
         self.panicked = False
         self._next_pid = 1
         self._root: greenlet.greenlet | None = None
+        self._starting: Kthread | None = None  # for the root to start (see _switch_to)
+        self._exit_waiters: list[Kthread] = []  # see wait_exit
+        self._timers: list[Kthread] = []  # sleepers a timer wakes when all else is idle
+        self._expired: set[int] = set()  # pids whose timer fired
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
         self.lock_order_trace: dict[tuple[str, str], list[str]] = {}
+        # deadlock findings and the lock each is about: threads still asleep
+        # on that lock at the end of the run are added to the finding.
+        self._deadlocks: list[tuple[Finding, Mutex, set[int]]] = []
         # Per-subsystem global state ("static struct device *dma_dev" etc.):
         # named entries, and one object per state class (see :meth:`state`).
         self.globals: dict[Any, Any] = {}
@@ -209,7 +250,44 @@ class Kernel:
         self._next_pid += 1
         t.glet = greenlet.greenlet(self._thread_main, parent=self._root)
         self.threads.append(t)
+        self.nr_running += 1
         return t
+
+    def _set_state(self, t: Kthread, state: str) -> None:
+        if t.state == state:
+            return
+        if t.state == RUNNABLE:
+            self.nr_running -= 1
+        elif state == RUNNABLE:
+            self.nr_running += 1
+        t.state = state
+        if state == DEAD and self._exit_waiters:
+            waiters, self._exit_waiters = self._exit_waiters, []
+            for w in waiters:
+                self.wake(w)
+
+    def wait_exit(self, threads: list[Kthread], timeout: bool = False) -> bool:
+        """Sleep until every thread in ``threads`` is dead, however it died
+        (``waitpid``).  With ``timeout`` the sleep also ends when the whole
+        system goes idle (time passes: a timer fires); returns False then.
+
+        Init uses it to let userspace load modules before the deferred-probe
+        timeout fires, without hanging when a module load never finishes."""
+        t = self.current
+        assert t is not None
+        while any(o.state != DEAD for o in threads):
+            self._exit_waiters.append(t)
+            if timeout:
+                self._timers.append(t)
+            self.block(t, _EXIT)
+            if t in self._timers:
+                self._timers.remove(t)
+            if t.pid in self._expired:
+                self._expired.discard(t.pid)
+                if t in self._exit_waiters:
+                    self._exit_waiters.remove(t)
+                return False
+        return True
 
     def _thread_main(self, t: Kthread) -> None:
         # This frame is the thread's entry point: "ret_from_fork" in traces.
@@ -229,10 +307,11 @@ class Kernel:
                 e.__traceback__))
         except _ThreadKilled:
             pass
-        t.state = DEAD
+        self._set_state(t, DEAD)
 
     def _oops(self, t: Kthread, e: AttributeError) -> None:
         trace = traceback_trace(e.__traceback__)
+        t.exit_trace = trace
         obj = getattr(e, "obj", None)
         field = e.name if e.name else (e.args[0] if e.args else "?")
         if isinstance(obj, BogusPointer):
@@ -259,6 +338,7 @@ class Kernel:
                 message=f"{what} at virtual address {addr:016x} (->{field})",
                 thread=f"{t.comm}/{t.pid}",
                 fault_address=addr,
+                threads=self.other_traces(t),
             )
         )
         if t.pid == 1:
@@ -266,7 +346,18 @@ class Kernel:
             self.panicked = True
             raise KernelPanic("Attempted to kill init!")
         # make_task_dead(): the thread is gone, the locks it holds stay held.
-        t.state = DEAD
+        self._set_state(t, DEAD)
+
+    def other_traces(self, me: Kthread | None) -> dict[str, list[str]]:
+        """Where every other live thread is (started and not dead): the
+        context of a finding in a concurrent run; empty in a synchronous one."""
+        out: dict[str, list[str]] = {}
+        for o in self.threads:
+            if o is me or o.state == DEAD:
+                continue
+            if o.glet is not None and o.glet.gr_frame is not None:
+                out[f"{o.comm}/{o.pid}"] = stack_trace(o.glet.gr_frame)
+        return out
 
     def run(self) -> None:
         """Run all threads until every one is dead or blocked for good."""
@@ -276,9 +367,13 @@ class Kernel:
                 t.glet.parent = self._root
         try:
             while True:
-                nxt = self._pick(None)
-                if nxt is None:
-                    break
+                nxt = self._starting
+                if nxt is not None:
+                    self._starting = None
+                else:
+                    nxt = self._pick(None, "exit")
+                    if nxt is None:
+                        break
                 self.current = nxt
                 assert nxt.glet is not None
                 nxt.glet.switch(nxt) if not nxt.glet else nxt.glet.switch()
@@ -286,42 +381,54 @@ class Kernel:
             pass
         finally:
             self.current = None
-        self._report_hung()
+        if not self.panicked:
+            self._report_hung()
 
     def _runnable(self) -> list[Kthread]:
         return [t for t in self.threads if t.state == RUNNABLE]
 
-    def _pick(self, cur: Kthread | None) -> Kthread | None:
+    def _pick(self, cur: Kthread | None, where: str) -> Kthread | None:
         runnable = self._runnable()
+        if not runnable and self._timers:
+            # Nothing can run: time passes and the pending timers fire.
+            timers, self._timers = self._timers, []
+            for w in timers:
+                self._expired.add(w.pid)
+                self.wake(w)
+            runnable = self._runnable()
         if not runnable:
             return None
         if len(runnable) == 1:
             return runnable[0]
+        self.decisions += 1
+        if self.record is not None:
+            self.record_widths.append(len(runnable))
+            self.record_where.append(where)
         if self.schedule_pos < len(self.schedule):
             choice = self.schedule[self.schedule_pos]
             self.schedule_pos += 1
-            self.decisions += 1
-            return runnable[choice % len(runnable)]
-        self.decisions += 1
-        if cur is not None and cur.state == RUNNABLE:
+            idx = choice % len(runnable)
+        elif self.chooser is not None:
+            idx = self.chooser(runnable, cur, where) % len(runnable)
+        elif cur is not None and cur.state == RUNNABLE:
+            if self.record is not None:
+                self.record.append(runnable.index(cur))
             return cur
-        return runnable[0]
+        else:
+            idx = 0
+        if self.record is not None:
+            self.record.append(idx)
+        return runnable[idx]
 
     def sched_point(self, where: str) -> None:
         """A scheduling point in the current thread (``where`` names it)."""
+        # Fast path: nobody else can run.
+        if self.nr_running <= 1:
+            return
         cur = self.current
         if cur is None:
             return
-        # Fast path: nobody else can run.
-        n = 0
-        for t in self.threads:
-            if t.state == RUNNABLE:
-                n += 1
-                if n > 1:
-                    break
-        if n <= 1:
-            return
-        nxt = self._pick(cur)
+        nxt = self._pick(cur, where)
         if nxt is None or nxt is cur:
             return
         self._switch_to(nxt)
@@ -335,46 +442,87 @@ class Kernel:
             return
         self.current = nxt
         assert nxt.glet is not None
-        if not nxt.glet:  # not started yet
-            nxt.glet.switch(nxt)
+        if not nxt.glet:
+            # Not started yet: the root starts it.  A greenlet started from
+            # inside another one inherits its recursion depth, so a chain of
+            # threads starting each other would hit the recursion limit.
+            self._starting = nxt
+            self._root.switch()
         else:
             nxt.glet.switch()
 
     def block(self, t: Kthread, on: Any) -> None:
         """Put the current thread to sleep on ``on`` until :meth:`wake`."""
-        t.state = BLOCKED
+        self._set_state(t, BLOCKED)
         t.waiting_on = on
         t.blocked_in = stack_trace(sys._getframe(1))
         while t.state == BLOCKED:
-            self._switch_to(self._pick(None))
+            self._switch_to(self._pick(None, "block"))
         self.current = t
 
     def wake(self, t: Kthread) -> None:
         if t.state == BLOCKED:
-            t.state = RUNNABLE
+            self._set_state(t, RUNNABLE)
             t.waiting_on = None
 
     def _report_hung(self) -> None:
+        """The hung-task detector: every thread asleep for good at the end.
+
+        Threads asleep on a lock that a deadlock finding is about join that
+        finding (their traces are added to it); every other one is an
+        ``INFO: task hung`` report carrying the traces of the threads it
+        waits for (a lock's owner, or whoever could still complete what it
+        waits on).
+        """
+        covered: set[int] = set()
+        for f, lock, pids in self._deadlocks:
+            covered |= pids
+            for t in self.threads:
+                if t.state == BLOCKED and t.waiting_on is lock and t.pid not in pids:
+                    f.threads[f"{t.comm}/{t.pid}"] = list(t.blocked_in)
+                    covered.add(t.pid)
         for t in self.threads:
-            if t.state != BLOCKED:
+            if t.state != BLOCKED or t.pid in covered:
                 continue
             on = t.waiting_on
-            if isinstance(on, Mutex) and on.owner is not None and on.owner.state == DEAD:
-                # The owner oopsed with the lock held: everyone waiting hangs.
-                trace = t.blocked_in
-                fn = guilty_frame(trace)
-                self.add_finding(
-                    Finding(
-                        kind=fnd.DEADLOCK,
-                        title=f"INFO: task hung in {fn}",
-                        function=fn,
-                        device=None,
-                        trace=trace,
-                        message=f"{t.comm}/{t.pid} blocked on {on.name} held by dead "
-                        f"{on.owner.comm}/{on.owner.pid}",
-                        thread=f"{t.comm}/{t.pid}",
-                    )
+            others: dict[str, list[str]] = {}
+            if isinstance(on, Mutex):
+                o = on.owner
+                if o is None:
+                    what = f"blocked on {on.name}"
+                elif o.state == DEAD:
+                    what = f"blocked on {on.name} held by dead {o.comm}/{o.pid}"
+                    others[f"{o.comm}/{o.pid}"] = list(o.exit_trace)
+                else:
+                    what = f"blocked on {on.name} held by {o.comm}/{o.pid}"
+                    others[f"{o.comm}/{o.pid}"] = list(o.blocked_in)
+            else:
+                name = getattr(on, "name", type(on).__name__)
+                what = f"waiting for {name} that nobody will complete"
+                # whoever could have completed it: the threads that died
+                # and the ones asleep themselves
+                for o in self.threads:
+                    if o is not t and o.state == DEAD and o.exit_trace:
+                        others[f"{o.comm}/{o.pid}"] = list(o.exit_trace)
+                    elif o is not t and o.state == BLOCKED:
+                        others[f"{o.comm}/{o.pid}"] = list(o.blocked_in)
+            trace = t.blocked_in
+            fn = guilty_frame(trace)
+            f = self.add_finding(
+                Finding(
+                    kind=fnd.DEADLOCK,
+                    title=f"INFO: task hung in {fn}",
+                    function=fn,
+                    device=None,
+                    trace=list(trace),
+                    message=f"{t.comm}/{t.pid} {what}",
+                    thread=f"{t.comm}/{t.pid}",
+                    threads=others,
                 )
+            )
+            if f.thread != f"{t.comm}/{t.pid}":
+                # another task hung at the same place: one report, both tasks
+                f.threads[f"{t.comm}/{t.pid}"] = list(trace)
 
     def state(self, cls: type[S]) -> S:
         """The file-scope statics a module keeps in ``cls``, for this boot.
@@ -389,12 +537,16 @@ class Kernel:
 
     # -- findings and log --------------------------------------------------
 
-    def add_finding(self, f: Finding) -> None:
+    def add_finding(self, f: Finding) -> Finding:
+        """Record ``f`` unless a finding with its title and device exists;
+        return the recorded one."""
         key = (f.title, f.device)
-        if key in self._finding_keys:
-            return
-        self._finding_keys.add(key)
+        old = self._finding_keys.get(key)
+        if old is not None:
+            return old
+        self._finding_keys[key] = f
         self.findings.append(f)
+        return f
 
     def printk(self, line: str) -> None:
         self.log.append(line)
@@ -443,14 +595,7 @@ def current_device_name(frame: FrameType | None = None) -> str | None:
 
 def thread_traces(exclude: Kthread | None = None) -> dict[str, list[str]]:
     """Traces of every other live thread, for findings about interleavings."""
-    k = kernel()
-    out: dict[str, list[str]] = {}
-    for t in k.threads:
-        if t is exclude or t.state == DEAD:
-            continue
-        if t.glet is not None and t.glet.gr_frame is not None:
-            out[f"{t.comm}/{t.pid}"] = stack_trace(t.glet.gr_frame)
-    return out
+    return kernel().other_traces(exclude)
 
 
 # -- locking (kernel/locking/mutex.c, lockdep) -------------------------------
@@ -461,7 +606,8 @@ def mutex_lock(lock: Mutex) -> None:
     k = kernel()
     t = k.current
     assert t is not None
-    k.sched_point("mutex_lock")
+    if k.nr_running > 1:  # (the point's name is built only when it is one)
+        k.sched_point("mutex_lock " + lock.name)
     if lock.owner is t:
         _report_deadlock(k, t, lock, recursive=True)
         k.block(t, lock)  # never returns: nobody will release it
@@ -474,6 +620,7 @@ def mutex_lock(lock: Mutex) -> None:
         lock.waiters.append(t)
         k.block(t, lock)
     lock.owner = t
+    lock.owner_frame = sys._getframe(1)
     t.held.append(lock)
 
 
@@ -495,10 +642,12 @@ def mutex_unlock(lock: Mutex) -> None:
         )
         return
     lock.owner = None
+    lock.owner_frame = None
     t.held.remove(lock)
     if lock.waiters:
         k.wake(lock.waiters.pop(0))
-    k.sched_point("mutex_unlock")
+    if k.nr_running > 1:
+        k.sched_point("mutex_unlock " + lock.name)
 
 
 def mutex_is_locked_by_current(lock: Mutex) -> bool:
@@ -542,27 +691,36 @@ def _wait_for_cycle(t: Kthread, lock: Mutex) -> list[Kthread]:
 def _report_deadlock(
     k: Kernel, t: Kthread, lock: Mutex, recursive: bool, cycle: list[Kthread] | None = None
 ) -> None:
+    """A deadlock finding with every involved thread's stack.
+
+    Recursive locking: the re-acquisition (``trace``) and where the thread
+    took the lock first (lockdep's "already holding lock ... at").  A
+    wait-for cycle: the other threads of the cycle, where they sleep.
+    Threads that later block on ``lock`` join the finding at the end of
+    the run (:meth:`Kernel._report_hung`).
+    """
     trace = stack_trace(sys._getframe(2))
     fn = guilty_frame(trace)
     others: dict[str, list[str]] = {}
+    if recursive and lock.owner_frame is not None:
+        others[f"{t.comm}/{t.pid} acquired {lock.name} at"] = stack_trace(lock.owner_frame)
     for o in cycle or []:
         if o is not t and o.glet is not None and o.glet.gr_frame is not None:
             others[f"{o.comm}/{o.pid}"] = stack_trace(o.glet.gr_frame)
     what = "recursive locking" if recursive else "circular wait"
-    k.add_finding(
-        Finding(
-            kind=fnd.DEADLOCK,
-            title=f"possible deadlock in {fn}",
-            function=fn,
-            device=current_device_name(sys._getframe(2)),
-            trace=trace,
-            message=f"{what}: {t.comm}/{t.pid} acquires {lock.name} "
-            f"held by {lock.owner.comm + '/' + str(lock.owner.pid) if lock.owner else '?'}",
-            invariant=2,
-            thread=f"{t.comm}/{t.pid}",
-            threads=others,
-        )
+    f = Finding(
+        kind=fnd.DEADLOCK,
+        title=f"possible deadlock in {fn}",
+        function=fn,
+        device=current_device_name(sys._getframe(2)),
+        trace=trace,
+        message=f"{what}: {t.comm}/{t.pid} acquires {lock.name} "
+        f"held by {lock.owner.comm + '/' + str(lock.owner.pid) if lock.owner else '?'}",
+        invariant=2,
+        thread=f"{t.comm}/{t.pid}",
+        threads=others,
     )
+    k._deadlocks.append((k.add_finding(f), lock, {o.pid for o in (cycle or [t])}))
 
 
 def _lockdep_acquire(k: Kernel, t: Kthread, lock: Mutex) -> None:
@@ -572,9 +730,14 @@ def _lockdep_acquire(k: Kernel, t: Kthread, lock: Mutex) -> None:
         hc = held.lock_class
         if hc == new:
             continue
-        if hc not in k.lock_order or new not in k.lock_order[hc]:
-            k.lock_order.setdefault(hc, set()).add(new)
-            k.lock_order_trace[(hc, new)] = stack_trace(sys._getframe(2))
+        edges = k.lock_order.get(hc)
+        if edges is not None and new in edges:
+            # a known dependency: it was validated when it was first seen
+            # (lockdep's chain cache); any cycle through it was reported by
+            # whichever edge closed it.
+            continue
+        k.lock_order.setdefault(hc, set()).add(new)
+        k.lock_order_trace[(hc, new)] = stack_trace(sys._getframe(2))
         # new -> ... -> hc already seen?
         if _reaches(k.lock_order, new, hc):
             trace = stack_trace(sys._getframe(2))
@@ -632,6 +795,7 @@ def __warn(message: str, invariant: int | None = None, once_key: str | None = No
             message=message,
             invariant=invariant,
             thread=f"{t.comm}/{t.pid}" if t else "",
+            threads=k.other_traces(t) if t else {},
         )
     )
 

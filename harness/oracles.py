@@ -47,9 +47,12 @@ def report(kind: str, summary: str, invariant: int, dev: Any = None, message: st
     k = kernel()
     t = k.current
     name = dev.init_name if dev is not None else current_device_name(frame)
+    # In a concurrent run the other live threads are part of the story (who
+    # is inside the walk while this driver probes): their traces go along.
     k.add_finding(Finding(kind=kind, title=f"{summary} in {fn}", function=fn, device=name,
                           trace=trace, message=message, invariant=invariant,
-                          thread=f"{t.comm}/{t.pid}" if t else ""))
+                          thread=f"{t.comm}/{t.pid}" if t else "",
+                          threads=k.other_traces(t) if t else {}))
 
 
 # -- invariant 2: bus->dma_configure never under iommu_probe_device_lock --------
@@ -233,6 +236,13 @@ def dma_range_map_set(dev: Any, new: Any) -> None:
     if old is not None and old is not new:
         report(fnd.WARNING, "dma_range_map overwritten", 9, dev,
                "dma_range_map set while already set: the first map leaks")
+
+
+def dma_range_map_kfree(dev: Any, m: Any) -> None:
+    """``kfree(map)`` of a map the caller owns (of_dma_configure_id()'s -EPROBE_DEFER path)."""
+    if m.freed:
+        report(fnd.WARNING, "dma_range_map freed twice", 9, dev)
+    m.freed = True
 
 
 def dma_range_map_freed(dev: Any) -> None:

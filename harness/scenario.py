@@ -15,7 +15,7 @@ from harness.boot import Boot, BootConfig
 from harness.device import device_is_bound
 from harness.findings import Finding
 from harness.iommu.iommu import core
-from harness.kernel import set_kernel
+from harness.kernel import Chooser, set_kernel
 from harness.platform import Platform
 from harness.variant import Variant
 
@@ -29,6 +29,11 @@ class Result:
     log: list[str] = field(default_factory=list)
     panicked: bool = False
     decisions: int = 0
+    # with record=True: every scheduling decision's choice (replays the run
+    # as a plain schedule) and the number of runnable threads at each
+    schedule: list[int] | None = None
+    widths: list[int] | None = None
+    where: list[str] | None = None  # the scheduling point of each decision
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,9 +44,16 @@ class Result:
         }
 
 
-def run_scenario(platform: Platform, v: Variant, cfg: BootConfig | None = None) -> Result:
-    """Boot ``platform`` under variant ``v``; never raises for model findings."""
-    boot = Boot(platform, v, cfg or BootConfig())
+def run_scenario(platform: Platform, v: Variant, cfg: BootConfig | None = None, *,
+                 chooser: Chooser | None = None, record: bool = False) -> Result:
+    """Boot ``platform`` under variant ``v``; never raises for model findings.
+
+    ``cfg.schedule`` drives the scheduler; past its end ``chooser`` (an
+    exploration strategy, see :mod:`harness.schedules`) or the synchronous
+    default picks.  ``record`` returns the decisions taken as
+    ``Result.schedule``, which replays the run exactly.
+    """
+    boot = Boot(platform, v, cfg or BootConfig(), chooser=chooser, record=record)
     try:
         k = boot.run()
         devices = boot.devices()
@@ -49,7 +61,8 @@ def run_scenario(platform: Platform, v: Variant, cfg: BootConfig | None = None) 
             oracles.final_checks(devices)
         stats = _stats(boot, devices)
         return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
-                      k.decisions)
+                      k.decisions, k.record, k.record_widths if record else None,
+                      k.record_where if record else None)
     finally:
         set_kernel(None)
 

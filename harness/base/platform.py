@@ -10,7 +10,7 @@ from harness.base import dd
 from harness.base.bus import driver_register
 from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.iommu import iommu
-from harness.kernel import BogusPointer, kfunc
+from harness.kernel import BogusPointer, kernel, kfunc
 
 # offsetof(struct platform_driver, driver) on arm64 6.12: probe, remove,
 # shutdown, suspend, resume precede it.  container_of(NULL, ...) of a NULL
@@ -135,6 +135,8 @@ def platform_dma_configure(dev: device) -> int:
         ret = acpi_dma_configure(dev, attr)
     # V614: if (ret || drv->driver_managed_dma) return ret;
     # NEXT: if (ret || !dev->driver || drv->driver_managed_dma) return ret;
+    # W4: dev->driver was read at entry and is read again here, unlocked.
+    kernel().sched_point("platform_dma_configure:dev->driver")
     if not variant.check("platform_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret):
         return ret
     ret = iommu.iommu_device_use_default_domain(dev)

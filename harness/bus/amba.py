@@ -10,7 +10,7 @@ from harness.base.core import device_add
 from harness.base.platform import of_driver_match_device
 from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.iommu import iommu
-from harness.kernel import kfunc
+from harness.kernel import kernel, kfunc
 
 
 class amba_device:  # noqa: N801
@@ -58,6 +58,8 @@ def amba_dma_configure(dev: device) -> int:
         ret = of_dma_configure_id(dev, dev.of_node, True, None)
     elif fw is not None and fw.kind == "acpi":
         ret = acpi_dma_configure(dev, acpi_get_dma_attr(fw))
+    # W4: dev->driver was read at entry and is read again here, unlocked.
+    kernel().sched_point("amba_dma_configure:dev->driver")
     if variant.check("amba_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:

@@ -57,6 +57,8 @@ def cdx_dma_configure(dev: device) -> int:
     if ret and ret != -EPROBE_DEFER:
         kernel().printk(f"{dev.init_name}: of_dma_configure_id() failed")
         return ret
+    # W4: dev->driver was read at entry and is read again here, unlocked.
+    kernel().sched_point("cdx_dma_configure:dev->driver")
     if variant.check("cdx_dma_configure.use_default_domain", dev=dev, drv=cdx_drv, ret=ret):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:

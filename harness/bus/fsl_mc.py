@@ -8,7 +8,7 @@ from harness import variant
 from harness.base import dd
 from harness.device import bus_type, device, device_driver
 from harness.iommu import iommu
-from harness.kernel import kfunc
+from harness.kernel import kernel, kfunc
 
 
 class fsl_mc_device:  # noqa: N801
@@ -57,6 +57,8 @@ def fsl_mc_dma_configure(dev: device) -> int:
         ret = of_dma_configure_id(dev, mc_dev.mc_np, False, input_id)
     else:
         ret = acpi_dma_configure_id(dev, DEV_DMA_COHERENT, input_id)
+    # W4: dev->driver was read at entry and is read again here, unlocked.
+    kernel().sched_point("fsl_mc_dma_configure:dev->driver")
     if variant.check("fsl_mc_dma_configure.use_default_domain", dev=dev, drv=mc_drv, ret=ret):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:

@@ -136,6 +136,8 @@ def pci_dma_configure(dev: device) -> int:
         ret = of_dma_configure_id(dev, bridge_np, True, None)
     elif dev.fwnode is not None and dev.fwnode.kind == "acpi":
         ret = acpi_dma_configure(dev, acpi_get_dma_attr(dev.fwnode))
+    # W4: dev->driver was read at entry and is read again here, unlocked.
+    kernel().sched_point("pci_dma_configure:dev->driver")
     if variant.check("pci_dma_configure.use_default_domain", dev=dev, drv=driver, ret=ret):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:

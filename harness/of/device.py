@@ -58,7 +58,7 @@ def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | N
         if set_map:
             dev.dma_range_map = None
         if map_ is not None:
-            map_.freed = True
+            oracles.dma_range_map_kfree(dev, map_)  # kfree(map)
         return -EPROBE_DEFER
     # Take all other IOMMU errors to mean we'll just carry on without it
     arch_setup_dma_ops(dev, coherent)

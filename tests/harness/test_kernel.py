@@ -370,12 +370,6 @@ def test_oops_in_a_worker_kills_only_it_and_its_lock_waiters_hang() -> None:
     assert "held by dead kworker/u:1/2" in hung.message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "harness/kernel.py Kernel._report_hung() only reports threads blocked on a Mutex whose owner "
-    "died; a thread blocked on a Completion (flush_work, async_synchronize_full) whose only "
-    "completer oopsed stays BLOCKED silently. In the probe path this hides init hanging in "
-    "deferred_probe_initcall's flush_work() after the deferred-probe kworker oopses (e.g. the "
-    "W4 paging request in platform_dma_configure)."))
 def test_waiter_on_a_completion_whose_completer_died_is_reported_hung() -> None:
     done = Completion("work_done")
 
@@ -393,7 +387,13 @@ def test_waiter_on_a_completion_whose_completer_died_is_reported_hung() -> None:
 
     k = boot(("swapper/0", init_waits_for_work), ("kworker/u:1", worker_oopses_before_completing))
     assert thread(k, "swapper/0").state == BLOCKED
-    assert any(f.kind == fnd.DEADLOCK and "init_waits_for_work" in f.title for f in k.findings)
+    hung = only(k, fnd.DEADLOCK)
+    assert hung.title == "INFO: task hung in init_waits_for_work"
+    assert hung.thread == "swapper/0/1"
+    assert hung.message == "swapper/0/1 waiting for work_done that nobody will complete"
+    # the thread that could have completed it, where it died
+    assert hung.threads == {"kworker/u:1/2": ["leaf_null", "outer_caller",
+                                              "worker_oopses_before_completing", "ret_from_fork"]}
 
 
 def test_null_dereference_oops_names_the_field_offset_and_device() -> None:
@@ -539,3 +539,30 @@ def test_findings_deduplicate_by_title_and_device() -> None:
     k = boot(("swapper/0", run))
     assert [(f.title, f.device) for f in k.findings] == [("WARNING in warn_for", "a"),
                                                          ("WARNING in warn_for", "b")]
+
+
+def test_wait_exit_returns_on_death_or_when_a_timer_fires_on_an_idle_system() -> None:
+    m = Mutex("never_released")
+    results: list[bool] = []
+
+    @kfunc
+    def dies() -> None:
+        outer_caller(None)
+
+    @kfunc
+    def sleeps_forever() -> None:
+        mutex_lock(m)
+        mutex_lock(m)  # recursive: asleep for good
+
+    @kfunc
+    def parent() -> None:
+        k = kernel()
+        results.append(k.wait_exit([k.kthread_create("child/a", dies)]))
+        results.append(k.wait_exit([k.kthread_create("child/b", sleeps_forever)], timeout=True))
+
+    k = boot(("swapper/0", parent))
+    assert results == [True, False]
+    assert thread(k, "swapper/0").state == DEAD
+    assert thread(k, "child/b").state == BLOCKED
+    assert [f.title for f in k.findings] == ["BUG: kernel NULL pointer dereference in leaf_null",
+                                             "possible deadlock in sleeps_forever"]

@@ -9,9 +9,10 @@ inputs, small platforms, and -- for races -- stored schedules.
 
 Schedules: each entry picks a runnable thread by index (creation order) at a
 scheduling point where more than one thread can run.  The ones below were found
-by a preemption-bounded search over the CHAIN board and minimised; they are
-reproducers, so a change to the model's scheduling points may need them
-re-found (the titles they must produce are the contract).
+on the CHAIN board with ``harness.schedules.find_schedule`` (PCT exploration
+until a run satisfies the test's assertions, then ``shortest_prefix``); they
+are reproducers, so a change to the model's scheduling points may need them
+re-found the same way (the titles they must produce are the contract).
 """
 
 from __future__ import annotations
@@ -117,12 +118,13 @@ def w5_board() -> Platform:
 RACE = {"async_probe_all": True, "config_modules": False}  # driver_async_probe=*, no modules
 
 # Minimised schedules on chain_board (RACE config), see the module docstring.
-SCHED_W2_LATE_PROBE = [1] * 8 + [0] * 14 + [2]
-SCHED_W4_TOCTOU = [0] * 20 + [3] * 13 + [0]
-SCHED_W4_PROBED_WHILE_BINDING = [0] * 23 + [3] * 18 + [0]
-SCHED_W1_DEFAULT_DOMAIN = [0] * 23 + [3] * 24 + [0]
+SCHED_W2_LATE_PROBE = [0] * 8 + [2] * 6 + [0] * 2 + [2] * 4 + [1] * 2 + [0] * 9 + [1] * 16 + [0]
+SCHED_W4_TOCTOU = [0] * 8 + [1] * 2 + [3] * 16 + [2]
+SCHED_W4_PROBED_WHILE_BINDING = [0] * 8 + [1] * 2 + [0] * 4 + [3] * 15 + [0] * 7 + [1] * 2 + [2] * 4 + [0]
+SCHED_W1_DEFAULT_DOMAIN = ([0] * 8 + [2] * 7 + [3] * 24 + [2] * 3 + [1] + [2] * 9 + [0] + [2] * 8
+                           + [1])
 # on w5_board, RACE config + the SMMUv3 driver absent
-SCHED_W5_DOUBLE_FREE = [0] * 13 + [2] * 23 + [0]
+SCHED_W5_DOUBLE_FREE = [0] * 5 + [1] * 2 + [2] * 10 + [0] * 5 + [2] * 11 + [0]
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -534,16 +536,18 @@ def test_inv9_negative_maps_freed_once_even_when_the_driver_fails(v: Variant, pr
     assert of_invariant(r, 9) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "oracle gap: harness/of/device.py of_dma_configure_id()'s -EPROBE_DEFER path does "
-    "`map_.freed = True` (C: kfree(map)) without the double-free check of "
-    "oracles.dma_range_map_freed(). In this W5 interleaving cam's failing async bind frees the "
-    "map through device_unbind_cleanup() first, then the walk's IOMMU-layer call (which stored "
-    "that map and sees -EPROBE_DEFER from the absent SMMU) kfree()s it again: no finding."))
 def test_inv9_positive_w5_double_free_of_the_range_map() -> None:
+    """W5: cam's failing async bind frees the map the walk's IOMMU-layer call stored
+    (device_unbind_cleanup); that call then sees -EPROBE_DEFER from the absent SMMU and
+    kfree()s it again."""
     r = run(w5_board(), FIX, schedule=SCHED_W5_DOUBLE_FREE, iommu_drivers={"arm-smmu-v3": "absent"},
             **RACE)
-    assert one(r, "dma_range_map freed twice").device == "3.cam"
+    f = one(r, "dma_range_map freed twice in of_dma_configure_id")
+    assert f.device == "3.cam" and f.invariant == 9
+    assert in_order(f.trace, ["of_dma_configure_id", "platform_dma_configure", "__iommu_probe_device",
+                              "probe_iommu_group", "iommu_device_register"])
+    assert run(w5_board(), V614, schedule=SCHED_W5_DOUBLE_FREE, iommu_drivers={"arm-smmu-v3": "absent"},
+               **RACE).findings == []
 
 
 # -- 10: dev->iommu presence restored by a failed of_iommu_configure --------------------------
