@@ -21,8 +21,10 @@ TYPED_PACKAGES := harness corpus mutators fuzz
 #   device-tree-compiler: dtc      coccinelle: spatch     linux-source-6.12: the tree
 #   swig: builds pylibfdt          gcc-aarch64-linux-gnu + cpp: preprocess arm64 .dts
 #   xz-utils + tar: extract the tree
+#   flex bison bc libssl-dev libelf-dev: kbuild host tools for `apply --build`
 DEB_PACKAGES := device-tree-compiler coccinelle linux-source-6.12 swig \
-	gcc-aarch64-linux-gnu cpp git perl make xz-utils tar
+	gcc-aarch64-linux-gnu cpp git perl make xz-utils tar \
+	flex bison bc libssl-dev libelf-dev
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

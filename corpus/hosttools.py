@@ -32,6 +32,10 @@ TOOLS: dict[str, str] = {
     "make": "make",
     "tar": "tar",
     "xz": "xz-utils",
+    # what kbuild needs on the host (apply --build)
+    "flex": "flex",
+    "bison": "bison",
+    "bc": "bc",
 }
 
 # How much of a failing tool's stderr goes into the one-line error message.

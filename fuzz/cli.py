@@ -20,6 +20,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "kernel-tree": ("fuzz.commands.kernel_tree", "prepare the cached Debian linux-source tree"),
     "corpus": ("fuzz.commands.corpus", "build platform corpora from a kernel tree"),
     "apply": ("fuzz.commands.apply", "apply a variant to a kernel tree with Coccinelle"),
+    "cleanup": ("fuzz.commands.cleanup", "remove the branches and worktrees apply made"),
     "propose": ("fuzz.commands.propose", "turn a variant into a patch series for maintainers"),
     "fuzz": ("fuzz.commands.fuzz", "fuzz one variant with atheris or hypothesis"),
     "explore": ("fuzz.commands.explore", "fuzz the variant space and rank fix candidates"),

@@ -173,11 +173,17 @@ def apply_variant(tree: str | os.PathLike[str], variant: Variant, *, base_ref: s
         diffstat = wrepo.git.diff("--stat", f"{base}..{commit}")
         t_commit = time.monotonic()
         builds: list[dict[str, Any]] = []
+        build_seconds: dict[str, float] = {}
         if build:
+            # compiled in the reusable build cache (a clone checked out at this
+            # commit), not in the sparse worktree: see mutators.build
             from mutators.build import build_objects
 
-            gitrepo.expand_worktree(wrepo)
-            builds = build_objects(wt, res.changed_files)
+            br = build_objects(str(repo.git_dir), f"refs/heads/{branch}", commit,
+                               res.changed_files)
+            builds = [o.as_json() for o in br.objects]
+            build_seconds = {f"build_{k}": v for k, v in br.seconds.items()}
+            build_seconds["build_cold"] = float(br.cold)
         gitrepo.finish_worktree(wrepo)
     except BaseException:
         gitrepo.remove_worktree(repo, wt, branch)
@@ -188,7 +194,7 @@ def apply_variant(tree: str | os.PathLike[str], variant: Variant, *, base_ref: s
         sites=[{"site": o.site, "file": o.file, "status": o.status} for o in res.outcomes],
         seconds={"plan": round(t_plan - t0, 3), "worktree": round(t_wt - t_plan, 3),
                  "spatch": round(t_spatch - t_wt, 3), "commit": round(t_commit - t_spatch, 3),
-                 "total": round(time.monotonic() - t0, 3)},
+                 **build_seconds, "total": round(time.monotonic() - t0, 3)},
         build=builds)
 
 
@@ -200,17 +206,12 @@ def _has_identity(repo: git.Repo) -> bool:
 
 
 def cleanup(tree: str | os.PathLike[str], *, all_branches: bool = False) -> list[str]:
-    """Prune stale worktrees (and with ``all_branches`` every ``probefuzz/*`` one)."""
-    repo = gitrepo.open_tree(tree)
-    removed = gitrepo.prune_stale(repo)
-    if all_branches:
-        for w in gitrepo.list_worktrees(repo):
-            br = w.get("branch", "").removeprefix("refs/heads/")
-            if br.startswith(gitrepo.BRANCH_PREFIX):
-                gitrepo.remove_worktree(repo, Path(w["worktree"]), br)
-                removed.append(br)
-        for h in list(repo.heads):
-            if h.name.startswith(gitrepo.BRANCH_PREFIX):
-                repo.git.branch("-D", h.name)
-                removed.append(h.name)
-    return sorted(set(removed))
+    """Prune stale worktrees (and with ``all_branches`` every ``probefuzz/*`` one
+    probefuzz made); see :mod:`mutators.cleanup`."""
+    from mutators.cleanup import cleanup as _cleanup
+
+    if not all_branches:
+        repo = gitrepo.open_tree(tree)
+        return sorted(gitrepo.prune_stale(repo))
+    res = _cleanup(tree)
+    return sorted(set(res.pruned + res.removed))

@@ -177,13 +177,6 @@ def create_sparse_worktree(repo: git.Repo, branch: str, base: str,
     return wt, wrepo
 
 
-def expand_worktree(wrepo: git.Repo) -> None:
-    """Check out the whole tree in a sparse worktree (for builds)."""
-    gd = Path(wrepo.git_dir)
-    (gd / "info" / "sparse-checkout").write_text("/*\n")
-    wrepo.git.execute(["git", "-c", "core.sparseCheckout=true", "read-tree", "-mu", "HEAD"])
-
-
 def finish_worktree(wrepo: git.Repo) -> None:
     """Mark a worktree as completed (no longer a candidate for stale pruning)."""
     (Path(wrepo.git_dir) / PID_FILE).unlink(missing_ok=True)

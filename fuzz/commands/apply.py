@@ -3,7 +3,11 @@
 Creates a new (sparse) git worktree under ~/.cache/probefuzz/worktrees on the
 branch probefuzz/<id> from the tree's HEAD (or --base-ref), runs spatch for
 each guard site of the variant on the files narrowed with git grep, fixes the
-layout up and commits with a message saying what changes and why.  The tree's
+layout up and commits with a message saying what changes and why.  With
+--build it then compiles the touched objects for arm64 (aarch64-linux-gnu-gcc,
+defconfig plus the Kconfig options the files need) in a reusable build cache
+under ~/.cache/probefuzz/build-arm64 and reports each object; exit 1 if one
+does not compile.  The tree's
 own checkout and uncommitted work are never touched; a failed apply removes
 its worktree and branch, and stale ones left by a killed apply are pruned.
 """
@@ -38,9 +42,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mutators.apply import apply_variant
 
-    if args.build:
-        raise UsageError("--build is not implemented yet (arm64 cross build of the touched "
-                         "objects is the next step of issue 4)")
     mutant = resolve(args.variant)
     try:
         res = apply_variant(args.tree, mutant.variant, base_ref=args.base_ref,
@@ -59,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {s['status']:8} {s['site']}" + (f" ({s['file']})" if s["file"] else ""))
         print(res.diffstat)
         for b in res.build:
-            print(f"  build {b['object']}: {b['status']}")
+            note = "" if b["rebuilt"] else " (up to date)"
+            print(f"  build {b['status']:5} {b['object']}{note}")
+            for ln in b["errors"]:
+                print(f"        {ln}")
         print(f"({res.seconds['total']:.1f} s)")
     failed = [b for b in res.build if b.get("status") != "ok"]
     return 1 if failed else 0
