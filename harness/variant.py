@@ -28,7 +28,9 @@ from typing import Any
 from harness import sites as _driver_sites
 from harness.errno import ENODEV
 from harness.site import G, Guard, P, Pred, PredDef, Site
+from mutators.move_shapes import Place, move_if
 from mutators.shapes import Alternative, Anchor, ChoiceShape, Comment, GuardedIf
+from mutators.snapshot_shapes import ONCE, TWICE, read_once
 
 # -- vocabularies --------------------------------------------------------------
 
@@ -77,6 +79,20 @@ def _drv_not_managed(field_name: str) -> PredDef:
 _CLAIM = "ret = iommu_device_use_default_domain(dev);"
 
 
+#: the local a bus hook snapshots dev->driver into (``<fn>.driver_read`` = once)
+SNAP_LOCAL = "ddrv"
+
+
+def _hook_driver(fn: str) -> PredDef:
+    """``dev->driver`` in a bus hook: re-read now (twice), or the value the hook
+    read at entry to derive its bus driver pointer (once: the snapshot)."""
+    def read(e: Mapping[str, Any]) -> bool:
+        if choice(f"{fn}.driver_read") == ONCE:
+            return e["ddrv"] is not None
+        return _dev(e).driver is not None
+    return PredDef("dev->driver", read, "a driver is bound or binding")
+
+
 def _bus_hook_c(fn: str, drvvar: str) -> GuardedIf:
     """C of a bus hook's claim: ``if (G) { ret = iommu_device_use_default_domain(dev); ...}``,
     or platform's early return ``if (!G) return ret;`` in front of the claim."""
@@ -84,15 +100,17 @@ def _bus_hook_c(fn: str, drvvar: str) -> GuardedIf:
                       requires=("dev->driver",))
     if fn == "platform_dma_configure":
         return GuardedIf(body="return ret;", follow=_CLAIM, negated=True, removable=False,
-                         comments=(comment,),
+                         comments=(comment,), aliases=((SNAP_LOCAL, "dev->driver"),),
                          body_regex=r"^\s*return ret;\s*ret = iommu_device_use_default_domain")
     return GuardedIf(body="{\n" + _CLAIM + "\n...\n}", removable=False, comments=(comment,),
+                     aliases=((SNAP_LOCAL, "dev->driver"),),
                      body_regex=r"^\s*\{\s*ret = iommu_device_use_default_domain")
 
 
 def _bus_hook_site(bus: str, fn: str, file: str, drvvar: str) -> Site:
-    vocab = _vocab("dev->driver", "dev->iommu_group", "dev->iommu", "dev->dma_range_map",
-                   **{"!ret": RET_OK, "!drv->driver_managed_dma": _drv_not_managed(drvvar)})
+    vocab = {"dev->driver": _hook_driver(fn),
+             **_vocab("dev->iommu_group", "dev->iommu", "dev->dma_range_map",
+                      **{"!ret": RET_OK, "!drv->driver_managed_dma": _drv_not_managed(drvvar)})}
     return Site(
         name=f"{fn}.use_default_domain",
         function=fn,
@@ -147,6 +165,9 @@ _OPS_COMMENT_NEXT = (
     "assume that only one of Intel, AMD, s390, PAMU or legacy SMMUv2 can\n"
     "be present, and that any of their registered instances has suitable\n"
     "ops for probing, and thus cheekily co-opt the same mechanism.")
+_REPLAY_COMMENT = ("If we're not on the iommu_probe_device() path (as indicated by the\n"
+                   "initial dev->iommu) then try to simulate it. This should no longer\n"
+                   "happen unless of_dma_configure() is being misused outside bus code.")
 _WARN_COMMENT = ("And if we do now see any replay calls, they would indicate someone\n"
                  "misusing the dma_configure path outside bus code.")
 _LATE_WARN = 'dev_WARN(dev, "late IOMMU probe at driver bind, something fishy here!\\n");'
@@ -304,7 +325,9 @@ _CLEANUP_C = ChoiceShape(
             transform=("@{p}_to depends on {notdone}@\n@@\n of_iommu_configure(...)\n {\n"
                        " <+...\n" + _smpl_lines(_CLEANUP_EXACT, "-") + "\n"
                        + _smpl_lines(_CLEANUP_FWSPEC, "+") + "\n ...+>\n }\n"),
-            regex=r"if \(err\) iommu_fwspec_free\(dev\); mutex_unlock"),
+            # (the replay may sit in between: site of_iommu_configure.replay_lock)
+            regex=(r"if \(err\) iommu_fwspec_free\(dev\); "
+                   r"(?:if \([^;]*\) err = iommu_probe_device\(dev\); )?mutex_unlock")),
     },
 )
 
@@ -356,6 +379,65 @@ _add(Site(
         anchor=Anchor(after="if (!try_module_get(ops->owner)) S", metavars="statement S;"),
         comments=(Comment(_WARN_COMMENT),),
         body_regex=r"^\s*dev_WARN\(dev,")))
+_GET = "if (!dev_iommu_get(dev))\n  return -ENOMEM;"
+DMAC_AFTER_GET = "after_dev_iommu_get"
+DMAC_BEFORE_GET = "before_dev_iommu_get"
+
+
+def _dmac_if(v: Variant) -> str:
+    """SmPL of the replay ``if`` as the lock rule (order 25) left it."""
+    return "if (E)\n" + _smpl_lines(_dmac_body(v), "")
+_GET_TEXT = r"if \(!dev_iommu_get\(dev\)\) return -ENOMEM;"
+
+
+def _dmac_comment(v: Variant) -> str:
+    return "next" if Comment(_DMAC_COMMENT_NEXT, ("!dev->driver",)).fits(
+        v.value("iommu_init_device.dma_configure")) else "plain"
+
+
+_add(Site(
+    name="iommu_init_device.dma_configure_position",
+    function="iommu_init_device", file="drivers/iommu/iommu.c", kind="choice",
+    # after: dev->iommu exists, so of_iommu_configure() sees dev_iommu_present
+    doc="where the dma_configure replay sits relative to dev_iommu_get()",
+    v614=DMAC_AFTER_GET, next=DMAC_AFTER_GET, alternatives=(DMAC_AFTER_GET, DMAC_BEFORE_GET),
+    patch="4/4",
+    c=move_if(
+        "iommu_init_device.dma_configure_position", "iommu_init_device",
+        find=_dmac_if, body=lambda v: _dmac_body(v),
+        comment=_dmac_comment,
+        comment_texts={"next": _DMAC_COMMENT_NEXT, "plain": _DMAC_COMMENT},
+        places={DMAC_AFTER_GET: Place(_GET, after=True,
+                                      regex=_GET_TEXT + r".*dev->bus->dma_configure\(dev\)"),
+                DMAC_BEFORE_GET: Place(_GET, after=False,
+                                       regex=r"dev->bus->dma_configure\(dev\).*" + _GET_TEXT)},
+        when=lambda v: v.value("iommu_init_device.dma_configure") is not None,
+        order=27)))
+WARN_AFTER = "after_dma_configure"
+WARN_BEFORE = "before_dma_configure"
+_add(Site(
+    name="iommu_init_device.late_probe_warn_position",
+    function="iommu_init_device", file="drivers/iommu/iommu.c", kind="choice",
+    # after: it reads dev->driver after the unlocked window, and devices without
+    # ops never reach it; before: right after dev_iommu_get()
+    doc="where the late-probe dev_WARN sits relative to the dma_configure replay",
+    v614=WARN_AFTER, next=WARN_AFTER, alternatives=(WARN_AFTER, WARN_BEFORE),
+    patch="4/4",
+    c=move_if(
+        "iommu_init_device.late_probe_warn_position", "iommu_init_device",
+        find="if (E)\ndev_WARN(dev, ...);", body=lambda v: _LATE_WARN,
+        places={WARN_AFTER: Place("if (!try_module_get(ops->owner)) S1", after=False,
+                                  metavars="statement S1;",
+                                  regex=r"dev->bus->dma_configure\(dev\).*dev_WARN\(dev,"),
+                WARN_BEFORE: Place(_GET, after=True,
+                                   regex=r"dev_WARN\(dev,.*dev->bus->dma_configure\(dev\)")},
+        comment=lambda v: "warn", comment_texts={"warn": _WARN_COMMENT},
+        # "before the replay" is right after dev_iommu_get(): only with the replay there
+        when=lambda v: (v.value("iommu_init_device.late_probe_warn") is not None
+                        and v.value("iommu_init_device.dma_configure") is not None
+                        and v.value("iommu_init_device.dma_configure_position")
+                        == DMAC_AFTER_GET),
+        order=35)))
 _add(Site(
     name="iommu_init_device.ops_lookup",
     function="iommu_init_device", file="drivers/iommu/iommu.c", kind="choice",
@@ -397,11 +479,34 @@ _add(Site(
         insert_body=lambda v: "err = iommu_probe_device(dev);",
         anchor=Anchor(before=f"mutex_unlock({_LOCK});",
                       after="if (err && err != -EPROBE_DEFER) S", metavars="statement S;"),
-        comments=(Comment("If we're not on the iommu_probe_device() path (as indicated by the\n"
-                          "initial dev->iommu) then try to simulate it. This should no longer\n"
-                          "happen unless of_dma_configure() is being misused outside bus code.",
-                          ("!dev_iommu_present",)),),
+        comments=(Comment(_REPLAY_COMMENT, ("!dev_iommu_present",)),),
         body_regex=r"^\s*err = iommu_probe_device\(dev\);")))
+def _replay_comment(v: Variant) -> str:
+    g = v.value("of_iommu_configure.replay")
+    return "replay" if Comment(_REPLAY_COMMENT, ("!dev_iommu_present",)).fits(g) else "none"
+
+
+REPLAY_DROP = "drop"
+REPLAY_HOLD = "hold"
+_add(Site(
+    name="of_iommu_configure.replay_lock",
+    function="of_iommu_configure", file="drivers/iommu/of_iommu.c", kind="choice",
+    doc="iommu_probe_device_lock across the replay (drop: replay after mutex_unlock)",
+    v614=REPLAY_DROP, next=REPLAY_DROP, alternatives=(REPLAY_DROP, REPLAY_HOLD),
+    c=move_if(
+        "of_iommu_configure.replay_lock", "of_iommu_configure",
+        find="if (E)\nerr = iommu_probe_device(dev);",
+        body=lambda v: "err = iommu_probe_device(dev);",
+        comment=_replay_comment, comment_texts={"replay": _REPLAY_COMMENT},
+        places={REPLAY_DROP: Place(
+                    f"mutex_unlock({_LOCK});", after=True,
+                    regex=(re.escape(f"mutex_unlock({_LOCK});")
+                           + r" if \([^;]*\) err = iommu_probe_device\(dev\);")),
+                REPLAY_HOLD: Place(
+                    f"mutex_unlock({_LOCK});", after=False,
+                    regex=r"err = iommu_probe_device\(dev\); " + re.escape(f"mutex_unlock({_LOCK});"))},
+        when=lambda v: v.value("of_iommu_configure.replay") is not None,
+        order=60)))
 _add(Site(
     name="of_iommu_configure.cleanup",
     function="of_iommu_configure", file="drivers/iommu/of_iommu.c", kind="choice",
@@ -452,14 +557,33 @@ _add(Site(
                               '\treturn;\n}',
         anchor=Anchor(after="ret = acpi_dma_get_range(dev, &map);"),
         body_regex=r'^\s*\{\s*dev_dbg\(dev, "dma_range_map already set')))
-for _bus, _fn, _file, _drv in (
-    ("platform", "platform_dma_configure", "drivers/base/platform.c", "drv"),
-    ("amba", "amba_dma_configure", "drivers/amba/bus.c", "drv"),
-    ("pci", "pci_dma_configure", "drivers/pci/pci-driver.c", "driver"),
-    ("fsl-mc", "fsl_mc_dma_configure", "drivers/bus/fsl-mc/fsl-mc-bus.c", "mc_drv"),
-    ("cdx", "cdx_dma_configure", "drivers/cdx/cdx.c", "cdx_drv"),
+def _tests_driver(guard_site: str) -> Any:
+    def when(v: Variant) -> bool:
+        g = v.value(guard_site)
+        return g is not None and any(p.name == "dev->driver" for p in g.conj)
+    return when
+
+
+def _snapshot_site(fn: str, file: str, drvvar: str, derive: str) -> Site:
+    return Site(
+        name=f"{fn}.driver_read", function=fn, file=file, kind="choice",
+        doc=("reads of dev->driver: at entry and again in the guard (twice), or one "
+             f"READ_ONCE() snapshot `{SNAP_LOCAL}` (once)"),
+        v614=TWICE, next=TWICE, alternatives=(TWICE, ONCE),
+        c=read_once(fn, "dev->driver", "struct device_driver", SNAP_LOCAL, derive, drvvar,
+                    when=_tests_driver(f"{fn}.use_default_domain")))
+
+
+for _bus, _fn, _file, _drv, _derive in (
+    ("platform", "platform_dma_configure", "drivers/base/platform.c", "drv", "to_platform_driver"),
+    ("amba", "amba_dma_configure", "drivers/amba/bus.c", "drv", "to_amba_driver"),
+    ("pci", "pci_dma_configure", "drivers/pci/pci-driver.c", "driver", "to_pci_driver"),
+    ("fsl-mc", "fsl_mc_dma_configure", "drivers/bus/fsl-mc/fsl-mc-bus.c", "mc_drv",
+     "to_fsl_mc_driver"),
+    ("cdx", "cdx_dma_configure", "drivers/cdx/cdx.c", "cdx_drv", "to_cdx_driver"),
 ):
     _add(_bus_hook_site(_bus, _fn, _file, _drv))
+    _add(_snapshot_site(_fn, _file, _drv, _derive))
 # IOMMU driver sites (probe order: where a driver publishes the state its
 # callbacks read, relative to iommu_device_register()), one module per driver.
 for _s in _driver_sites.collect():

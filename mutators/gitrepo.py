@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from corpus.kernel_tree import is_kernel_tree
 
 BRANCH_PREFIX = "probefuzz/"
 PID_FILE = "probefuzz-pid"
+OWNER_FILE = "probefuzz-owner"
 GIT_TIMEOUT = 120.0
 
 
@@ -109,6 +111,59 @@ def _wt_gitdir(repo: git.Repo, wt: Path) -> Path | None:
     return None
 
 
+#: an owner in another PID namespace cannot be checked; its worktree counts as
+#: stale only after this many seconds without the apply finishing
+FOREIGN_STALE_SECONDS = 6 * 3600
+
+
+def _self_ns() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """Start time of ``pid`` in clock ticks since boot (tells a reused pid apart)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def write_owner(gd: Path) -> None:
+    """Record the running apply in a worktree's git dir: ``probefuzz-pid`` (the
+    pid) and ``probefuzz-owner`` (its PID namespace and start time)."""
+    pid = os.getpid()
+    (gd / OWNER_FILE).write_text(f"{_self_ns()} {_start_time(pid)}\n")
+    (gd / PID_FILE).write_text(str(pid))
+
+
+def _owner_alive(pidf: Path) -> bool:
+    """Whether the apply that wrote ``pidf`` may still be running.
+
+    Several processes (other users of a shared tree, containers) may run
+    applies on one repository; a pid from another PID namespace means nothing
+    here, so such a worktree is only stale once it is old; a pid that was
+    reused by another process (other start time) is dead.
+    """
+    try:
+        pid = int(pidf.read_text().strip() or "0")
+    except ValueError:
+        return False
+    ownf = pidf.with_name(OWNER_FILE)
+    extra = ownf.read_text().split() if ownf.is_file() else []
+    parts = [str(pid), *extra]
+    ns = parts[1] if len(parts) > 1 else _self_ns()
+    if ns != _self_ns():
+        age = time.time() - pidf.stat().st_mtime
+        return age < FOREIGN_STALE_SECONDS
+    if pid == os.getpid() or not pid or not _pid_alive(pid):
+        return False
+    return len(parts) < 3 or _start_time(pid) == parts[2]
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -146,11 +201,7 @@ def prune_stale(repo: git.Repo) -> list[str]:
         pidf = gd / PID_FILE if gd is not None else None
         if pidf is None or not pidf.is_file():
             continue  # a finished apply: the user's to keep
-        try:
-            pid = int(pidf.read_text().strip() or "0")
-        except ValueError:
-            pid = 0
-        if pid and _pid_alive(pid) and pid != os.getpid():
+        if _owner_alive(pidf):
             continue  # another apply is running
         remove_worktree(repo, path, branch)
         removed.append(branch)
@@ -169,7 +220,7 @@ def create_sparse_worktree(repo: git.Repo, branch: str, base: str,
     gd = _wt_gitdir(repo, wt)
     if gd is None:
         raise RepoError(f"{wt}: git did not create the worktree")
-    (gd / PID_FILE).write_text(str(os.getpid()))
+    write_owner(gd)
     (gd / "info").mkdir(exist_ok=True)
     (gd / "info" / "sparse-checkout").write_text("".join(f"/{f}\n" for f in files))
     wrepo = git.Repo(wt)
@@ -180,6 +231,7 @@ def create_sparse_worktree(repo: git.Repo, branch: str, base: str,
 def finish_worktree(wrepo: git.Repo) -> None:
     """Mark a worktree as completed (no longer a candidate for stale pruning)."""
     (Path(wrepo.git_dir) / PID_FILE).unlink(missing_ok=True)
+    (Path(wrepo.git_dir) / OWNER_FILE).unlink(missing_ok=True)
 
 
 def locate_functions(repo: git.Repo, ref: str, functions: dict[str, str]) -> dict[str, str]:

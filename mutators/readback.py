@@ -76,6 +76,9 @@ def _split_top(cond: str, op: str) -> list[str]:
 
 
 def _conjunct(site: Site, text: str, negated: bool) -> Pred:
+    if isinstance(site.c, GuardedIf):
+        for local, field in site.c.aliases:
+            text = re.sub(rf"\b{re.escape(local)}\b", field, text)
     for name in site.vocab:
         for neg in (False, True):
             p = Pred(name, neg)

@@ -180,6 +180,9 @@ class GuardedIf(Shape):
     blank_after: bool = True  # a blank line after an inserted ``if``
     blank_before: bool = False  # a blank line before it (and its comment)
     owned_locals: tuple[str, ...] = ()
+    #: readback: C spellings another site's rule may give a conjunct,
+    #: ``(local, vocab C text)`` -- e.g. a snapshot local read instead of the field
+    aliases: tuple[tuple[str, str], ...] = ()
 
     def known_comments(self) -> tuple[str, ...]:
         return tuple(c.text for c in self.comments)
@@ -273,7 +276,7 @@ class Alternative:
       collapsed to single spaces) exactly when the code is this alternative.
     """
 
-    detect: str
+    detect: str | Callable[[Variant], str]
     transform: str | Callable[[Variant], str]
     regex: str
 
@@ -309,8 +312,9 @@ class ChoiceShape(Shape):
         raw = alt.transform if isinstance(alt.transform, str) else alt.transform(ctx.variant)
         transform = re.sub(r"\{ctx:([\w.]+)\}", sub_comment, raw)
         transform = transform.replace("{p}", prefix).replace("{notdone}", f"!{prefix}_done")
+        detect = alt.detect if isinstance(alt.detect, str) else alt.detect(ctx.variant)
         return "\n".join([
-            _detect_rule(prefix, alt.detect),
+            _detect_rule(prefix, detect),
             transform.strip() + "\n",
             _script(f"{prefix}_done", site.name, "already"),
             _script(f"{prefix}_to", site.name, "applied"),

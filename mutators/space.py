@@ -13,8 +13,9 @@ Operators (each one mutation at one site), spelled in variant ids as
 
 A variant id is ``BASE`` followed by ``+<site>:<op>`` per mutation, e.g.
 ``NEXT+platform_dma_configure.use_default_domain:-dev->driver``.  Variants are
-de-duplicated by :meth:`Variant.fingerprint` (same semantics = same variant),
-and only mutants that have C (the site's shape can render them) are listed.
+de-duplicated by :func:`semantic_key` (same semantics = same variant; a site
+that neither the model nor the C reads in a variant does not count), and only
+mutants that have C (the site's shape can render them) are listed.
 """
 
 from __future__ import annotations
@@ -156,12 +157,29 @@ def _has_c(v: Variant, site_name: str) -> bool:
     return True
 
 
+def _inert(v: Variant, site_name: str) -> bool:
+    """A site whose shape has no C in ``v`` (a lock choice around a call ``v``
+    does not make, a snapshot of a field its guard does not test): by
+    construction the model does not read it there either."""
+    site = SITES[site_name]
+    return site.c is not None and not site.c.applicable(site, v)
+
+
+def semantic_key(v: Variant) -> str:
+    """De-duplication key: the fingerprint with inert sites at their v6.14 value,
+    so that two variants differing only where neither model nor C looks are one."""
+    inert = {n: SITES[n].v614 for n in SITES if _inert(v, n)}
+    if not inert:
+        return v.fingerprint()
+    return make_variant(v.name, "", {**v.as_dict(), **inert}).fingerprint()
+
+
 def neighbours(base: Mutant) -> Iterator[Mutant]:
-    """Every single-mutation neighbour of ``base`` that has C."""
+    """Every single-mutation neighbour of ``base`` that has C (and an effect)."""
     values = base.variant.as_dict()
     touched = {m.site for m in base.mutations}
     for name in SITES:
-        if name in touched:
+        if name in touched or _inert(base.variant, name):
             continue
         for op in _ops(name, values[name]):
             m = Mutation(name, op)
@@ -187,14 +205,14 @@ def preset(name: str) -> Mutant:
 def space(base: str = "NEXT", depth: int = 2) -> list[Mutant]:
     """All variants within ``depth`` mutations of ``base``, de-duplicated."""
     root = resolve(base)
-    seen = {root.variant.fingerprint()}
+    seen = {semantic_key(root.variant)}
     out: list[Mutant] = []
     frontier = [root]
     for _ in range(depth):
         nxt: list[Mutant] = []
         for m in frontier:
             for n in neighbours(m):
-                fp = n.variant.fingerprint()
+                fp = semantic_key(n.variant)
                 if fp in seen:
                     continue
                 seen.add(fp)

@@ -125,7 +125,8 @@ def platform_dma_configure(dev: device) -> int:
     from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
     from harness.of.device import of_dma_configure_id
 
-    drv = to_platform_driver(dev.driver)
+    ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
+    drv = to_platform_driver(ddrv)
     fwnode = dev_fwnode(dev)
     ret = 0
     if fwnode is not None and fwnode.kind == "of":
@@ -137,7 +138,8 @@ def platform_dma_configure(dev: device) -> int:
     # NEXT: if (ret || !dev->driver || drv->driver_managed_dma) return ret;
     # W4: dev->driver was read at entry and is read again here, unlocked.
     kernel().sched_point("platform_dma_configure:dev->driver")
-    if not variant.check("platform_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret):
+    if not variant.check("platform_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret,
+                         ddrv=ddrv):
         return ret
     ret = iommu.iommu_device_use_default_domain(dev)
     if ret:

@@ -51,7 +51,8 @@ def amba_dma_configure(dev: device) -> int:
     from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
     from harness.of.device import of_dma_configure_id
 
-    drv = to_amba_driver(dev.driver)
+    ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
+    drv = to_amba_driver(ddrv)
     ret = 0
     fw = dev_fwnode(dev)
     if dev.of_node is not None:
@@ -60,7 +61,8 @@ def amba_dma_configure(dev: device) -> int:
         ret = acpi_dma_configure(dev, acpi_get_dma_attr(fw))
     # W4: dev->driver was read at entry and is read again here, unlocked.
     kernel().sched_point("amba_dma_configure:dev->driver")
-    if variant.check("amba_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret):
+    if variant.check("amba_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret,
+                     ddrv=ddrv):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:
             dd.arch_teardown_dma_ops(dev)

@@ -51,7 +51,8 @@ def cdx_probe(dev: device) -> int:
 def cdx_dma_configure(dev: device) -> int:
     from harness.of.device import of_dma_configure_id
 
-    cdx_drv = to_cdx_driver(dev.driver)
+    ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
+    cdx_drv = to_cdx_driver(ddrv)
     cdx_dev = dev.container
     ret = of_dma_configure_id(dev, cdx_dev.ctrl_np, True, cdx_dev.req_id)
     if ret and ret != -EPROBE_DEFER:
@@ -59,7 +60,8 @@ def cdx_dma_configure(dev: device) -> int:
         return ret
     # W4: dev->driver was read at entry and is read again here, unlocked.
     kernel().sched_point("cdx_dma_configure:dev->driver")
-    if variant.check("cdx_dma_configure.use_default_domain", dev=dev, drv=cdx_drv, ret=ret):
+    if variant.check("cdx_dma_configure.use_default_domain", dev=dev, drv=cdx_drv, ret=ret,
+                     ddrv=ddrv):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:
             dd.arch_teardown_dma_ops(dev)

@@ -50,7 +50,8 @@ def fsl_mc_dma_configure(dev: device) -> int:
     from harness.acpi.scan import DEV_DMA_COHERENT, acpi_dma_configure_id
     from harness.of.device import of_dma_configure_id
 
-    mc_drv = to_fsl_mc_driver(dev.driver)
+    ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
+    mc_drv = to_fsl_mc_driver(ddrv)
     mc_dev = dev.container
     input_id = mc_dev.icid
     if mc_dev.mc_np is not None:
@@ -59,7 +60,8 @@ def fsl_mc_dma_configure(dev: device) -> int:
         ret = acpi_dma_configure_id(dev, DEV_DMA_COHERENT, input_id)
     # W4: dev->driver was read at entry and is read again here, unlocked.
     kernel().sched_point("fsl_mc_dma_configure:dev->driver")
-    if variant.check("fsl_mc_dma_configure.use_default_domain", dev=dev, drv=mc_drv, ret=ret):
+    if variant.check("fsl_mc_dma_configure.use_default_domain", dev=dev, drv=mc_drv, ret=ret,
+                     ddrv=ddrv):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:
             dd.arch_teardown_dma_ops(dev)

@@ -128,7 +128,8 @@ def pci_dma_configure(dev: device) -> int:
     from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
     from harness.of.device import of_dma_configure_id
 
-    driver = to_pci_driver(dev.driver)
+    ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
+    driver = to_pci_driver(ddrv)
     pdev = to_pci_dev(dev)
     ret = 0
     bridge_np = pdev.host_np
@@ -138,7 +139,8 @@ def pci_dma_configure(dev: device) -> int:
         ret = acpi_dma_configure(dev, acpi_get_dma_attr(dev.fwnode))
     # W4: dev->driver was read at entry and is read again here, unlocked.
     kernel().sched_point("pci_dma_configure:dev->driver")
-    if variant.check("pci_dma_configure.use_default_domain", dev=dev, drv=driver, ret=ret):
+    if variant.check("pci_dma_configure.use_default_domain", dev=dev, drv=driver, ret=ret,
+                     ddrv=ddrv):
         ret = iommu.iommu_device_use_default_domain(dev)
         if ret:
             dd.arch_teardown_dma_ops(dev)

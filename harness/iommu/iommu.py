@@ -295,27 +295,27 @@ def iommu_fwspec_add_ids(dev: device, ids: list[int]) -> int:
 @kinline
 def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
     """V614 ``iommu_init_device(dev, ops)``; NEXT resolves ops itself (2/4)."""
+    # site dma_configure_position: the replay below dev_iommu_get() (as in the
+    # series) or above it, while dev->iommu may still be NULL
+    dmac_first = variant.choice("iommu_init_device.dma_configure_position") == \
+        "before_dev_iommu_get"
+    if dmac_first:
+        r = _dma_configure_replay(dev)
+        if r is not None:
+            return r
     if dev_iommu_get(dev) is None:
         return -ENOMEM
 
-    # NEXT 4/4: if (!dev->driver && dev->bus->dma_configure) {
-    #     mutex_unlock(&iommu_probe_device_lock);
-    #     dev->bus->dma_configure(dev);
-    #     mutex_lock(&iommu_probe_device_lock);
-    # }
-    if variant.check("iommu_init_device.dma_configure", dev=dev):
-        lock = variant.choice("iommu_init_device.dma_configure_lock")
-        dma_configure: Any = dev.bus.dma_configure  # NULL if the guard lets it through
-        if lock == "hold":
-            dma_configure(dev)
-        else:
-            mutex_unlock(iommu_probe_device_lock())
-            # Window W3: other threads may probe or free this device here.
-            dma_configure(dev)
-            mutex_lock(iommu_probe_device_lock())
-            if lock == "drop_revalidate" and (dev.iommu is None or dev.iommu_group is not None):
-                # Someone else finished (or failed) the probe meanwhile.
-                return 0 if dev.iommu_group is not None else -ENODEV
+    warn_before = variant.choice("iommu_init_device.late_probe_warn_position") == \
+        "before_dma_configure" and variant.present("iommu_init_device.dma_configure") \
+        and not dmac_first
+    if warn_before:
+        _late_probe_warn(dev)
+
+    if not dmac_first:
+        r = _dma_configure_replay(dev)
+        if r is not None:
+            return r
 
     if variant.choice("iommu_init_device.ops_lookup") == "iommu_init_device":
         # NEXT 2/4: ops = iommu_fwspec_ops(dev->iommu->fwspec)
@@ -323,9 +323,8 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
         if ops is None:
             return _init_err_free(dev, -ENODEV)
 
-    # NEXT 4/4: if (dev->driver) dev_WARN(dev, "late IOMMU probe at driver bind, ...");
-    if variant.check("iommu_init_device.late_probe_warn", dev=dev):
-        __warn("late IOMMU probe at driver bind, something fishy here!", invariant=5)
+    if not warn_before:
+        _late_probe_warn(dev)
 
     assert ops is not None
     iommu_dev = ops.probe_device(dev)
@@ -347,6 +346,38 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
     dev.iommu_group = group
     oracles.device_group_ok(dev, group)
     return 0
+
+
+def _dma_configure_replay(dev: device) -> int | None:
+    """NEXT 4/4 in iommu_init_device(); a return value ends iommu_init_device().
+
+    if (!dev->driver && dev->bus->dma_configure) {
+        mutex_unlock(&iommu_probe_device_lock);
+        dev->bus->dma_configure(dev);
+        mutex_lock(&iommu_probe_device_lock);
+    }
+    """
+    if variant.check("iommu_init_device.dma_configure", dev=dev):
+        lock = variant.choice("iommu_init_device.dma_configure_lock")
+        dma_configure: Any = dev.bus.dma_configure  # NULL if the guard lets it through
+        if lock == "hold":
+            dma_configure(dev)
+        else:
+            mutex_unlock(iommu_probe_device_lock())
+            # Window W3: other threads may probe or free this device here.
+            dma_configure(dev)
+            mutex_lock(iommu_probe_device_lock())
+            if lock == "drop_revalidate" and (dev.iommu is None or dev.iommu_group is not None):
+                # Someone else finished (or failed) the probe meanwhile.
+                return 0 if dev.iommu_group is not None else -ENODEV
+    return None
+
+
+def _late_probe_warn(dev: device) -> None:
+    # NEXT 4/4: if (dev->driver) dev_WARN(dev, "late IOMMU probe at driver bind, ...");
+    # (site late_probe_warn_position: after the replay and ops lookup, or before the replay)
+    if variant.check("iommu_init_device.late_probe_warn", dev=dev):
+        __warn("late IOMMU probe at driver bind, something fishy here!", invariant=5)
 
 
 def _init_err_free(dev: device, ret: int) -> int:

@@ -123,8 +123,18 @@ def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None)
     elif err:
         iommu_fwspec_free(dev)
     oracles.of_iommu_configure_exit(dev, err, dev_iommu_present)
+    # site of_iommu_configure.replay_lock: the replay below the unlock (drop,
+    # as in the C) or above it, with iommu_probe_device_lock still held
+    held = variant.choice("of_iommu_configure.replay_lock") == "hold"
+    if held:
+        err = _replay(dev, err, dev_iommu_present)
     mutex_unlock(iommu_probe_device_lock())
+    if not held:
+        err = _replay(dev, err, dev_iommu_present)
+    return err
 
+
+def _replay(dev: Any, err: int, dev_iommu_present: bool) -> int:
     # V614: if (!err && dev->bus) err = iommu_probe_device(dev);
     # NEXT: ... && !dev_iommu_present
     if variant.check("of_iommu_configure.replay", dev=dev, err=err,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -38,12 +39,11 @@ ELEMENTS = [  # (file, regex over the added lines) -- issue 4 point 6
 @pytest.fixture(scope="module")
 def applied(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
             ) -> Iterator[tuple[ApplyResult, float, tuple[str, str]]]:
-    import os
-
     os.environ["PROBEFUZZ_WORKTREES"] = str(tmp_path_factory.mktemp("wt"))
     before = (git(kernel_tree, "status", "--porcelain"), git(kernel_tree, "rev-parse", "HEAD"))
     t0 = time.monotonic()
-    res = apply_variant(kernel_tree, NEXT, variant_id="NEXT-test", force=True)
+    # the tree is shared with other test sessions: a branch name of our own
+    res = apply_variant(kernel_tree, NEXT, variant_id=f"NEXT-test-{os.getpid()}", force=True)
     yield res, time.monotonic() - t0, before
     remove_worktree(open_tree(kernel_tree), Path(res.worktree), res.branch)
 
@@ -74,3 +74,38 @@ def test_checkpatch_strict_has_no_errors(kernel_tree: Path, applied: tuple,
                         "--no-tree", "--ignore", "MISSING_SIGN_OFF", str(patch)],
                        capture_output=True, text=True, cwd=res.worktree)
     assert "total: 0 errors, 0 warnings, 0 checks" in r.stdout, r.stdout
+
+
+#: one of each new operator kind (snapshot, owner, lock/position, WARN placement)
+COMBO = ("NEXT+platform_dma_configure.driver_read:=once+pci_dma_configure.driver_read:=once"
+         "+rk_iommu_of_xlate.alloc_owner:=iommu_dev+of_iommu_configure.replay_lock:=hold"
+         "+iommu_init_device.late_probe_warn_position:=before_dma_configure")
+
+
+def test_operator_combination_reads_back_and_is_checkpatch_clean(kernel_tree: Path,
+                                                                 tmp_path: Path) -> None:
+    from harness.variant import SITES
+    from mutators.readback import read_value
+    from mutators.space import resolve
+
+    m = resolve(COMBO)
+    res = apply_variant(kernel_tree, m.variant, variant_id=f"combo-test-{os.getpid()}",
+                        force=True)
+    try:
+        wt = Path(res.worktree)
+        for name in ("platform_dma_configure.driver_read", "pci_dma_configure.driver_read",
+                     "amba_dma_configure.driver_read", "rk_iommu_of_xlate.alloc_owner",
+                     "of_iommu_configure.replay_lock", "of_iommu_configure.replay",
+                     "iommu_init_device.late_probe_warn_position",
+                     "iommu_init_device.dma_configure_position",
+                     "platform_dma_configure.use_default_domain"):
+            text = git(wt, "show", f"{res.commit}:{SITES[name].file}")
+            assert read_value(SITES[name], text) == m.variant.value(name), name
+        patch = tmp_path / "combo.patch"
+        patch.write_text(git(wt, "format-patch", "-1", "--stdout", res.commit))
+        r = subprocess.run(["perl", str(kernel_tree / "scripts/checkpatch.pl"), "--strict",
+                            "--no-tree", "--ignore", "MISSING_SIGN_OFF", str(patch)],
+                           capture_output=True, text=True, cwd=wt)
+        assert "total: 0 errors, 0 warnings, 0 checks" in r.stdout, r.stdout
+    finally:
+        remove_worktree(open_tree(kernel_tree), Path(res.worktree), res.branch)

@@ -119,10 +119,19 @@ def rk_iommu_release_device(dev: Any) -> None:
 
 @kfunc
 def rk_iommu_of_xlate(dev: Any, args: Any) -> int:
-    data = devm_kmalloc(g().dma_dev, rk_iommudata)
-    if data is None:
-        return -ENOMEM
-    iommu_dev = of_find_device_by_node(args.np)
+    # site rk_iommu_of_xlate.alloc_owner: devm_kzalloc(dma_dev | dev | &iommu_dev->dev, ...)
+    owner = variant.choice("rk_iommu_of_xlate.alloc_owner")
+    if owner == "iommu_dev":
+        iommu_dev = of_find_device_by_node(args.np)
+        data = devm_kmalloc(iommu_dev.dev, rk_iommudata)
+        if data is None:
+            platform_device_put(iommu_dev)
+            return -ENOMEM
+    else:
+        data = devm_kmalloc(g().dma_dev if owner == "dma_dev" else dev, rk_iommudata)
+        if data is None:
+            return -ENOMEM
+        iommu_dev = of_find_device_by_node(args.np)
     data.iommu = platform_get_drvdata(iommu_dev)
     dev_iommu_priv_set(dev, data)
     platform_device_put(iommu_dev)
