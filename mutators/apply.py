@@ -8,7 +8,11 @@ Order of work (each step undone on failure, the user's checkout never touched):
 3. ``git worktree add`` a sparse worktree on ``probefuzz/<id>`` at the base;
 4. run spatch per file (:mod:`mutators.engine`), fix the layout up;
 5. commit with ``repo.git.add``/``repo.git.commit`` (the index API is ~10x
-   slower on a kernel-sized index), message saying what changes and why.
+   slower on a kernel-sized index), message saying what changes and why;
+6. with ``build``, compile the touched objects for arm64 (:mod:`mutators.build`).
+   An object that does not compile is a *result* (reported, the branch kept
+   for inspection); a build that cannot run (missing tool, kbuild failing,
+   timeout, interrupt) is a failure like any other: worktree and branch go.
 """
 
 from __future__ import annotations

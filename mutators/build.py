@@ -219,7 +219,7 @@ def _errors_for(output: str, source: str) -> tuple[list[str], int]:
         if source not in ln:
             continue
         if ": error:" in ln or ": fatal error:" in ln:
-            errs.append(ln.strip()[ln.find(source):] if source in ln else ln.strip())
+            errs.append(ln[ln.find(source):].strip())  # drop the build's absolute prefix
         elif ": warning:" in ln:
             warns += 1
     return errs[:_ERROR_LINES], warns
