@@ -365,6 +365,22 @@ _add(Site(
         order=25,
         alternatives={a: _lock_alternative(a) for a in ("drop", "hold", "drop_revalidate")},
         when=lambda v: v.value("iommu_init_device.dma_configure") is not None)))
+WARN_EACH = "dev_WARN"
+WARN_ONCE = "dev_WARN_ONCE"
+_LATE_WARN_ONCE = _LATE_WARN.replace("dev_WARN(dev, ", "dev_WARN_ONCE(dev, 1, ")
+_WARN_RE = r"dev_WARN(?:_ONCE)?\(dev,"
+
+
+def _late_warn_c(v: Variant) -> str:
+    """The WARN statement in the form the variant gives it (site late_probe_warn_form)."""
+    return _LATE_WARN_ONCE if v.value("iommu_init_device.late_probe_warn_form") == WARN_ONCE \
+        else _LATE_WARN
+
+
+def _late_warn_if(v: Variant) -> str:
+    return "if (E)\n" + _late_warn_c(v).split("(", 1)[0] + "(dev, ...);"
+
+
 _add(Site(
     name="iommu_init_device.late_probe_warn",
     function="iommu_init_device", file="drivers/iommu/iommu.c", kind="guard",
@@ -374,11 +390,36 @@ _add(Site(
     patch="4/4",
     c=GuardedIf(
         order=30,
-        body="dev_WARN(dev, ...);",
-        insert_body=lambda v: _LATE_WARN,
+        body="(\ndev_WARN(dev, ...);\n|\ndev_WARN_ONCE(dev, ...);\n)",
+        insert_body=_late_warn_c,
         anchor=Anchor(after="if (!try_module_get(ops->owner)) S", metavars="statement S;"),
         comments=(Comment(_WARN_COMMENT),),
-        body_regex=r"^\s*dev_WARN\(dev,")))
+        body_regex=r"^\s*" + _WARN_RE)))
+
+
+def _warn_form(form: str, other: str, args: str, other_args: str, regex: str) -> Alternative:
+    return Alternative(
+        detect=f"@@\n iommu_init_device(...)\n {{\n <+... {form}({args}...); ...+>\n }}",
+        transform=(f"@{{p}}_to depends on {{notdone}}@\nexpression list es;\n@@\n"
+                   f" iommu_init_device(...)\n {{\n <+...\n-{other}({other_args}es);\n"
+                   f"+{form}({args}es);\n ...+>\n }}\n"),
+        regex=regex)
+
+
+_add(Site(
+    name="iommu_init_device.late_probe_warn_form",
+    function="iommu_init_device", file="drivers/iommu/iommu.c", kind="choice",
+    doc="the late-probe warning on every late probe (dev_WARN) or on the first only (dev_WARN_ONCE)",
+    v614=WARN_EACH, next=WARN_EACH, alternatives=(WARN_EACH, WARN_ONCE),
+    patch="4/4",
+    c=ChoiceShape(
+        order=40,
+        alternatives={
+            WARN_EACH: _warn_form("dev_WARN", "dev_WARN_ONCE", "dev, ", "dev, 1, ",
+                                  r'dev_WARN\(dev, "late IOMMU probe'),
+            WARN_ONCE: _warn_form("dev_WARN_ONCE", "dev_WARN", "dev, 1, ", "dev, ",
+                                  r'dev_WARN_ONCE\(dev, 1, "late IOMMU probe')},
+        when=lambda v: v.value("iommu_init_device.late_probe_warn") is not None)))
 _GET = "if (!dev_iommu_get(dev))\n  return -ENOMEM;"
 DMAC_AFTER_GET = "after_dev_iommu_get"
 DMAC_BEFORE_GET = "before_dev_iommu_get"
@@ -425,12 +466,12 @@ _add(Site(
     patch="4/4",
     c=move_if(
         "iommu_init_device.late_probe_warn_position", "iommu_init_device",
-        find="if (E)\ndev_WARN(dev, ...);", body=lambda v: _LATE_WARN,
+        find=_late_warn_if, body=_late_warn_c,
         places={WARN_AFTER: Place("if (!try_module_get(ops->owner)) S1", after=False,
                                   metavars="statement S1;",
-                                  regex=r"dev->bus->dma_configure\(dev\).*dev_WARN\(dev,"),
+                                  regex=r"dev->bus->dma_configure\(dev\).*" + _WARN_RE),
                 WARN_BEFORE: Place(_GET, after=True,
-                                   regex=r"dev_WARN\(dev,.*dev->bus->dma_configure\(dev\)")},
+                                   regex=_WARN_RE + r".*dev->bus->dma_configure\(dev\)")},
         comment=lambda v: "warn", comment_texts={"warn": _WARN_COMMENT},
         # "before the replay" is right after dev_iommu_get(): only with the replay there
         when=lambda v: (v.value("iommu_init_device.late_probe_warn") is not None

@@ -376,8 +376,11 @@ def _dma_configure_replay(dev: device) -> int | None:
 def _late_probe_warn(dev: device) -> None:
     # NEXT 4/4: if (dev->driver) dev_WARN(dev, "late IOMMU probe at driver bind, ...");
     # (site late_probe_warn_position: after the replay and ops lookup, or before the replay)
+    # (site late_probe_warn_form: dev_WARN, or dev_WARN_ONCE(dev, 1, ...): first time only)
     if variant.check("iommu_init_device.late_probe_warn", dev=dev):
-        __warn("late IOMMU probe at driver bind, something fishy here!", invariant=5)
+        once = variant.choice("iommu_init_device.late_probe_warn_form") == "dev_WARN_ONCE"
+        __warn("late IOMMU probe at driver bind, something fishy here!", invariant=5,
+               once_key="iommu_init_device.late_probe_warn" if once else None)
 
 
 def _init_err_free(dev: device, ret: int) -> int:

@@ -64,6 +64,14 @@ def test_warn_before_the_replay_fires_on_the_registration_walk() -> None:
     assert moved and all(t == "WARNING in __iommu_probe_device" for t in moved)
 
 
+def test_warn_once_reports_the_first_late_probe_only() -> None:
+    moved = "NEXT+rk_iommu_probe.dma_dev:=before_register" \
+            "+iommu_init_device.late_probe_warn_position:=before_dma_configure"
+    each = _titles(moved)
+    once = _titles(moved + "+iommu_init_device.late_probe_warn_form:=dev_WARN_ONCE")
+    assert len(each) > 1 and once == each[:1]
+
+
 @pytest.mark.parametrize("owner", ["client", "iommu_dev"])
 def test_rockchip_allocation_owner_avoids_the_null_dma_dev(owner: str) -> None:
     assert _titles("NEXT") == ["BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"]

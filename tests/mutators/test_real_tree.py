@@ -76,10 +76,11 @@ def test_checkpatch_strict_has_no_errors(kernel_tree: Path, applied: tuple,
     assert "total: 0 errors, 0 warnings, 0 checks" in r.stdout, r.stdout
 
 
-#: one of each new operator kind (snapshot, owner, lock/position, WARN placement)
+#: one of each new operator kind (snapshot, owner, lock/position, WARN placement and form)
 COMBO = ("NEXT+platform_dma_configure.driver_read:=once+pci_dma_configure.driver_read:=once"
          "+rk_iommu_of_xlate.alloc_owner:=iommu_dev+of_iommu_configure.replay_lock:=hold"
-         "+iommu_init_device.late_probe_warn_position:=before_dma_configure")
+         "+iommu_init_device.late_probe_warn_position:=before_dma_configure"
+         "+iommu_init_device.late_probe_warn_form:=dev_WARN_ONCE")
 
 
 def test_operator_combination_reads_back_and_is_checkpatch_clean(kernel_tree: Path,
@@ -97,6 +98,7 @@ def test_operator_combination_reads_back_and_is_checkpatch_clean(kernel_tree: Pa
                      "amba_dma_configure.driver_read", "rk_iommu_of_xlate.alloc_owner",
                      "of_iommu_configure.replay_lock", "of_iommu_configure.replay",
                      "iommu_init_device.late_probe_warn_position",
+                     "iommu_init_device.late_probe_warn_form", "iommu_init_device.late_probe_warn",
                      "iommu_init_device.dma_configure_position",
                      "platform_dma_configure.use_default_domain"):
             text = git(wt, "show", f"{res.commit}:{SITES[name].file}")
