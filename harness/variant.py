@@ -413,7 +413,7 @@ _add(Site(
     v614=WARN_EACH, next=WARN_EACH, alternatives=(WARN_EACH, WARN_ONCE),
     patch="4/4",
     c=ChoiceShape(
-        order=40,
+        order=33,  # before the placement rules (35), which look for the WARN in its new form
         alternatives={
             WARN_EACH: _warn_form("dev_WARN", "dev_WARN_ONCE", "dev, ", "dev, 1, ",
                                   r'dev_WARN\(dev, "late IOMMU probe'),
