@@ -1,4 +1,6 @@
-"""Resolve a ``--variant`` argument: a preset name or a saved variant JSON file."""
+"""Resolve a ``--variant`` argument: a preset name, a variant-space id
+(``NEXT+site:op...``, as ``probefuzz variants --depth N`` lists them) or a
+saved variant JSON file."""
 
 from __future__ import annotations
 
@@ -9,9 +11,14 @@ from harness.variant import PRESETS, Variant, VariantError, variant_from_json
 
 
 def resolve_variant(arg: str) -> Variant:
-    """``V614``, ``NEXT``, or a path to a variant JSON; VariantError otherwise."""
+    """``V614``, ``NEXT``, ``PRESET+site:op...``, or a path to a variant JSON;
+    VariantError otherwise."""
     if arg in PRESETS:
         return PRESETS[arg]
+    if arg.split("+", 1)[0] in PRESETS:
+        from mutators.space import resolve  # late: the space is only needed for ids
+
+        return resolve(arg).variant
     p = Path(arg)
     if p.suffix == ".json" or p.exists():
         try:
@@ -21,4 +28,5 @@ def resolve_variant(arg: str) -> Variant:
         except (OSError, ValueError) as e:
             raise VariantError(f"{arg}: not a variant file: {e}") from None
         return variant_from_json(data, arg)
-    raise VariantError(f"unknown variant {arg!r} (known: {', '.join(PRESETS)}, or a variant .json file)")
+    raise VariantError(f"unknown variant {arg!r} (known: {', '.join(PRESETS)}, PRESET+site:op..., "
+                       "or a variant .json file)")
