@@ -183,7 +183,7 @@ def apply_variant(tree: str | os.PathLike[str], variant: Variant, *, base_ref: s
             # commit), not in the sparse worktree: see mutators.build
             from mutators.build import build_objects
 
-            br = build_objects(str(repo.git_dir), f"refs/heads/{branch}", commit,
+            br = build_objects(str(repo.common_dir), f"refs/heads/{branch}", commit,
                                res.changed_files)
             builds = [o.as_json() for o in br.objects]
             build_seconds = {f"build_{k}": v for k, v in br.seconds.items()}
