@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.base import bus as busc
 from harness.base import dd
 from harness.device import device
@@ -32,3 +34,10 @@ def device_del(dev: device) -> None:
     dd.driver_deferred_probe_del(dev)
     busc.bus_notify(dev, dd.BUS_NOTIFY_REMOVED_DEVICE)
     dev.registered = False
+
+
+@kfunc
+def device_link_add(consumer: Any, supplier: Any, flags: int = 0) -> Any:
+    """``device_link_add()``: the link (PM-runtime and removal ordering, nothing
+    the probe path reads); the model keeps the pair."""
+    return (consumer, supplier)

@@ -697,3 +697,15 @@ def iommu_group_set_iommudata(group: iommu_group, iommu_data: Any, release: Any)
     (group lifetime is not modelled: the release callback is recorded only)."""
     group.iommu_data = iommu_data
     group.iommu_data_release = release  # type: ignore[attr-defined]
+
+
+# -- iommu-sysfs.c ---------------------------------------------------------------------
+
+
+@kfunc
+def iommu_device_sysfs_add(iommu: iommu_device, parent: device | None, *groups: Any) -> int:
+    """``iommu_device_sysfs_add()``: the instance's class device, a child of the
+    hardware device ``parent``; nothing the probe path reads but ``iommu->dev``."""
+    if parent is not None:
+        iommu.dev = parent
+    return 0

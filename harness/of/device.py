@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from harness import oracles, variant
 from harness.errno import ENODEV, EPROBE_DEFER
 from harness.iommu.of_iommu import of_iommu_configure
 from harness.kernel import kernel, kfunc
 from harness.of.node import __of_get_dma_parent, device_node, of_dma_get_range, of_dma_is_coherent
+
+T = TypeVar("T")
 
 
 @kfunc
@@ -70,3 +73,17 @@ def arch_setup_dma_ops(dev: Any, coherent: bool) -> None:
     """arm64: record coherency; the DMA ops come from dev->dma_iommu."""
     dev.dma_coherent = coherent
     dev.dma_ops_set = True
+
+
+def of_device_get_match_data(dev: Any, match: Mapping[str, T]) -> T | None:
+    """``of_device_get_match_data()`` against the driver's ``of_match_table``
+    (``match``: compatible -> data): the first of the node's compatibles that
+    the table lists wins, as ``of_match_node()`` scores an earlier compatible
+    higher."""
+    np = dev.of_node
+    if np is None:
+        return None
+    for c in np.compatible:
+        if c in match:
+            return match[c]
+    return None

@@ -65,6 +65,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_group_ref_get,
 )
 from harness.iommu.structs import iommu_device, iommu_ops
@@ -324,11 +325,6 @@ def early_amd_iommu_init() -> int:
         for name in a.owns:
             s.acpihid_map.append(acpihid_map_entry(name, _sbdf(a.segment, a.rid or 0)))
             pci_seg.set_rlookup(a.rid or 0, a.rid or 0, iommu)
-    return 0
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
     return 0
 
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import variant
+from harness.base.core import device_link_add
 from harness.base.devres import devm_kmalloc
 from harness.base.platform import (
     of_find_device_by_node,
@@ -61,6 +62,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_group_get_iommudata,
     iommu_group_put,
     iommu_group_ref_get,
@@ -75,6 +77,7 @@ from harness.iommu.structs import (
     iommu_ops,
 )
 from harness.kernel import BogusPointer, Mutex, kernel, kfunc, kinline, mutex_lock, mutex_unlock
+from harness.of.device import of_device_get_match_data
 
 MAX_DARTS_PER_DEVICE = 2
 DART_MAX_STREAMS = 256
@@ -159,11 +162,6 @@ def for_each_stream_map(cfg: apple_dart_master_cfg) -> list[apple_dart_stream_ma
 def for_each_set_bit(sm: apple_dart_stream_map) -> list[int]:
     assert sm.dart is not None
     return sorted(s for s in sm.sidmap if s < sm.dart.num_streams)
-
-
-@kfunc
-def device_link_add(consumer: Any, supplier: Any) -> Any:
-    return (consumer, supplier)
 
 
 @kfunc
@@ -325,23 +323,11 @@ apple_dart_iommu_ops = iommu_ops(
 
 
 @kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
-
-
-def of_device_get_match_data(dev: Any) -> Any:
-    for c in dev.of_node.compatible:
-        if c in APPLE_DART_HW:
-            return APPLE_DART_HW[c]
-    return None
-
-
-@kfunc
 def apple_dart_probe(pdev: platform_device) -> int:
     dev = pdev.dev
     dart = devm_kmalloc(dev, apple_dart)
     dart.dev = dev
-    dart.hw = of_device_get_match_data(dev)
+    dart.hw = of_device_get_match_data(dev, APPLE_DART_HW)
     # devm_platform_get_and_ioremap_resource(), platform_get_irq(),
     # devm_clk_bulk_get_all(), clk_bulk_prepare_enable(): present in the model
     dart.pgsize = DART_PGSIZE

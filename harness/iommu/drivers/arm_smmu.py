@@ -63,6 +63,7 @@ from typing import Any
 
 from harness import variant
 from harness.base.bus import bus_find_device_by_fwnode, driver_for_each_device
+from harness.base.core import device_link_add
 from harness.base.devres import devm_kmalloc
 from harness.base.platform import (
     __platform_driver_register,
@@ -83,6 +84,7 @@ from harness.iommu.iommu import (
     fsl_mc_device_group,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_fwspec_add_ids,
     iommu_fwspec_free,
     iommu_fwspec_init,
@@ -416,11 +418,6 @@ def arm_smmu_get_by_fwnode(fwnode: Any) -> arm_smmu_device | None:
 
 
 @kfunc
-def device_link_add(consumer: Any, supplier: Any) -> Any:
-    return (consumer, supplier)
-
-
-@kfunc
 def arm_smmu_probe_device(dev: Any) -> Any:
     smmu: Any = None
     fwspec = dev_iommu_fwspec_get(dev)
@@ -749,12 +746,6 @@ def arm_smmu_test_smr_masks(smmu: arm_smmu_device) -> None:
     # set, so check each one separately (all implemented in the model).
     smmu.streamid_mask = smmu.streamid_mask & 0xFFFF
     smmu.smr_mask_mask = smmu.streamid_mask
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    iommu.dev = parent  # the class device is a child of the hardware device
-    return 0
 
 
 def _publish_drvdata(pdev: platform_device, smmu: arm_smmu_device) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.base.bus import bus_find_device_by_fwnode
 from harness.base.platform import (
     platform_bus_type,
     platform_device,
@@ -61,14 +62,6 @@ class arm_smmu_master:  # noqa: N801
         self.dev = dev
         self.smmu = smmu
         self.streams: list[int] = []
-
-
-@kfunc
-def bus_find_device_by_fwnode(bus: Any, fwnode: Any) -> Any:
-    for dev in bus.devices:
-        if dev.of_node is not None and dev.of_node.fwnode is fwnode:
-            return dev
-    return None
 
 
 @kfunc

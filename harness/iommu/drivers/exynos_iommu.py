@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import variant
+from harness.base.core import device_link_add
 from harness.base.devres import devm_kmalloc
 from harness.base.platform import (
     of_find_device_by_node,
@@ -46,6 +47,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import kernel, kfunc
@@ -84,11 +86,6 @@ class exynos_iommu_owner:  # noqa: N801
     def __init__(self) -> None:
         self.controllers: list[sysmmu_drvdata] = []
         self.domain: Any = None
-
-
-@kfunc
-def device_link_add(consumer: Any, supplier: Any) -> Any:
-    return (consumer, supplier)
 
 
 def has_sysmmu(dev: Any) -> bool:
@@ -152,11 +149,6 @@ exynos_iommu_ops = iommu_ops(
     release_device=exynos_iommu_release_device,
     identity_domain=iommu_domain(IOMMU_DOMAIN_IDENTITY, None),
 )
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
 
 
 def _publish_drvdata(pdev: platform_device, data: sysmmu_drvdata) -> None:

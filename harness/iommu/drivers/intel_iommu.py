@@ -60,6 +60,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_probe_device,
 )
 from harness.iommu.structs import iommu_device, iommu_ops
@@ -270,11 +271,6 @@ def init_no_remapping_devices() -> None:
         if not drhd.include_all and not for_each_active_dev_scope(drhd):
             # ignore DMAR unit if no devices exist
             drhd.ignored = True
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
 
 
 @kfunc

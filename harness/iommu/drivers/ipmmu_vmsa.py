@@ -50,10 +50,12 @@ from harness.iommu.iommu import (
     generic_device_group,
     generic_single_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_fwspec_add_ids,
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import kernel, kfunc
+from harness.of.device import of_device_get_match_data
 from harness.of.node import of_property_present
 
 
@@ -269,23 +271,11 @@ def ipmmu_find_root() -> ipmmu_vmsa_device | None:
 
 
 @kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
-
-
-def of_device_get_match_data(dev: Any) -> ipmmu_features | None:
-    for c in dev.of_node.compatible:
-        if c in MATCH:
-            return MATCH[c]
-    return None
-
-
-@kfunc
 def ipmmu_probe(pdev: platform_device) -> int:
     dev = pdev.dev
     mmu = devm_kmalloc(dev, ipmmu_vmsa_device)
     mmu.dev = dev
-    mmu.features = of_device_get_match_data(dev)
+    mmu.features = of_device_get_match_data(dev, MATCH)
     feat = mmu.features
     assert feat is not None
     # dma_set_mask_and_coherent(40), registers, ns alias offset, num_ctx

@@ -42,6 +42,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
 )
 from harness.iommu.structs import (
     IOMMU_DOMAIN_DMA,
@@ -162,11 +163,6 @@ msm_iommu_ops = iommu_ops(
     domain_alloc_paging=msm_iommu_domain_alloc_paging,
     identity_domain=msm_iommu_identity_domain,
 )
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
 
 
 @kfunc

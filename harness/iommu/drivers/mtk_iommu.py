@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import variant
+from harness.base.core import device_link_add
 from harness.base.devres import devm_kmalloc
 from harness.base.platform import (
     of_find_device_by_node,
@@ -49,6 +50,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_get,
     dev_iommu_priv_set,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_device_unregister,
     iommu_fwspec_add_ids,
     iommu_group_alloc,
@@ -56,6 +58,7 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import WARN_ON, BogusPointer, Mutex, kernel, kfunc, mutex_lock, mutex_unlock
+from harness.of.device import of_device_get_match_data
 from harness.of.node import (
     of_count_phandle_with_args,
     of_device_is_available,
@@ -202,11 +205,6 @@ def mtk_iommu_get_frst_data(hwlist: list_head | None) -> Any:
         # container_of(head) of an empty list: neither NULL nor an instance
         return BogusPointer("struct mtk_iommu_data", 0)
     return entries[0]
-
-
-@kfunc
-def device_link_add(consumer: Any, supplier: Any) -> Any:
-    return (consumer, supplier)
 
 
 @kfunc
@@ -389,18 +387,6 @@ def mtk_iommu_mm_dts_parse(dev: Any, match: list[Any], data: mtk_iommu_data) -> 
     return ret
 
 
-def of_device_get_match_data(dev: Any) -> mtk_iommu_plat_data | None:
-    for c in dev.of_node.compatible:
-        if c in PLAT_DATA:
-            return PLAT_DATA[c]
-    return None
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
-
-
 @kfunc
 def component_master_add_with_match(dev: Any, match: list[Any]) -> int:
     """Binds the larb components once all of them have registered (mtk-smi);
@@ -435,7 +421,7 @@ def mtk_iommu_probe(pdev: platform_device) -> int:
     dev = pdev.dev
     data = devm_kmalloc(dev, mtk_iommu_data)
     data.dev = dev
-    data.plat_data = of_device_get_match_data(dev)
+    data.plat_data = of_device_get_match_data(dev, PLAT_DATA)
     pd = data.plat_data
     assert pd is not None
     # protect memory, infracfg (HAS_4GB_MODE), registers, banks, irqs, bclk,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.base.core import device_link_add
 from harness.base.devres import devm_kmalloc
 from harness.base.platform import (
     of_find_device_by_node,
@@ -44,6 +45,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_device_unregister,
     iommu_fwspec_add_ids,
     iommu_fwspec_free,
@@ -103,11 +105,6 @@ def arm_iommu_create_mapping(dev: Any, base: int, size: int) -> dma_iommu_mappin
 def arm_iommu_attach_device(dev: Any, mapping: dma_iommu_mapping | None) -> int:
     _size = mapping.size  # noqa: F841 - __arm_iommu_attach_device reads the mapping
     return 0
-
-
-@kfunc
-def device_link_add(consumer: Any, supplier: Any) -> Any:
-    return (consumer, supplier)
 
 
 @kfunc
@@ -197,11 +194,6 @@ mtk_iommu_v1_ops = iommu_ops(
     release_device=mtk_iommu_v1_release_device,
     identity_domain=iommu_domain(IOMMU_DOMAIN_IDENTITY, None),
 )
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
 
 
 @kfunc

@@ -58,6 +58,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_single_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
 )
 from harness.iommu.structs import (
     IOMMU_DOMAIN_DMA,
@@ -200,11 +201,6 @@ def omap_iommu_dra7_get_dsp_system_cfg(pdev: platform_device, obj: omap_iommu) -
     obj.id = cfg[1]
     if obj.id not in (0, 1):
         return -EINVAL
-    return 0
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
     return 0
 
 

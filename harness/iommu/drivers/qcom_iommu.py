@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import variant
+from harness.base.core import device_link_add
 from harness.base.devres import devm_add_action, devm_kmalloc
 from harness.base.platform import (
     __platform_driver_register,
@@ -52,6 +53,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_fwspec_add_ids,
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
@@ -119,11 +121,6 @@ def get_asid(np: Any) -> int:
 
 
 # -- callbacks ---------------------------------------------------------------------------------
-
-
-@kfunc
-def device_link_add(consumer: Any, supplier: Any) -> Any:
-    return (consumer, supplier)
 
 
 @kfunc
@@ -240,12 +237,6 @@ def qcom_iommu_sec_ptbl_init(dev: Any) -> int:
     if ret:
         return ret
     g().sec_ptbl_allocated = True
-    return 0
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    iommu.dev = parent
     return 0
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import variant
+from harness.base.core import device_link_add
 from harness.base.devres import devm_kmalloc
 from harness.base.platform import (
     of_find_device_by_node,
@@ -39,6 +40,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_single_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
 )
 from harness.iommu.structs import (
     IOMMU_DOMAIN_DMA,
@@ -48,6 +50,7 @@ from harness.iommu.structs import (
     iommu_ops,
 )
 from harness.kernel import WARN_ON, kernel, kfunc
+from harness.of.device import of_device_get_match_data
 
 
 class rk_globals:  # noqa: N801
@@ -97,11 +100,6 @@ def rk_iommu_from_dev(dev: Any) -> Any:
 
 
 @kfunc
-def device_link_add(consumer: Any, supplier: Any) -> Any:
-    return (consumer, supplier)
-
-
-@kfunc
 def rk_iommu_probe_device(dev: Any) -> Any:
     data = dev_iommu_priv_get(dev)
     if data is None:
@@ -148,18 +146,6 @@ rk_iommu_ops = iommu_ops(
 )
 
 
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
-
-
-def of_device_get_match_data(dev: Any) -> Any:
-    for c in dev.of_node.compatible:
-        if c in RK_MATCH_DATA:
-            return RK_MATCH_DATA[c]
-    return None
-
-
 def _publish_dma_dev(pdev: platform_device) -> None:
     # Use the first registered IOMMU device for domain to use with DMA API
     if g().dma_dev is None:
@@ -175,7 +161,7 @@ def rk_iommu_probe(pdev: platform_device) -> int:
     iommu.dev = dev
     iommu.num_mmu = 0
 
-    ops = of_device_get_match_data(dev)
+    ops = of_device_get_match_data(dev, RK_MATCH_DATA)
     if g().rk_ops is None:
         g().rk_ops = ops
     # That should not happen unless different versions of the hardware

@@ -40,6 +40,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_single_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
 )
 from harness.iommu.structs import IOMMU_DOMAIN_DMA, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import BogusPointer, kfunc
@@ -88,11 +89,6 @@ sprd_iommu_ops = iommu_ops(
     of_xlate=sprd_iommu_of_xlate,
     domain_alloc_paging=sprd_iommu_domain_alloc_paging,
 )
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
 
 
 @kfunc

@@ -47,6 +47,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_single_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_fwspec_add_ids,
 )
 from harness.iommu.structs import (
@@ -106,11 +107,6 @@ sun50i_iommu_ops = iommu_ops(
     domain_alloc_paging=sun50i_iommu_domain_alloc_paging,
     identity_domain=sun50i_iommu_identity_domain,
 )
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
 
 
 @kfunc

@@ -56,6 +56,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_fwspec_add_ids,
     iommu_fwspec_free,
     iommu_fwspec_init,
@@ -63,6 +64,7 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import Mutex, kernel, kfunc, mutex_lock, mutex_unlock
+from harness.of.device import of_device_get_match_data
 from harness.of.node import of_parse_phandle_with_args
 
 
@@ -253,11 +255,6 @@ tegra_smmu_ops = iommu_ops(
 
 
 @kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
-
-
-@kfunc
 def tegra_smmu_probe(dev: Any, soc: tegra_smmu_soc, mc: tegra_mc) -> Any:
     smmu = devm_kmalloc(dev, tegra_smmu)
     o_mc_smmu = variant.choice("tegra_smmu_probe.mc_smmu")
@@ -300,20 +297,13 @@ def tegra_smmu_probe(dev: Any, soc: tegra_smmu_soc, mc: tegra_mc) -> Any:
     return smmu
 
 
-def of_device_get_match_data(dev: Any) -> tegra_mc_soc | None:
-    for c in dev.of_node.compatible:
-        if c in MC_SOCS:
-            return MC_SOCS[c]
-    return None
-
-
 @kfunc
 def tegra_mc_probe(pdev: platform_device) -> int:
     mc = devm_kmalloc(pdev.dev, tegra_mc)
     order = variant.choice("tegra_mc_probe.drvdata")
     if order == "before_register":
         platform_set_drvdata(pdev, mc)
-    mc.soc = of_device_get_match_data(pdev.dev)
+    mc.soc = of_device_get_match_data(pdev.dev, MC_SOCS)
     mc.dev = pdev.dev
     # dma_coerce_mask_and_coherent, registers, debugfs, soc->ops->probe,
     # channels, irq, reset controller, interconnect: nothing the SMMU reads

@@ -56,6 +56,7 @@ from harness.iommu.iommu import (
     dev_iommu_priv_set,
     generic_device_group,
     iommu_device_register,
+    iommu_device_sysfs_add,
     iommu_fwspec_add_ids,
 )
 from harness.iommu.structs import iommu_device, iommu_ops
@@ -174,11 +175,6 @@ viommu_ops = iommu_ops(
     of_xlate=viommu_of_xlate,
     release_device=viommu_release_device,
 )
-
-
-@kfunc
-def iommu_device_sysfs_add(iommu: iommu_device, parent: Any) -> int:
-    return 0
 
 
 def _publish_priv(vdev: virtio_device, viommu: viommu_dev) -> None:
