@@ -35,7 +35,7 @@ from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
-from harness.kernel import Kernel, kfunc, set_kernel
+from harness.kernel import Kernel, kernel, kfunc, set_kernel
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
 from harness.platform import Platform
@@ -72,6 +72,68 @@ class BootConfig:
     config_modules: bool = True
     deferred_probe_timeout: int = 10
     async_probe_all: bool = False  # driver_async_probe=*
+    # Client drivers (by compatible) that register first, in this order
+    # (link order differs between configs); the others follow in DT order.
+    driver_order: tuple[str, ...] = ()
+    # What userspace does once init is done, in order: (op, target) with op
+    # one of EVENT_OPS and target a DT node path or an extra device's name.
+    events: tuple[tuple[str, str], ...] = ()
+
+
+UNBIND = "unbind"  # echo DEV > /sys/bus/*/drivers/*/unbind
+BIND = "bind"  # echo DEV > /sys/bus/*/drivers_probe
+REMOVE = "remove"  # the device goes away (hot-unplug, overlay removal)
+EVENT_OPS = (UNBIND, BIND, REMOVE)
+
+
+def boot_config_to_json(cfg: BootConfig) -> dict[str, Any]:
+    """The JSON form of ``cfg`` without its schedule (reproducers store that apart)."""
+    out: dict[str, Any] = {}
+    if cfg.drivers:
+        out["drivers"] = {c: {"presence": d.presence, "async_probe": d.async_probe,
+                              "probe_ret": d.probe_ret, "driver_managed_dma": d.driver_managed_dma}
+                          for c, d in cfg.drivers.items()}
+    if cfg.iommu_drivers:
+        out["iommu_drivers"] = dict(cfg.iommu_drivers)
+    if cfg.fail_alloc:
+        out["fail_alloc"] = list(cfg.fail_alloc)
+    if not cfg.config_modules:
+        out["config_modules"] = False
+    if cfg.deferred_probe_timeout != 10:
+        out["deferred_probe_timeout"] = cfg.deferred_probe_timeout
+    if cfg.async_probe_all:
+        out["async_probe_all"] = True
+    if cfg.driver_order:
+        out["driver_order"] = list(cfg.driver_order)
+    if cfg.events:
+        out["events"] = [list(e) for e in cfg.events]
+    return out
+
+
+def boot_config_from_json(data: dict[str, Any], schedule: list[int] | None = None) -> BootConfig:
+    """Inverse of :func:`boot_config_to_json` (ValueError names a bad field)."""
+    known = {"drivers", "iommu_drivers", "fail_alloc", "config_modules", "deferred_probe_timeout",
+             "async_probe_all", "driver_order", "events"}
+    bad = set(data) - known
+    if bad:
+        raise ValueError(f"unknown boot config field(s): {', '.join(sorted(bad))}")
+    drivers = {}
+    for c, d in dict(data.get("drivers", {})).items():
+        drivers[str(c)] = d if isinstance(d, DriverConfig) else DriverConfig(**d)
+    events = tuple((str(op), str(t)) for op, t in data.get("events", ()))
+    if any(op not in EVENT_OPS for op, _ in events):
+        raise ValueError(f"events: ops are {', '.join(EVENT_OPS)}")
+    return BootConfig(
+        drivers=drivers,
+        iommu_drivers={str(k): str(v) for k, v in dict(data.get("iommu_drivers", {})).items()},
+        schedule=list(schedule or []),
+        fail_alloc=tuple(data.get("fail_alloc", ())),
+        config_modules=bool(data.get("config_modules", True)),
+        deferred_probe_timeout=int(data.get("deferred_probe_timeout", 10)),
+        async_probe_all=bool(data.get("async_probe_all", False)),
+        driver_order=tuple(str(c) for c in data.get("driver_order", ())),
+        events=events,
+    )
 
 
 def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
@@ -87,6 +149,29 @@ def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
 @kfunc
 def do_one_initcall(fn: Callable[..., int], *args: Any) -> int:
     return fn(*args)
+
+
+@kfunc
+def device_attach(dev: Any) -> int:
+    """drivers/base/dd.c: bind a driver now, synchronously (sysfs drivers_probe)."""
+    return dd.__device_attach(dev, False)
+
+
+@kfunc
+def unbind_store(dev: Any) -> None:
+    """drivers/base/bus.c: ``echo DEV > .../unbind`` (device_driver_detach)."""
+    from harness.base.dd import device_release_driver
+
+    if dev.driver is not None:
+        device_release_driver(dev)
+
+
+@kfunc
+def device_unregister(dev: Any) -> None:
+    """drivers/base/core.c: the device goes away (platform_device_unregister etc.)."""
+    from harness.base.core import device_del
+
+    device_del(dev)
 
 
 @kfunc
@@ -134,6 +219,7 @@ class Boot:
                 self.iommu_specs.append(s)
                 self.iommu_driver_objs.append(s.make_driver())
         # one client driver per distinct first compatible, in DT order
+        # (or driver_order first)
         seen: set[str] = set()
         for n in self.platform.nodes:
             if not n.compatible or n.iommu_cells is not None:
@@ -149,6 +235,9 @@ class Boot:
                 continue
             seen.add(c0)
             self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
+        if self.cfg.driver_order:
+            first = {c: i for i, c in enumerate(self.cfg.driver_order)}
+            self.client_drivers.sort(key=lambda d: first.get(_driver_name(d), len(first)))
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
                        managed: bool = False) -> Any:
@@ -211,6 +300,30 @@ class Boot:
             # seconds after late_initcall
             dd.deferred_probe_timeout_work_func()
             dd.async_synchronize_full()
+        if self.cfg.events:
+            # userspace: a shell writing to sysfs once the boot is done
+            kernel().kthread_create("sh", self.run_events)
+
+    @kfunc
+    def run_events(self) -> None:
+        """The scenario's post-boot events, in order; unknown targets are skipped."""
+        for op, target in self.cfg.events:
+            dev = self._find_device(target)
+            if dev is None:
+                continue
+            if op == UNBIND:
+                unbind_store(dev)
+            elif op == BIND:
+                device_attach(dev)
+            elif op == REMOVE and not dev.dead:
+                device_unregister(dev)
+
+    def _find_device(self, target: str) -> Any:
+        for dev in self.devices():
+            np = dev.of_node
+            if (np is not None and np.full_name == target) or dev.init_name == target:
+                return dev
+        return None
 
     @kfunc
     def kernel_init_freeable(self) -> None:

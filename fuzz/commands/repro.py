@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from corpus.dt import load_platform_file
-from corpus.store import load_reproducer
+from corpus.store import StoreError, load_reproducer
 from fuzz.variant_arg import resolve_variant
-from harness.boot import BootConfig
+from harness.boot import BootConfig, boot_config_from_json
 from harness.klog import render_result
 from harness.scenario import run_scenario
 from harness.variant import variant_from_json
@@ -44,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
         rep = load_reproducer(args.platform)
         platform = rep.platform()
         v = resolve_variant(args.variant) if args.variant is not None else variant_from_json(rep.variant)
-        cfg = BootConfig(schedule=list(rep.schedule), **rep.config)
+        try:
+            cfg = boot_config_from_json(rep.config, list(rep.schedule))
+        except (TypeError, ValueError) as e:
+            raise StoreError(f"{args.platform}: config: {e}") from None
     else:
         v = resolve_variant(args.variant or "NEXT")
         platform = load_platform_file(args.platform)
