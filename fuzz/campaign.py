@@ -2,8 +2,9 @@
 
 The unit of work is one variant: a worker process fuzzes it over every board
 with the in-process engine (each board's plain boot first, then a fixed
-number of generated scenarios per board from a seed derived from the
-campaign seed and the variant), minimises each new bug and stores its
+number of generated scenarios per board; the same scenarios for every
+variant, from the campaign seed, so the ranking compares like with like),
+minimises each new bug and stores its
 reproducer under ``OUT/crashes/<variant>/``.  Minimised scenarios are shared
 through ``OUT/minimised/`` (one per title), so a bug seen by many variants is
 minimised once and re-checked in one run elsewhere.
@@ -178,7 +179,8 @@ def run_unit(u: Unit) -> dict[str, Any]:
     else:
         from fuzz.engines import native
 
-        st = native.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"])
+        # The same scenarios for every variant: a fair comparison for the ranking.
+        st = native.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"], guided=False)
     mstore = CrashStore(minimised)
     for title, s in session.known.items():
         f = next((x for x in session.found.values() if x.title == title), None)

@@ -91,4 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m fuzz.cli`` runs this file as __main__: call the importable
+    # copy so that the UsageError the verbs import is the one caught above.
+    from fuzz.cli import main as _main
+
+    sys.exit(_main())

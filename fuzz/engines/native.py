@@ -49,9 +49,14 @@ def mutate_bytes(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
 
 
 def fuzz_loop(session: Session, ctx: GenContext, *, runs: int | None, seconds: float | None,
-              seed: int, plain_first: bool = True) -> EngineStats:
-    """Fuzz ``session.variant`` until ``runs`` executions or ``seconds`` elapse."""
-    rng = _rng(seed, session.variant.fingerprint())
+              seed: int, plain_first: bool = True, guided: bool = True) -> EngineStats:
+    """Fuzz ``session.variant`` until ``runs`` executions or ``seconds`` elapse.
+
+    ``guided=False`` runs the same input sequence for every variant (no
+    feedback, seed not salted by the variant): common random inputs, so
+    variants compared in a ranking were tested on exactly the same scenarios.
+    """
+    rng = _rng(seed, session.variant.fingerprint() if guided else "common")
     pool: list[bytes] = []
     deadline = None if seconds is None else time.monotonic() + seconds
     first = [bytes([i]) for i in range(len(ctx.boards))] if plain_first and len(ctx.boards) <= 256 else []
@@ -64,7 +69,7 @@ def fuzz_loop(session: Session, ctx: GenContext, *, runs: int | None, seconds: f
             break
         if n < len(first):
             data = first[n]
-        elif pool and rng.random() < 0.5:
+        elif guided and pool and rng.random() < 0.5:
             data = mutate_bytes(rng.choice(pool), rng, pool)
         else:
             data = rng.randbytes(rng.randint(1, MAX_LEN))
