@@ -25,7 +25,6 @@ from harness.kernel import Kernel, set_kernel
 from harness.platform import Platform
 from harness.variant import Variant
 
-
 INTERESTING = 48
 DEVICE_INDEX = st.integers(0, 63)
 

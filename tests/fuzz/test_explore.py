@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from corpus.bundled import bundled_path
-from tests.fuzz.helpers import FIX, ROOT, RK, SEED_TITLE, probefuzz
+from tests.fuzz.helpers import FIX, RK, ROOT, SEED_TITLE, probefuzz
 
 COUNTS = {"oops", "deadlock", "group", "isolation", "warn", "defer"}
 
