@@ -65,7 +65,11 @@ class ExploreRequest:
 
     def identity(self) -> dict[str, Any]:
         """What must match for a restart to resume this campaign."""
-        return {"base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
+        from corpus.store import tool_version
+        from harness.variant import SITES
+
+        return {"tool": tool_version(), "sites": sorted(SITES),
+                "base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
                 "time_per_variant": self.time_per_variant, "seed": self.seed,
                 "engine": self.engine,
                 "boards": [[b.name, platform_digest(b.platform)] for b in self.boards]}

@@ -52,6 +52,7 @@ MAX_DRIVER_TWEAKS = 6
 MAX_EVENTS = 4
 MAX_SCHEDULE = 24
 MAX_SCHED_CHOICE = 3
+SCHEDULE_REPEATS = (1, 1, 1, 1, 10, 100, 1000)
 
 
 class Provider(Protocol):
@@ -246,7 +247,10 @@ def generate(fdp: Provider, ctx: GenContext) -> Scenario:
         cfg.events = tuple((_pick(fdp, EVENT_OPS), _pick(fdp, targets))
                            for _ in range(fdp.ConsumeIntInRange(0, MAX_EVENTS)))
     n = fdp.ConsumeIntInRange(0, ctx.max_schedule)
-    cfg.schedule = [fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE) for _ in range(n)]
+    pattern = [fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE) for _ in range(n)]
+    # A boot makes thousands of scheduling decisions once probing is
+    # asynchronous; a repeated pattern reaches the late windows too.
+    cfg.schedule = pattern * _pick(fdp, SCHEDULE_REPEATS) if pattern else []
     return Scenario(board=board.name, platform=platform, cfg=cfg, mutation=mutation,
                     platform_ref=board.ref if mutation is None else None)
 

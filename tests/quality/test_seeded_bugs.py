@@ -5,8 +5,8 @@ Each seeded bug is a one-site change to a clean base, the fix candidate
 ``iommu_device_register``): a guard removed, a lock held across
 ``dma_configure``, a publish moved after registration, a ``-EPROBE_DEFER``
 guard dropped.  For each, the fuzzer runs from random inputs only (no plain
-boot first) over the whole bundled corpus with a fixed budget, for several
-seeds; the bug counts as detected when a finding of the expected kind and
+boot first) over the whole bundled corpus (rotated per trial, so the first
+board tried differs) with a fixed budget, for several seeds; the bug counts as detected when a finding of the expected kind and
 title appears.  The suite prints the detection rate and the median runs and
 seconds to detection (see conftest.py), and requires every bug to be found
 in most trials.  The base itself is the negative control: none of the
@@ -57,8 +57,13 @@ SEEDED = (
 )
 
 
-def corpus() -> GenContext:
-    return GenContext([Board(n, load_bundled(n), str(bundled_path(n))) for n in bundled_names()])
+def corpus(seed: int) -> GenContext:
+    """The bundled corpus, rotated by the trial's seed: the board an engine tries
+    first (Hypothesis starts from the simplest input, board 0) differs per trial."""
+    names = bundled_names()
+    k = (seed * 5) % len(names)
+    names = names[k:] + names[:k]
+    return GenContext([Board(n, load_bundled(n), str(bundled_path(n))) for n in names])
 
 
 def matches(f: Found, bug: Seeded) -> bool:
@@ -75,9 +80,9 @@ def trial(variant_id: str, bug: Seeded, engine: str, seed: int) -> tuple[bool, i
 
     s = Session(v, engine, None, minimise_findings=False, on_found=on_found)
     if engine == "hypothesis":
-        hypothesis_engine.fuzz_loop(s, corpus(), runs=BUDGET, seconds=None, seed=seed)
+        hypothesis_engine.fuzz_loop(s, corpus(seed), runs=BUDGET, seconds=None, seed=seed)
     else:
-        native.fuzz_loop(s, corpus(), runs=BUDGET, seconds=None, seed=seed, plain_first=False)
+        native.fuzz_loop(s, corpus(seed), runs=BUDGET, seconds=None, seed=seed, plain_first=False)
     if not hit:
         return False, None, None
     return True, hit[0].execution, hit[0].at
