@@ -40,7 +40,7 @@ from harness.variant import Variant, variant_from_json, variant_to_json
 STATE = "state.jsonl"
 CAMPAIGN = "campaign.json"
 RECYCLE_EVERY = 8
-DEFAULT_RUNS_PER_BOARD = 5
+DEFAULT_RUNS_PER_BOARD = 4
 COUNT_KEYS = {"oops": "oops", "deadlock": "deadlock", "group": "group", "isolation": "isolation",
               "warning": "warn", "defer": "defer"}
 
