@@ -201,6 +201,24 @@ def event_targets(p: Platform) -> list[str]:
     return clients + others
 
 
+def reorder_devices(p: Platform, rng: random.Random) -> Platform:
+    """``p`` with its top-level subtrees in another order: of_platform_populate
+    creates devices (and device_add runs the IOMMU notifier) in DT order."""
+    blocks: dict[str, list[Any]] = {}
+    root = []
+    for n in p.nodes:
+        if n.path == "/":
+            root.append(n)
+            continue
+        top = "/" + n.path.split("/")[1]
+        blocks.setdefault(top, []).append(n)
+    keys = list(blocks)
+    rng.shuffle(keys)
+    nodes = root + [n for k in keys for n in blocks[k]]
+    return replace(p, nodes=nodes, extra_devices=list(p.extra_devices), acpi_iommus=list(p.acpi_iommus),
+                   provenance=dict(p.provenance))
+
+
 # -- the generator -------------------------------------------------------------------
 
 
@@ -221,6 +239,11 @@ def generate(fdp: Provider, ctx: GenContext) -> Scenario:
             platform, mutation = random_mutation(platform, random.Random(seed))
         except MutationError:
             mutation = None
+    if fdp.ConsumeIntInRange(0, 7) == 7:
+        order_seed = fdp.ConsumeIntInRange(0, 0xFFFFFFFF)
+        platform = reorder_devices(platform, random.Random(order_seed))
+        mutation = f"{mutation}; " if mutation else ""
+        mutation += f"device creation order shuffled (seed {order_seed})"
     cfg = BootConfig()
     cfg.config_modules = not fdp.ConsumeBool()
     cfg.deferred_probe_timeout = _pick(fdp, DEFERRED_TIMEOUTS)

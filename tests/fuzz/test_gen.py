@@ -74,3 +74,18 @@ def test_hypothesis_strategy_scenarios_run(s: Scenario) -> None:
 def test_binary_strategy_drives_the_same_generator(s: Scenario, extra: int) -> None:
     assert s.board in BOARDS
     run_scenario(s.platform, NEXT, s.cfg)
+
+
+def test_reorder_devices_keeps_subtrees_whole_and_parents_first() -> None:
+    from fuzz.gen import reorder_devices
+    from harness.platform import Platform
+
+    p = ctx(RK).boards[0].platform
+    q = reorder_devices(p, random.Random(4))
+    assert sorted(n.path for n in q.nodes) == sorted(n.path for n in p.nodes)
+    assert [n.path for n in q.nodes] != [n.path for n in p.nodes]
+    seen: set[str] = set()
+    for n in q.nodes:
+        assert n.parent_path is None or n.parent_path in seen
+        seen.add(n.path)
+    Platform.from_json(q.to_json(), "reordered")  # still valid

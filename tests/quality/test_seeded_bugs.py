@@ -3,13 +3,14 @@
 Each seeded bug is a one-site change to a clean base, the fix candidate
 ``FIX`` (NEXT with rockchip publishing ``dma_dev`` before
 ``iommu_device_register``): a guard removed, a lock held across
-``dma_configure``, a publish moved after registration, a ``-EPROBE_DEFER``
-guard dropped.  For each, the fuzzer runs from random inputs only (no plain
-boot first) over the whole bundled corpus (rotated per trial, so the first
-board tried differs) with a fixed budget, for several seeds; the bug counts as detected when a finding of the expected kind and
-title appears.  The suite prints the detection rate and the median runs and
-seconds to detection (see conftest.py), and requires every bug to be found
-in most trials.  The base itself is the negative control: none of the
+``dma_configure``, a publish moved after registration, firmware parsing moved
+back from ``iommu_init_device`` to driver bind.  For each, the fuzzer runs
+from random inputs only (no plain boot first) over the whole bundled corpus
+(rotated per trial, so the first board tried differs) with a fixed budget,
+for several seeds; the bug counts as detected when a finding of the expected
+kind and title appears.  The suite prints the detection rate and the median
+runs and seconds to detection (see conftest.py), and requires every bug to be
+found in most trials.  The base itself is the negative control: none of the
 expected titles may show on it within the same budget.
 """
 
@@ -52,7 +53,7 @@ SEEDED = (
            "deadlock", "iommu_probe_device_lock"),
     Seeded("publish after registration", "rk_iommu_probe.dma_dev:=after_register",
            "oops", "rk_iommu_of_xlate"),
-    Seeded("late-probe warning re-armed", "iommu_init_device.dma_configure:=absent",
+    Seeded("parsing moved back to bind", "iommu_init_device.dma_configure:=absent",
            "warning", "__iommu_probe_device"),
 )
 
