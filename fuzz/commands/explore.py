@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("native", "hypothesis"), default="native",
                    help="in-process engine the workers run (default: native)")
     p.add_argument("--seed", type=int, default=0, help="campaign seed (default: 0)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) or 1,
                    help="worker processes (default: all cores)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
     p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default: 15)")
