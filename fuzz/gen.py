@@ -152,6 +152,12 @@ class Scenario:
         """The reproducer ``config`` (BootConfig without the schedule)."""
         return boot_config_to_json(self.cfg)
 
+    def __repr__(self) -> str:  # the platform is large: Hypothesis prints examples
+        return f"Scenario({self.describe()})"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # Hypothesis' pretty printer
+        p.text(repr(self))
+
     def describe(self) -> str:
         parts = [self.board]
         if self.mutation:

@@ -92,9 +92,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         from fuzz.engines.session import Session
 
-        session = Session(variant, args.engine, store, minimise_findings=not args.no_minimise,
-                          on_found=lambda f: show(f.title, f.kind, f.board, f.at, f.reproducer))
         ctx = GenContext(boards, mutate=not args.no_mutate)
+        shrinker = None
+        if args.engine == "hypothesis" and not args.no_minimise:
+            from fuzz.engines import hypothesis_engine
+
+            def shrinker(title: str) -> Any:
+                return hypothesis_engine.shrink(ctx, variant, title)
+
+        session = Session(variant, args.engine, store, minimise_findings=not args.no_minimise,
+                          on_found=lambda f: show(f.title, f.kind, f.board, f.at, f.reproducer),
+                          shrinker=shrinker)
         if args.engine == "hypothesis":
             from fuzz.engines import hypothesis_engine
 

@@ -5,6 +5,12 @@ Hypothesis generates scenarios from the same generator as the other engines
 :class:`~fuzz.engines.session.Session`, which records findings rather than
 failing, so one campaign collects every bug.  ``seed`` makes a run with a run
 budget reproducible (``@seed``, no example database).
+
+With ``shrink=True`` each new bug is first handed to Hypothesis' own shrinker
+(:func:`shrink`: ``hypothesis.find`` over the same strategy, derandomised),
+whose result -- the simplest scenario in draw order with that title, i.e.
+fewest driver tweaks, events and schedule choices -- is where
+:mod:`fuzz.minimise` starts (it then drops devices and drivers).
 """
 
 from __future__ import annotations
@@ -13,7 +19,12 @@ import time
 from typing import Any
 
 from fuzz.engines.session import EngineStats, Session
-from fuzz.gen import GenContext, scenarios
+from fuzz.gen import GenContext, Scenario, scenarios
+from fuzz.minimise import first_match
+from harness.scenario import run_scenario
+from harness.variant import Variant
+
+SHRINK_EXAMPLES = 200
 
 
 class _OutOfTime(Exception):
@@ -57,3 +68,24 @@ def fuzz_loop(session: Session, ctx: GenContext, *, runs: int | None, seconds: f
         if runs is not None:
             break  # Hypothesis may stop early once its space is exhausted
     return session.finish()
+
+
+def shrink(ctx: GenContext, variant: Variant, title: str,
+           max_examples: int = SHRINK_EXAMPLES) -> Scenario | None:
+    """Hypothesis' simplest scenario producing ``title`` (None if not found in budget)."""
+    from hypothesis import HealthCheck, find, settings
+    from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+    def produces(s: Scenario) -> bool:
+        try:
+            r = run_scenario(s.platform, variant, s.cfg)
+        except Exception:  # noqa: BLE001 - a scenario the model cannot run does not count
+            return False
+        return first_match(r, title) is not None
+
+    try:
+        return find(scenarios(ctx), produces,
+                    settings=settings(max_examples=max_examples, database=None, deadline=None,
+                                      derandomize=True, suppress_health_check=list(HealthCheck)))
+    except (NoSuchExample, Unsatisfiable):
+        return None

@@ -90,13 +90,16 @@ class Session:
     def __init__(self, variant: Variant, engine: str, store: Path | None = None, *,
                  minimise_findings: bool = True, minimise_budget: int = DEFAULT_BUDGET,
                  known: dict[str, Scenario] | None = None,
-                 on_found: Callable[[Found], None] | None = None) -> None:
+                 on_found: Callable[[Found], None] | None = None,
+                 shrinker: Callable[[str], Scenario | None] | None = None) -> None:
         self.variant = variant
         self.store = CrashStore(store) if store is not None else None
         self.minimise_findings = minimise_findings
         self.minimise_budget = minimise_budget
         self.known = dict(known or {})  # title -> minimised scenario from elsewhere
         self.on_found = on_found
+        # An engine's own shrinker (title -> simpler scenario), run before minimising.
+        self.shrinker = shrinker
         self.dedup = Deduper()
         self.found: dict[str, Found] = {}
         self.features: set[str] = set()
@@ -166,8 +169,13 @@ class Session:
                 found.minimise_runs = 1
                 reused = None
         if reused is not None or (best is s and self.minimise_findings):
+            start = s
+            if self.shrinker is not None:
+                shrunk = self.shrinker(f.title)
+                if shrunk is not None:
+                    start = shrunk
             try:
-                m = minimise(s, self.variant, f.title, self.minimise_budget)
+                m = minimise(start, self.variant, f.title, self.minimise_budget)
                 best, finding = m.scenario, m.finding
                 found.minimise_runs += m.runs
             except ValueError:

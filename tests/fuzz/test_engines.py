@@ -79,3 +79,24 @@ def test_atheris_runs_and_seed_are_reproducible(tmp_path: Path) -> None:
         return sorted(f["title"] for f in found), st.executions, st.coverage
 
     assert go(tmp_path / "a") == go(tmp_path / "b")
+
+
+def test_hypothesis_shrink_gives_the_simplest_scenario_in_draw_order() -> None:
+    c = ctx("fvp-base-revc", RK)
+    s = hypothesis_engine.shrink(c, NEXT, SEED_TITLE)
+    assert s is not None and s.board == RK
+    assert not s.cfg.events and not s.cfg.schedule and not s.cfg.drivers and s.mutation is None
+    assert hypothesis_engine.shrink(c, V614, SEED_TITLE, max_examples=20) is None
+
+
+def test_session_starts_minimising_from_the_engines_shrinker(tmp_path: Path) -> None:
+    c = ctx(RK)
+    calls: list[str] = []
+
+    def shrinker(title: str):  # noqa: ANN202
+        calls.append(title)
+        return hypothesis_engine.shrink(c, NEXT, title)
+
+    s = Session(NEXT, "hypothesis", tmp_path, shrinker=shrinker)
+    hypothesis_engine.fuzz_loop(s, c, runs=5, seconds=None, seed=0)
+    assert calls[0] == SEED_TITLE and s.found[SEED_TITLE].devices <= 3
