@@ -38,10 +38,11 @@ class Row:
         return (*(self.counts[k] for k in ORDER), self.size, self.id)
 
     def to_json(self) -> dict[str, Any]:
+        """The row of ``ranking.json``: exactly the issue's keys (the reason, change
+        size and executions are in the reports)."""
         return {"id": self.id, "rank": self.rank, "description": self.description,
                 "counts": dict(self.counts), "titles": list(self.titles),
-                "reproducers": list(self.reproducers), "reason": self.reason,
-                "size": self.size, "executions": self.executions}
+                "reproducers": list(self.reproducers)}
 
 
 def _row(r: UnitResult) -> Row:

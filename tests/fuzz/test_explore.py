@@ -37,7 +37,7 @@ def check_ranking(data: dict, out: Path) -> None:
     rows = data["variants"]
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
     for r in rows:
-        assert {"id", "rank", "description", "counts", "titles", "reproducers"} <= set(r)
+        assert set(r) == {"id", "rank", "description", "counts", "titles", "reproducers"}
         assert set(r["counts"]) == COUNTS
         assert len(r["reproducers"]) == len(r["titles"])
     keys = [tuple(r["counts"][k] for k in ("oops", "deadlock", "group", "isolation", "warn", "defer"))

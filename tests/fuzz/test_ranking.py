@@ -47,7 +47,7 @@ def test_ranking_json_shape(tmp_path: Path) -> None:
     data = ranking_json(c, rank(RESULTS))
     assert set(data) == {"base", "budget", "variants"} and data["base"] == "NEXT"
     v = data["variants"][0]
-    assert {"id", "rank", "description", "counts", "titles", "reproducers"} <= set(v)
+    assert set(v) == {"id", "rank", "description", "counts", "titles", "reproducers"}
     assert set(v["counts"]) == {"oops", "deadlock", "group", "isolation", "warn", "defer"}
     md = markdown(c, rank(RESULTS))
     assert md.count("\n| ") >= 7
