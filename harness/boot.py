@@ -43,7 +43,7 @@ from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
-from harness.kernel import Chooser, Kernel, kfunc, set_kernel
+from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
@@ -89,6 +89,18 @@ class BootConfig:
     # IOMMU drivers included), e.g. ("rk_iommu",) makes IOMMU instances
     # probe -- and register -- concurrently on async workers.
     driver_async_probe: tuple[str, ...] = ()
+    # Client drivers (by compatible) that register first, in this order
+    # (link order differs between configs); the others follow in DT order.
+    driver_order: tuple[str, ...] = ()
+    # What userspace does once init is done, in order: (op, target) with op
+    # one of EVENT_OPS and target a DT node path or an extra device's name.
+    events: tuple[tuple[str, str], ...] = ()
+
+
+UNBIND = "unbind"  # echo DEV > /sys/bus/*/drivers/*/unbind
+BIND = "bind"  # echo DEV > /sys/bus/*/drivers_probe
+REMOVE = "remove"  # the device goes away (hot-unplug, overlay removal)
+EVENT_OPS = (UNBIND, BIND, REMOVE)
 
 
 def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
@@ -104,6 +116,29 @@ def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
 @kfunc
 def do_one_initcall(fn: Callable[..., int], *args: Any) -> int:
     return fn(*args)
+
+
+@kfunc
+def device_attach(dev: Any) -> int:
+    """drivers/base/dd.c: bind a driver now, synchronously (sysfs drivers_probe)."""
+    return dd.__device_attach(dev, False)
+
+
+@kfunc
+def unbind_store(dev: Any) -> None:
+    """drivers/base/bus.c: ``echo DEV > .../unbind`` (device_driver_detach)."""
+    from harness.base.dd import device_release_driver
+
+    if dev.driver is not None:
+        device_release_driver(dev)
+
+
+@kfunc
+def device_unregister(dev: Any) -> None:
+    """drivers/base/core.c: the device goes away (platform_device_unregister etc.)."""
+    from harness.base.core import device_del
+
+    device_del(dev)
 
 
 @kfunc
@@ -188,6 +223,7 @@ class Boot:
         # drivers/virtio links before drivers/iommu: the transports register first
         self.transport_drivers = virtio.make_transport_drivers()
         # one client driver per distinct first compatible, in DT order
+        # (or driver_order first)
         seen: set[str] = set()
         for n in self.platform.nodes:
             if not n.compatible or n.iommu_cells is not None:
@@ -208,6 +244,9 @@ class Boot:
                 continue
             seen.add(key)
             self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
+        if self.cfg.driver_order:
+            first = {c: i for i, c in enumerate(self.cfg.driver_order)}
+            self.client_drivers.sort(key=lambda d: first.get(_driver_name(d), len(first)))
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
                        managed: bool = False) -> Any:
@@ -284,6 +323,30 @@ class Boot:
             # seconds after late_initcall
             dd.deferred_probe_timeout_work_func()
             dd.async_synchronize_full()
+        if self.cfg.events:
+            # userspace: a shell writing to sysfs once the boot is done
+            kernel().kthread_create("sh", self.run_events)
+
+    @kfunc
+    def run_events(self) -> None:
+        """The scenario's post-boot events, in order; unknown targets are skipped."""
+        for op, target in self.cfg.events:
+            dev = self._find_device(target)
+            if dev is None:
+                continue
+            if op == UNBIND:
+                unbind_store(dev)
+            elif op == BIND:
+                device_attach(dev)
+            elif op == REMOVE and not dev.dead:
+                device_unregister(dev)
+
+    def _find_device(self, target: str) -> Any:
+        for dev in self.devices():
+            np = dev.of_node
+            if (np is not None and np.full_name == target) or dev.init_name == target:
+                return dev
+        return None
 
     @kfunc
     def kernel_init_freeable(self) -> None:
@@ -352,13 +415,14 @@ class Boot:
 
 
 def boot_config_to_json(cfg: BootConfig) -> dict[str, Any]:
-    """``cfg`` minus the schedule, as a crash reproducer's ``config`` object."""
-    d = dataclasses.asdict(cfg)
-    d.pop("schedule")
+    """``cfg`` minus the schedule, as a crash reproducer's ``config`` object: only
+    the fields that differ from the default boot (tuples as lists)."""
+    default = dataclasses.asdict(BootConfig())
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "schedule" and v != default[k]}
     return json.loads(json.dumps(d))  # tuples -> lists
 
 
-def boot_config_from_json(d: dict[str, Any], schedule: list[int]) -> BootConfig:
+def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) -> BootConfig:
     """The inverse of :func:`boot_config_to_json`; ``ValueError`` names a bad field."""
     known = {f.name for f in dataclasses.fields(BootConfig)} - {"schedule"}
     unknown = sorted(set(d) - known)
@@ -369,7 +433,11 @@ def boot_config_from_json(d: dict[str, Any], schedule: list[int]) -> BootConfig:
         drivers = {c: DriverConfig(**dc) for c, dc in kw.pop("drivers", {}).items()}
     except (TypeError, AttributeError) as e:
         raise ValueError(f"drivers: {e}") from None
-    for name in ("fail_alloc", "driver_async_probe"):
+    for name in ("fail_alloc", "driver_async_probe", "driver_order"):
         if name in kw:
-            kw[name] = tuple(kw[name])
-    return BootConfig(drivers=drivers, schedule=list(schedule), **kw)
+            kw[name] = tuple(str(x) for x in kw[name])
+    if "events" in kw:
+        kw["events"] = tuple((str(op), str(t)) for op, t in kw["events"])
+        if any(op not in EVENT_OPS for op, _ in kw["events"]):
+            raise ValueError(f"events: ops are {', '.join(EVENT_OPS)}")
+    return BootConfig(drivers=drivers, schedule=list(schedule or []), **kw)

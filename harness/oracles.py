@@ -331,6 +331,7 @@ def final_checks(devices: list[Any]) -> None:
             _final(k, fnd.GROUP, "iommu: device outside its instance's single group", 7, dev)
     _final_liveness(k, devices)
     _final_owner_counts(k, devices)
+    _final_unbound_groups(k, devices)
 
 
 def _named_instances_registered(dev: Any) -> bool:
@@ -355,6 +356,18 @@ def _final_liveness(k: Any, devices: list[Any]) -> None:
         if dev.deferred_probe and id(dev) in s.deferred_for_iommu \
                 and _named_instances_registered(dev):
             _final(k, fnd.DEFER, "deferred probe pending after its IOMMU registered", 13, dev)
+
+
+def _final_unbound_groups(k: Any, devices: list[Any]) -> None:
+    """7, the series' own goal: a device behind a registered IOMMU has its group even
+    without a driver (V614 probes a DT device only at driver bind, so one without a
+    driver never gets one; the walk of iommu_device_register() is meant to give it)."""
+    from harness.device import device_is_bound
+
+    for dev in devices:
+        if dev.iommu_group is None and not device_is_bound(dev) and not dev.dead \
+                and referenced_instances(dev):
+            _final(k, fnd.GROUP, "iommu: no IOMMU group for a device without driver", 7, dev)
 
 
 def _final_owner_counts(k: Any, devices: list[Any]) -> None:

@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         platform = rep.platform()
         v = resolve_variant(args.variant) if args.variant is not None else variant_from_json(rep.variant)
         try:
-            cfg = boot_config_from_json(rep.config, rep.schedule)
-        except ValueError as e:
+            cfg = boot_config_from_json(rep.config, list(rep.schedule))
+        except (TypeError, ValueError) as e:
             raise StoreError(f"{rep.source}: config: {e}") from None
     else:
         v = resolve_variant(args.variant or "NEXT")

@@ -111,3 +111,21 @@ def test_inv17_positive_same_specifier_twice(v: Variant) -> None:
 def test_inv17_negative_distinct_ids(v: Variant) -> None:
     r: Any = run(smmu_board(((7,), (8,))), v)
     assert of_invariant(r, 17) == []
+
+
+# -- 7, the series' goal: a group even without a driver ------------------------------------
+
+def test_inv7_positive_v614_leaves_a_driverless_client_without_group() -> None:
+    from harness.boot import ABSENT, DriverConfig
+
+    r = run(rk_board(clients=2), V614, drivers={"rockchip,rk3568-vop1": DriverConfig(presence=ABSENT)})
+    [f] = [f for f in of_invariant(r, 7)]
+    assert f.kind == fnd.GROUP and f.title == "iommu: no IOMMU group for a device without driver"
+    assert f.device == "3.vop"
+
+
+def test_inv7_negative_the_walk_groups_driverless_clients() -> None:
+    from harness.boot import ABSENT, DriverConfig
+
+    r = run(rk_board(clients=2), FIX, drivers={"rockchip,rk3568-vop1": DriverConfig(presence=ABSENT)})
+    assert of_invariant(r, 7) == [] and r.stats["grouped_clients"] == 2

@@ -1,0 +1,90 @@
+"""Explore fix candidates: fuzz every variant of the space around a base on a
+corpus (default: depth 1 around NEXT on the bundled boards, about a minute on
+2 cores), then rank them by (oopses, deadlocks, group problems, devices
+without isolation, warnings, deferred-probe churn, change size).  Writes
+OUT/ranking.json, OUT/report.md, OUT/report.html and reproducers under
+OUT/crashes/.  A killed run restarted with the same --out resumes.
+Exit 0 when the best variant has no finding, 1 otherwise, 2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, CampaignError, ExploreRequest, run_campaign
+from fuzz.cli import UsageError
+from fuzz.corpus_arg import load_boards
+from fuzz.ranking import rank, ranking_json
+from fuzz.report import html_report, markdown, table
+
+DEFAULT_OUT = "probefuzz-out"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", default="NEXT", help="the variant the space is built around (default: NEXT)")
+    p.add_argument("--depth", type=int, default=1, help="mutations from the base (default: 1)")
+    p.add_argument("--corpus", default=None, metavar="DIR",
+                   help="platform .json/.dtb files to fuzz on (default: the bundled boards)")
+    p.add_argument("--runs-per-board", type=int, default=DEFAULT_RUNS_PER_BOARD, metavar="N",
+                   help=f"scenarios per variant and board, the plain boot included (default: "
+                   f"{DEFAULT_RUNS_PER_BOARD}); reproducible")
+    p.add_argument("--time-per-variant", type=float, default=None, metavar="S",
+                   help="fuzz each variant for S seconds instead (not reproducible)")
+    p.add_argument("--engine", choices=("native", "hypothesis"), default="native",
+                   help="in-process engine the workers run (default: native)")
+    p.add_argument("--seed", type=int, default=0, help="campaign seed (default: 0)")
+    p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) or 1,
+                   help="worker processes (default: all cores)")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+    p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default: 15)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print ranking.json instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.depth < 0 or args.depth > 2:
+        raise UsageError("--depth must be 0, 1 or 2")
+    if args.runs_per_board < 1:
+        raise UsageError("--runs-per-board must be at least 1")
+    if args.time_per_variant is not None and args.time_per_variant <= 0:
+        raise UsageError("--time-per-variant must be positive")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    from mutators.space import resolve
+
+    resolve(args.base)  # bad base: one-line VariantError before any work
+    boards = load_boards([], args.corpus)
+    out = Path(args.out)
+    req = ExploreRequest(base=args.base, depth=args.depth, boards=boards, out=out,
+                         runs_per_board=args.runs_per_board, time_per_variant=args.time_per_variant,
+                         jobs=args.jobs, seed=args.seed, engine=args.engine)
+    try:
+        c = run_campaign(req, progress=not args.no_progress and not args.json)
+    except CampaignError as e:
+        raise UsageError(str(e)) from None
+    rows = rank(c.results)
+    data = ranking_json(c, rows)
+    _write(out / "ranking.json", json.dumps(data, indent=1) + "\n")
+    _write(out / "report.md", markdown(c, rows))
+    _write(out / "report.html", html_report(c, rows))
+    if args.json:
+        json.dump(data, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(table(rows, args.top))
+        base_row = next((r for r in rows if r.id == args.base), None)
+        if base_row is not None:
+            print(f"\n{args.base} ranks {base_row.rank}/{len(rows)}: {base_row.reason}")
+        print(f"{sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s"
+              + (f" (resumed: {c.resumed} variants were already done)" if c.resumed else "")
+              + f"; reports: {out / 'report.md'}, {out / 'report.html'}, {out / 'ranking.json'}")
+    return 0 if rows and not rows[0].titles else 1
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

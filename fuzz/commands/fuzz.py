@@ -1,0 +1,136 @@
+"""Fuzz one variant: generated scenarios (board, DT mutation, drivers, faults,
+events, thread schedule) on the given platforms (default: the bundled corpus).
+Findings are printed as they are found, deduplicated by title, minimised and
+saved as reproducers (``probefuzz repro FILE`` replays them).  With ``--runs``
+and ``--seed`` a run is reproducible.  Exit 0: no finding; 1: findings; 2: bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from fuzz.campaign import variant_dirname
+from fuzz.cli import UsageError
+from fuzz.corpus_arg import load_boards
+from fuzz.engines import ENGINES
+from fuzz.gen import GenContext
+
+DEFAULT_CRASHES = "probefuzz-out/crashes"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", default="NEXT",
+                   help="V614, NEXT, PRESET+site:op..., or a variant JSON file (default: NEXT)")
+    p.add_argument("--engine", choices=ENGINES, default="atheris",
+                   help="atheris (libFuzzer, instrumented model, own process), hypothesis, or "
+                   "native (in-process, seeded) (default: atheris)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--time", type=float, metavar="S", help="fuzz for S seconds")
+    budget.add_argument("--runs", type=int, metavar="N", help="fuzz N executions (default: 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--jobs", type=int, default=1, help="processes (atheris only; seeds S, S+1, ...)")
+    p.add_argument("--crashes", default=DEFAULT_CRASHES,
+                   help=f"crash store; reproducers go to CRASHES/<variant>/ (default: {DEFAULT_CRASHES})")
+    p.add_argument("--corpus", default=None, metavar="DIR",
+                   help="also fuzz every platform .json/.dtb in DIR")
+    p.add_argument("--corpus-dir", default=None, metavar="DIR",
+                   help="atheris: keep libFuzzer's input corpus in DIR/<variant>/ (runs are then "
+                   "no longer reproducible)")
+    p.add_argument("--no-mutate", action="store_true", help="no device-tree mutations")
+    p.add_argument("--no-minimise", action="store_true", help="store findings unminimised")
+    p.add_argument("--libfuzzer", action="append", default=[], metavar="FLAG",
+                   help="pass a flag to libFuzzer (atheris), e.g. --libfuzzer=-max_len=128")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: repro --json's shape plus an 'engine' object")
+    p.add_argument("platforms", nargs="*", metavar="PLATFORM",
+                   help=".dts in a kernel tree, .dtb, platform .json, or a bundled board name")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mutators.space import resolve
+
+    if args.runs is not None and args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    if args.time is not None and args.time <= 0:
+        raise UsageError("--time must be positive")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.jobs > 1 and args.engine != "atheris":
+        raise UsageError("--jobs > 1 needs --engine atheris")
+    runs = args.runs if args.runs is not None or args.time is not None else 2000
+    m = resolve(args.variant)
+    variant = m.variant
+    boards = load_boards(args.platforms, args.corpus)
+    store = Path(args.crashes) / variant_dirname(variant.name, variant.fingerprint())
+    printed: set[str] = set()
+
+    def show(title: str, kind: str, board: str, at: float, rep: str | None) -> None:
+        if args.json or title in printed:
+            return
+        printed.add(title)
+        print(f"[{at:8.3f}s] {kind}: {title} ({board})" + (f"\n            reproducer: {rep}" if rep else ""),
+              flush=True)
+
+    if args.engine == "atheris":
+        from fuzz.engines.atheris_engine import AtherisJob
+        from fuzz.engines.atheris_engine import run as run_atheris
+
+        vdir = variant_dirname(variant.name, variant.fingerprint())
+        job = AtherisJob(variant, boards, store, runs=runs, seconds=args.time, seed=args.seed,
+                         corpus_dir=Path(args.corpus_dir) / vdir if args.corpus_dir else None,
+                         libfuzzer_args=list(args.libfuzzer), mutate=not args.no_mutate,
+                         minimise=not args.no_minimise)
+        try:
+            found, stats = run_atheris(job, args.jobs, on_found=lambda f: show(
+                f["title"], f["kind"], f["board"], f["first_seconds"], f.get("reproducer")))
+        except RuntimeError as e:
+            raise UsageError(str(e)) from None
+    else:
+        from fuzz.engines.session import Session
+
+        ctx = GenContext(boards, mutate=not args.no_mutate)
+        shrinker = None
+        if args.engine == "hypothesis" and not args.no_minimise:
+            from fuzz.engines import hypothesis_engine
+
+            def shrinker(title: str) -> Any:
+                return hypothesis_engine.shrink(ctx, variant, title)
+
+        session = Session(variant, args.engine, store, minimise_findings=not args.no_minimise,
+                          on_found=lambda f: show(f.title, f.kind, f.board, f.at, f.reproducer),
+                          shrinker=shrinker)
+        if args.engine == "hypothesis":
+            from fuzz.engines import hypothesis_engine
+
+            stats = hypothesis_engine.fuzz_loop(session, ctx, runs=runs, seconds=args.time, seed=args.seed)
+        else:
+            from fuzz.engines import native
+
+            stats = native.fuzz_loop(session, ctx, runs=runs, seconds=args.time, seed=args.seed)
+        found = [f.to_json() for f in sorted(session.found.values(), key=lambda f: f.at)]
+    if args.json:
+        json.dump(_json(variant.name, boards, found, stats.to_json()), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        tfirst = stats.time_to_first_finding
+        print(f"{variant.name}: {len(found)} distinct finding(s) in {stats.executions} executions "
+              f"({stats.exec_per_s:.0f}/s, {stats.elapsed:.1f} s)"
+              + (f"; first after {tfirst:.3f} s" if tfirst is not None else "")
+              + f"; reproducers in {os.path.relpath(store)}")
+    return 1 if found else 0
+
+
+def _json(variant: str, boards: list[Any], found: list[dict[str, Any]],
+          engine: dict[str, Any]) -> dict[str, Any]:
+    """``repro --json``'s shape (variant, platform, findings, stats) plus the engine."""
+    return {"variant": variant,
+            "platform": boards[0].name if len(boards) == 1 else [b.name for b in boards],
+            "findings": [dict(f["finding"], board=f["board"], reproducer=f.get("reproducer"))
+                         for f in found],
+            "stats": {"distinct_findings": len(found), "boards": len(boards)},
+            "engine": engine,
+            "found": found}

@@ -1,0 +1,185 @@
+"""The atheris engine: libFuzzer over the instrumented model, in its own process.
+
+``atheris.Fuzz()`` takes over its process (libFuzzer calls ``exit`` when the
+budget is spent) and instrumentation must happen before the model is
+imported, so each job runs :mod:`fuzz.engines.atheris_worker` as a child
+process and reads its ``PFZ`` event lines (findings as they are found,
+statistics) and libFuzzer's status lines (``cov:``, ``Done N runs``).  With
+``--runs N --seed S`` and no corpus directory a run is reproducible: the
+child's ``PYTHONHASHSEED`` is fixed and libFuzzer gets ``-seed=S -runs=N``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fuzz.engines.session import EngineStats
+from fuzz.gen import Board
+from harness.variant import Variant, variant_to_json
+
+_STATUS = re.compile(r"^#(\d+)\s+\w+\s+.*?cov: (\d+)")
+_DONE = re.compile(r"^Done (\d+) runs in (\d+) second")
+
+
+@dataclass
+class AtherisJob:
+    """One atheris campaign on one variant."""
+
+    variant: Variant
+    boards: list[Board]
+    store: Path | None
+    runs: int | None = None
+    seconds: float | None = None
+    seed: int = 0
+    corpus_dir: Path | None = None
+    libfuzzer_args: list[str] = field(default_factory=list)
+    mutate: bool = True
+    events: bool = True
+    minimise: bool = True
+
+
+@dataclass
+class _Child:
+    proc: subprocess.Popen[str]
+    tmp: tempfile.TemporaryDirectory[str]
+    found: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    cov: list[tuple[float, int]] = field(default_factory=list)
+    done_runs: int | None = None
+    stderr_tail: list[str] = field(default_factory=list)
+
+
+def _libfuzzer_flags(job: AtherisJob, seed: int) -> list[str]:
+    flags = [f"-seed={seed}", "-print_final_stats=0", "-close_fd_mask=0"]
+    if job.runs is not None:
+        flags.append(f"-runs={job.runs}")
+    if job.seconds is not None:
+        flags.append(f"-max_total_time={max(1, int(round(job.seconds)))}")
+    flags += job.libfuzzer_args
+    if job.corpus_dir is not None:
+        job.corpus_dir.mkdir(parents=True, exist_ok=True)
+        flags.append(str(job.corpus_dir))
+    return flags
+
+
+def _spawn(job: AtherisJob, seed: int) -> _Child:
+    tmp = tempfile.TemporaryDirectory(prefix="probefuzz-atheris-")
+    boards = []
+    for i, b in enumerate(job.boards):
+        path = b.ref
+        if path is None:
+            path = str(Path(tmp.name) / f"board{i}.json")
+            b.platform.save(Path(path))
+        boards.append({"name": b.name, "path": path})
+    req = {"variant": variant_to_json(job.variant), "boards": boards,
+           "store": str(job.store) if job.store is not None else None,
+           "libfuzzer_args": _libfuzzer_flags(job, seed), "mutate": job.mutate,
+           "events": job.events, "minimise": job.minimise}
+    req_path = Path(tmp.name) / "request.json"
+    req_path.write_text(json.dumps(req))
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen([sys.executable, "-m", "fuzz.engines.atheris_worker", str(req_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    return _Child(proc, tmp)
+
+
+def _read_stderr(c: _Child, t0: float) -> None:
+    assert c.proc.stderr is not None
+    for line in c.proc.stderr:
+        m = _STATUS.match(line)
+        if m:
+            c.cov.append((time.monotonic() - t0, int(m.group(2))))
+        d = _DONE.match(line)
+        if d:
+            c.done_runs = int(d.group(1))
+        c.stderr_tail = (c.stderr_tail + [line.rstrip()])[-20:]
+
+
+def run(job: AtherisJob, jobs: int = 1,
+        on_found: Callable[[dict[str, Any]], None] | None = None) -> tuple[list[dict[str, Any]], EngineStats]:
+    """Run ``jobs`` atheris processes (seeds ``seed``, ``seed+1``, ...) to completion."""
+    t0 = time.monotonic()
+    children = [_spawn(job, job.seed + i) for i in range(max(1, jobs))]
+    readers = [threading.Thread(target=_read_stderr, args=(c, t0), daemon=True) for c in children]
+    for r in readers:
+        r.start()
+    lock = threading.Lock()
+    seen: set[str] = set()
+
+    def read_stdout(c: _Child) -> None:
+        assert c.proc.stdout is not None
+        for line in c.proc.stdout:
+            if not line.startswith("PFZ "):
+                continue
+            ev = json.loads(line[4:])
+            kind = ev.pop("event")
+            if kind == "stats":
+                c.stats = ev
+            elif kind == "found":
+                c.found.append(ev)
+                with lock:
+                    new = ev["title"] not in seen
+                    seen.add(ev["title"])
+                if new and on_found is not None:
+                    on_found(ev)
+
+    outs = [threading.Thread(target=read_stdout, args=(c,), daemon=True) for c in children]
+    for o in outs:
+        o.start()
+    try:
+        for c in children:
+            c.proc.wait()
+    except BaseException:
+        for c in children:
+            if c.proc.poll() is None:
+                os.killpg(c.proc.pid, 9)
+        raise
+    for t in outs + readers:
+        t.join(timeout=5)
+    for c in children:
+        c.tmp.cleanup()
+    return _merge(children, time.monotonic() - t0)
+
+
+def _merge(children: list[_Child], wall: float) -> tuple[list[dict[str, Any]], EngineStats]:
+    st = EngineStats("atheris")
+    st.elapsed = wall
+    by_title: dict[str, dict[str, Any]] = {}
+    firsts = []
+    for c in children:
+        if c.proc.returncode not in (0, None) and c.done_runs is None and not c.stats:
+            tail = "; ".join(c.stderr_tail[-3:])
+            raise RuntimeError(f"atheris worker failed (exit {c.proc.returncode}): {tail}")
+        runs = c.done_runs if c.done_runs is not None else int(c.stats.get("executions", 0))
+        st.executions += runs
+        st.errors += int(c.stats.get("errors", 0))
+        for f in c.found:
+            old = by_title.get(f["title"])
+            if old is None or f["first_seconds"] < old["first_seconds"]:
+                by_title[f["title"]] = f
+            firsts.append(f["first_seconds"])
+        if c.cov:
+            st.coverage += c.cov[-1][1]
+        st.coverage_timeline += c.cov
+    st.coverage_timeline.sort()
+    st.time_to_first_finding = min(firsts) if firsts else None
+    fuzz_time = max((float(c.stats.get("elapsed", 0.0)) for c in children), default=0.0)
+    st.extra = {"coverage_kind": "libFuzzer edges (cov:) of the instrumented harness",
+                "fuzzing_seconds": round(fuzz_time, 3),
+                "startup_seconds": round(max(0.0, wall - fuzz_time), 3),
+                "processes": len(children)}
+    return sorted(by_title.values(), key=lambda f: f["first_seconds"]), st

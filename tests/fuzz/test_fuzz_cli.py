@@ -1,0 +1,61 @@
+"""``probefuzz fuzz``: findings, --json shape, reproducibility, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fuzz.helpers import RK, SEED_TITLE, probefuzz
+
+REPRO_KEYS = {"variant", "platform", "findings", "stats"}
+ENGINE_KEYS = {"name", "executions", "executions_per_second", "time_to_first_finding", "coverage",
+               "elapsed_seconds"}
+
+
+def test_fuzz_native_json_shape_and_repro_of_the_reproducer(tmp_path: Path) -> None:
+    r = probefuzz("fuzz", "--variant", "NEXT", "--engine", "native", "--runs", "25", "--seed", "2",
+                  "--crashes", str(tmp_path / "c"), "--json", RK, "fvp-base-revc")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert REPRO_KEYS <= set(out) and "engine" in out
+    assert ENGINE_KEYS <= set(out["engine"])
+    assert out["engine"]["executions"] == 25
+    titles = [f["title"] for f in out["findings"]]
+    assert titles[0] == SEED_TITLE
+    rep = out["findings"][0]["reproducer"]
+    rr = probefuzz("repro", "--json", rep)
+    assert rr.returncode == 1
+    assert json.loads(rr.stdout)["findings"][0]["title"] == SEED_TITLE
+
+
+def test_fuzz_runs_seed_reproducible(tmp_path: Path) -> None:
+    outs = []
+    for d in ("a", "b"):
+        r = probefuzz("fuzz", "--variant", "NEXT", "--engine", "native", "--runs", "40", "--seed", "9",
+                      "--crashes", str(tmp_path / d), "--json", RK, "sun50i-h6-orangepi-3")
+        out = json.loads(r.stdout)
+        outs.append(([(f["title"], f["board"]) for f in out["findings"]],
+                     out["engine"]["executions"], out["engine"]["coverage"]))
+    assert outs[0] == outs[1]
+
+
+def test_fuzz_atheris_text_output(tmp_path: Path) -> None:
+    r = probefuzz("fuzz", "--variant", "NEXT", "--engine", "atheris", "--runs", "20", "--seed", "1",
+                  "--crashes", str(tmp_path / "c"), RK)
+    assert r.returncode == 1, r.stderr
+    assert SEED_TITLE in r.stdout and "executions" in r.stdout and "reproducer:" in r.stdout
+
+
+def test_fuzz_fix_finds_nothing_on_plain_boots(tmp_path: Path) -> None:
+    r = probefuzz("fuzz", "--variant", "NEXT+rk_iommu_probe.dma_dev:=before_register", "--engine",
+                  "native", "--runs", "1", "--crashes", str(tmp_path / "c"), RK)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_fuzz_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    for args in (["--variant", "NOPE"], ["--runs", "0"], ["--engine", "native", "--jobs", "2"],
+                 [str(tmp_path / "missing.json")], ["--corpus", str(tmp_path / "nodir")]):
+        r = probefuzz("fuzz", "--engine", "native", "--crashes", str(tmp_path / "c"), *args) \
+            if "--engine" not in args else probefuzz("fuzz", "--crashes", str(tmp_path / "c"), *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

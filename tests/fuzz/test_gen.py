@@ -1,0 +1,91 @@
+"""The scenario generator: providers, the plain boot, determinism, JSON round trip."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fuzz.gen import ByteProvider, Scenario, from_bytes, scenario_from_bytes_strategy, scenarios
+from harness.boot import EVENT_OPS, BootConfig, boot_config_from_json
+from harness.scenario import run_scenario
+from harness.variant import NEXT, V614
+from tests.fuzz.helpers import RK, SEED_TITLE, ctx
+
+BOARDS = (RK, "sun50i-h6-orangepi-3", "fvp-base-revc")
+
+
+def test_byte_provider_reads_big_endian_and_defaults_to_low_end() -> None:
+    p = ByteProvider(bytes([5, 1, 2]))
+    assert p.ConsumeIntInRange(0, 9) == 5
+    assert p.ConsumeIntInRange(0, 0xFFFF) == 0x0102
+    assert p.ConsumeIntInRange(3, 7) == 3  # exhausted: the low end
+    assert p.ConsumeBool() is False
+    assert ByteProvider(bytes([9])).ConsumeIntInRange(0, 3) == 1  # wraps into the range
+    assert ByteProvider(b"\x01").PickValueInList(["a", "b"]) == "b"
+
+
+def test_empty_input_is_the_plain_boot_of_board_zero() -> None:
+    c = ctx(*BOARDS)
+    s = from_bytes(b"", c)
+    assert s.board == RK and s.mutation is None
+    assert s.cfg == BootConfig()
+    assert [f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings] == [SEED_TITLE]
+    # bytes([i]) selects board i, defaults otherwise
+    s2 = from_bytes(bytes([2]), c)
+    assert s2.board == "fvp-base-revc" and s2.cfg == BootConfig()
+
+
+def test_generation_is_deterministic_and_varied() -> None:
+    c = ctx(*BOARDS)
+    rng = random.Random(7)
+    datas = [rng.randbytes(rng.randint(1, 64)) for _ in range(60)]
+    a = [from_bytes(d, c).describe() for d in datas]
+    b = [from_bytes(d, c).describe() for d in datas]
+    assert a == b
+    assert len(set(a)) > 50
+    scen = [from_bytes(d, c) for d in datas]
+    assert any(s.mutation for s in scen)
+    assert any(s.cfg.events for s in scen)
+    assert any(s.cfg.schedule for s in scen)
+    assert any(s.cfg.drivers for s in scen)
+    assert all(op in EVENT_OPS for s in scen for op, _ in s.cfg.events)
+
+
+def test_config_json_round_trip() -> None:
+    c = ctx(*BOARDS)
+    rng = random.Random(3)
+    for _ in range(40):
+        s = from_bytes(rng.randbytes(48), c)
+        back = boot_config_from_json(s.config_json(), list(s.cfg.schedule))
+        assert back == s.cfg
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(s=scenarios(ctx(*BOARDS)))
+def test_hypothesis_strategy_scenarios_run(s: Scenario) -> None:
+    r = run_scenario(s.platform, V614, s.cfg)
+    assert r.platform == s.platform.name
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(s=scenario_from_bytes_strategy(ctx(*BOARDS)), extra=st.integers(0, 3))
+def test_binary_strategy_drives_the_same_generator(s: Scenario, extra: int) -> None:
+    assert s.board in BOARDS
+    run_scenario(s.platform, NEXT, s.cfg)
+
+
+def test_reorder_devices_keeps_subtrees_whole_and_parents_first() -> None:
+    from fuzz.gen import reorder_devices
+    from harness.platform import Platform
+
+    p = ctx(RK).boards[0].platform
+    q = reorder_devices(p, random.Random(4))
+    assert sorted(n.path for n in q.nodes) == sorted(n.path for n in p.nodes)
+    assert [n.path for n in q.nodes] != [n.path for n in p.nodes]
+    seen: set[str] = set()
+    for n in q.nodes:
+        assert n.parent_path is None or n.parent_path in seen
+        seen.add(n.path)
+    Platform.from_json(q.to_json(), "reordered")  # still valid

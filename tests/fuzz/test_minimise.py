@@ -1,0 +1,70 @@
+"""The minimiser: fewer devices, drivers, events and schedule choices, same title."""
+
+from __future__ import annotations
+
+import pytest
+
+from fuzz.gen import Scenario, with_cfg
+from fuzz.minimise import _restrict, minimise
+from harness.boot import BootConfig, DriverConfig
+from harness.errno import EPROBE_DEFER
+from harness.scenario import run_scenario
+from harness.variant import NEXT, V614
+from tests.fuzz.helpers import RK, SEED_TITLE, board
+
+
+def noisy_seed_scenario() -> Scenario:
+    b = board(RK)
+    clients = [n.path for n in b.platform.nodes if n.iommus][:3]
+    compat = [n.compatible[0] for n in b.platform.nodes if n.compatible and not n.iommus][5:8]
+    cfg = BootConfig(
+        drivers={c: DriverConfig(probe_ret=-EPROBE_DEFER) for c in compat},
+        schedule=[1, 2, 3, 1, 0, 2], deferred_probe_timeout=30, driver_order=tuple(compat[:2]),
+        events=tuple(("unbind", c) for c in clients))
+    return Scenario(RK, b.platform, cfg)
+
+
+def test_minimise_keeps_title_and_the_iommu_its_client_needs() -> None:
+    s = noisy_seed_scenario()
+    assert SEED_TITLE in [f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings]
+    m = minimise(s, NEXT, SEED_TITLE)
+    out = m.scenario
+    assert m.finding.title == SEED_TITLE
+    assert [f.title for f in run_scenario(out.platform, NEXT, out.cfg).findings] == [SEED_TITLE]
+    assert out.cfg.events == () and out.cfg.schedule == [] and out.cfg.driver_order == ()
+    assert out.cfg.deferred_probe_timeout == 10
+    assert m.devices_before > 150 and m.devices_after <= 3
+    paths = {n.path for n in out.platform.nodes}
+    # every remaining client's IOMMU is still there
+    for n in out.platform.nodes:
+        for r in n.iommus:
+            assert r.iommu in paths
+    assert any(n.iommu_cells is not None for n in out.platform.nodes)
+    assert m.runs < 200
+
+
+def test_minimise_refuses_a_scenario_without_the_finding() -> None:
+    s = Scenario(RK, board(RK).platform, BootConfig())
+    with pytest.raises(ValueError):
+        minimise(s, V614, SEED_TITLE)
+
+
+def test_minimise_respects_its_budget() -> None:
+    m = minimise(noisy_seed_scenario(), NEXT, SEED_TITLE, budget=5)
+    assert m.runs <= 6  # the budget plus the confirming run
+    assert m.finding.title == SEED_TITLE
+
+
+def test_restrict_refuses_dangling_references() -> None:
+    p = board(RK).platform
+    client = next(n for n in p.nodes if n.iommus)
+    keep_client_only = {client.path}
+    assert _restrict(p, keep_client_only) is None
+    ok = _restrict(p, {client.path, client.iommus[0].iommu})
+    assert ok is not None and {n.path for n in ok.nodes} == {"/", client.path, client.iommus[0].iommu}
+
+
+def test_with_cfg_copies() -> None:
+    s = Scenario(RK, board(RK).platform, BootConfig(schedule=[1]))
+    t = with_cfg(s, schedule=[])
+    assert s.cfg.schedule == [1] and t.cfg.schedule == []

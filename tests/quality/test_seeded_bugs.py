@@ -1,0 +1,108 @@
+"""Seeded-bug detection (like Hypothesis's ``quality/`` tests).
+
+Each seeded bug is a one-site change to a clean base, the fix candidate
+``FIX`` (NEXT with rockchip publishing ``dma_dev`` before
+``iommu_device_register``): a guard removed, a lock held across
+``dma_configure``, a publish moved after registration, firmware parsing moved
+back from ``iommu_init_device`` to driver bind.  For each, the fuzzer runs
+from random inputs only (no plain boot first) over the whole bundled corpus
+(rotated per trial, so the first board tried differs) with a fixed budget,
+for several seeds; the bug counts as detected when a finding of the expected
+kind and title appears.  The suite prints the detection rate and the median
+runs and seconds to detection (see conftest.py), and requires every bug to be
+found in most trials.  The base itself is the negative control: none of the
+expected titles may show on it within the same budget.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from corpus.bundled import bundled_names, bundled_path, load_bundled
+from fuzz.engines import hypothesis_engine, native
+from fuzz.engines.session import Found, Session
+from fuzz.gen import Board, GenContext
+from mutators.space import resolve
+
+pytestmark = pytest.mark.quality
+
+FIX = "NEXT+rk_iommu_probe.dma_dev:=before_register"
+BUDGET = 150
+TRIALS = 5
+MIN_RATE = 0.8
+
+
+@dataclass(frozen=True)
+class Seeded:
+    name: str
+    mutation: str  # applied to FIX
+    kind: str
+    title_part: str
+
+
+SEEDED = (
+    Seeded("guard removed (platform hook)", "platform_dma_configure.use_default_domain:-dev->driver",
+           "oops", "platform_dma_configure"),
+    Seeded("guard removed (amba hook)", "amba_dma_configure.use_default_domain:-dev->driver",
+           "oops", "amba_dma_configure"),
+    Seeded("lock held across dma_configure", "iommu_init_device.dma_configure_lock:=hold",
+           "deadlock", "iommu_probe_device_lock"),
+    Seeded("publish after registration", "rk_iommu_probe.dma_dev:=after_register",
+           "oops", "rk_iommu_of_xlate"),
+    Seeded("parsing moved back to bind", "iommu_init_device.dma_configure:=absent",
+           "warning", "__iommu_probe_device"),
+)
+
+
+def corpus(seed: int) -> GenContext:
+    """The bundled corpus, rotated by the trial's seed: the board an engine tries
+    first (Hypothesis starts from the simplest input, board 0) differs per trial."""
+    names = bundled_names()
+    k = (seed * 5) % len(names)
+    names = names[k:] + names[:k]
+    return GenContext([Board(n, load_bundled(n), str(bundled_path(n))) for n in names])
+
+
+def matches(f: Found, bug: Seeded) -> bool:
+    return f.kind == bug.kind and bug.title_part in f.title
+
+
+def trial(variant_id: str, bug: Seeded, engine: str, seed: int) -> tuple[bool, int | None, float | None]:
+    hit: list[Found] = []
+    v = resolve(variant_id).variant
+
+    def on_found(f: Found) -> None:
+        if matches(f, bug) and not hit:
+            hit.append(f)
+
+    s = Session(v, engine, None, minimise_findings=False, on_found=on_found)
+    if engine == "hypothesis":
+        hypothesis_engine.fuzz_loop(s, corpus(seed), runs=BUDGET, seconds=None, seed=seed)
+    else:
+        native.fuzz_loop(s, corpus(seed), runs=BUDGET, seconds=None, seed=seed, plain_first=False)
+    if not hit:
+        return False, None, None
+    return True, hit[0].execution, hit[0].at
+
+
+@pytest.mark.parametrize("engine", ["native", "hypothesis"])
+@pytest.mark.parametrize("bug", SEEDED, ids=[b.name for b in SEEDED])
+def test_seeded_bug_is_found(bug: Seeded, engine: str, record: Any) -> None:
+    results = [trial(f"{FIX}+{bug.mutation}", bug, engine, seed) for seed in range(TRIALS)]
+    hits = [r for r in results if r[0]]
+    runs = [r[1] for r in hits if r[1] is not None]
+    secs = [r[2] for r in hits if r[2] is not None]
+    record({"bug": bug.name, "engine": engine, "hits": len(hits), "trials": TRIALS, "budget": BUDGET,
+            "median_runs": statistics.median(runs) if runs else None,
+            "median_seconds": statistics.median(secs) if secs else None})
+    assert len(hits) / TRIALS >= MIN_RATE, f"{bug.name}: found in {len(hits)}/{TRIALS} trials"
+
+
+def test_base_is_the_negative_control() -> None:
+    for bug in SEEDED:
+        found, _, _ = trial(FIX, bug, "native", 0)
+        assert not found, f"{bug.name}: expected title already on the clean base"
