@@ -109,16 +109,12 @@ bench: deps venv kernel-tree
 demo: deps venv kernel-tree
 	@tree="$$($(BIN)/probefuzz kernel-tree | sed -n 1p)"; \
 	dts="$$tree/arch/arm64/boot/dts/rockchip/rk3568-odroid-m1.dts"; \
-	if $(BIN)/probefuzz explore --help >/dev/null 2>&1; then \
-		echo "== probefuzz explore: fuzz the guard-variant space and rank fix candidates"; \
-		$(BIN)/probefuzz explore || [ $$? -eq 1 ]; \
-	else \
-		echo "== NEXT (linux-next at bcb81ac6ae3c) booting $${dts#$$tree/}:"; \
-		echo "   expect the rk_iommu_of_xlate NULL dereference reported on linux-next"; \
-		$(BIN)/probefuzz repro --variant NEXT "$$dts" || [ $$? -eq 1 ]; \
-		echo "== V614 (v6.14, before the series) booting the same board: expect no oops"; \
-		$(BIN)/probefuzz repro --variant V614 "$$dts" || [ $$? -eq 1 ]; \
-	fi
+	echo "== the regression: NEXT (linux-next at bcb81ac6ae3c) booting $${dts#$$tree/}"; \
+	echo "   expect the rk_iommu_of_xlate NULL dereference reported on linux-next"; \
+	$(BIN)/probefuzz repro --variant NEXT "$$dts" || [ $$? -eq 1 ]; \
+	echo "== probefuzz explore: fuzz the guard variants around NEXT on the bundled boards, rank them"; \
+	$(BIN)/probefuzz explore || [ $$? -eq 1 ]; \
+	echo "== next: probefuzz propose --variant ID --tree $$tree --out /tmp/series (see README)"
 
 # The prepared kernel tree is kept (it is a cache outside the repo):
 # rm -rf ~/.cache/probefuzz to drop it.
