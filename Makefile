@@ -113,7 +113,12 @@ demo: deps venv kernel-tree
 	echo "   expect the rk_iommu_of_xlate NULL dereference reported on linux-next"; \
 	$(BIN)/probefuzz repro --variant NEXT "$$dts" || [ $$? -eq 1 ]; \
 	echo "== probefuzz explore: fuzz the guard variants around NEXT on the bundled boards, rank them"; \
-	$(BIN)/probefuzz explore || [ $$? -eq 1 ]; \
+	out=probefuzz-out/demo; \
+	$(BIN)/probefuzz explore --out "$$out" || { rc=$$?; \
+		if [ $$rc -eq 2 ]; then \
+			echo "   ($$out is the demo's own campaign from other code: starting it afresh)"; \
+			rm -rf "$$out"; $(BIN)/probefuzz explore --out "$$out" || [ $$? -eq 1 ]; \
+		else [ $$rc -eq 1 ]; fi; }; \
 	echo "== next: probefuzz propose --variant ID --tree $$tree --out /tmp/series (see README)"
 
 # The prepared kernel tree is kept (it is a cache outside the repo):

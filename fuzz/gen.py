@@ -134,6 +134,7 @@ class GenContext:
     boards: list[Board]
     mutate: bool = True  # allow device-tree mutations
     events: bool = True  # allow post-boot unbind/bind/remove
+    faults: bool = True  # allow fault injection (a failing allocation)
     max_schedule: int = MAX_SCHEDULE
 
 
@@ -269,7 +270,7 @@ def generate(fdp: Provider, ctx: GenContext) -> Scenario:
             )
         order = [_pick(fdp, compats) for _ in range(fdp.ConsumeIntInRange(0, 3))]
         cfg.driver_order = tuple(dict.fromkeys(order))
-    if fdp.ConsumeIntInRange(0, 7) == 7:
+    if ctx.faults and fdp.ConsumeIntInRange(0, 7) == 7:
         cfg.fail_alloc = (_pick(fdp, FAIL_ALLOC_SITES),)
     targets = event_targets(platform)
     if ctx.events and targets:

@@ -6,7 +6,7 @@ Each seeded bug is a one-site change to a clean base, the fix candidate
 ``dma_configure``, a publish moved after registration, firmware parsing moved
 back from ``iommu_init_device`` to driver bind.  For each, the fuzzer runs
 from random inputs only (no plain boot first) over the whole bundled corpus
-(rotated per trial, so the first board tried differs) with a fixed budget,
+boards FIX boots cleanly (rotated per trial, so the first board tried differs) with a fixed budget,
 for several seeds; the bug counts as detected when a finding of the expected
 kind and title appears.  The suite prints the detection rate and the median
 runs and seconds to detection (see conftest.py), and requires every bug to be
@@ -16,6 +16,7 @@ expected titles may show on it within the same budget.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from corpus.bundled import bundled_names, bundled_path, load_bundled
 from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.session import Found, Session
 from fuzz.gen import Board, GenContext
+from harness.scenario import run_scenario
 from mutators.space import resolve
 
 pytestmark = pytest.mark.quality
@@ -42,6 +44,8 @@ class Seeded:
     mutation: str  # applied to FIX
     kind: str
     title_part: str
+    # it takes a driverless device on a board whose IOMMU registers: rarer inputs
+    budget: int = BUDGET
 
 
 SEEDED = (
@@ -53,18 +57,30 @@ SEEDED = (
            "deadlock", "iommu_probe_device_lock"),
     Seeded("publish after registration", "rk_iommu_probe.dma_dev:=after_register",
            "oops", "rk_iommu_of_xlate"),
+    # the series' goal lost: a device without driver no longer gets its group
     Seeded("parsing moved back to bind", "iommu_init_device.dma_configure:=absent",
-           "warning", "__iommu_probe_device"),
+           "group", "no IOMMU group for a device without driver", budget=250),
 )
 
 
+@functools.cache
+def clean_boards() -> tuple[str, ...]:
+    """The bundled boards FIX boots without any finding: a seeded bug must be the
+    only thing wrong (the others carry findings of the C as it is, e.g. the
+    msm_iommu oops under NEXT or mtk_iommu_v1's missing of_xlate)."""
+    fix = resolve(FIX).variant
+    return tuple(n for n in bundled_names() if not run_scenario(load_bundled(n), fix).findings)
+
+
 def corpus(seed: int) -> GenContext:
-    """The bundled corpus, rotated by the trial's seed: the board an engine tries
+    """The clean bundled boards, rotated by the trial's seed: the board an engine tries
     first (Hypothesis starts from the simplest input, board 0) differs per trial."""
-    names = bundled_names()
+    names = list(clean_boards())
     k = (seed * 5) % len(names)
     names = names[k:] + names[:k]
-    return GenContext([Board(n, load_bundled(n), str(bundled_path(n))) for n in names])
+    # no fault injection: an allocation failure leaves a device without its IOMMU on
+    # any variant, which is not the seeded bug
+    return GenContext([Board(n, load_bundled(n), str(bundled_path(n))) for n in names], faults=False)
 
 
 def matches(f: Found, bug: Seeded) -> bool:
@@ -81,9 +97,9 @@ def trial(variant_id: str, bug: Seeded, engine: str, seed: int) -> tuple[bool, i
 
     s = Session(v, engine, None, minimise_findings=False, on_found=on_found)
     if engine == "hypothesis":
-        hypothesis_engine.fuzz_loop(s, corpus(seed), runs=BUDGET, seconds=None, seed=seed)
+        hypothesis_engine.fuzz_loop(s, corpus(seed), runs=bug.budget, seconds=None, seed=seed)
     else:
-        native.fuzz_loop(s, corpus(seed), runs=BUDGET, seconds=None, seed=seed, plain_first=False)
+        native.fuzz_loop(s, corpus(seed), runs=bug.budget, seconds=None, seed=seed, plain_first=False)
     if not hit:
         return False, None, None
     return True, hit[0].execution, hit[0].at
@@ -96,7 +112,7 @@ def test_seeded_bug_is_found(bug: Seeded, engine: str, record: Any) -> None:
     hits = [r for r in results if r[0]]
     runs = [r[1] for r in hits if r[1] is not None]
     secs = [r[2] for r in hits if r[2] is not None]
-    record({"bug": bug.name, "engine": engine, "hits": len(hits), "trials": TRIALS, "budget": BUDGET,
+    record({"bug": bug.name, "engine": engine, "hits": len(hits), "trials": TRIALS, "budget": bug.budget,
             "median_runs": statistics.median(runs) if runs else None,
             "median_seconds": statistics.median(secs) if secs else None})
     assert len(hits) / TRIALS >= MIN_RATE, f"{bug.name}: found in {len(hits)}/{TRIALS} trials"
