@@ -41,51 +41,28 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
     bare ``register(...);`` statement (virtio-iommu).
     The readback regexes look at the order of the two in the function's text.
     """
-    if not checked:
-        return _publish_order_unchecked(function, stmt, comment, register)
     ctx = "+{ctx:publish}\n" if comment else ""
     flat = re.escape(" ".join(stmt.split()))
     reg = re.escape(register) + r"\("
+    # the call as the rules match it: with its result and error check, or bare
+    call = f"E = {register}(es);" if checked else f"{register}(es);"
+    checked_call = f"{call}\n {check}" if checked else call
+    found = f"{register}(es)" if checked else call  # the detect rules' pattern
+    metas = "expression E;\nexpression list es;\n" if checked else "expression list es;\n"
+    stmt_meta = "statement S;\n" if checked else ""
     after = Alternative(
         detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                f" {register}(es)\n ...\n{_lines(stmt, ' ')}\n ...\n }}"),
-        transform=(f"@{{p}}_to depends on {{notdone}} exists@\nstatement S;\n"
-                   f"expression E;\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                   f"{_lines(stmt, '-')}\n ...\n E = {register}(es);\n {check}\n"
+                f" {found}\n ...\n{_lines(stmt, ' ')}\n ...\n }}"),
+        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n{stmt_meta}{metas}@@\n"
+                   f" {function}(...)\n {{\n ...\n{_lines(stmt, '-')}\n ...\n {checked_call}\n"
                    f"{ctx}{_lines(stmt, '+')}\n ...\n }}\n"),
         regex=reg + ".*" + flat)
     before = Alternative(
         detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                f"{_lines(stmt, ' ')}\n ...\n {register}(es)\n ...\n }}"),
-        transform=(f"@{{p}}_to depends on {{notdone}} exists@\nexpression E;\n"
-                   f"expression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                   f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n E = {register}(es);\n ...\n"
-                   f"{_lines(stmt, '-')}\n ...\n }}\n"),
-        regex=flat + ".*" + reg)
-    return ChoiceShape(alternatives={AFTER: after, BEFORE: before},
-                       comment_texts={"publish": comment} if comment else {})
-
-
-def _publish_order_unchecked(function: str, stmt: str, comment: str | None,
-                             register: str) -> ChoiceShape:
-    """:func:`publish_order` for a ``register(...);`` whose result is ignored."""
-    ctx = "+{ctx:publish}\n" if comment else ""
-    flat = re.escape(" ".join(stmt.split()))
-    reg = re.escape(register) + r"\("
-    after = Alternative(
-        detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                f" {register}(es);\n ...\n{_lines(stmt, ' ')}\n ...\n }}"),
-        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n"
-                   f"expression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                   f"{_lines(stmt, '-')}\n ...\n {register}(es);\n"
-                   f"{ctx}{_lines(stmt, '+')}\n ...\n }}\n"),
-        regex=reg + ".*" + flat)
-    before = Alternative(
-        detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                f"{_lines(stmt, ' ')}\n ...\n {register}(es);\n ...\n }}"),
-        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n"
-                   f"expression list es;\n@@\n {function}(...)\n {{\n ...\n"
-                   f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {register}(es);\n ...\n"
+                f"{_lines(stmt, ' ')}\n ...\n {found}\n ...\n }}"),
+        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n{metas}@@\n"
+                   f" {function}(...)\n {{\n ...\n"
+                   f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {call}\n ...\n"
                    f"{_lines(stmt, '-')}\n ...\n }}\n"),
         regex=flat + ".*" + reg)
     return ChoiceShape(alternatives={AFTER: after, BEFORE: before},

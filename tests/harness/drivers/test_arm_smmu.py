@@ -5,7 +5,6 @@ from the real arm-smmu.c."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,8 @@ from corpus.dt import load_platform_file
 from harness.iommu.structs import IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_IDENTITY
 from harness.platform import Node, Platform
 from harness.variant import NEXT, SITES, V614, Variant
-from mutators.engine import apply_plan
 from mutators.readback import read_value
-from mutators.rules import plan
+from tests.harness.drivers._sites import patched_copy
 from tests.harness.drivers.smmu_boards import Booted, boot, clients_of, legacy_mmu_masters
 
 pytestmark = pytest.mark.kernel_tree
@@ -258,18 +256,12 @@ def test_next_smr_masks_after_register_fails_the_apps_smmu(sdm845: Platform) -> 
 @pytest.mark.parametrize("alt", ["after_register", "before_register"])
 def test_order_sites_read_back_from_the_real_tree(kernel_tree: Path, tmp_path: Path, site: str,
                                                   alt: str) -> None:
-    rel = SITES[site].file
-    (tmp_path / rel).parent.mkdir(parents=True)
-    shutil.copy(kernel_tree / rel, tmp_path / rel)
     v: Variant = V614.with_values("t", "t", **{site: alt})
-    p = plan(v)
-    p.files = [f for f in p.files if f.file == rel]
-    apply_plan(tmp_path, p)
-    text = (tmp_path / rel).read_text()
+    text = patched_copy(kernel_tree, tmp_path, v, SITES[site].file)
     for name in ("arm_smmu_device_probe.drvdata", "arm_smmu_device_probe.smr_masks"):
         assert read_value(SITES[name], text) == v.value(name), name
     # the untouched 6.12 file: register first, then drvdata and the SMR probe
-    orig = (kernel_tree / rel).read_text()
+    orig = (kernel_tree / SITES[site].file).read_text()
     for name in ("arm_smmu_device_probe.drvdata", "arm_smmu_device_probe.smr_masks"):
         assert read_value(SITES[name], orig) == "after_register"
 

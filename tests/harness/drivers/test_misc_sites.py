@@ -4,16 +4,14 @@ the readback (plain text, independent of the rules) sees the new order."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from harness.variant import SITES, V614
-from mutators.engine import apply_plan
 from mutators.order_shapes import AFTER, BEFORE
 from mutators.readback import function_bodies, read_value
-from mutators.rules import plan
+from tests.harness.drivers._sites import patched_copy
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -33,13 +31,8 @@ def test_site_moves_the_statement_after_the_registration(site: str, kernel_tree:
     assert s.v614 == BEFORE
     src = kernel_tree / s.file
     assert read_value(s, src.read_text()) == BEFORE
-    (tmp_path / s.file).parent.mkdir(parents=True)
-    shutil.copy(src, tmp_path / s.file)
     v = V614.with_values(f"V614+{site}", "", **{site: AFTER})
-    p = plan(v)
-    p.files = [f for f in p.files if f.file == s.file]
-    apply_plan(tmp_path, p)
-    text = (tmp_path / s.file).read_text()
+    text = patched_copy(kernel_tree, tmp_path, v, s.file)
     assert read_value(s, text) == AFTER
     body = function_bodies(text, s.function)[0]
     assert body.count(MINE[site]) == 1

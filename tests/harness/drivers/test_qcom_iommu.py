@@ -3,7 +3,6 @@ read back from the real qcom_iommu.c."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,8 @@ from corpus.dt import load_platform_file
 from harness.findings import OOPS, WARNING
 from harness.platform import Platform
 from harness.variant import NEXT, SITES, V614, Variant
-from mutators.engine import apply_plan
 from mutators.readback import read_value
-from mutators.rules import plan
+from tests.harness.drivers._sites import patched_copy
 from tests.harness.drivers.smmu_boards import boot, clients_of
 
 pytestmark = pytest.mark.kernel_tree
@@ -84,16 +82,10 @@ def test_next_populate_after_register_warns_in_of_xlate(apq8016: Platform) -> No
 @pytest.mark.parametrize("alt", ["after_register", "before_register"])
 def test_order_sites_read_back_from_the_real_tree(kernel_tree: Path, tmp_path: Path, site: str,
                                                   alt: str) -> None:
-    rel = SITES[site].file
-    (tmp_path / rel).parent.mkdir(parents=True)
-    shutil.copy(kernel_tree / rel, tmp_path / rel)
     v: Variant = V614.with_values("t", "t", **{site: alt})
-    p = plan(v)
-    p.files = [f for f in p.files if f.file == rel]
-    apply_plan(tmp_path, p)
-    text = (tmp_path / rel).read_text()
+    text = patched_copy(kernel_tree, tmp_path, v, SITES[site].file)
     for name in SITE_NAMES:
         assert read_value(SITES[name], text) == v.value(name), name
-    orig = (kernel_tree / rel).read_text()
+    orig = (kernel_tree / SITES[site].file).read_text()
     for name in SITE_NAMES:
         assert read_value(SITES[name], orig) == "before_register"
