@@ -339,6 +339,7 @@ class Kernel:
                 thread=f"{t.comm}/{t.pid}",
                 fault_address=addr,
                 threads=self.other_traces(t),
+                invariant=1,  # spec §5.1: no NULL or bogus dereference
             )
         )
         if t.pid == 1:
