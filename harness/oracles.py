@@ -167,8 +167,8 @@ def _served_by(iommu_dev: Any, inst: Any) -> bool:
     driver: the fwspec keeps the *first* instance's fwnode and accumulates the
     IDs of all of them (spec 2.1 ``iommu_fwspec_init``), so a master of two
     SysMMUs/DARTs/MMUs has one ``iommu_dev`` standing for all."""
-    return iommu_dev is inst or (iommu_dev is not None and iommu_dev.ops is not None
-                                 and iommu_dev.ops is inst.ops)
+    return iommu_dev is not None and (iommu_dev is inst or (iommu_dev.ops is not None
+                                                            and iommu_dev.ops is inst.ops))
 
 
 def driver_probe_entry(dev: Any) -> None:
@@ -178,24 +178,23 @@ def driver_probe_entry(dev: Any) -> None:
     drv = dev.driver
     managed = getattr(getattr(drv, "container", None), "driver_managed_dma", False)
     insts = referenced_instances(dev)
-    for inst in insts:
-        group = dev.iommu_group
-        # A client of several instances (apple-dart, omap, msm, exynos) is
-        # probed through one of them: dev->iommu->iommu_dev is the one its
-        # driver's probe_device returned (or a sibling instance of that driver).
-        if group is None or dev.iommu is None or not (
-                any(dev.iommu.iommu_dev is i for i in insts) or _served_by(dev.iommu.iommu_dev, inst)):
-            report(fnd.ISOLATION, "iommu: driver probe without IOMMU group", 4, dev,
-                   f"{dev.init_name} bound while {inst.dev.init_name if inst.dev else '?'} "
-                   "is registered but the device is not in one of its groups", depth=2)
-            return
-        if group.default_domain is None:
-            report(fnd.ISOLATION, "iommu: driver probe before default domain", 4, dev,
-                   "group has no default domain when drv->probe() runs", depth=2)
-            return
-        if not managed and group.owner_cnt < 1:
-            report(fnd.ISOLATION, "iommu: driver probe without default domain ownership", 6, dev)
-            return
+    if not insts:
+        return
+    group = dev.iommu_group
+    # A client of several instances (apple-dart, omap, msm, exynos) is probed
+    # through one of them: dev->iommu->iommu_dev is the one its driver's
+    # probe_device returned, or a sibling instance of that driver.
+    probed_by = dev.iommu.iommu_dev if dev.iommu is not None else None
+    if group is None or not any(_served_by(probed_by, inst) for inst in insts):
+        inst = insts[0]
+        report(fnd.ISOLATION, "iommu: driver probe without IOMMU group", 4, dev,
+               f"{dev.init_name} bound while {inst.dev.init_name if inst.dev else '?'} "
+               "is registered but the device is not in one of its groups", depth=2)
+    elif group.default_domain is None:
+        report(fnd.ISOLATION, "iommu: driver probe before default domain", 4, dev,
+               "group has no default domain when drv->probe() runs", depth=2)
+    elif not managed and group.owner_cnt < 1:
+        report(fnd.ISOLATION, "iommu: driver probe without default domain ownership", 6, dev)
 
 
 def dma_ops_changing(dev: Any, old: bool, new: bool) -> None:

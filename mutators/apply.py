@@ -21,7 +21,6 @@ import os
 import textwrap
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import git
@@ -110,7 +109,7 @@ def _wrap(lines: list[str], width: int = 72) -> str:
     return "\n".join(out) + "\n"
 
 
-def _locations(repo: git.Repo, base: str, variant: Variant) -> dict[str, str]:
+def site_locations(repo: git.Repo, base: str, variant: Variant) -> dict[str, str]:
     """Where each site's function lives at ``base``: declared file, else ``git grep``."""
     locs: dict[str, str] = {}
     missing: dict[str, str] = {}
@@ -147,13 +146,8 @@ def apply_variant(tree: str | os.PathLike[str], variant: Variant, *, base_ref: s
     if branch in [h.name for h in repo.heads]:
         if not force:
             raise gitrepo.RepoError(f"branch {branch} already exists (use --force to replace it)")
-        wt_old = next((Path(w["worktree"]) for w in gitrepo.list_worktrees(repo)
-                       if w.get("branch") == f"refs/heads/{branch}"), None)
-        if wt_old is not None:
-            gitrepo.remove_worktree(repo, wt_old, branch)
-        else:
-            repo.git.branch("-D", branch)
-    p = plan(variant, _locations(repo, base, variant))
+        gitrepo.drop_branch(repo, branch)
+    p = plan(variant, site_locations(repo, base, variant))
     files = [fr.file for fr in p.files]
     t_plan = time.monotonic()
     wt, wrepo = gitrepo.create_sparse_worktree(repo, branch, base, files)

@@ -188,6 +188,17 @@ def remove_worktree(repo: git.Repo, wt: Path, branch: str | None) -> None:
             pass
 
 
+def drop_branch(repo: git.Repo, branch: str) -> None:
+    """Remove an existing ``probefuzz/*`` branch and the worktree that has it
+    checked out, if any (``--force`` replacing an earlier apply or propose)."""
+    wt = next((Path(w["worktree"]) for w in list_worktrees(repo)
+               if w.get("branch") == f"refs/heads/{branch}"), None)
+    if wt is not None:
+        remove_worktree(repo, wt, branch)
+    else:
+        repo.git.branch("-D", branch)
+
+
 def prune_stale(repo: git.Repo) -> list[str]:
     """Remove ``probefuzz/*`` worktrees left by an apply that died; return their branches."""
     repo.git.worktree("prune")

@@ -543,3 +543,37 @@ def device_release_driver(dev: device) -> None:
     device_lock(dev)
     __device_release_driver(dev)
     device_unlock(dev)
+
+
+@kinline
+def bus_dma_claim(hook: str, dev: device, drv: Any, ddrv: Any, ret: int) -> int:
+    """The end every bus ``dma_configure`` hook shares (platform, amba, pci,
+    fsl-mc, cdx): when the hook's guard site ``<hook>.use_default_domain``
+    holds, claim the group's default domain for the driver
+    (``iommu_device_use_default_domain``) and undo the arch DMA ops if that
+    fails; otherwise return the firmware result ``ret`` unchanged.
+
+    ``drv`` is the bus driver the hook derived from ``dev->driver`` at entry
+    (``ddrv``); the guard may read ``dev->driver`` again, unlocked, after the
+    scheduling point (window W4).
+    """
+    from harness import variant
+    from harness.iommu import iommu
+
+    kernel().sched_point(f"{hook}:dev->driver")
+    if not variant.check(f"{hook}.use_default_domain", dev=dev, drv=drv, ret=ret, ddrv=ddrv):
+        return ret
+    ret = iommu.iommu_device_use_default_domain(dev)
+    if ret:
+        arch_teardown_dma_ops(dev)
+    return ret
+
+
+@kinline
+def bus_dma_cleanup(dev: device, drv: Any) -> None:
+    """The bus ``dma_cleanup`` hooks: give the default domain back unless the
+    (bound) driver manages DMA itself."""
+    from harness.iommu import iommu
+
+    if not drv.driver_managed_dma:
+        iommu.iommu_device_unuse_default_domain(dev)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness import variant
 from harness.base import dd
 from harness.base.bus import driver_register
 from harness.device import bus_type, dev_fwnode, device, device_driver
-from harness.iommu import iommu
-from harness.kernel import BogusPointer, kernel, kfunc
+from harness.kernel import BogusPointer, kfunc
 
 # offsetof(struct platform_driver, driver) on arm64 6.12: probe, remove,
 # shutdown, suspend, resume precede it.  container_of(NULL, ...) of a NULL
@@ -136,22 +134,12 @@ def platform_dma_configure(dev: device) -> int:
         ret = acpi_dma_configure(dev, attr)
     # V614: if (ret || drv->driver_managed_dma) return ret;
     # NEXT: if (ret || !dev->driver || drv->driver_managed_dma) return ret;
-    # W4: dev->driver was read at entry and is read again here, unlocked.
-    kernel().sched_point("platform_dma_configure:dev->driver")
-    if not variant.check("platform_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret,
-                         ddrv=ddrv):
-        return ret
-    ret = iommu.iommu_device_use_default_domain(dev)
-    if ret:
-        dd.arch_teardown_dma_ops(dev)
-    return ret
+    return dd.bus_dma_claim("platform_dma_configure", dev, drv, ddrv, ret)
 
 
 @kfunc
 def platform_dma_cleanup(dev: device) -> None:
-    drv = to_platform_driver(dev.driver)
-    if not drv.driver_managed_dma:
-        iommu.iommu_device_unuse_default_domain(dev)
+    dd.bus_dma_cleanup(dev, to_platform_driver(dev.driver))
 
 
 platform_bus_type = bus_type(

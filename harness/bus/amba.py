@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import variant
 from harness.base import dd
 from harness.base.core import device_add
 from harness.base.platform import of_driver_match_device
 from harness.device import bus_type, dev_fwnode, device, device_driver
-from harness.iommu import iommu
-from harness.kernel import kernel, kfunc
+from harness.kernel import kfunc
 
 
 class amba_device:  # noqa: N801
@@ -59,21 +57,12 @@ def amba_dma_configure(dev: device) -> int:
         ret = of_dma_configure_id(dev, dev.of_node, True, None)
     elif fw is not None and fw.kind == "acpi":
         ret = acpi_dma_configure(dev, acpi_get_dma_attr(fw))
-    # W4: dev->driver was read at entry and is read again here, unlocked.
-    kernel().sched_point("amba_dma_configure:dev->driver")
-    if variant.check("amba_dma_configure.use_default_domain", dev=dev, drv=drv, ret=ret,
-                     ddrv=ddrv):
-        ret = iommu.iommu_device_use_default_domain(dev)
-        if ret:
-            dd.arch_teardown_dma_ops(dev)
-    return ret
+    return dd.bus_dma_claim("amba_dma_configure", dev, drv, ddrv, ret)
 
 
 @kfunc
 def amba_dma_cleanup(dev: device) -> None:
-    drv = to_amba_driver(dev.driver)
-    if not drv.driver_managed_dma:
-        iommu.iommu_device_unuse_default_domain(dev)
+    dd.bus_dma_cleanup(dev, to_amba_driver(dev.driver))
 
 
 amba_bustype = bus_type("amba", match=amba_match, probe=amba_probe,

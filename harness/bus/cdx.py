@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import variant
 from harness.base import dd
 from harness.device import bus_type, device, device_driver
 from harness.errno import EPROBE_DEFER
-from harness.iommu import iommu
 from harness.kernel import kernel, kfunc
 
 
@@ -58,21 +56,13 @@ def cdx_dma_configure(dev: device) -> int:
     if ret and ret != -EPROBE_DEFER:
         kernel().printk(f"{dev.init_name}: of_dma_configure_id() failed")
         return ret
-    # W4: dev->driver was read at entry and is read again here, unlocked.
-    kernel().sched_point("cdx_dma_configure:dev->driver")
-    if variant.check("cdx_dma_configure.use_default_domain", dev=dev, drv=cdx_drv, ret=ret,
-                     ddrv=ddrv):
-        ret = iommu.iommu_device_use_default_domain(dev)
-        if ret:
-            dd.arch_teardown_dma_ops(dev)
-    return 0
+    dd.bus_dma_claim("cdx_dma_configure", dev, cdx_drv, ddrv, ret)
+    return 0  # -EPROBE_DEFER and claim errors are swallowed, as in cdx.c
 
 
 @kfunc
 def cdx_dma_cleanup(dev: device) -> None:
-    cdx_drv = to_cdx_driver(dev.driver)
-    if not cdx_drv.driver_managed_dma:
-        iommu.iommu_device_unuse_default_domain(dev)
+    dd.bus_dma_cleanup(dev, to_cdx_driver(dev.driver))
 
 
 cdx_bus_type = bus_type("cdx", match=cdx_bus_match, probe=cdx_probe,

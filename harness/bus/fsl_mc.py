@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import variant
 from harness.base import dd
 from harness.device import bus_type, device, device_driver
-from harness.iommu import iommu
-from harness.kernel import kernel, kfunc
+from harness.kernel import kfunc
 
 
 class fsl_mc_device:  # noqa: N801
@@ -58,21 +56,12 @@ def fsl_mc_dma_configure(dev: device) -> int:
         ret = of_dma_configure_id(dev, mc_dev.mc_np, False, input_id)
     else:
         ret = acpi_dma_configure_id(dev, DEV_DMA_COHERENT, input_id)
-    # W4: dev->driver was read at entry and is read again here, unlocked.
-    kernel().sched_point("fsl_mc_dma_configure:dev->driver")
-    if variant.check("fsl_mc_dma_configure.use_default_domain", dev=dev, drv=mc_drv, ret=ret,
-                     ddrv=ddrv):
-        ret = iommu.iommu_device_use_default_domain(dev)
-        if ret:
-            dd.arch_teardown_dma_ops(dev)
-    return ret
+    return dd.bus_dma_claim("fsl_mc_dma_configure", dev, mc_drv, ddrv, ret)
 
 
 @kfunc
 def fsl_mc_dma_cleanup(dev: device) -> None:
-    mc_drv = to_fsl_mc_driver(dev.driver)
-    if not mc_drv.driver_managed_dma:
-        iommu.iommu_device_unuse_default_domain(dev)
+    dd.bus_dma_cleanup(dev, to_fsl_mc_driver(dev.driver))
 
 
 fsl_mc_bus_type = bus_type("fsl-mc", match=fsl_mc_bus_match, probe=fsl_mc_driver_probe,

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import variant
 from harness.base import dd
 from harness.device import bus_type, device, device_driver
-from harness.iommu import iommu
 from harness.kernel import BogusPointer, kernel, kfunc
 
 # offsetof(struct pci_driver, driver): node, name, id_table, probe, remove,
@@ -137,21 +135,12 @@ def pci_dma_configure(dev: device) -> int:
         ret = of_dma_configure_id(dev, bridge_np, True, None)
     elif dev.fwnode is not None and dev.fwnode.kind == "acpi":
         ret = acpi_dma_configure(dev, acpi_get_dma_attr(dev.fwnode))
-    # W4: dev->driver was read at entry and is read again here, unlocked.
-    kernel().sched_point("pci_dma_configure:dev->driver")
-    if variant.check("pci_dma_configure.use_default_domain", dev=dev, drv=driver, ret=ret,
-                     ddrv=ddrv):
-        ret = iommu.iommu_device_use_default_domain(dev)
-        if ret:
-            dd.arch_teardown_dma_ops(dev)
-    return ret
+    return dd.bus_dma_claim("pci_dma_configure", dev, driver, ddrv, ret)
 
 
 @kfunc
 def pci_dma_cleanup(dev: device) -> None:
-    driver = to_pci_driver(dev.driver)
-    if not driver.driver_managed_dma:
-        iommu.iommu_device_unuse_default_domain(dev)
+    dd.bus_dma_cleanup(dev, to_pci_driver(dev.driver))
 
 
 pci_bus_type = bus_type("pci", match=pci_match, probe=pci_device_probe,

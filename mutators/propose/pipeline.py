@@ -31,7 +31,7 @@ import git
 from harness.platform import Platform
 from harness.variant import PRESETS, SITES, Variant, make_variant
 from mutators import gitrepo
-from mutators.apply import _locations, spatch_version
+from mutators.apply import site_locations, spatch_version
 from mutators.engine import SPATCH_TIMEOUT, apply_plan
 from mutators.propose import checkpatch, evidence, maintainers, message, prefixes, series
 from mutators.propose.fixes import FixesTag, find_culprit
@@ -255,15 +255,10 @@ def propose(req: ProposeRequest) -> ProposeResult:
     if branch in [h.name for h in repo.heads]:
         if not req.force:
             raise ProposeError(f"branch {branch} already exists (use --force to replace it)")
-        wt_old = next((Path(w["worktree"]) for w in gitrepo.list_worktrees(repo)
-                       if w.get("branch") == f"refs/heads/{branch}"), None)
-        if wt_old is not None:
-            gitrepo.remove_worktree(repo, wt_old, branch)
-        else:
-            repo.git.branch("-D", branch)
+        gitrepo.drop_branch(repo, branch)
 
     target = req.variant
-    locations = _locations(repo, base, target)
+    locations = site_locations(repo, base, target)
     full = plan(target, locations)
     files = [fr.file for fr in full.files]
     wt, wrepo = gitrepo.create_sparse_worktree(repo, branch, base, files)

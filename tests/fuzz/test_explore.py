@@ -62,9 +62,10 @@ def test_explore_small_space_ranks_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = probefuzz("explore", "--corpus", str(corpus), "--runs-per-board", "1", "--jobs", "2",
                   "--out", str(out), "--no-progress")
-    assert r.returncode in (0, 1), r.stderr
     assert "NEXT ranks" in r.stdout
     data = json.loads((out / "ranking.json").read_text())
+    # exit 0 only when the best-ranked variant has no finding at all
+    assert r.returncode == (1 if data["variants"][0]["titles"] else 0), r.stderr
     check_ranking(data, out)
     from mutators.space import space
 

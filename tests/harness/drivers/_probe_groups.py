@@ -101,8 +101,4 @@ def _learn_names(p: Platform) -> None:
 def dev_name(path: str) -> str:
     """The platform device name of_device_make_bus_id() gives a node (reg
     translated through the parents' ranges) of a platform clients() saw."""
-    if path in _NAMES:
-        return _NAMES[path]
-    name = path.rsplit("/", 1)[-1]
-    base, _, unit = name.partition("@")
-    return f"{unit.split(',')[0]}.{base}" if unit else base
+    return _NAMES[path]
