@@ -1,8 +1,9 @@
-"""Remove what ``apply`` left in a tree: its worktrees and ``probefuzz/*`` branches.
+"""Remove what ``apply`` and ``propose`` left in a tree: their worktrees and ``probefuzz/*`` branches.
 
 Only things probefuzz created are touched.  A branch qualifies when its name
 is ``probefuzz/<...>`` *and* its tip is a commit ``apply`` made (subject
-``probefuzz: apply guard variant ...``): a user's commit on top of one of our
+``probefuzz: apply guard variant ...``) or, on a ``probefuzz/propose/`` branch,
+one ``propose`` made (its "Found and generated with probefuzz" line): a user's commit on top of one of our
 branches, or a branch the user named that way by hand, makes it theirs.  A
 worktree qualifies when it is on such a branch, lives under probefuzz's
 worktree directory, and has no uncommitted changes.  Everything else is
@@ -21,6 +22,10 @@ from mutators import gitrepo
 
 #: subject prefix of every commit mutators.apply makes
 APPLY_SUBJECT = "probefuzz: apply guard variant "
+#: what every commit ``propose`` makes says of itself (its tool line), and the
+#: branch namespace it uses
+PROPOSE_MARK = "Found and generated with probefuzz "
+PROPOSE_PREFIX = gitrepo.BRANCH_PREFIX + "propose/"
 
 
 class CleanupError(ValueError):
@@ -39,9 +44,13 @@ def _ours(repo: git.Repo, branch: str) -> str | None:
     if not branch.startswith(gitrepo.BRANCH_PREFIX):
         return "not a probefuzz/ branch"
     subject = repo.git.log("-1", "--format=%s", f"refs/heads/{branch}")
-    if not subject.startswith(APPLY_SUBJECT):
-        return f"tip commit is not probefuzz's ({subject[:50]!r})"
-    return None
+    if subject.startswith(APPLY_SUBJECT):
+        return None
+    if branch.startswith(PROPOSE_PREFIX):
+        body = " ".join(repo.git.log("-1", "--format=%B", f"refs/heads/{branch}").split())
+        if PROPOSE_MARK in body:
+            return None
+    return f"tip commit is not probefuzz's ({subject[:50]!r})"
 
 
 def _under(path: Path, root: Path) -> bool:

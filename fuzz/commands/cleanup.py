@@ -1,4 +1,4 @@
-"""Remove the worktrees and probefuzz/<id> branches that `probefuzz apply` made.
+"""Remove the worktrees and probefuzz/<id> branches that `probefuzz apply` and `probefuzz propose` made.
 
 `--variant ID` removes that variant's branch and worktree, `--all` every one
 probefuzz made in the tree.  Only branches whose tip is a commit probefuzz

@@ -75,3 +75,26 @@ def test_bad_requests_are_one_line_exit_2(mini_repo: Path, tmp_path: Path) -> No
                       (["--tree", str(tmp_path), "--all"], "not a git repository")):
         r = _cli("cleanup", *argv)
         assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_propose_branches_are_ours_only_with_propose_commits(mini_repo: Path) -> None:
+    """propose's commits carry its tool line; a propose/ branch whose tip lacks it is the user's."""
+    from mutators.propose.message import TOOL
+
+    ident = ["-c", "user.name=u", "-c", "user.email=u@u"]
+    home = git(mini_repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(mini_repo, "branch", "probefuzz/propose/fix")
+    git(mini_repo, "branch", "probefuzz/propose/mine")
+    for br, body in (("probefuzz/propose/fix", f"Found and generated with {TOOL} 0.1.0 (variant\nNEXT)"),
+                     ("probefuzz/propose/mine", "my own patch")):
+        git(mini_repo, "checkout", "-q", br)
+        git(mini_repo, *ident, "commit", "-q", "--allow-empty", "-m", "iommu: subject", "-m", body)
+    git(mini_repo, "checkout", "-q", home)
+    import json
+
+    r = _cli("cleanup", "--tree", str(mini_repo), "--all", "--json")
+    out = json.loads(r.stdout)
+    assert out["removed"] == ["probefuzz/propose/fix"], out
+    assert set(out["refused"]) == {"probefuzz/propose/mine"}
+    branches = git(mini_repo, "branch", "--list")
+    assert "probefuzz/propose/fix" not in branches and "probefuzz/propose/mine" in branches
