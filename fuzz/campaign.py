@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -35,7 +34,8 @@ from fuzz.engines.session import Found, Session
 from fuzz.gen import Board, GenContext, Scenario
 from harness.boot import boot_config_from_json
 from harness.findings import KINDS
-from harness.variant import Variant, variant_from_json, variant_to_json
+from harness.variant import PRESETS, Variant, variant_from_json, variant_to_json
+from mutators.ids import id_slug
 
 STATE = "state.jsonl"
 CAMPAIGN = "campaign.json"
@@ -112,9 +112,14 @@ class UnitResult:
 
 
 def variant_dirname(v: Variant | str, fingerprint: str) -> str:
-    """A file-system-safe directory name for a variant."""
+    """The crash folder of a variant: its id, spelled as in ``variants`` and in
+    its branch name, when the id names it (a preset or a variant-space id);
+    for a variant JSON file, whose name is free text, a sanitised name plus
+    the fingerprint."""
     name = v if isinstance(v, str) else v.name
-    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)[:60].strip("_")
+    slug = id_slug(name)
+    if slug == name and name.split("+", 1)[0] in PRESETS:
+        return name
     return f"{slug}-{fingerprint}"
 
 

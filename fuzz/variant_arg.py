@@ -1,5 +1,5 @@
 """Resolve a ``--variant`` argument: a preset name, a variant-space id
-(``NEXT+site:op...``, as ``probefuzz variants --depth N`` lists them) or a
+(``NEXT+site<op>...``, as ``probefuzz variants --depth N`` lists them) or a
 saved variant JSON file."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from harness.variant import PRESETS, Variant, VariantError, variant_from_json
 
 
 def resolve_variant(arg: str) -> Variant:
-    """``V614``, ``NEXT``, ``PRESET+site:op...``, or a path to a variant JSON;
+    """``V614``, ``NEXT``, ``PRESET+site<op>...``, or a path to a variant JSON;
     VariantError otherwise."""
     if arg in PRESETS:
         return PRESETS[arg]
@@ -20,13 +20,26 @@ def resolve_variant(arg: str) -> Variant:
 
         return resolve(arg).variant
     p = Path(arg)
-    if p.suffix == ".json" or p.exists():
+    if p.suffix == ".json" or _exists(p):
         try:
             data = json.loads(p.read_text())
         except FileNotFoundError:
-            raise VariantError(f"{arg}: no such variant file") from None
-        except (OSError, ValueError) as e:
-            raise VariantError(f"{arg}: not a variant file: {e}") from None
+            raise VariantError(f"{_short(arg)}: no such variant file") from None
+        except (OSError, ValueError, RecursionError) as e:
+            raise VariantError(f"{_short(arg)}: not a variant file: {_short(str(e))}") from None
         return variant_from_json(data, arg)
-    raise VariantError(f"unknown variant {arg!r} (known: {', '.join(PRESETS)}, PRESET+site:op..., "
-                       "or a variant .json file)")
+    raise VariantError(f"unknown variant {_short(arg)!r} (known: {', '.join(PRESETS)}, "
+                       "PRESET+site<op>..., or a variant .json file)")
+
+
+def _exists(p: Path) -> bool:
+    """``p.exists()``, False for names the OS refuses (too long, NUL)."""
+    try:
+        return p.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -27,6 +27,7 @@ from pathlib import Path
 import git
 
 from corpus.kernel_tree import is_kernel_tree
+from mutators.ids import id_slug
 
 BRANCH_PREFIX = "probefuzz/"
 PID_FILE = "probefuzz-pid"
@@ -61,13 +62,10 @@ def open_tree(path: str | os.PathLike[str]) -> git.Repo:
 
 
 def branch_name(variant_id: str) -> str:
-    """A valid ref name for a variant id (ids contain ``->``, ``:``, ``!``...)."""
-    safe = variant_id.replace("->", ".").replace("!", "not-")
-    safe = re.sub(r"[^A-Za-z0-9._+/-]", "_", safe).strip("./_")
-    safe = re.sub(r"\.{2,}", ".", safe).replace("/.", "/_")
-    if safe != variant_id:
-        safe = f"{safe[:80]}-{hashlib.sha256(variant_id.encode()).hexdigest()[:8]}"
-    return BRANCH_PREFIX + safe
+    """The branch of a variant: ``probefuzz/<id>``, the id spelled as everywhere
+    else (:func:`mutators.ids.id_slug`; free-text names of variant JSON files
+    are sanitised and hashed)."""
+    return BRANCH_PREFIX + id_slug(variant_id)
 
 
 def worktrees_root() -> Path:

@@ -1,18 +1,19 @@
 """The variant space: mutation operators over guard sites, ids, descriptions.
 
-Operators (each one mutation at one site), spelled in variant ids as
-``<site>:<op>``:
+Operators (each one mutation at one site; internally ``op`` keeps the C
+spelling shown here, ids spell it as :mod:`mutators.ids` says):
 
 * ``-P``   drop conjunct ``P`` from the site's guard;
 * ``+P``   add conjunct ``P`` (``P`` may be negated: ``+!dev->driver``) from
   the site's vocabulary, at the end (C evaluates left to right);
-* ``~P``   negate conjunct ``P`` in place;
+* ``~P``   negate conjunct ``P`` in place (``%P`` in ids);
 * ``=absent`` / ``=present``  remove the guarded statement / put it back
   (with the site's NEXT value, or V614's when NEXT has none);
 * ``=ALT`` set a choice site to another alternative.
 
-A variant id is ``BASE`` followed by ``+<site>:<op>`` per mutation, e.g.
-``NEXT+platform_dma_configure.use_default_domain:-dev->driver``.  Variants are
+A variant id is ``BASE`` followed by ``+<site><op>`` per mutation, e.g.
+``NEXT+platform_dma_configure.use_default_domain-dev.driver`` (safe to paste
+unquoted in a shell; the first spelling ``...:-dev->driver`` is still read).  Variants are
 de-duplicated by :func:`semantic_key` (same semantics = same variant; a site
 that neither the model nor the C reads in a variant does not count), and only
 mutants that have C (the site's shape can render them) are listed.
@@ -21,7 +22,6 @@ mutants that have C (the site's shape can render them) are listed.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ from harness.variant import (
     render_value,
     variant_from_json,
 )
+from mutators.ids import format_token, split_id
 from mutators.shapes import GuardedIf, RuleContext, ShapeError
 
 
@@ -48,7 +49,8 @@ class Mutation:
 
     @property
     def token(self) -> str:
-        return f"{self.site}:{self.op}"
+        """The mutation as written in variant ids (:func:`mutators.ids.format_token`)."""
+        return format_token(self.site, self.op)
 
 
 @dataclass(frozen=True)
@@ -223,18 +225,15 @@ def space(base: str = "NEXT", depth: int = 2) -> list[Mutant]:
 
 
 def parse_id(vid: str) -> tuple[str, list[Mutation]]:
-    """Split ``BASE+site:op+site:op`` (ops may contain '+', so split on known sites)."""
-    names = sorted(SITES, key=len, reverse=True)
-    pat = re.compile(r"\+(" + "|".join(re.escape(n) for n in names) + r"):")
-    starts = list(pat.finditer(vid))
-    if not starts:
-        return vid, []
-    base = vid[:starts[0].start()]
-    muts = []
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(vid)
-        muts.append(Mutation(m.group(1), vid[m.end():end]))
-    return base, muts
+    """Split ``BASE+site<op>+site<op>`` (either id spelling; ops may contain
+    '+', so split on known sites)."""
+    base, muts = split_id(vid, SITES)
+    return base, [Mutation(site, op) for site, op in muts]
+
+
+def format_id(base: str, mutations: tuple[Mutation, ...] | list[Mutation]) -> str:
+    """The one spelling of a variant id."""
+    return base + "".join(f"+{m.token}" for m in mutations)
 
 
 def resolve(vid: str) -> Mutant:
@@ -242,16 +241,16 @@ def resolve(vid: str) -> Mutant:
     base, muts = parse_id(vid)
     if base in PRESETS:
         cur = preset(base)
-    elif Path(base).is_file() and not muts:
+    elif not muts and _is_file(base):
         try:
             data = json.loads(Path(base).read_text())
-        except (OSError, ValueError) as e:
-            raise VariantError(f"{base}: cannot read variant: {e}") from None
+        except (OSError, ValueError, RecursionError) as e:
+            raise VariantError(f"{_short(base)}: cannot read variant: {_short(str(e))}") from None
         v = variant_from_json(data, base)
         return Mutant(v.name, v.description, v, ())
     else:
-        raise VariantError(f"unknown variant {vid!r} (known: {', '.join(PRESETS)}, "
-                           "PRESET+site:op..., or a variant JSON file)")
+        raise VariantError(f"unknown variant {_short(vid)!r} (known: {', '.join(PRESETS)}, "
+                           "PRESET+site<op>..., or a variant JSON file)")
     values = cur.variant.as_dict()
     descs = [cur.description] if muts else []
     for m in muts:
@@ -259,8 +258,23 @@ def resolve(vid: str) -> Mutant:
         descs.append(describe(m, values[m.site], new[m.site]))
         values = new
     desc = "; ".join(descs[1:]) if muts else cur.description
+    vid = format_id(base, muts)  # the one spelling, whichever was typed
     v = make_variant(vid, desc, values)
     for m in muts:
         if not _has_c(v, m.site):
             raise VariantError(f"{m.token}: this value has no C rendering")
     return Mutant(vid, desc, v, tuple(muts))
+
+
+def _is_file(path: str) -> bool:
+    """``Path(path).is_file()`` that is False, not OSError, for names too long or invalid."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` cut to one short line for an error message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -27,7 +27,7 @@ from mutators.space import resolve
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True,
-                   help="variant id (V614, NEXT, NEXT+site:op..., or a variant JSON file)")
+                   help="variant id (V614, NEXT, NEXT+site<op>..., or a variant JSON file)")
     p.add_argument("--tree", required=True, help="the kernel git tree")
     p.add_argument("--base-ref", default="HEAD", help="commit to branch from (default HEAD)")
     p.add_argument("--build", action="store_true",

@@ -27,10 +27,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
+def _canonical(vid: str) -> str:
+    """A variant-space id in its one spelling (the first spelling is still accepted)."""
+    from mutators.space import format_id, parse_id
+
+    base, muts = parse_id(vid)
+    return format_id(base, muts) if muts else vid
+
+
 def run(args: argparse.Namespace) -> int:
     branches = None
     if args.variant:
-        branches = [v if v.startswith(BRANCH_PREFIX) else branch_name(v) for v in args.variant]
+        branches = [v if v.startswith(BRANCH_PREFIX) else branch_name(_canonical(v)) for v in args.variant]
     try:
         res = cleanup(args.tree, branches)
     except (RepoError, CleanupError) as e:

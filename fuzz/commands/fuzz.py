@@ -24,7 +24,7 @@ DEFAULT_CRASHES = "probefuzz-out/crashes"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="NEXT",
-                   help="V614, NEXT, PRESET+site:op..., or a variant JSON file (default: NEXT)")
+                   help="V614, NEXT, PRESET+site<op>..., or a variant JSON file (default: NEXT)")
     p.add_argument("--engine", choices=ENGINES, default="atheris",
                    help="atheris (libFuzzer, instrumented model, own process), hypothesis, or "
                    "native (in-process, seeded) (default: atheris)")

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True,
-                   help="variant id (NEXT+site:op..., a variant JSON file), or 'best' with "
+                   help="variant id (NEXT+site<op>..., a variant JSON file), or 'best' with "
                    "--evidence: the ranking's rank-1 variant")
     p.add_argument("--tree", required=True, help="the kernel git tree")
     p.add_argument("--base-ref", default="HEAD", help="commit the series applies to (default HEAD)")

@@ -20,7 +20,7 @@ from harness.scenario import run_scenario
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True,
-                   help="V614, NEXT, PRESET+site:op..., or a variant JSON file")
+                   help="V614, NEXT, PRESET+site<op>..., or a variant JSON file")
     p.add_argument("--crashes", default=DEFAULT_CRASHES,
                    help=f"directory of reproducers, searched recursively (default: {DEFAULT_CRASHES})")
     p.add_argument("--json", action="store_true", help="print one JSON object")

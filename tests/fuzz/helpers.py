@@ -12,7 +12,7 @@ from fuzz.gen import Board, GenContext
 ROOT = Path(__file__).resolve().parents[2]
 SEED_TITLE = "BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"
 RK = "rk3568-odroid-m1"
-FIX = "NEXT+rk_iommu_probe.dma_dev:=before_register"
+FIX = "NEXT+rk_iommu_probe.dma_dev=before_register"
 
 
 def board(name: str) -> Board:

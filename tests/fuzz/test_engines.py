@@ -56,7 +56,7 @@ def test_session_reuses_a_known_minimised_scenario(tmp_path: Path) -> None:
     first = Session(NEXT, "native", tmp_path / "a")
     native.fuzz_loop(first, ctx(RK), runs=1, seconds=None, seed=0)
     known = first.known
-    other = resolve("NEXT+of_iommu_configure.cleanup:=fwspec_free").variant
+    other = resolve("NEXT+of_iommu_configure.cleanup=fwspec_free").variant
     s = Session(other, "native", tmp_path / "b", known=known)
     native.fuzz_loop(s, ctx(RK), runs=1, seconds=None, seed=0)
     assert s.found[SEED_TITLE].minimise_runs == 1  # one confirming replay, no minimisation

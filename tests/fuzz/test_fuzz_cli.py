@@ -47,7 +47,7 @@ def test_fuzz_atheris_text_output(tmp_path: Path) -> None:
 
 
 def test_fuzz_fix_finds_nothing_on_plain_boots(tmp_path: Path) -> None:
-    r = probefuzz("fuzz", "--variant", "NEXT+rk_iommu_probe.dma_dev:=before_register", "--engine",
+    r = probefuzz("fuzz", "--variant", "NEXT+rk_iommu_probe.dma_dev=before_register", "--engine",
                   "native", "--runs", "1", "--crashes", str(tmp_path / "c"), RK)
     assert r.returncode == 0, r.stdout + r.stderr
 

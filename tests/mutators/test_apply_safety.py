@@ -111,7 +111,7 @@ def test_cli_bad_inputs_are_one_line_exit_2(mini_repo: Path, tmp_path: Path) -> 
         (["apply", "--variant", "NEXT", "--tree", str(plain)], "not a git repository"),
         (["apply", "--variant", "NEXT", "--tree", str(notkernel)], "not a Linux kernel tree"),
         (["apply", "--variant", "NOPE", "--tree", str(mini_repo)], "unknown variant"),
-        (["apply", "--variant", "NEXT+bogus.site:-x", "--tree", str(mini_repo)],
+        (["apply", "--variant", "NEXT+bogus.site-x", "--tree", str(mini_repo)],
          "unknown variant"),
     ]
     for argv, msg in cases:

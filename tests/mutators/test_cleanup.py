@@ -16,7 +16,7 @@ from tests.mutators.conftest import git, snapshot
 
 pytestmark = pytest.mark.kernel_tree
 
-_ID = "NEXT+iommu_init_device.dma_configure_lock:=hold"
+_ID = "NEXT+iommu_init_device.dma_configure_lock=hold"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -70,8 +70,8 @@ def test_space_ids_resolve_to_the_same_variant() -> None:
 def test_depth2_is_deduplicated_and_ids_parse() -> None:
     items = space("NEXT", 2)
     assert len({m.variant.fingerprint() for m in items}) == len(items)
-    vid = "NEXT+platform_dma_configure.use_default_domain:+!dev->iommu_group" \
-          "+of_iommu_configure.replay:-dev->bus"
+    vid = "NEXT+platform_dma_configure.use_default_domain+not.dev.iommu_group" \
+          "+of_iommu_configure.replay-dev.bus"
     base, muts = parse_id(vid)
     assert base == "NEXT" and [m.op for m in muts] == ["+!dev->iommu_group", "-dev->bus"]
     v: Variant = resolve(vid).variant

@@ -46,36 +46,36 @@ def test_snapshot_of_dev_driver_closes_the_w4_toctou() -> None:
 def test_replay_under_the_probe_lock_deadlocks() -> None:
     assert _titles("V614") == []
     assert "possible deadlock in iommu_probe_device" in \
-        _titles("V614+of_iommu_configure.replay_lock:=hold")
+        _titles("V614+of_iommu_configure.replay_lock=hold")
 
 
 def test_dma_configure_before_dev_iommu_get_probes_twice() -> None:
     """Above dev_iommu_get() the replay runs with dev->iommu NULL, so
     of_iommu_configure() takes the device for a non-IOMMU-path caller and replays."""
-    fixed = "NEXT+rk_iommu_probe.dma_dev:=before_register"
+    fixed = "NEXT+rk_iommu_probe.dma_dev=before_register"
     assert _titles(fixed) == []
-    moved = _titles(fixed + "+iommu_init_device.dma_configure_position:=before_dev_iommu_get")
+    moved = _titles(fixed + "+iommu_init_device.dma_configure_position=before_dev_iommu_get")
     assert "iommu: device probed twice in __iommu_probe_device" in moved
 
 
 def test_warn_before_the_replay_fires_on_the_registration_walk() -> None:
-    fixed = "NEXT+rk_iommu_probe.dma_dev:=before_register"
-    moved = _titles(fixed + "+iommu_init_device.late_probe_warn_position:=before_dma_configure")
+    fixed = "NEXT+rk_iommu_probe.dma_dev=before_register"
+    moved = _titles(fixed + "+iommu_init_device.late_probe_warn_position=before_dma_configure")
     assert moved and all(t == "WARNING in __iommu_probe_device" for t in moved)
 
 
 def test_warn_once_reports_the_first_late_probe_only() -> None:
-    moved = "NEXT+rk_iommu_probe.dma_dev:=before_register" \
-            "+iommu_init_device.late_probe_warn_position:=before_dma_configure"
+    moved = "NEXT+rk_iommu_probe.dma_dev=before_register" \
+            "+iommu_init_device.late_probe_warn_position=before_dma_configure"
     each = _titles(moved)
-    once = _titles(moved + "+iommu_init_device.late_probe_warn_form:=dev_WARN_ONCE")
+    once = _titles(moved + "+iommu_init_device.late_probe_warn_form=dev_WARN_ONCE")
     assert len(each) > 1 and once == each[:1]
 
 
 @pytest.mark.parametrize("owner", ["client", "iommu_dev"])
 def test_rockchip_allocation_owner_avoids_the_null_dma_dev(owner: str) -> None:
     assert _titles("NEXT") == ["BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"]
-    assert not [t for t in _titles(f"NEXT+rk_iommu_of_xlate.alloc_owner:={owner}")
+    assert not [t for t in _titles(f"NEXT+rk_iommu_of_xlate.alloc_owner={owner}")
                 if "rk_iommu_of_xlate" in t]
 
 

@@ -1,6 +1,6 @@
 """Commit messages of a fixed scenario, pinned (b4-style golden mbox), and their rules.
 
-The scenario: NEXT+rk_iommu_probe.dma_dev:=before_register proposed on a tree
+The scenario: NEXT+rk_iommu_probe.dma_dev=before_register proposed on a tree
 whose guard sites read back as Debian's 6.12 does (1/4 and 3/4 of the series
 already there), evidence from the bundled seed board.  No kernel tree needed.
 Regenerate the golden file with PROBEFUZZ_REGEN_GOLDEN=1.
@@ -25,7 +25,7 @@ from mutators.rules import plan
 from mutators.space import resolve
 
 GOLDEN = Path(__file__).parent / "golden" / "propose.rk3568-odroid-m1.verify"
-VID = "NEXT+rk_iommu_probe.dma_dev:=before_register"
+VID = "NEXT+rk_iommu_probe.dma_dev=before_register"
 BASE = '"Debian linux-source-6.12 6.12.117" (the base-commit below)'
 FIXES = FixesTag("7dc92568f84f361b9847fe08c64311e48f583eef",
                  "Debian linux-source-6.12 6.12.117", "--fixes")
@@ -179,7 +179,7 @@ def test_ranking_in_evidence(tmp_path: Path) -> None:
 
 def test_summaries_of_guard_changes() -> None:
     s = "platform_dma_configure.use_default_domain"
-    v = resolve("NEXT+platform_dma_configure.use_default_domain:-dev->driver").variant
+    v = resolve("NEXT+platform_dma_configure.use_default_domain-dev.driver").variant
     assert message.summary(s, NEXT.value(s), v.value(s)) == \
         "Stop testing dev->driver in platform_dma_configure()"
     assert message.summary("acpi_iommu_configure_id.replay", SITES[

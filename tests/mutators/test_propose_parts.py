@@ -146,12 +146,12 @@ def test_checkpatch_verdict_parsing() -> None:
 RANKING = {
     "base": "NEXT", "budget": 2000,
     "variants": [
-        {"id": "NEXT+platform_dma_configure.use_default_domain:-dev->driver", "rank": 2,
+        {"id": "NEXT+platform_dma_configure.use_default_domain-dev.driver", "rank": 2,
          "description": "d2", "counts": {"oops": 3, "deadlock": 0, "group": 1, "isolation": 0,
                                          "warn": 0, "defer": 0},
          "titles": ["BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"],
          "reproducers": ["abc123"]},
-        {"id": "NEXT+rk_iommu_probe.dma_dev:=before_register", "rank": 1, "description": "d1",
+        {"id": "NEXT+rk_iommu_probe.dma_dev=before_register", "rank": 1, "description": "d1",
          "counts": {"oops": 0, "deadlock": 0, "group": 0, "isolation": 0, "warn": 0, "defer": 2},
          "titles": [], "reproducers": ["r1", "r2"]},
     ]}
@@ -160,10 +160,10 @@ RANKING = {
 def test_ranking_entry_and_best(tmp_path: Path) -> None:
     p = tmp_path / "ranking.json"
     p.write_text(json.dumps(RANKING))
-    rk = evidence.load_ranking(p, "NEXT+rk_iommu_probe.dma_dev:=before_register")
+    rk = evidence.load_ranking(p, "NEXT+rk_iommu_probe.dma_dev=before_register")
     assert (rk.rank, rk.total, rk.base, rk.budget) == (1, 2, "NEXT", 2000)
     assert rk.counts["defer"] == 2 and rk.reproducers == ["r1", "r2"]
-    assert evidence.best_in_ranking(p) == "NEXT+rk_iommu_probe.dma_dev:=before_register"
+    assert evidence.best_in_ranking(p) == "NEXT+rk_iommu_probe.dma_dev=before_register"
     with pytest.raises(evidence.EvidenceError, match="is not in this ranking"):
         evidence.load_ranking(p, "NEXT")
 
@@ -191,9 +191,9 @@ def test_trace_trimmed_at_the_probe_entry() -> None:
 def test_reference_is_the_rankings_base_then_the_ids_preset() -> None:
     from mutators.propose.pipeline import reference_for
 
-    assert reference_for("NEXT+rk_iommu_probe.dma_dev:=before_register").name == "NEXT"
+    assert reference_for("NEXT+rk_iommu_probe.dma_dev=before_register").name == "NEXT"
     assert reference_for("V614+x", "NEXT").name == "NEXT"
-    assert reference_for("V614+rk_iommu_probe.dma_dev:=before_register").name == "V614"
+    assert reference_for("V614+rk_iommu_probe.dma_dev=before_register").name == "V614"
     assert reference_for("custom.json", "nonsense").name == "NEXT"
 
 
@@ -216,7 +216,7 @@ def test_cli_best_variant_from_ranking_and_boards(tmp_path: Path,
                  "--reported-by", "A <a@b>", "--closes", "https://x/1", "--link", "https://x/2",
                  "--out", str(tmp_path / "o")]) == 2
     req = seen[0]
-    assert req.variant_id == "NEXT+rk_iommu_probe.dma_dev:=before_register"
+    assert req.variant_id == "NEXT+rk_iommu_probe.dma_dev=before_register"
     assert req.reference.name == "NEXT" and req.ranking == str(p)
     assert [b for b, _ in req.boards] == ["rk3568-odroid-m1"]
     assert (req.trailers.reported_by, req.trailers.closes, req.trailers.link) == \

@@ -24,7 +24,7 @@ def _changed(tree: dict[str, Any], target: Any) -> list[str]:
 
 def test_classify() -> None:
     rk = "rk_iommu_probe.dma_dev"
-    t = resolve("NEXT+rk_iommu_probe.dma_dev:=before_register").variant
+    t = resolve("NEXT+rk_iommu_probe.dma_dev=before_register").variant
     assert classify(rk, "after_register", t, NEXT) == FIX  # tree as reference, variant differs
     hook = "platform_dma_configure.use_default_domain"
     assert classify(hook, V614.value(hook), t, NEXT) == PORT  # tree lacks the reference's change
@@ -33,7 +33,7 @@ def test_classify() -> None:
 
 
 def test_seed_variant_on_612_is_fix_then_series_patches() -> None:
-    t = resolve("NEXT+rk_iommu_probe.dma_dev:=before_register").variant
+    t = resolve("NEXT+rk_iommu_probe.dma_dev=before_register").variant
     tree = tree_612()
     units = split(_changed(tree, t), tree, t, NEXT)
     assert [(u.kind, u.key) for u in units] == [
@@ -45,7 +45,7 @@ def test_seed_variant_on_612_is_fix_then_series_patches() -> None:
 
 def test_variant_changing_a_port_site_folds_into_that_port() -> None:
     # the change to a hook the tree does not have as in NEXT yet goes with 4/4, flagged
-    vid = "NEXT+platform_dma_configure.use_default_domain:+dev->iommu_group"
+    vid = "NEXT+platform_dma_configure.use_default_domain+dev.iommu_group"
     t = resolve(vid).variant
     tree = tree_612()
     units = split(_changed(tree, t), tree, t, NEXT)
@@ -55,8 +55,8 @@ def test_variant_changing_a_port_site_folds_into_that_port() -> None:
 
 def test_fix_sites_group_per_file() -> None:
     # on a tree that already is NEXT, a depth-2 variant touching two files: two fix patches
-    vid = ("NEXT+rk_iommu_probe.dma_dev:=before_register"
-           "+of_iommu_configure.replay:-dev->bus")
+    vid = ("NEXT+rk_iommu_probe.dma_dev=before_register"
+           "+of_iommu_configure.replay-dev.bus")
     t = resolve(vid).variant
     tree = {n: NEXT.value(n) for n in SITES}
     units = split(_changed(tree, t), tree, t, NEXT)
@@ -65,7 +65,7 @@ def test_fix_sites_group_per_file() -> None:
 
 
 def test_stages_take_the_tree_value_until_their_patch() -> None:
-    t = resolve("NEXT+rk_iommu_probe.dma_dev:=before_register").variant
+    t = resolve("NEXT+rk_iommu_probe.dma_dev=before_register").variant
     tree = tree_612()
     units = split(_changed(tree, t), tree, t, NEXT)
     st = stage_variants(units, tree, t)

@@ -22,7 +22,7 @@ from tests.mutators.conftest import copy_sites, git
 
 pytestmark = [pytest.mark.kernel_tree, pytest.mark.slow]
 
-VID = "NEXT+rk_iommu_probe.dma_dev:=before_register"
+VID = "NEXT+rk_iommu_probe.dma_dev=before_register"
 REPORTER = "Marek Szyprowski <m.szyprowski@samsung.com>"
 CLOSES = "https://lore.kernel.org/all/seed-report@samsung.com/"
 LINK = "https://lore.kernel.org/r/series@arm.com/"

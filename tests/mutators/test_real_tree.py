@@ -77,10 +77,10 @@ def test_checkpatch_strict_has_no_errors(kernel_tree: Path, applied: tuple,
 
 
 #: one of each new operator kind (snapshot, owner, lock/position, WARN placement and form)
-COMBO = ("NEXT+platform_dma_configure.driver_read:=once+pci_dma_configure.driver_read:=once"
-         "+rk_iommu_of_xlate.alloc_owner:=iommu_dev+of_iommu_configure.replay_lock:=hold"
-         "+iommu_init_device.late_probe_warn_position:=before_dma_configure"
-         "+iommu_init_device.late_probe_warn_form:=dev_WARN_ONCE")
+COMBO = ("NEXT+platform_dma_configure.driver_read=once+pci_dma_configure.driver_read=once"
+         "+rk_iommu_of_xlate.alloc_owner=iommu_dev+of_iommu_configure.replay_lock=hold"
+         "+iommu_init_device.late_probe_warn_position=before_dma_configure"
+         "+iommu_init_device.late_probe_warn_form=dev_WARN_ONCE")
 
 
 def test_operator_combination_reads_back_and_is_checkpatch_clean(kernel_tree: Path,

@@ -32,7 +32,7 @@ from mutators.space import resolve
 
 pytestmark = pytest.mark.quality
 
-FIX = "NEXT+rk_iommu_probe.dma_dev:=before_register"
+FIX = "NEXT+rk_iommu_probe.dma_dev=before_register"
 BUDGET = 150
 TRIALS = 5
 MIN_RATE = 0.8
