@@ -1,17 +1,23 @@
 """The ``probefuzz`` command: a verb table, one module per verb.
 
 Exit status convention for every verb: 0 success / nothing found, 1 findings
-(or a refused result), 2 bad usage or bad input.  Bad input never produces a
-traceback: verbs raise :class:`UsageError` (or a library error listed in
-``_USER_ERRORS``) and the message is printed as one line on stderr.
+(or a refused result), 2 bad usage or bad input, 3 a bug in probefuzz.  Bad
+input never produces a traceback: verbs raise :class:`UsageError` (or a
+library error listed in ``_user_errors()``; RecursionError, OSError,
+ValueError, UnicodeError and MemoryError escaping a verb come from its input
+too) and the message is printed as one line of at most 300 characters on
+stderr.  A closed stdout (``| head``) ends the run quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
+from typing import NoReturn
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -60,11 +66,60 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errs)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+#: Longest message line the CLI prints for a rejection.
+MESSAGE_LIMIT = 300
+
+# Exceptions that, escaping a verb, come from its input (a file too deep, too
+# big, unreadable, undecodable, a value out of range): one line, exit 2.
+_INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    RecursionError, OSError, ValueError, UnicodeError, MemoryError, OverflowError)
+
+
+def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` on one line of at most ``limit`` characters (user input may be
+    megabytes long or carry newlines; the message must stay readable)."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def _describe(e: BaseException) -> str:
+    """The message of an input error; OS and decoding errors get their kind."""
+    if isinstance(e, RecursionError):
+        return "input nested too deeply"
+    if isinstance(e, MemoryError):
+        return "input too large for memory"
+    if isinstance(e, UnicodeError):
+        return f"not valid text: {e}"
+    if isinstance(e, OSError) and e.strerror:
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror}"
+    return str(e) or type(e).__name__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), not usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        prog = self.prog if self.prog.startswith("probefuzz") else f"probefuzz {self.prog}"
+        self.exit(2, one_line(f"{prog}: error: {message} (see {prog} --help)") + "\n")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("probefuzz")
+    except Exception:  # not installed (PYTHONPATH checkout): the source tree's version
+        return "0.1.0+src"
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    """The parser with every verb's arguments, and the verb -> module table."""
+    parser = _Parser(
         prog="probefuzz",
         description="Explore guard variants of the Linux IOMMU probe path on real device trees.",
     )
+    parser.add_argument("--version", action="version", version=f"probefuzz {_version()}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     modules = {}
     for verb, (modname, help_) in VERBS.items():
@@ -77,18 +132,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         p = sub.add_parser(verb, help=help_, description=(mod.__doc__ or help_).strip())
         mod.add_arguments(p)
         modules[verb] = mod
+    return parser, modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; exit status 0 / 1 (findings) / 2 (bad usage or input) /
+    3 (a bug in probefuzz: one line, the traceback with PROBEFUZZ_TRACEBACK=1)."""
+    parser, modules = build_parser()
     args = parser.parse_args(argv)
     if args.verb is None:
-        parser.print_help()
-        return 2
+        parser.error("missing VERB")
     try:
-        return int(modules[args.verb].run(args))
+        status = int(modules[args.verb].run(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
     except _user_errors() as e:
-        print(f"probefuzz {args.verb}: error: {e}", file=sys.stderr)
+        _say(f"probefuzz {args.verb}: error: {e}")
         return 2
+    except BrokenPipeError:
+        return _broken_pipe()
     except KeyboardInterrupt:
-        print(f"probefuzz {args.verb}: interrupted", file=sys.stderr)
+        _say(f"probefuzz {args.verb}: interrupted")
         return 130
+    except _INPUT_ERRORS as e:
+        _say(f"probefuzz {args.verb}: error: {_describe(e)}")
+        return 2
+    except Exception as e:
+        if os.environ.get("PROBEFUZZ_TRACEBACK"):
+            raise
+        _say(f"probefuzz {args.verb}: internal error: {type(e).__name__}: {e} "
+             "(PROBEFUZZ_TRACEBACK=1 shows where; please report it)")
+        return 3
+
+
+def _say(msg: str) -> None:
+    try:
+        print(one_line(msg), file=sys.stderr)
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def _broken_pipe() -> int:
+    """The reader went away (``| head``): stop quietly.  Point stdout at
+    /dev/null so the interpreter's final flush does not complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import json
 import sys
 
 from fuzz.cli import UsageError
+from fuzz.options import SECONDS
 from mutators.engine import SPATCH_TIMEOUT
 from mutators.gitrepo import RepoError
 from mutators.rules import RuleError
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="compile the touched objects (arm64 cross toolchain)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing probefuzz/<id> branch and its worktree")
-    p.add_argument("--timeout", type=float, default=SPATCH_TIMEOUT,
+    p.add_argument("--timeout", type=SECONDS, default=SPATCH_TIMEOUT,
                    help=f"seconds per spatch run (default {SPATCH_TIMEOUT:g})")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz.cli import UsageError
+from fuzz.options import check_out_dir, int_in
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _tree_arg(b)
     b.add_argument("--arch", default="arm64",
                    help="comma-separated architectures (default: arm64), e.g. arm64,arm")
-    b.add_argument("--jobs", "-j", type=int, default=None,
+    b.add_argument("--jobs", "-j", type=int_in(1, 1024), default=None,
                    help="worker processes (default: all cores)")
     b.add_argument("--out", type=Path, metavar="DIR",
                    help="output directory (default: ~/.cache/probefuzz/corpus/<tree>)")
@@ -82,8 +83,10 @@ def _build(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     out = args.out if args.out is not None else default_out(tree)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a directory")
+    try:
+        check_out_dir(out, "--out")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
     from tqdm import tqdm
 
@@ -151,8 +154,10 @@ def _bundle(args: argparse.Namespace) -> int:
 
     tree = _tree(args)
     out = args.out if args.out is not None else bundled.BOARDS_DIR
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a directory")
+    try:
+        check_out_dir(out, "--out")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     written = bundled.regenerate(tree, out)
     for name, fams in written:
         print(f"{name}: {', '.join(fams) or 'no IOMMU'}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, CampaignError, ExploreRequest, run_campaign
 from fuzz.cli import UsageError
 from fuzz.corpus_arg import load_boards
+from fuzz.options import SECONDS, SEED, check_out_dir, int_in
 from fuzz.ranking import rank, ranking_json
 from fuzz.report import html_report, markdown, table
 
@@ -25,21 +26,22 @@ DEFAULT_OUT = "probefuzz-out"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", default="NEXT", help="the variant the space is built around (default: NEXT)")
-    p.add_argument("--depth", type=int, default=1, help="mutations from the base (default: 1)")
+    p.add_argument("--depth", type=int_in(0, 2), default=1, help="mutations from the base (default: 1)")
     p.add_argument("--corpus", default=None, metavar="DIR",
                    help="platform .json/.dtb files to fuzz on (default: the bundled boards)")
-    p.add_argument("--runs-per-board", type=int, default=DEFAULT_RUNS_PER_BOARD, metavar="N",
+    p.add_argument("--runs-per-board", type=int_in(1, 10**7), default=DEFAULT_RUNS_PER_BOARD, metavar="N",
                    help=f"scenarios per variant and board, the plain boot included (default: "
                    f"{DEFAULT_RUNS_PER_BOARD}); reproducible")
-    p.add_argument("--time-per-variant", type=float, default=None, metavar="S",
+    p.add_argument("--time-per-variant", type=SECONDS, default=None, metavar="S",
                    help="fuzz each variant for S seconds instead (not reproducible)")
     p.add_argument("--engine", choices=("native", "hypothesis"), default="native",
                    help="in-process engine the workers run (default: native)")
-    p.add_argument("--seed", type=int, default=0, help="campaign seed (default: 0)")
-    p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) or 1,
+    p.add_argument("--seed", type=SEED, default=0, help="campaign seed (default: 0)")
+    p.add_argument("--jobs", type=int_in(1, 1024), default=len(os.sched_getaffinity(0)) or 1,
                    help="worker processes (default: all cores)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
-    p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default: 15)")
+    p.add_argument("--top", type=int_in(1, 10**6), default=15,
+                   help="rows of the terminal table (default: 15)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print ranking.json instead of the table")
 
@@ -55,9 +57,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     from mutators.space import resolve
 
-    resolve(args.base)  # bad base: one-line VariantError before any work
+    args.base = resolve(args.base).id  # bad base: one-line VariantError before any work
+    try:
+        out = check_out_dir(args.out, "--out")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     boards = load_boards([], args.corpus)
-    out = Path(args.out)
     req = ExploreRequest(base=args.base, depth=args.depth, boards=boards, out=out,
                          runs_per_board=args.runs_per_board, time_per_variant=args.time_per_variant,
                          jobs=args.jobs, seed=args.seed, engine=args.engine)

@@ -18,6 +18,7 @@ from fuzz.cli import UsageError
 from fuzz.corpus_arg import load_boards
 from fuzz.engines import ENGINES
 from fuzz.gen import GenContext
+from fuzz.options import SECONDS, SEED, check_out_dir, int_in
 
 DEFAULT_CRASHES = "probefuzz-out/crashes"
 
@@ -29,10 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="atheris (libFuzzer, instrumented model, own process), hypothesis, or "
                    "native (in-process, seeded) (default: atheris)")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--time", type=float, metavar="S", help="fuzz for S seconds")
-    budget.add_argument("--runs", type=int, metavar="N", help="fuzz N executions (default: 2000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--jobs", type=int, default=1, help="processes (atheris only; seeds S, S+1, ...)")
+    budget.add_argument("--time", type=SECONDS, metavar="S", help="fuzz for S seconds")
+    budget.add_argument("--runs", type=int_in(1, 10**9), metavar="N",
+                        help="fuzz N executions (default: 2000)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed (default: 0)")
+    p.add_argument("--jobs", type=int_in(1, 1024), default=1,
+                   help="processes (atheris only; seeds S, S+1, ...)")
     p.add_argument("--crashes", default=DEFAULT_CRASHES,
                    help=f"crash store; reproducers go to CRASHES/<variant>/ (default: {DEFAULT_CRASHES})")
     p.add_argument("--corpus", default=None, metavar="DIR",
@@ -65,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
     m = resolve(args.variant)
     variant = m.variant
     boards = load_boards(args.platforms, args.corpus)
+    try:
+        check_out_dir(args.crashes, "--crashes")
+        if args.corpus_dir:
+            check_out_dir(args.corpus_dir, "--corpus-dir")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     store = Path(args.crashes) / variant_dirname(variant.name, variant.fingerprint())
     printed: set[str] = set()
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fuzz.cli import UsageError
+from fuzz.options import SECONDS, check_out_dir
 from mutators.engine import SPATCH_TIMEOUT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "~/.cache/probefuzz/outgoing/<variant>, never inside your checkout)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing propose branch and the patches in --out")
-    p.add_argument("--timeout", type=float, default=SPATCH_TIMEOUT,
+    p.add_argument("--timeout", type=SECONDS, default=SPATCH_TIMEOUT,
                    help=f"seconds per spatch run (default {SPATCH_TIMEOUT:g})")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
@@ -86,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{opt} {val}: expected a URL")
     if args.reported_by and ("<" not in args.reported_by or ">" not in args.reported_by):
         raise UsageError(f'--reported-by {args.reported_by}: expected "Name <addr>"')
+    if args.out is not None:
+        try:
+            check_out_dir(args.out, "--out")
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     try:
         vid = args.variant
         if vid == "best":

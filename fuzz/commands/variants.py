@@ -13,13 +13,14 @@ import argparse
 import json
 import sys
 
+from fuzz.options import int_in
 from harness.variant import PRESETS, SITES, render_value, variant_to_json
-from mutators.space import resolve, space
+from mutators.space import MAX_SPACE, resolve, space, space_size_bound
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", default=None, help="base variant for --depth (default NEXT)")
-    p.add_argument("--depth", type=int, default=None,
+    p.add_argument("--depth", type=int_in(0, 64), default=None,
                    help="list variants within N mutations of the base (e.g. 2)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
@@ -44,11 +45,13 @@ def run(args: argparse.Namespace) -> int:
         return _presets(args.json)
     base = args.base or "NEXT"
     depth = 2 if args.depth is None else args.depth
-    if depth < 0:
+    root = resolve(base)
+    bound = space_size_bound(base, depth)
+    if bound > MAX_SPACE:
         from fuzz.cli import UsageError
 
-        raise UsageError("--depth must be >= 0")
-    root = resolve(base)
+        raise UsageError(f"--depth {depth}: up to {bound:,} variants around {root.id}, more than "
+                         f"the {MAX_SPACE:,} listed at most; use a smaller --depth")
     items = space(base, depth)
     if args.json:
         out = {"base": root.id, "depth": depth, "count": len(items),
