@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.inputs import clip, name, read_json
 from harness.platform import Platform, PlatformError, load_platform
 
 FORMAT = "probefuzz-reproducer"
@@ -244,14 +245,7 @@ def load_reproducer(path: str | os.PathLike[str]) -> Reproducer:
     """Read and validate a reproducer; :class:`StoreError` names file and field."""
     p = Path(path)
     src = str(p)
-    try:
-        data = json.loads(p.read_bytes())
-    except FileNotFoundError:
-        raise StoreError(f"{src}: no such file") from None
-    except OSError as e:
-        raise StoreError(f"{src}: cannot read: {e.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise StoreError(f"{src}: not JSON: {e}") from None
+    data = read_json(p, StoreError)
     return reproducer_from_json(data, src)
 
 
@@ -259,7 +253,7 @@ def reproducer_from_json(data: Any, src: str = "<reproducer>") -> Reproducer:
     """Validate the JSON form of a reproducer."""
 
     def fail(where: str, what: str) -> StoreError:
-        return StoreError(f"{src}: {where}: {what}")
+        return StoreError(f"{name(src)}: {where}: {clip(what, 160)}")
 
     if not isinstance(data, dict):
         raise fail("top level", "expected an object")

@@ -4,9 +4,9 @@ saved variant JSON file."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from harness.inputs import read_json
 from harness.variant import PRESETS, Variant, VariantError, variant_from_json
 
 
@@ -21,13 +21,7 @@ def resolve_variant(arg: str) -> Variant:
         return resolve(arg).variant
     p = Path(arg)
     if p.suffix == ".json" or _exists(p):
-        try:
-            data = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise VariantError(f"{_short(arg)}: no such variant file") from None
-        except (OSError, ValueError, RecursionError) as e:
-            raise VariantError(f"{_short(arg)}: not a variant file: {_short(str(e))}") from None
-        return variant_from_json(data, arg)
+        return variant_from_json(read_json(p, VariantError), arg)
     raise VariantError(f"unknown variant {_short(arg)!r} (known: {', '.join(PRESETS)}, "
                        "PRESET+site<op>..., or a variant .json file)")
 

@@ -41,6 +41,7 @@ from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
 from harness.bus.fsl_mc import fsl_mc_bus_type, fsl_mc_device, fsl_mc_driver
 from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
+from harness.inputs import check_boot_config
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
 from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
@@ -424,6 +425,7 @@ def boot_config_to_json(cfg: BootConfig) -> dict[str, Any]:
 
 def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) -> BootConfig:
     """The inverse of :func:`boot_config_to_json`; ``ValueError`` names a bad field."""
+    check_boot_config(d, list(schedule or []), EVENT_OPS)  # every field typed first
     known = {f.name for f in dataclasses.fields(BootConfig)} - {"schedule"}
     unknown = sorted(set(d) - known)
     if unknown:

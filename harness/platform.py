@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import inputs
+from harness.inputs import read_json
+
 FORMAT = "probefuzz-platform"
 VERSION = 1
 
@@ -312,14 +315,7 @@ def _acpi_iommu_json(a: AcpiIommu) -> dict[str, Any]:
 def load_platform(path: str | os.PathLike[str]) -> Platform:
     """Read a platform JSON file; :class:`PlatformError` on any problem."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise PlatformError(f"{p}: cannot read: {e.strerror}") from None
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise PlatformError(f"{p}: not JSON: {e}") from None
+    data = read_json(p, PlatformError)
     return Platform.from_json(data, str(p))
 
 
@@ -333,7 +329,7 @@ class _Loader:
         self.source = source
 
     def fail(self, where: str, what: str) -> PlatformError:
-        return PlatformError(f"{self.source}: {where}: {what}")
+        return PlatformError(f"{inputs.name(self.source)}: {where}: {inputs.clip(what, 160)}")
 
     def _int(self, v: Any, where: str) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
@@ -448,7 +444,7 @@ class _Loader:
         coh = d.get("dma-coherent", False)
         if not isinstance(coh, bool):
             raise self.fail(f"{w}.dma-coherent", "expected true or false")
-        props = self._obj(d.get("props", {}), f"{w}.props")
+        props = inputs.check_props(self._obj(d.get("props", {}), f"{w}.props"), f"{w}.props", self.fail)
         return Node(path=path, compatible=compat, status=status, phandle=ph, iommu_cells=cells,
                     iommus=tuple(iommus), iommu_map=tuple(imap), iommu_map_mask=mask,
                     dma_ranges=dr, dma_coherent=coh, props=dict(props))

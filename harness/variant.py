@@ -25,8 +25,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness import inputs
 from harness import sites as _driver_sites
 from harness.errno import ENODEV
+from harness.inputs import clip
 from harness.site import G, Guard, P, Pred, PredDef, Site
 from mutators.move_shapes import Place, move_if
 from mutators.shapes import Alternative, Anchor, ChoiceShape, Comment, GuardedIf
@@ -709,7 +711,7 @@ def _value_from_json(site: Site, raw: Any, where: str) -> Any:
         return None
     if site.kind == "choice":
         if raw not in site.alternatives:
-            raise VariantError(f"{where}: {raw!r} is not one of {', '.join(site.alternatives)}")
+            raise VariantError(f"{where}: {clip(repr(raw))} is not one of {', '.join(site.alternatives)}")
         return raw
     if not isinstance(raw, dict) or not isinstance(raw.get("guard"), list):
         raise VariantError(f"{where}: expected null or {{\"guard\": [...]}}")
@@ -720,7 +722,7 @@ def _value_from_json(site: Site, raw: Any, where: str) -> Any:
         neg = item.startswith("!") and item[1:] in site.vocab
         name = item[1:] if neg else item
         if name not in site.vocab:
-            raise VariantError(f"{where}: {item!r} is not a predicate of this site "
+            raise VariantError(f"{where}: {clip(repr(item))} is not a predicate of this site "
                                f"({', '.join(site.vocab)})")
         preds.append(Pred(name, neg))
     return Guard(tuple(preds))
@@ -728,12 +730,16 @@ def _value_from_json(site: Site, raw: Any, where: str) -> Any:
 
 def variant_from_json(data: Any, source: str = "<variant>") -> Variant:
     """Read a saved variant; unknown sites or predicates are errors."""
+    source = inputs.name(source)
     if not isinstance(data, dict) or not isinstance(data.get("sites"), dict):
         raise VariantError(f"{source}: not a variant (expected an object with 'sites')")
+    for key, limit in (("name", 200), ("description", 2000)):
+        if not isinstance(data.get(key, ""), str) or len(data.get(key, "")) > limit:
+            raise VariantError(f"{source}: {key}: expected a string of at most {limit} characters")
     values: dict[str, Any] = {}
     for k, raw in data["sites"].items():
         if k not in SITES:
-            raise VariantError(f"{source}: sites.{k}: unknown guard site")
+            raise VariantError(f"{source}: sites.{clip(k)}: unknown guard site")
         values[k] = _value_from_json(SITES[k], raw, f"{source}: sites.{k}")
     for k, s in SITES.items():
         values.setdefault(k, s.v614)

@@ -21,12 +21,12 @@ mutants that have C (the site's shape can render them) are listed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.inputs import read_json
 from harness.variant import (
     PRESETS,
     SITES,
@@ -264,11 +264,7 @@ def resolve(vid: str) -> Mutant:
     if base in PRESETS:
         cur = preset(base)
     elif not muts and _is_file(base):
-        try:
-            data = json.loads(Path(base).read_text())
-        except (OSError, ValueError, RecursionError) as e:
-            raise VariantError(f"{_short(base)}: cannot read variant: {_short(str(e))}") from None
-        v = variant_from_json(data, base)
+        v = variant_from_json(read_json(base, VariantError), base)
         return Mutant(v.name, v.description, v, ())
     else:
         raise VariantError(f"unknown variant {_short(vid)!r} (known: {', '.join(PRESETS)}, "
