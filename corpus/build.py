@@ -31,6 +31,7 @@ from corpus import dts as dts_mod
 from corpus.dt import dtb_to_platform
 from corpus.errors import DtError
 from corpus.families import family_of
+from corpus.reaper import die_with_parent
 from harness.platform import VERSION as PLATFORM_VERSION
 from harness.platform import Platform
 
@@ -353,7 +354,7 @@ def build(
                 record(*_build_one(task))
         elif todo:
             ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(min(jobs, len(todo))) as pool:
+            with ctx.Pool(min(jobs, len(todo)), initializer=die_with_parent) as pool:
                 for d, files in pool.imap_unordered(_build_one, todo, chunksize=4):
                     record(d, files)
     finally:

@@ -3,6 +3,8 @@
 Every call goes through :func:`run`, which
 
 * takes an argument list only, never a string for a shell to parse,
+* runs the tool so that it cannot outlive us, even after SIGKILL
+  (:mod:`corpus.reaper`: PDEATHSIG, and the supervisor kills its group),
 * always has a timeout, and on timeout kills the tool's whole process group
   (``spatch`` and ``make`` fork helpers that would otherwise outlive us),
 * turns every failure -- tool missing, non-zero exit, timeout -- into a
@@ -18,6 +20,8 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+
+from corpus.reaper import die_with_parent, track
 
 __all__ = ["TOOLS", "ToolError", "run", "which"]
 
@@ -134,9 +138,11 @@ def run(
             cwd=cwd,
             env=full_env,
             start_new_session=True,  # own process group, so a timeout can kill it all
+            preexec_fn=die_with_parent,  # and the kernel kills it if we are SIGKILLed
         )
     except OSError as e:  # missing binary given by path, bad cwd, not executable
         raise ToolError(f"cannot run {tool}{where}: {e.strerror or e}") from e
+    track(proc.pid, True)  # the supervisor kills the group (grandchildren too) if we die
     try:
         stdout, stderr = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -147,6 +153,8 @@ def run(
         # not reach it; kill it here rather than leave it running.
         _kill_group(proc)
         raise
+    finally:
+        track(proc.pid, False)
     result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         code = proc.returncode

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.reaper import die_with_parent
 from corpus.store import CrashStore, StoreError, platform_digest
 from fuzz.engines.session import Found, Session
 from fuzz.gen import Board, GenContext, Scenario
@@ -139,6 +140,7 @@ _W: dict[str, Any] = {}
 
 
 def _worker_init(boards: list[tuple[str, dict[str, Any]]], cfg: dict[str, Any]) -> None:
+    die_with_parent()  # a SIGKILLed explore takes its workers with it
     from harness.platform import Platform
 
     _W["boards"] = [Board(name, Platform.from_json(pj, name)) for name, pj in boards]

@@ -138,6 +138,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; exit status 0 / 1 (findings) / 2 (bad usage or input) /
     3 (a bug in probefuzz: one line, the traceback with PROBEFUZZ_TRACEBACK=1)."""
+    if argv is None:
+        # A real command line (not an in-process call): children and
+        # temporary files must not outlive this process, even after SIGKILL.
+        from corpus.reaper import supervise
+
+        supervise()
     parser, modules = build_parser()
     args = parser.parse_args(argv)
     if args.verb is None:

@@ -89,7 +89,7 @@ def cleanup(tree: str | os.PathLike[str], branches: list[str] | None = None) -> 
                 why = "checked out in the tree itself"
             elif not _under(wt, root):
                 why = f"its worktree {wt} is not one probefuzz made"
-            elif wt.is_dir() and git.Repo(wt).git.status("--porcelain"):
+            elif wt.is_dir() and gitrepo.Repo(wt).git.status("--porcelain"):
                 why = f"its worktree {wt} has uncommitted changes"
         if why is not None:
             res.refused[br] = why

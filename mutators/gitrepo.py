@@ -23,10 +23,12 @@ import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import git
 
 from corpus.kernel_tree import is_kernel_tree
+from corpus.reaper import die_with_parent
 from mutators.ids import id_slug
 
 BRANCH_PREFIX = "probefuzz/"
@@ -37,6 +39,36 @@ GIT_TIMEOUT = 120.0
 
 class RepoError(Exception):
     """Not a usable git kernel tree, or a branch/worktree conflict; one line."""
+
+
+class GitTimeout(RepoError):
+    """A git command ran past :data:`GIT_TIMEOUT` and was killed.  Not a
+    ``git.GitCommandError``, so no caller mistakes it for "no such ref"."""
+
+
+class TimedGit(git.Git):
+    """GitPython's command runner, bounded like every other external call:
+    each git command is killed after :data:`GIT_TIMEOUT` seconds (GitPython's
+    ``kill_after_timeout``) and dies with us (``PDEATHSIG``)."""
+
+    def execute(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("as_process") and kwargs.get("output_stream") is None:
+            kwargs.setdefault("kill_after_timeout", GIT_TIMEOUT)
+        kwargs.setdefault("preexec_fn", die_with_parent)
+        try:
+            return super().execute(command, *args, **kwargs)
+        except git.GitCommandError as e:
+            if "did not complete in" in str(e.stderr):
+                argv = command if isinstance(command, str) else " ".join(str(c) for c in command[:3])
+                raise GitTimeout(f"{argv} timed out after {kwargs['kill_after_timeout']:g} s "
+                                 f"in {self._working_dir}") from None
+            raise
+
+
+class Repo(git.Repo):
+    """``git.Repo`` whose commands go through :class:`TimedGit`."""
+
+    GitCommandWrapperType = TimedGit
 
 
 def cache_root() -> Path:
@@ -50,7 +82,7 @@ def open_tree(path: str | os.PathLike[str]) -> git.Repo:
     if not p.is_dir():
         raise RepoError(f"{p}: no such directory")
     try:
-        repo = git.Repo(p, search_parent_directories=False)
+        repo = Repo(p, search_parent_directories=False)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise RepoError(f"{p}: not a git repository (run `probefuzz kernel-tree` "
                         "for a prepared tree)") from None
@@ -232,7 +264,7 @@ def create_sparse_worktree(repo: git.Repo, branch: str, base: str,
     write_owner(gd)
     (gd / "info").mkdir(exist_ok=True)
     (gd / "info" / "sparse-checkout").write_text("".join(f"/{f}\n" for f in files))
-    wrepo = git.Repo(wt)
+    wrepo = Repo(wt)
     wrepo.git.execute(["git", "-c", "core.sparseCheckout=true", "read-tree", "-mu", "HEAD"])
     return wt, wrepo
 

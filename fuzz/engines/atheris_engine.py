@@ -11,6 +11,7 @@ child's ``PYTHONHASHSEED`` is fixed and libFuzzer gets ``-seed=S -runs=N``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus.reaper import die_with_parent, track
 from fuzz.engines.session import EngineStats
 from fuzz.gen import Board
 from harness.variant import Variant, variant_to_json
@@ -93,7 +95,8 @@ def _spawn(job: AtherisJob, seed: int) -> _Child:
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen([sys.executable, "-m", "fuzz.engines.atheris_worker", str(req_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=die_with_parent)
+    track(proc.pid, True)
     return _Child(proc, tmp)
 
 
@@ -140,19 +143,39 @@ def run(job: AtherisJob, jobs: int = 1,
     outs = [threading.Thread(target=read_stdout, args=(c,), daemon=True) for c in children]
     for o in outs:
         o.start()
+    deadline = t0 + wait_limit(job)
     try:
         for c in children:
-            c.proc.wait()
+            try:
+                c.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                budget = f"{job.seconds:g} s" if job.seconds else f"{job.runs} runs"
+                raise RuntimeError(f"atheris worker hung: no end after {wait_limit(job):g} s "
+                                   f"(budget {budget})") from None
     except BaseException:
         for c in children:
             if c.proc.poll() is None:
-                os.killpg(c.proc.pid, 9)
+                with contextlib.suppress(OSError):
+                    os.killpg(c.proc.pid, 9)
+                c.proc.wait()
         raise
+    finally:
+        for c in children:
+            track(c.proc.pid, False)
     for t in outs + readers:
         t.join(timeout=5)
     for c in children:
         c.tmp.cleanup()
     return _merge(children, time.monotonic() - t0)
+
+
+def wait_limit(job: AtherisJob) -> float:
+    """How long the children may take before they count as hung: the time
+    budget plus two minutes (minimisation), or one second per run plus five
+    minutes for a run budget (a model run takes milliseconds)."""
+    if job.seconds is not None:
+        return job.seconds + 120.0
+    return float(job.runs or 2000) + 300.0
 
 
 def _merge(children: list[_Child], wall: float) -> tuple[list[dict[str, Any]], EngineStats]:

@@ -19,6 +19,7 @@ branch are removed, as ``apply`` does):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -28,6 +29,7 @@ from typing import Any
 
 import git
 
+from corpus.hosttools import which
 from harness.platform import Platform
 from harness.variant import PRESETS, SITES, Variant, make_variant
 from mutators import gitrepo
@@ -233,6 +235,7 @@ def _send_commands(out: Path, files: list[Path], wt: Path, base: str) -> list[st
 def propose(req: ProposeRequest) -> ProposeResult:
     """Make the series; raises ProposeError/RepoError/RuleError/ToolError on bad input."""
     t0 = time.monotonic()
+    which("spatch")  # a missing tool is refused before anything is made (--out included)
     repo = gitrepo.open_tree(req.tree)
     tree = Path(repo.working_tree_dir or req.tree)
     gitrepo.prune_stale(repo)
@@ -250,6 +253,7 @@ def propose(req: ProposeRequest) -> ProposeResult:
     rk = evidence.load_ranking(req.ranking, req.variant_id, req.variant.fingerprint()) \
         if req.ranking else None
     out = Path(req.out)
+    out_created = not out.exists()
     _prepare_out(out, req.force)
     branch = branch_for(req.variant_id)
     if branch in [h.name for h in repo.heads]:
@@ -271,6 +275,10 @@ def propose(req: ProposeRequest) -> ProposeResult:
         gitrepo.remove_worktree(repo, wt, branch)
         for f in [*out.glob("*.patch"), *out.glob("cocci/*.cocci")]:
             f.unlink(missing_ok=True)  # ours: _prepare_out refused or cleared older ones
+        if out_created:  # leave no empty --out behind
+            for d in (out / "cocci", out):
+                with contextlib.suppress(OSError):
+                    d.rmdir()
         raise
 
 

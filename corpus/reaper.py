@@ -1,0 +1,179 @@
+"""Nothing probefuzz starts outlives it, not even after ``kill -9``.
+
+Two mechanisms, because a SIGKILLed process runs no cleanup code of its own:
+
+* :func:`die_with_parent` -- ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` in every
+  child we fork or exec (``preexec_fn`` of the tools run by
+  :mod:`corpus.hosttools` and by GitPython, the initializer of worker pools):
+  the kernel kills the child when its parent dies, however it dies.
+* :func:`supervise` -- for the grandchildren ``PDEATHSIG`` cannot reach
+  (``make``'s compilers, helpers a tool forks) and for temporary files: the
+  CLI forks one small supervisor at start.  Every external tool runs in its
+  own process group, which :func:`track` reports to the supervisor; every
+  temporary file goes into one scratch directory (``TMPDIR`` and
+  :data:`tempfile.tempdir` point there, so spatch's and git's own temporary
+  files do too).  When the CLI process dies the kernel signals the supervisor
+  (its own ``PDEATHSIG``), which kills the groups still registered and
+  removes the scratch directory.  On a normal exit the CLI removes the
+  directory itself and tells the supervisor to go.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["die_with_parent", "scratch_dir", "supervise", "track"]
+
+_PR_SET_PDEATHSIG = 1
+_SCRATCH_PREFIX = "probefuzz-"
+
+_libc: ctypes.CDLL | None = None
+_state: dict[str, object] = {}
+
+
+def _prctl_pdeathsig(sig: int) -> bool:
+    global _libc
+    if sys.platform != "linux":
+        return False
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return bool(_libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0)
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies.
+
+    For ``preexec_fn`` (runs in the child between fork and exec) and for
+    worker-pool initializers.  If the parent is already gone (it died between
+    the fork and here), exit at once."""
+    parent = os.getppid()
+    _prctl_pdeathsig(signal.SIGKILL)
+    if os.getppid() != parent or parent == 1:
+        os._exit(1)
+
+
+def scratch_dir() -> Path | None:
+    """This run's scratch directory (``None`` outside a supervised CLI run)."""
+    d = _state.get("scratch")
+    return d if isinstance(d, Path) else None
+
+
+def track(pgid: int, alive: bool) -> None:
+    """Tell the supervisor that process group ``pgid`` started (``alive``) or ended."""
+    fd = _state.get("fd")
+    if not isinstance(fd, int):
+        return
+    with contextlib.suppress(OSError):
+        os.write(fd, f"{'+' if alive else '-'}{pgid}\n".encode())
+
+
+@contextlib.contextmanager
+def tracked(pgid: int) -> Iterator[None]:
+    """``track(pgid, True)`` for the duration of the block."""
+    track(pgid, True)
+    try:
+        yield
+    finally:
+        track(pgid, False)
+
+
+def supervise() -> None:
+    """Start the supervisor for this process (once; the CLI calls it)."""
+    if "fd" in _state or sys.platform != "linux":
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-"))
+    r, w = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the supervisor
+        try:
+            os.close(w)
+            _supervisor(r, scratch, parent)
+        finally:
+            os._exit(0)
+    os.close(r)
+    _state.update(fd=w, pid=pid, scratch=scratch, owner=parent)
+    tempfile.tempdir = str(scratch)
+    os.environ["TMPDIR"] = str(scratch)
+    atexit.register(_finish)
+
+
+def _finish() -> None:
+    """Normal exit: remove the scratch directory, let the supervisor go."""
+    if _state.get("owner") != os.getpid():
+        return  # a forked child exiting normally: not ours to clean
+    scratch = scratch_dir()
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+    fd, pid = _state.get("fd"), _state.get("pid")
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.write(fd, b"q\n")
+            os.close(fd)
+    if isinstance(pid, int):
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+    _state.clear()
+
+
+class _ParentDied(Exception):
+    pass
+
+
+def _supervisor(r: int, scratch: Path, parent: int) -> None:
+    """The supervisor's loop: collect process groups until the parent is gone."""
+    # Our stdout/stderr must not keep a pipeline (| head, capture_output) open.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the CLI's to handle
+
+    def died(signum: int, frame: object) -> None:
+        raise _ParentDied
+
+    signal.signal(signal.SIGTERM, died)
+    _prctl_pdeathsig(signal.SIGTERM)
+    groups: set[int] = set()
+    buf = [b""]
+
+    def take(chunk: bytes) -> bool:
+        """Apply the registrations in ``chunk``; True on the CLI's normal-exit "q"."""
+        *lines, buf[0] = (buf[0] + chunk).split(b"\n")
+        quit_ = False
+        for ln in lines:
+            if ln == b"q":
+                quit_ = True
+            elif ln[:1] == b"+":
+                groups.add(int(ln[1:]))
+            elif ln[:1] == b"-":
+                groups.discard(int(ln[1:]))
+        return quit_
+
+    try:
+        if os.getppid() != parent:
+            raise _ParentDied
+        while True:
+            chunk = os.read(r, 4096)
+            if not chunk or take(chunk):
+                break  # "q", or every writer gone: the parent (and its forks) died
+    except _ParentDied:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Registrations written just before the parent died may still be unread.
+    os.set_blocking(r, False)
+    with contextlib.suppress(OSError):
+        while chunk := os.read(r, 4096):
+            take(chunk)
+    for g in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(g, signal.SIGKILL)
+    shutil.rmtree(scratch, ignore_errors=True)
