@@ -1,0 +1,70 @@
+"""Children die with their parent, even after SIGKILL (corpus.reaper)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _run_and_kill(code: str, tmp_path: Path) -> tuple[list[int], Path]:
+    """Run ``code`` (which prints 'ready' and child pids), SIGKILL it, return the pids."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    pids = [int(p) for p in line.split()]
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pids, tmp_path
+
+
+def test_a_tool_dies_with_its_parent_without_supervisor(tmp_path: Path) -> None:
+    code = ("import subprocess\n"
+            "from corpus.reaper import die_with_parent\n"
+            "p = subprocess.Popen(['sleep', '60'], preexec_fn=die_with_parent)\n"
+            "print(p.pid, flush=True); p.wait()\n")
+    pids, _ = _run_and_kill(code, tmp_path)
+    assert not any(_alive(p) for p in pids)
+
+
+def test_supervisor_kills_grandchildren_and_removes_scratch(tmp_path: Path) -> None:
+    code = ("import os, subprocess, threading, time\n"
+            "from corpus.reaper import supervise, scratch_dir\n"
+            "supervise()\n"
+            "from corpus import hosttools\n"
+            "(scratch_dir() / 'x.cocci').write_text('x')\n"
+            "t = threading.Thread(target=hosttools.run, args=(['sh', '-c', 'sleep 60 & echo $! > "
+            "$TMPDIR/gc; sleep 60'],), kwargs={'timeout': 100}, daemon=True); t.start()\n"
+            "while not (scratch_dir() / 'gc').exists() or not (scratch_dir() / 'gc').read_text(): "
+            "time.sleep(0.02)\n"
+            "print((scratch_dir() / 'gc').read_text().strip(), flush=True); t.join()\n")
+    pids, tmp = _run_and_kill(code, tmp_path)
+    assert pids and not any(_alive(p) for p in pids)
+    deadline = time.monotonic() + 10
+    while list(tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp.iterdir()) == []
+
+
+def test_normal_exit_removes_scratch(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
+    code = ("import tempfile\nfrom corpus.reaper import supervise\nsupervise()\n"
+            "tempfile.NamedTemporaryFile(delete=False, suffix='.cocci').write(b'x')\n")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    assert list(tmp_path.iterdir()) == []

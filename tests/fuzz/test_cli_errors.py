@@ -1,0 +1,128 @@
+"""Every bad input is one line of at most 300 characters on stderr and exit 2
+(issue 14's defects, one test each); a closed stdout ends quietly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fuzz.cli import MESSAGE_LIMIT, main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "corpus" / "examples" / "sprd-example.json"
+
+
+def _rejected(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the CLI in-process; assert exit 2 and one bounded line; return it."""
+    try:
+        code = main(list(argv))
+    except SystemExit as e:  # argparse
+        code = e.code  # type: ignore[assignment]
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.endswith("\n") and err.count("\n") == 1, err[:500]
+    assert len(err) - 1 <= MESSAGE_LIMIT
+    assert "Traceback" not in err
+    return err
+
+
+def _deep(path: Path, head: str = "") -> Path:
+    path.write_text(head + "[" * 100_000 + "]" * 100_000)
+    return path
+
+
+def test_deep_platform_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _rejected(capsys, "repro", str(_deep(tmp_path / "deep.json")))
+    assert "deep.json" in err and "nested" in err
+
+
+def test_deep_variant_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _rejected(capsys, "repro", "--variant", str(_deep(tmp_path / "v.json")), str(EXAMPLE))
+    assert "v.json" in err and "nested" in err
+
+
+def test_deep_reproducer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "r.json"
+    p.write_text('{"format": "probefuzz-reproducer", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    err = _rejected(capsys, "repro", str(p))
+    assert "r.json" in err and "nested" in err
+
+
+@pytest.mark.parametrize("verb", ["repro", "fuzz", "regress", "apply", "propose"])
+def test_long_variant_argument(verb: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [verb, "--variant", "x" * 5000]
+    argv += {"repro": [str(EXAMPLE)], "fuzz": ["--engine", "native", str(EXAMPLE)],
+             "regress": [], "apply": ["--tree", str(tmp_path)], "propose": ["--tree", str(tmp_path)]}[verb]
+    _rejected(capsys, *argv)
+
+
+def test_props_cell_of_the_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = json.loads(EXAMPLE.read_text())
+    d["nodes"][1]["props"] = {"#address-cells": ["2"]}
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(d))
+    err = _rejected(capsys, "repro", str(p))
+    assert "b.json: nodes[1].props.#address-cells[0]: expected a u32 cell, got str" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e400"])
+def test_timeout_must_be_finite_and_positive(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _rejected(capsys, "apply", "--variant", "NEXT", "--tree", "/nonexistent", "--timeout", value)
+    assert "--timeout" in err
+
+
+@pytest.mark.parametrize("verb", ["explore", "propose"])
+def test_out_dev_null(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    extra = ["--variant", "NEXT", "--tree", "/nonexistent"] if verb == "propose" else []
+    err = _rejected(capsys, verb, *extra, "--out", "/dev/null")
+    assert "--out /dev/null: exists and is not a directory" in err
+
+
+def test_variants_depth_above_the_limit_states_the_count(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _rejected(capsys, "variants", "--depth", "3")
+    assert "358,153 variants" in err
+    _rejected(capsys, "variants", "--depth", "99")
+
+
+def test_huge_value_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    _rejected(capsys, "fuzz", "--runs", "9" * 10_000_000)
+    _rejected(capsys, "apply", "--variant", "a\nb" * 1000, "--tree", "/nonexistent")
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    _rejected(capsys)
+    _rejected(capsys, "nosuchverb")
+    _rejected(capsys, "explore", "--depth")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("probefuzz ")
+
+
+def test_broken_pipe_ends_quietly() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m fuzz.cli variants --depth 1 "
+                        "| head -1"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.stdout.startswith("136 variants") and r.stderr == "" and r.returncode == 0
+
+
+def test_propose_without_spatch_leaves_no_out(tmp_path: Path) -> None:
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for tool in ("git",):
+        (bin_ / tool).symlink_to(subprocess.run(["which", tool], capture_output=True, text=True,
+                                                check=True).stdout.strip())
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PATH=str(bin_))
+    r = subprocess.run([sys.executable, "-m", "fuzz.cli", "propose", "--variant", "NEXT", "--tree",
+                        str(tmp_path), "--out", str(out)], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 2 and "spatch not found: install Debian package 'coccinelle'" in r.stderr
+    assert not out.exists()
