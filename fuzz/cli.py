@@ -113,8 +113,14 @@ def _version() -> str:
         return "0.1.0+src"
 
 
+_built: list[tuple[argparse.ArgumentParser, dict[str, ModuleType]]] = []
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
-    """The parser with every verb's arguments, and the verb -> module table."""
+    """The parser with every verb's arguments, and the verb -> module table
+    (built once per process: parse_args keeps no state in the parser)."""
+    if _built:
+        return _built[0]
     parser = _Parser(
         prog="probefuzz",
         description="Explore guard variants of the Linux IOMMU probe path on real device trees.",
@@ -132,6 +138,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
         p = sub.add_parser(verb, help=help_, description=(mod.__doc__ or help_).strip())
         mod.add_arguments(p)
         modules[verb] = mod
+    _built.append((parser, modules))
     return parser, modules
 
 

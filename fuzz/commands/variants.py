@@ -19,7 +19,8 @@ from mutators.space import MAX_SPACE, resolve, space, space_size_bound
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base", default=None, help="base variant for --depth (default NEXT)")
+    p.add_argument("--base", default=None,
+                   help="base variant for --depth (default NEXT; --base alone lists depth 1)")
     p.add_argument("--depth", type=int_in(0, 64), default=None,
                    help="list variants within N mutations of the base (e.g. 2)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.depth is None and args.base is None:
         return _presets(args.json)
     base = args.base or "NEXT"
-    depth = 2 if args.depth is None else args.depth
+    depth = 1 if args.depth is None else args.depth
     root = resolve(base)
     bound = space_size_bound(base, depth)
     if bound > MAX_SPACE:

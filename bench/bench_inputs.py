@@ -1,0 +1,417 @@
+"""Fuzz every ``probefuzz`` entry point in-process with malformed input.
+
+Each input is one command line for one verb (``fuzz.cli.main(argv)``) with
+mutated options and mutated input files: platform JSON (bundled boards with
+fields retyped, deleted, deepened, truncated, bit-flipped), DTBs (real blobs
+truncated and bit-flipped, random bytes), ``.dts`` text, variant JSON,
+reproducers (boot configurations included), and hostile argument values
+(``nan``, 10 MB strings, newlines, NUL, deep nesting, long paths).  The
+loaders, the argument parsing and the model's first steps run for real
+(``repro``, ``regress`` and ``variants`` to the end); for the verbs whose
+work is long or touches a kernel tree (explore, fuzz, corpus, kernel-tree)
+the work function is replaced by one that stops the run once every check
+has passed (counted as "accepted"); apply, propose and cleanup get trees
+that are not kernel git trees (never the user's), so they run to the
+tree check for real.
+
+Every input must end in exit 0/1 (accepted) or exit 2 with exactly one line
+of at most 300 characters on stderr.  Anything else is counted: a traceback
+(an exception escaping ``main``), exit 3 (an internal error), a message that
+is not one bounded line, a run over 10 s (a hang).
+
+Usage::
+
+    PYTHONPATH=. .venv/bin/python bench/bench_inputs.py --inputs 1000000 --jobs 2 [--seed 0] [--json]
+
+docs/benchmarks.md (section "malformed inputs") records the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HANG_SECONDS = 10
+LIMIT = 300
+
+
+class _Accepted(BaseException):
+    """Raised by a stubbed work function: every check before the work passed."""
+
+
+class _Hang(BaseException):
+    pass
+
+
+# -- hostile values -----------------------------------------------------------------
+
+def _nasty_str(rng: random.Random) -> str:
+    return rng.choice([
+        "", " ", "nan", "inf", "-inf", "-1", "0", "1e400", "9" * rng.randint(20, 5000),
+        "x" * rng.choice([300, 5000, 100_000]), "a\nb\nc", "\0", "é✓" * 50, "../" * 200,
+        "/dev/null", "/proc/self/mem", "/", "NEXT", "V614", "NEXT+", "NEXT+bogus:=x",
+        "NEXT+rk_iommu_probe.dma_dev=before_register", "NEXT+rk_iommu_probe.dma_dev:=nope",
+        "NEXT+iommu_init_device.dma_configure-not.dev.driver+" * rng.randint(1, 50),
+        "--" + "x" * 10, "-" * 3, "%s%n", "{}", "[]", "best", "rk3568-odroid-m1",
+    ])
+
+
+def _nasty_json(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(12)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([True, False])
+    if kind == 2:
+        return rng.choice([-1, 0, 1, 2**32, 2**64, 2**70, -(2**63)])
+    if kind == 3:
+        return rng.choice([0.5, 1e308, -0.0])
+    if kind == 4:
+        return _nasty_str(rng)
+    if kind == 5 and depth < 3:
+        return [_nasty_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    if kind == 6 and depth < 3:
+        return {_nasty_str(rng)[:20]: _nasty_json(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    if kind == 7:
+        return [[[[[[[[1]]]]]]]]
+    return rng.choice([[], {}, "", 0, "okay", [1, 2, 3], {"guard": ["dev->driver"]}])
+
+
+def _mutate_obj(obj: Any, rng: random.Random) -> Any:
+    """Retype, delete or add one field somewhere inside ``obj`` (in place when possible)."""
+    path: list[Any] = []
+    cur = obj
+    for _ in range(rng.randint(0, 6)):
+        if isinstance(cur, dict) and cur:
+            k = rng.choice(list(cur))
+        elif isinstance(cur, list) and cur:
+            k = rng.randrange(len(cur))
+        else:
+            break
+        path.append((cur, k))
+        cur = cur[k]
+    if not path:
+        return _nasty_json(rng)
+    parent, k = path[-1]
+    op = rng.randrange(4)
+    if op == 0 and isinstance(parent, dict):
+        del parent[k]
+    elif op == 1 and isinstance(parent, dict):
+        parent[_nasty_str(rng)[:40]] = _nasty_json(rng)
+    else:
+        parent[k] = _nasty_json(rng)
+    return obj
+
+
+def _text_damage(text: bytes, rng: random.Random) -> bytes:
+    op = rng.randrange(6)
+    if op == 0 and text:
+        return text[: rng.randrange(len(text))]
+    if op == 1 and text:
+        b = bytearray(text)
+        for _ in range(rng.randint(1, 8)):
+            i = rng.randrange(len(b))
+            b[i] ^= 1 << rng.randrange(8)
+        return bytes(b)
+    if op == 2:
+        return b"[" * rng.choice([100, 1000, 100_000]) + text
+    if op == 3:
+        return text.replace(b"1", b"NaN", 1)
+    if op == 4:
+        return bytes(rng.randrange(256) for _ in range(rng.randint(0, 512)))
+    return text
+
+
+# -- inputs ------------------------------------------------------------------------
+
+class Inputs:
+    """Seed material and a scratch directory of mutated files."""
+
+    def __init__(self, scratch: Path) -> None:
+        from harness.variant import NEXT, variant_to_json
+
+        self.scratch = scratch
+        boards = sorted((ROOT / "corpus" / "boards").glob("*.json"), key=lambda p: p.stat().st_size)
+        self.platforms = [json.loads(p.read_text()) for p in boards[:4]]
+        self.platforms += [json.loads(p.read_text()) for p in (ROOT / "corpus" / "examples").glob("*.json")]
+        self.dtbs = [p.read_bytes() for p in (ROOT / "tests" / "corpus" / "fixtures").glob("*.dtb")]
+        self.dts_texts = [p.read_bytes() for p in (ROOT / "tests" / "corpus" / "fixtures").glob("*.dts")]
+        self.variant = variant_to_json(NEXT)
+        self.n = 0
+
+    def _path(self, suffix: str) -> Path:
+        self.n += 1
+        return self.scratch / f"in{self.n % 8}{suffix}"
+
+    def platform(self, rng: random.Random) -> str:
+        d = json.loads(json.dumps(rng.choice(self.platforms)))
+        for _ in range(rng.randint(0, 3)):
+            d = _mutate_obj(d, rng)
+        if rng.random() < 0.3:  # props cells: the model reads them
+            nodes = d.get("nodes") if isinstance(d, dict) else None
+            if isinstance(nodes, list) and nodes and isinstance(nodes[0], dict):
+                rng.choice(nodes)["props"] = {rng.choice(["reg", "#address-cells", "ranges", "device_type",
+                                                          "mediatek,larbs"]): _nasty_json(rng)}
+        raw = json.dumps(d).encode()
+        if rng.random() < 0.3:
+            raw = _text_damage(raw, rng)
+        p = self._path(".json")
+        p.write_bytes(raw)
+        return str(p)
+
+    def dtb(self, rng: random.Random) -> str:
+        blob = _text_damage(rng.choice(self.dtbs), rng) if rng.random() < 0.9 else b"\xd0\x0d\xfe\xed" * 10
+        p = self._path(".dtb")
+        p.write_bytes(blob)
+        return str(p)
+
+    def dts(self, rng: random.Random) -> str:
+        p = self._path(".dts")
+        p.write_bytes(_text_damage(rng.choice(self.dts_texts), rng))
+        return str(p)
+
+    def variant_file(self, rng: random.Random) -> str:
+        d = json.loads(json.dumps(self.variant))
+        for _ in range(rng.randint(1, 3)):
+            d = _mutate_obj(d, rng)
+        raw = json.dumps(d).encode()
+        if rng.random() < 0.2:
+            raw = _text_damage(raw, rng)
+        p = self._path(".json")
+        p.write_bytes(raw)
+        return str(p)
+
+    def reproducer(self, rng: random.Random) -> str:
+        from corpus.store import FORMAT, VERSION
+
+        title = "BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"
+        cfg = {"drivers": {"rockchip,rk3568-vop": {"presence": "module", "probe_ret": -517}},
+               "deferred_probe_timeout": 10, "fail_alloc": [], "events": [["unbind", "/vop"]]}
+        d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "title": title, "finding": {"title": title},
+                             "platform": {"embedded": json.loads(json.dumps(rng.choice(self.platforms)))},
+                             "variant": json.loads(json.dumps(self.variant)), "schedule": [0, 1, 2],
+                             "config": cfg, "tool_version": ""}
+        for _ in range(rng.randint(1, 3)):
+            target = rng.choice([d, d["config"], d["platform"], d["variant"]])
+            _mutate_obj(target, rng)
+        raw = json.dumps(d).encode()
+        if rng.random() < 0.15:
+            raw = _text_damage(raw, rng)
+        p = self._path(".json")
+        p.write_bytes(raw)
+        return str(p)
+
+    def any_file(self, rng: random.Random) -> str:
+        return rng.choice([self.platform, self.dtb, self.dts, self.variant_file, self.reproducer,
+                           lambda r: _nasty_str(r)])(rng)
+
+
+def _variant_arg(inp: Inputs, rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.3:
+        return rng.choice(["NEXT", "V614", "NEXT+rk_iommu_probe.dma_dev=before_register",
+                           "NEXT+rk_iommu_probe.dma_dev:=before_register",
+                           "NEXT+iommu_init_device.dma_configure:-!dev->driver"])
+    if r < 0.6:
+        return inp.variant_file(rng)
+    return _nasty_str(rng)
+
+
+def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]:
+    """One mutated command line for ``verb``."""
+    def num() -> str:
+        return rng.choice(["1", "2", "0", "-1", "nan", "inf", "1e9", "0.001", "x", "3", "99"]) \
+            if rng.random() < 0.9 else _nasty_str(rng)
+
+    out = rng.choice([str(inp.scratch / "out"), "/dev/null", "/proc", _nasty_str(rng)])
+    opts: list[list[str]] = []
+    pos: list[str] = []
+    if verb == "repro":
+        opts = [["--variant", _variant_arg(inp, rng)], ["--json"]]
+        pos = [inp.any_file(rng)]
+    elif verb == "regress":
+        opts = [["--variant", _variant_arg(inp, rng)], ["--crashes", str(inp.scratch)], ["--json"]]
+    elif verb == "variants":
+        opts = [["--base", _variant_arg(inp, rng)], ["--depth", rng.choice(["0", "1", "3", "99", "-1", "x"])],
+                ["--json"]]
+    elif verb in ("apply", "propose"):
+        opts = [["--variant", _variant_arg(inp, rng)], ["--tree", rng.choice([tree, _nasty_str(rng)])],
+                ["--timeout", num()], ["--base-ref", _nasty_str(rng)], ["--json"], ["--force"]]
+        if verb == "propose":
+            opts += [["--out", out], ["--board", inp.any_file(rng)], ["--evidence", inp.any_file(rng)],
+                     ["--reported-by", _nasty_str(rng)], ["--closes", _nasty_str(rng)],
+                     ["--fixes", _nasty_str(rng)]]
+    elif verb == "cleanup":
+        opts = [["--tree", rng.choice([tree, _nasty_str(rng)])], ["--variant", _variant_arg(inp, rng)],
+                ["--all"], ["--json"]]
+    elif verb == "explore":
+        opts = [["--base", _variant_arg(inp, rng)], ["--depth", num()], ["--runs-per-board", num()],
+                ["--time-per-variant", num()], ["--seed", num()], ["--jobs", num()], ["--out", out],
+                ["--top", num()], ["--corpus", rng.choice([str(inp.scratch), _nasty_str(rng)])],
+                ["--engine", rng.choice(["native", "hypothesis", "atheris", "x"])]]
+    elif verb == "fuzz":
+        opts = [["--variant", _variant_arg(inp, rng)], ["--engine", rng.choice(["native", "atheris", "x"])],
+                ["--runs", num()], ["--time", num()], ["--seed", num()], ["--jobs", num()],
+                ["--crashes", out], ["--corpus", rng.choice([str(inp.scratch), _nasty_str(rng)])],
+                ["--libfuzzer", _nasty_str(rng)]]
+        pos = [inp.any_file(rng) for _ in range(rng.randint(0, 2))]
+    elif verb == "corpus":
+        sub = rng.choice(["build", "bundle", "", "x"])
+        pos = [sub] if sub else []
+        opts = [["--tree", rng.choice([tree, str(inp.scratch), _nasty_str(rng)])], ["--arch", _nasty_str(rng)],
+                ["--jobs", num()], ["--out", out], ["--match", _nasty_str(rng)]]
+    elif verb == "kernel-tree":
+        opts = [["--help"]] if rng.random() < 0.01 else [[_nasty_str(rng)]]
+    chosen = [o for o in opts if rng.random() < 0.6]
+    rng.shuffle(chosen)
+    argv = [verb] + [x for o in chosen for x in o] + pos
+    if rng.random() < 0.05:  # drop or garble one word
+        i = rng.randrange(len(argv))
+        argv[i] = _nasty_str(rng) if rng.random() < 0.5 else argv[i][: len(argv[i]) // 2]
+    return argv
+
+
+# -- the target ----------------------------------------------------------------------
+
+def _stub_work() -> None:
+    """Replace the work of the long verbs by :class:`_Accepted` (checks ran)."""
+    import corpus.build
+    import corpus.bundled
+    import fuzz.commands.explore
+    import fuzz.commands.fuzz
+    import fuzz.engines.atheris_engine
+    import fuzz.engines.session
+
+    def accepted(*a: Any, **k: Any) -> Any:
+        raise _Accepted
+
+    fuzz.commands.explore.run_campaign = accepted  # type: ignore[assignment]
+    fuzz.engines.atheris_engine.run = accepted  # type: ignore[assignment]
+    fuzz.engines.session.Session.__init__ = accepted  # type: ignore[method-assign]
+    corpus.build.build = accepted  # type: ignore[assignment]
+    corpus.bundled.regenerate = accepted  # type: ignore[assignment]
+    import fuzz.commands.kernel_tree as kt_cmd
+
+    kt_cmd.run = accepted  # type: ignore[assignment]
+
+
+def one(argv: list[str]) -> tuple[str, str]:
+    """Run one command line; (outcome, detail)."""
+    from fuzz.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    signal.alarm(HANG_SECONDS)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                code = main(argv)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 2
+    except _Accepted:
+        return "accepted", ""
+    except _Hang:
+        return "hang", " ".join(argv)[:300]
+    except BaseException as e:  # noqa: BLE001 -- the defect being counted
+        return "traceback", f"{type(e).__name__}: {str(e)[:200]} <- {' '.join(argv)[:300]}"
+    finally:
+        signal.alarm(0)
+    text = err.getvalue()
+    if code in (0, 1):
+        return "accepted", ""
+    if code == 2:
+        if argv[-1:] == ["--help"] or "-h" in argv:
+            return "accepted", ""
+        lines = text.splitlines()
+        if len(lines) != 1 or len(lines[0]) > LIMIT or not text.endswith("\n"):
+            return "bad-message", f"{len(lines)} lines, {len(text)} chars <- {' '.join(argv)[:200]}"
+        return "rejected", ""
+    return f"exit-{code}", f"{text[:300]} <- {' '.join(argv)[:200]}"
+
+
+VERBS = ["repro", "regress", "variants", "apply", "propose", "cleanup", "explore", "fuzz", "corpus",
+         "kernel-tree"]
+
+
+def worker(args: tuple[int, int, int]) -> dict[str, Any]:
+    seed, count, wid = args
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise _Hang
+
+    signal.signal(signal.SIGALRM, alarm)
+    _stub_work()
+    rng = random.Random(seed * 1_000_003 + wid)
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    by_verb: dict[str, int] = {}
+    secs: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="probefuzz-bench-inputs-") as d:
+        scratch = Path(d)
+        os.chdir(scratch)  # relative paths in hostile arguments land here
+        tree = scratch / "tree"
+        tree.mkdir()
+        inp = Inputs(scratch)
+        for _ in range(count):
+            verb = rng.choice(VERBS)
+            argv = argv_for(verb, inp, rng, str(tree))
+            t = time.monotonic()
+            outcome, detail = one(argv)
+            secs[verb] = secs.get(verb, 0.0) + time.monotonic() - t
+            counts[outcome] = counts.get(outcome, 0) + 1
+            by_verb[verb] = by_verb.get(verb, 0) + 1
+            if detail and len(examples.setdefault(outcome, [])) < 5:
+                examples[outcome].append(detail)
+    return {"counts": counts, "examples": examples, "by_verb": by_verb, "seconds_by_verb": secs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--inputs", type=int, default=10_000)
+    ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk", type=int, default=2_000, help="inputs per work item")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
+    chunks = [(a.seed, min(a.chunk, a.inputs - i), i // a.chunk) for i in range(0, a.inputs, a.chunk)]
+    t0 = time.monotonic()
+    total: dict[str, Any] = {"counts": {}, "examples": {}, "by_verb": {}, "seconds_by_verb": {}}
+    with mp.get_context("fork").Pool(a.jobs) as pool:
+        for r in pool.imap_unordered(worker, chunks):
+            for key in ("counts", "by_verb", "seconds_by_verb"):
+                for k, v in r[key].items():
+                    total[key][k] = total[key].get(k, 0) + v
+            for k, v in r["examples"].items():
+                total["examples"].setdefault(k, []).extend(v[: 5 - len(total["examples"].get(k, []))])
+    elapsed = time.monotonic() - t0
+    n = sum(total["counts"].values())
+    bad = {k: v for k, v in total["counts"].items() if k not in ("accepted", "rejected")}
+    summary = {"inputs": n, "seconds": round(elapsed, 1), "per_second": round(n / elapsed, 1),
+               "jobs": a.jobs, "seed": a.seed, **total, "defects": sum(bad.values())}
+    if a.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"{n} inputs in {elapsed:.0f} s ({n / elapsed:.0f}/s, {a.jobs} jobs, seed {a.seed}): "
+              + ", ".join(f"{k} {v}" for k, v in sorted(total["counts"].items())))
+        print("by verb: " + ", ".join(f"{k} {v} ({total['seconds_by_verb'][k]:.0f} s)"
+                                      for k, v in sorted(total["by_verb"].items())))
+        for k, ex in total["examples"].items():
+            for e in ex:
+                print(f"  {k}: {e}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
