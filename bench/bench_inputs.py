@@ -199,7 +199,8 @@ class Inputs:
         title = "BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"
         cfg = {"drivers": {"rockchip,rk3568-vop": {"presence": "module", "probe_ret": -517}},
                "deferred_probe_timeout": 10, "fail_alloc": [], "events": [["unbind", "/vop"]]}
-        d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "title": title, "finding": {"title": title},
+        d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "title": title,
+                             "finding": {"title": title},
                              "platform": {"embedded": json.loads(json.dumps(rng.choice(self.platforms)))},
                              "variant": json.loads(json.dumps(self.variant)), "schedule": [0, 1, 2],
                              "config": cfg, "tool_version": ""}
@@ -270,8 +271,8 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
     elif verb == "corpus":
         sub = rng.choice(["build", "bundle", "", "x"])
         pos = [sub] if sub else []
-        opts = [["--tree", rng.choice([tree, str(inp.scratch), _nasty_str(rng)])], ["--arch", _nasty_str(rng)],
-                ["--jobs", num()], ["--out", out], ["--match", _nasty_str(rng)]]
+        opts = [["--tree", rng.choice([tree, str(inp.scratch), _nasty_str(rng)])],
+                ["--arch", _nasty_str(rng)], ["--jobs", num()], ["--out", out], ["--match", _nasty_str(rng)]]
     elif verb == "kernel-tree":
         opts = [["--help"]] if rng.random() < 0.01 else [[_nasty_str(rng)]]
     chosen = [o for o in opts if rng.random() < 0.6]
