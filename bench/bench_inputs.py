@@ -204,9 +204,9 @@ class Inputs:
                              "platform": {"embedded": json.loads(json.dumps(rng.choice(self.platforms)))},
                              "variant": json.loads(json.dumps(self.variant)), "schedule": [0, 1, 2],
                              "config": cfg, "tool_version": ""}
+        parts = [d, d["config"], d["platform"], d["variant"]]  # before any key is deleted
         for _ in range(rng.randint(1, 3)):
-            target = rng.choice([d, d["config"], d["platform"], d["variant"]])
-            _mutate_obj(target, rng)
+            _mutate_obj(rng.choice(parts), rng)
         raw = json.dumps(d).encode()
         if rng.random() < 0.15:
             raw = _text_damage(raw, rng)

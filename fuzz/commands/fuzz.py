@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     store = Path(args.crashes) / variant_dirname(variant.name, variant.fingerprint())
     printed: set[str] = set()
+    if not args.json:  # a long default run must not look like a hang
+        budget = f"{args.time:g} s" if args.time is not None else f"{runs} runs"
+        print(f"fuzzing {m.id} on {len(boards)} board(s) with {args.engine} for {budget}; "
+              "findings are printed as they are found (Ctrl-C stops)", file=sys.stderr, flush=True)
 
     def show(title: str, kind: str, board: str, at: float, rep: str | None) -> None:
         if args.json or title in printed:
