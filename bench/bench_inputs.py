@@ -161,8 +161,9 @@ class Inputs:
             d = _mutate_obj(d, rng)
         if rng.random() < 0.3:  # props cells: the model reads them
             nodes = d.get("nodes") if isinstance(d, dict) else None
-            if isinstance(nodes, list) and nodes and isinstance(nodes[0], dict):
-                rng.choice(nodes)["props"] = {rng.choice(["reg", "#address-cells", "ranges", "device_type",
+            node = rng.choice(nodes) if isinstance(nodes, list) and nodes else None
+            if isinstance(node, dict):
+                node["props"] = {rng.choice(["reg", "#address-cells", "ranges", "device_type",
                                                           "mediatek,larbs"]): _nasty_json(rng)}
         raw = json.dumps(d).encode()
         if rng.random() < 0.3:
@@ -366,7 +367,12 @@ def worker(args: tuple[int, int, int]) -> dict[str, Any]:
         inp = Inputs(scratch)
         for _ in range(count):
             verb = rng.choice(VERBS)
-            argv = argv_for(verb, inp, rng, str(tree))
+            try:
+                argv = argv_for(verb, inp, rng, str(tree))
+            except Exception as e:  # noqa: BLE001 -- a generator bug is not the target's
+                counts["generator-error"] = counts.get("generator-error", 0) + 1
+                examples.setdefault("generator-error", []).append(repr(e)[:200])
+                continue
             t = time.monotonic()
             outcome, detail = one(argv)
             secs[verb] = secs.get(verb, 0.0) + time.monotonic() - t
@@ -398,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                 total["examples"].setdefault(k, []).extend(v[: 5 - len(total["examples"].get(k, []))])
     elapsed = time.monotonic() - t0
     n = sum(total["counts"].values())
-    bad = {k: v for k, v in total["counts"].items() if k not in ("accepted", "rejected")}
+    bad = {k: v for k, v in total["counts"].items() if k not in ("accepted", "rejected", "generator-error")}
     summary = {"inputs": n, "seconds": round(elapsed, 1), "per_second": round(n / elapsed, 1),
                "jobs": a.jobs, "seed": a.seed, **total, "defects": sum(bad.values())}
     if a.json:
