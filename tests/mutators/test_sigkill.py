@@ -83,29 +83,49 @@ def _hanging_spatch(tmp: Path) -> tuple[Path, Path]:
     return bin_, ready
 
 
-@pytest.mark.parametrize("verb", ["apply", "propose"])
-def test_kill_apply_and_propose(verb: str, mini_repo: Path, tmp_path: Path) -> None:
-    before = snapshot(mini_repo)
-    args = [verb, "--variant", "NEXT+rk_iommu_probe.dma_dev=before_register", "--tree", str(mini_repo)]
+def _apply_or_propose(verb: str, repo: Path, tmp_path: Path, delays: tuple[float, ...]) -> None:
+    before = snapshot(repo)
+    args = [verb, "--variant", "NEXT+rk_iommu_probe.dma_dev=before_register", "--tree", str(repo)]
     if verb == "propose":
         args += ["--out", str(tmp_path / "out"), "--force"]
-    for delay in (0.2, 0.8, 2.0):
+    for delay in delays:
         _kill_at(args, delay, tmp_path)
-        assert snapshot(mini_repo) == before
+        assert snapshot(repo) == before
     bin_, ready = _hanging_spatch(tmp_path)
     _kill_at(args, 0.2, tmp_path, path_prefix=bin_, ready=ready)  # spatch (and its child) running
-    assert snapshot(mini_repo) == before
-    cleanup(mini_repo, all_branches=True)
-    assert "probefuzz/" not in git(mini_repo, "branch", "--list")
-    assert snapshot(mini_repo) == before
+    assert snapshot(repo) == before
+    cleanup(repo, all_branches=True)
+    assert "probefuzz/" not in git(repo, "branch", "--list")
+    assert snapshot(repo) == before
 
 
-def test_kill_explore(tmp_path: Path) -> None:
+def _explore(tmp_path: Path, delays: tuple[float, ...]) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     src = ROOT / "corpus" / "examples" / "sprd-example.json"
     (corpus / src.name).write_bytes(src.read_bytes())
     args = ["explore", "--corpus", str(corpus), "--out", str(tmp_path / "out"), "--jobs", "2",
             "--no-progress", "--runs-per-board", "200"]
-    for delay in (0.5, 1.5, 3.0):
+    for delay in delays:
         _kill_at(args, delay, tmp_path)
+
+
+@pytest.mark.parametrize("verb", ["apply", "propose"])
+def test_kill_mid_spatch(verb: str, mini_repo: Path, tmp_path: Path) -> None:
+    """Fast: one kill while spatch (and a helper it forked) runs."""
+    _apply_or_propose(verb, mini_repo, tmp_path, ())
+
+
+def test_kill_explore_with_workers_running(tmp_path: Path) -> None:
+    _explore(tmp_path, (2.0,))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verb", ["apply", "propose"])
+def test_kill_apply_and_propose_at_several_moments(verb: str, mini_repo: Path, tmp_path: Path) -> None:
+    _apply_or_propose(verb, mini_repo, tmp_path, (0.2, 0.8, 2.0, 4.0))
+
+
+@pytest.mark.slow
+def test_kill_explore_at_several_moments(tmp_path: Path) -> None:
+    _explore(tmp_path, (0.3, 1.0, 3.0, 6.0))
