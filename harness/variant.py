@@ -707,9 +707,9 @@ def _value_json(val: Any) -> Any:
 
 
 def _value_from_json(site: Site, raw: Any, where: str) -> Any:
-    if raw is None:
-        return None
-    if site.kind == "choice":
+    if raw is None and site.kind != "choice":
+        return None  # a guarded statement that is absent
+    if site.kind == "choice":  # always one of its alternatives: null is not one
         if raw not in site.alternatives:
             raise VariantError(f"{where}: {clip(repr(raw))} is not one of {', '.join(site.alternatives)}")
         return raw

@@ -126,3 +126,11 @@ def test_propose_without_spatch_leaves_no_out(tmp_path: Path) -> None:
                        timeout=120)
     assert r.returncode == 2 and "spatch not found: install Debian package 'coccinelle'" in r.stderr
     assert not out.exists()
+
+
+def test_variant_file_with_null_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by bench_inputs: a choice site set to null reached the model (AssertionError)."""
+    p = tmp_path / "v.json"
+    p.write_text(json.dumps({"name": "x", "sites": {"rk_iommu_probe.dma_dev": None}}))
+    err = _rejected(capsys, "repro", "--variant", str(p), str(EXAMPLE))
+    assert "sites.rk_iommu_probe.dma_dev: None is not one of" in err
