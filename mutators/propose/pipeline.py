@@ -54,6 +54,8 @@ from mutators.shapes import ChoiceShape, GuardedIf
 GIT_AM_TIMEOUT = 120.0
 #: the subject prefix of re-created prerequisites: they are never the user's to post
 NOT_FOR_POSTING = "PATCH for testing, not for posting"
+#: the cover letter in the form ``b4 prep --edit-cover`` takes (subject, blank, body)
+B4_COVER = "b4-cover-letter.txt"
 
 
 class ProposeError(Exception):
@@ -268,15 +270,19 @@ def _prepare_out(out: Path, force: bool) -> None:
     if old and not force:
         raise ProposeError(f"{out} already holds {len(old)} .patch files (use --force to "
                            "replace them)")
-    for p in old + sorted(out.glob("cocci/*.cocci")):
+    for p in old + sorted(out.glob("*.cocci")) + sorted(out.glob("cocci/*.cocci")):
         p.unlink()
+    (out / B4_COVER).unlink(missing_ok=True)
 
 
-def _send_commands(out: Path, files: list[Path], wt: Path, base: str) -> list[str]:
+def _send_commands(out: Path, files: list[Path], wt: Path, start: str) -> list[str]:
+    """git send-email, or b4: enrol the branch above ``start`` and take our cover letter."""
     rel = " ".join(str(f) for f in files)
+    cover = (out / B4_COVER).resolve()
     return [f"git send-email --dry-run {rel}",
             f"git send-email {rel}",
-            f"cd {wt} && b4 prep -e {base[:12]} && b4 prep --auto-to-cc && b4 send --dry-run"]
+            f"cd {wt} && b4 prep -e {start[:12]} && EDITOR='cp {cover}' b4 prep --edit-cover "
+            "&& b4 prep --auto-to-cc && b4 send --dry-run"]
 
 
 def propose(req: ProposeRequest) -> ProposeResult:
@@ -320,7 +326,8 @@ def propose(req: ProposeRequest) -> ProposeResult:
         return res
     except BaseException:
         gitrepo.remove_worktree(repo, wt, branch)
-        for f in [*out.glob("*.patch"), *out.glob("*.cocci"), *out.glob("cocci/*.cocci")]:
+        for f in [*out.glob("*.patch"), *out.glob("*.cocci"), *out.glob("cocci/*.cocci"),
+                  out / B4_COVER]:
             f.unlink(missing_ok=True)  # ours: _prepare_out refused or cleared older ones
         if mbox is not None:
             mbox.unlink(missing_ok=True)
@@ -473,7 +480,8 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
         signoff=signoff, signoff_missing=no_signoff, am_applies=am_ok,
         fixes=fixes_used.line() if fixes_used else None,
         evidence=ev.as_json() if ev is not None else {},
-        send_commands=_send_commands(out, ([cover] if cover else []) + patch_files, wt, up),
+        send_commands=_send_commands(out, ([cover] if cover else []) + patch_files, wt,
+                                     prereq_tip),
         seconds={"plan": round(t_plan - t0, 3), "evidence": round(t_ev - t_plan, 3),
                  "commits": round(t_commit - t_ev, 3), "format": round(t_fmt - t_commit, 3),
                  "checkpatch": round(t_cp - t_fmt, 3), "am": round(t_am - t_cp, 3),
@@ -557,8 +565,11 @@ def _format_series(wrepo: git.Repo, tree: Path, up: str, start: str, out: Path,
         rc = maintainers.recipients(tree, pf, fixes_signers=fixes_signers)
         union.merge(rc)
         pf.write_text(maintainers.add_headers(pf.read_text(), rc))
+    csubj, cbody = message.cover_letter(texts, subjects, cocci)
+    if cover is None:  # b4 puts a single patch's cover letter below its ---
+        cbody = message.notes(texts[0], cocci)
+    (out / B4_COVER).write_text(f"{csubj}\n\n{cbody}")
     if cover is not None:
-        csubj, cbody = message.cover_letter(texts, subjects, cocci)
         text = cover.read_text().replace("*** SUBJECT HERE ***", csubj)
         text = text.replace("*** BLURB HERE ***", cbody.rstrip("\n"))
         cover.write_text(maintainers.add_headers(text, union))
