@@ -38,6 +38,7 @@ from typing import Any
 
 import git
 
+from corpus.hosttools import run
 from harness import upstream
 from harness.platform import Platform
 from harness.variant import PRESETS, SITES, Variant, make_variant
@@ -251,6 +252,15 @@ def missing_prerequisites(units: list[series.Unit], reference: Variant) -> list[
     return out
 
 
+def _missing(base: str, reference: Variant, missing: list[str]) -> PrerequisitesMissing:
+    return PrerequisitesMissing(
+        f"the base {base[:12]} lacks what the fix goes on top of: "
+        f"{upstream.prose_name(reference.name)}'s {'; '.join(missing)} -- use a base "
+        f"with the series (e.g. the branch of `probefuzz apply --variant "
+        f"{reference.name}`, or the series applied with git am/b4 shazam) as "
+        "--base-ref, or --prerequisites-mbox FILE to have them re-created for testing")
+
+
 def _git_env(repo: git.Repo) -> dict[str, str]:
     if identity(repo):
         return {}
@@ -368,6 +378,12 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
                  prereq_commits: list[str]) -> ProposeResult:
     target, reference = req.variant, req.reference
     tree_values = _tree_values(wt, locations)
+    # what the base lacks shows in the read-back values already: refuse before any spatch
+    readable = [n for n in tree_values if target.value(n) != tree_values[n]]
+    early = missing_prerequisites(series.split(readable, tree_values, target, reference),
+                                  reference)
+    if early and req.prerequisites_mbox is None:
+        raise _missing(base, reference, early)
     whole = apply_plan(wt, full, req.timeout)
     changed = [o.site for o in whole.outcomes if o.status == "applied"]
     if not changed:
@@ -380,12 +396,7 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
     units = series.split(changed, tree_values, target, reference)
     missing = missing_prerequisites(units, reference)
     if missing and req.prerequisites_mbox is None:
-        raise PrerequisitesMissing(
-            f"the base {base[:12]} lacks what the fix goes on top of: "
-            f"{upstream.prose_name(reference.name)}'s {'; '.join(missing)} -- use a base "
-            f"with the series (e.g. the branch of `probefuzz apply --variant "
-            f"{reference.name}`, or the series applied with git am/b4 shazam) as "
-            "--base-ref, or --prerequisites-mbox FILE to have them re-created for testing")
+        raise _missing(base, reference, missing)
     if not any(u.kind == series.FIX for u in units):
         raise ProposeError(f"variant {req.variant_id} changes only what "
                            f"{upstream.prose_name(reference.name)} changes: no fix of yours "
@@ -558,6 +569,14 @@ def _format_series(wrepo: git.Repo, tree: Path, up: str, start: str, out: Path,
     if len(texts) > 1:
         argv += ["--cover-letter", "--numbered"]
     paths = [Path(n) for n in wrepo.git.execute(["git", *argv, f"{start}..HEAD"]).splitlines()]
+    ids = "".join(f"prerequisite-patch-id: {patch_id(wrepo, c)}\n"
+                  for c in wrepo.git.rev_list("--reverse", f"{up}..{start}").split())
+    for p in paths:  # git < 2.40 hashes some hunks unlike `git patch-id --stable` (b4's)
+        text = p.read_text()
+        if "\nbase-commit: " in text:
+            p.write_text(re.sub(r"^prerequisite-patch-id: [0-9a-f]+\n", "", text,
+                                flags=re.M).replace(f"base-commit: {up}\n",
+                                                    f"base-commit: {up}\n{ids}", 1))
     cover = next((p for p in paths if p.name.startswith("0000-")), None)
     patch_files = [p for p in paths if p is not cover]
     union = maintainers.Recipients()
@@ -578,6 +597,15 @@ def _format_series(wrepo: git.Repo, tree: Path, up: str, start: str, out: Path,
         msg, sep, rest = pf.read_text().partition("\n---\n")
         pf.write_text(msg + sep + message.notes(texts[0], cocci) + "\n" + rest)
     return cover, patch_files, union
+
+
+def patch_id(repo: git.Repo, commit: str) -> str:
+    """``git patch-id --stable`` of one commit, as b4 computes prerequisite-patch-id."""
+    cwd = Path(repo.working_tree_dir or repo.git_dir)
+    diff = run(["git", "diff-tree", "-p", "--no-color", commit], timeout=gitrepo.GIT_TIMEOUT,
+               cwd=cwd).stdout
+    proc = run(["git", "patch-id", "--stable"], timeout=gitrepo.GIT_TIMEOUT, cwd=cwd, input=diff)
+    return proc.stdout.decode().split()[0]
 
 
 def _am_check(repo: git.Repo, base: str, files: list[str], patches: list[Path],
