@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.fuzz.helpers import RK, SEED_TITLE, probefuzz
+from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, probefuzz
 
 REPRO_KEYS = {"variant", "platform", "findings", "stats"}
 ENGINE_KEYS = {"name", "executions", "executions_per_second", "time_to_first_finding", "coverage",
@@ -75,5 +75,6 @@ def test_fuzz_atheris_few_hundred_executions_find_a_known_title(tmp_path: Path) 
     rr = probefuzz("repro", "--json", found["WARNING in qcom_iommu_of_xlate"]["reproducer"])
     assert rr.returncode == 1
     assert "WARNING in qcom_iommu_of_xlate" in {f["title"] for f in json.loads(rr.stdout)["findings"]}
-    plain = probefuzz("repro", "--variant", "NEXT", "--json", "apq8016-sbc")
+    plain = probefuzz("repro", "--variant", "NEXT", "--json",
+                      str(ROOT / "corpus" / "boards" / "apq8016-sbc.json"))
     assert plain.returncode == 0 and json.loads(plain.stdout)["findings"] == []
