@@ -89,7 +89,8 @@ MUTATIONS = (
         "mutators/apply.py",
         "    except BaseException:\n        gitrepo.remove_worktree(repo, wt, branch)\n        raise\n",
         "    except BaseException:\n        raise\n",
-        ("tests/mutators/test_apply_safety.py",)),
+        ("tests/mutators/test_apply_safety.py::test_keyboard_interrupt_in_apply_cleans_up_at_once",
+         "tests/mutators/test_apply_safety.py::test_spatch_timeout_cleans_up")),
     Mutation(
         "propose-cleanup", "a failed or interrupted propose leaves its worktree and branch",
         "mutators/propose/pipeline.py",
