@@ -235,8 +235,12 @@ def change_lines(p: PatchText) -> list[str]:
         new = behaviour(name, p.target.value(name))
         old = behaviour(name, p.tree_values[name]) if name in p.tree_values else None
         where = f"{s.file}: "
+        was, now = p.tree_values.get(name), p.target.value(name)
         if s.kind == "choice" and old is not None and s.doc.startswith("where "):
-            text = f"{where}{_cap(new)}, not {_words(str(p.tree_values[name]))}."
+            text = f"{where}{_cap(new)}, not {_words(str(was))}."
+        elif isinstance(was, Guard) and isinstance(now, Guard):
+            text = (f"{where}In {s.function}(), {s.doc}: under if ({now.c(s.vocab)}), "
+                    f"not if ({was.c(s.vocab)}).")
         elif old is not None:
             text = f"{where}{_cap(new)} (was: {old})."
         else:
@@ -272,7 +276,8 @@ def why_lines(p: PatchText) -> list[str]:
         same = ""
         if v614 is not None and v614.stats == st and v614.clean == r.clean:
             same = " -- the same end state as v6.14, so nothing v6.14 set up is lost"
-        out += [""] + _fill(f"With the change, {r.board} boots in the model with "
+        change = "the change" if p.total == 1 else "the whole series"
+        out += [""] + _fill(f"With {change}, {r.board} boots in the model with "
                             f"{_findings(r)}{detail}{same}.")
     return out
 

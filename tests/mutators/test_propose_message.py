@@ -248,3 +248,27 @@ def test_notes_for_a_variant_that_fixes_nothing_or_breaks_bisection() -> None:
     ev.stages = [[evidence.boot(b, p, NEXT, "NEXT@1/2")[0] for b, p in boards], []]
     assert any("after patch 1/2" in n and "does not bisect" in n for n in evidence_notes(ev))
     assert evidence_notes(make_texts()[0].evidence) == []
+
+
+def test_two_fix_patches_share_one_cover_letter_with_the_cocci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.mutators.test_propose_message as me
+
+    monkeypatch.setattr(me, "VID", VID + "+of_iommu_configure.replay:-dev->bus")
+    ts = make_texts()
+    assert [t.unit.kind for t in ts] == ["fix", "fix"]
+    subjects = [message.subject(t) for t in ts]
+    assert subjects == ["iommu: Stop testing dev->bus in of_iommu_configure()",
+                        "iommu/rockchip: Set the global dma_dev before registering"]
+    c = cocci(ts)
+    _, body = message.cover_letter(ts, subjects, c)
+    assert body.count("virtual report") == 1 and "- 1/2 iommu: Stop testing" in body
+    for t in ts:
+        m = message.commit_message(t)
+        assert "semantic patch in the cover letter" in " ".join(m.split())
+        assert "With the whole series, rk3568-odroid-m1 boots" in " ".join(m.split())
+        assert "virtual report" not in m
+    flat = " ".join(message.commit_message(ts[0]).split())
+    assert ("drivers/iommu/of_iommu.c: In of_iommu_configure(), replay iommu_probe_device() "
+            "after a successful parse: under if (!err && !dev_iommu_present), not if (!err && "
+            "dev->bus && !dev_iommu_present).") in flat
