@@ -27,6 +27,9 @@ from mutators.propose.series import FIX, Unit
 
 WIDTH = 72
 TOOL = "probefuzz"
+#: every fix commit propose makes says this of itself (``probefuzz cleanup`` knows
+#: propose's branches by it, whitespace-normalised)
+MARK = f"Found with {TOOL} "
 _VERBS = {"run", "replay", "skip", "use", "set", "take", "call", "hold", "drop", "free", "move"}
 
 
@@ -327,7 +330,7 @@ def tested_lines(p: PatchText) -> list[str]:
     boards = sorted({r.board for r in ev.runs}) if ev is not None else []
     where = "the semantic patch in the cover letter" if p.total > 1 else \
         "the semantic patch below the ---"
-    out = _fill(f"Found with {TOOL} {p.tool_version}, which runs a model of the driver "
+    out = _fill(f"{MARK}{p.tool_version}, which runs a model of the driver "
                 "core and IOMMU probe path, written from the kernel's C, on the device "
                 "trees of real boards and fuzzes the order in which devices, drivers and "
                 f"IOMMUs appear; the change was made with Coccinelle {p.spatch_version} by "

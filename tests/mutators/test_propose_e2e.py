@@ -319,3 +319,12 @@ def test_base_without_the_series_names_the_prerequisites(kernel_tree: Path, tmp_
     assert "--prerequisites-mbox" in r.stderr and "Traceback" not in r.stderr
     assert state(tree) == before
     assert not list(out.glob("*"))
+
+
+def test_cleanup_knows_the_propose_branch_as_probefuzz_s(proposed: Proposed) -> None:
+    """``probefuzz cleanup --all`` removes it (by its tip's message), not refuses it."""
+    from mutators.cleanup import _ours
+    from mutators.gitrepo import open_tree
+
+    branch = proposed.line("branch:").split()[1]
+    assert _ours(open_tree(proposed.tree), branch) is None
