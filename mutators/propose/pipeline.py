@@ -402,9 +402,10 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
                            f"{upstream.prose_name(reference.name)} changes: no fix of yours "
                            "to propose")
     ev = evidence.gather(req.boards, target, reference, rk) if req.boards else None
-    if ev is not None:
-        for sv in stage_variants(units, tree_values, target):
-            ev.stages.append([evidence.boot(b, p, sv, sv.name)[0] for b, p in req.boards])
+    if ev is not None:  # bisection of the user's series: after each fix patch
+        for u, sv in zip(units, stage_variants(units, tree_values, target), strict=True):
+            if u.kind == series.FIX:
+                ev.stages.append([evidence.boot(b, p, sv, sv.name)[0] for b, p in req.boards])
     t_ev = time.monotonic()
 
     env = _git_env(wrepo)
