@@ -121,16 +121,16 @@ def bus_for_each_drv(bus: bus_type | None, data: Any, fn: Callable[[device_drive
     """Iterate over the bus's drivers in klist order (a snapshot); stop at the
     first non-zero return.  ``keys`` (model only): ``fn`` returns 0 for every
     driver that shares no match key with them, so only those are visited."""
-    drivers = list(bus.drivers)
     if keys is not None and bus.driver_keys is not None:
+        # the snapshot, less the drivers that share no key (the model never
+        # unregisters a driver, so every indexed one is on the list)
         index = bus.index.drivers
         cands: set[device_driver] = set()
         for key in keys:
             cands.update(index.get(key, ()))
-        if len(cands) < 2:
-            drivers = [d for d in drivers if d in cands]
-        else:
-            drivers = sorted((d for d in cands if d in drivers), key=_knode_seq)
+        drivers = sorted(cands, key=_knode_seq) if len(cands) > 1 else list(cands)
+    else:
+        drivers = list(bus.drivers)
     for drv in drivers:
         error = fn(drv, data)
         if error:
