@@ -625,7 +625,8 @@ def mutex_lock(lock: Mutex) -> None:
         _report_deadlock(k, t, lock, recursive=True)
         k.block(t, lock)  # never returns: nobody will release it
         return
-    _lockdep_acquire(k, t, lock)
+    if t.held:  # lockdep records held -> new edges: none while nothing is held
+        _lockdep_acquire(k, t, lock)
     while lock.owner is not None:
         cycle = _wait_for_cycle(t, lock)
         if cycle:
