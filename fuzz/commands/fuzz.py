@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="NEXT",
                    help="V614, NEXT, PRESET+site:op..., or a variant JSON file (default: NEXT)")
     p.add_argument("--engine", choices=ENGINES, default="atheris",
-                   help="atheris (libFuzzer, instrumented model, own process), hypothesis, or "
+                   help="atheris (libFuzzer over the model's behaviour, own process), hypothesis, or "
                    "native (in-process, seeded) (default: atheris)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--time", type=float, metavar="S", help="fuzz for S seconds")
