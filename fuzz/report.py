@@ -24,7 +24,7 @@ from fuzz.ranking import GOAL_INVARIANTS, LEVELS, ORDER, Diff, Row, describe_cha
 
 TERMINAL_WIDTH = 120
 PAGE_WIDTH = 1400  # px: the HTML report fits a window this wide
-PLOT_ROWS = 30  # variants in the plots: the best of each family, in rank order
+PLOT_ROWS = 30  # variants in the plots: the best of each family that changes something
 _SHORT = {"oops": "oops", "deadlock": "dlock", "group": "group", "isolation": "isol", "warn": "warn",
           "defer": "defer"}
 
@@ -162,12 +162,13 @@ def _svg(fig: Figure) -> str:
 
 
 def _plot_rows(rows: list[Row]) -> list[Row]:
-    """The best of each family (the base included), in rank order, at most PLOT_ROWS."""
-    return [r for r in rows if r.family_best][:PLOT_ROWS]
+    """The best of each family that changes a finding against the base, in rank order
+    (at most PLOT_ROWS): families that change nothing have nothing to plot."""
+    return [r for r in rows if r.family_best and (r.fixed or r.introduced)][:PLOT_ROWS]
 
 
 def _label(r: Row, n: int = 58) -> str:
-    text = f"{r.rank}. {r.id}" + (" [G]" if r.reverts_goal else "")
+    text = f"{r.rank}. " + ("[G] " if r.reverts_goal else "") + r.id
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
@@ -177,6 +178,8 @@ def heatmap_svg(rows: list[Row], boards: list[str]) -> str:
 
     matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, crisp)
     sel = _plot_rows(rows)
+    if not sel:
+        return "<p>No variant changes a finding against the base.</p>"
     data = [[sum(1 for d in r.fixed if b in d.boards) - sum(1 for d in r.introduced if b in d.boards)
              for b in boards] for r in sel]
     lim = max([abs(x) for row in data for x in row] + [1])
@@ -190,7 +193,8 @@ def heatmap_svg(rows: list[Row], boards: list[str]) -> str:
             if v:
                 ax.text(j, i, f"{v:+d}", ha="center", va="center", fontsize=7)
     ax.set_xlabel("board")
-    ax.set_ylabel("variant (rank; best of each fix family; [G] reverts the series' goal)")
+    ax.set_ylabel("variant (rank; best of each fix family that changes a finding;\n"
+                  "[G] reverts the series' goal)")
     ax.set_title("findings fixed (+) and introduced (-) against the base, per board")
     fig.colorbar(im, ax=ax, label="net (title, board) pairs fixed", shrink=0.6)
     return _svg(fig)
@@ -202,6 +206,8 @@ def fixed_introduced_svg(rows: list[Row]) -> str:
 
     matplotlib.rcParams["svg.fonttype"] = "none"
     sel = _plot_rows(rows)
+    if not sel:
+        return "<p>No variant changes a finding against the base.</p>"
     colours = {"oops": "#c0392b", "deadlock": "#8e44ad", "group": "#d35400", "isolation": "#e67e22",
                "warn": "#f1c40f", "defer": "#95a5a6"}
     fig = Figure(figsize=(12.5, 1.6 + 0.28 * len(sel)))
@@ -221,7 +227,7 @@ def fixed_introduced_svg(rows: list[Row]) -> str:
     ax.set_yticks(list(ys), [_label(r) for r in sel], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("(title, board) pairs: introduced (left of 0) / fixed (right of 0)")
-    ax.set_ylabel("variant (rank order)")
+    ax.set_ylabel("variant (rank order, best of each fix family)")
     ax.set_title("what each variant fixes and introduces against the base")
     handles, labels = ax.get_legend_handles_labels()
     if handles:
