@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, CampaignError, ExploreRequest,
 from fuzz.cli import UsageError
 from fuzz.corpus_arg import load_boards
 from fuzz.ranking import rank, ranking_json
-from fuzz.report import html_report, markdown, table, write_top
+from fuzz.report import TERMINAL_WIDTH, html_report, markdown, table, write_top
 from harness.variant import variant_from_json
 
 DEFAULT_OUT = "probefuzz-out"
@@ -80,13 +81,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(table(rows, args.top))
         base_row = next((r for r in rows if r.is_base), None)
         if base_row is not None:
-            print(f"\n{base_row.id} (the base) ranks {base_row.rank}/{len(rows)}: {base_row.reason}")
+            print("\n" + textwrap.fill(f"{base_row.id} (the base) ranks {base_row.rank}/{len(rows)}: "
+                                      f"{base_row.reason}", TERMINAL_WIDTH, subsequent_indent="  "))
         words = write_top(rows, args.base, len(boards))
         if words:
             print("\nTop 3, from different fix families:\n" + words, end="")
         print(f"{sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s"
               + (f" (resumed: {c.resumed} variants were already done)" if c.resumed else "")
-              + f"; reports: {out / 'report.md'}, {out / 'report.html'}, {out / 'ranking.json'}")
+              + f";\nreports in {out}: report.md, report.html, ranking.json")
     return 0 if rows and not rows[0].titles else 1
 
 
