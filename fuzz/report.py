@@ -140,7 +140,8 @@ def markdown(c: CampaignResult, rows: list[Row]) -> str:
 
 def _budget(c: CampaignResult, rows: list[Row]) -> str:
     req = c.request
-    return (f"Depth {req.depth}, {len(rows)} variants in {len(families(rows))} fix families x "
+    fams = len([f for f, _ in families(rows) if not f.empty])
+    return (f"Depth {req.depth}, {len(rows)} variants in {fams} fix families (and the base) x "
             f"{len(req.boards)} boards, engine {req.engine}, seed {req.seed}, "
             + (f"{req.time_per_variant} s per variant" if req.time_per_variant
                else f"{req.runs_per_board} runs per board and variant")
