@@ -60,10 +60,12 @@ MUTATIONS = (
         "                pass\n",
         ("tests/harness/test_seed.py",)),
     Mutation(
-        "ranking-key", "variants are ranked by id alone, not by their findings",
-        "fuzz/ranking.py",
-        "return (*(self.counts[k] for k in ORDER), self.size, self.id)",
-        "return (self.id,)",
+        "ranking-key", "variants are ranked in generation order, not by their difference "
+        "from the base", "fuzz/ranking.py",
+        "        return (self.reverts_goal, *(-self.net(kinds) for _, kinds in LEVELS), "
+        "-self.net_pairs,\n",
+        "        return (self.index,)\n        return (self.reverts_goal, "
+        "*(-self.net(kinds) for _, kinds in LEVELS), -self.net_pairs,\n",
         ("tests/fuzz/test_ranking.py",)),
     Mutation(
         "minimiser", "the minimiser returns the scenario it was given",
