@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.store import CrashStore, StoreError, platform_digest
+from fuzz.crashstore import CrashStore, StoreError, platform_digest
 from fuzz.engines.session import Found, Session
-from fuzz.gen import Board, GenContext, Scenario
+from fuzz.gen import CorpusBoard, FuzzInput, GenContext
 from harness.boot import boot_config_from_json
 from harness.findings import KINDS
 from harness.variant import Variant, variant_from_json, variant_to_json
@@ -55,7 +55,7 @@ class ExploreRequest:
 
     base: str
     depth: int
-    boards: list[Board]
+    boards: list[CorpusBoard]
     out: Path
     runs_per_board: int = DEFAULT_RUNS_PER_BOARD
     time_per_variant: float | None = None
@@ -65,7 +65,7 @@ class ExploreRequest:
 
     def identity(self) -> dict[str, Any]:
         """What must match for a restart to resume this campaign."""
-        from corpus.store import tool_version
+        from fuzz.crashstore import tool_version
         from harness.variant import SITES
 
         return {"tool": tool_version(), "sites": sorted(SITES),
@@ -134,26 +134,26 @@ _W: dict[str, Any] = {}
 
 
 def _worker_init(boards: list[tuple[str, dict[str, Any]]], cfg: dict[str, Any]) -> None:
-    from harness.platform import Platform
+    from harness.board import Board
 
-    _W["boards"] = [Board(name, Platform.from_json(pj, name)) for name, pj in boards]
+    _W["boards"] = [CorpusBoard(name, Board.from_json(pj, name)) for name, pj in boards]
     _W["cfg"] = cfg
     _W["known_files"] = {}
 
 
-def _known(minimised: Path) -> dict[str, Scenario]:
+def _known(minimised: Path) -> dict[str, FuzzInput]:
     """Minimised scenarios by title from ``OUT/minimised`` (cached per worker)."""
-    cache: dict[str, tuple[str, Scenario]] = _W.setdefault("known_files", {})
-    out: dict[str, Scenario] = {}
+    cache: dict[str, tuple[str, FuzzInput]] = _W.setdefault("known_files", {})
+    out: dict[str, FuzzInput] = {}
     for path in CrashStore(minimised).paths():
         key = str(path)
         if key not in cache:
             try:
                 rep = CrashStore(minimised).root / path.name
-                from corpus.store import load_reproducer
+                from fuzz.crashstore import load_reproducer
 
                 r = load_reproducer(rep)
-                s = Scenario(board=r.platform().name, platform=r.platform(),
+                s = FuzzInput(board=r.platform().name, platform=r.platform(),
                              cfg=boot_config_from_json(r.config, list(r.schedule)))
                 cache[key] = (r.title, s)
             except (StoreError, ValueError, TypeError):
@@ -166,7 +166,7 @@ def _known(minimised: Path) -> dict[str, Scenario]:
 def run_unit(u: Unit) -> dict[str, Any]:
     """Fuzz one variant (in a worker); returns its :class:`UnitResult` as JSON."""
     cfg = _W["cfg"]
-    boards: list[Board] = _W["boards"]
+    boards: list[CorpusBoard] = _W["boards"]
     out = Path(cfg["out"])
     v = variant_from_json(u.variant, u.id)
     v = Variant(u.id, u.description, v.values)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.platform import Platform, PlatformError, load_platform
+from harness.board import Board, BoardError, load_board
 
 FORMAT = "probefuzz-reproducer"
 VERSION = 1
@@ -53,7 +53,7 @@ def tool_version() -> str:
         return "0+unknown"
 
 
-def platform_digest(p: Platform) -> str:
+def platform_digest(p: Board) -> str:
     """sha256 of the canonical JSON of a platform (key order and spacing fixed)."""
     return _digest(p.to_json())
 
@@ -93,7 +93,7 @@ class Reproducer:
             "config": self.config,
         }
 
-    def platform(self, search: tuple[Path, ...] = ()) -> Platform:
+    def platform(self, search: tuple[Path, ...] = ()) -> Board:
         """The platform to replay on.
 
         A reference's ``path`` is tried as given, then relative to the
@@ -102,8 +102,8 @@ class Reproducer:
         """
         if "embedded" in self.platform_json:
             try:
-                return Platform.from_json(self.platform_json["embedded"], f"{self.source}: platform")
-            except PlatformError as e:
+                return Board.from_json(self.platform_json["embedded"], f"{self.source}: platform")
+            except BoardError as e:
                 raise StoreError(str(e)) from None
         ref = self.platform_json["ref"]
         rel = Path(ref["path"])
@@ -111,8 +111,8 @@ class Reproducer:
         for cand in candidates:
             if cand.is_file():
                 try:
-                    p = load_platform(cand)
-                except PlatformError as e:
+                    p = load_board(cand)
+                except BoardError as e:
                     raise StoreError(f"{self.source}: platform.ref: {e}") from None
                 if platform_digest(p) != ref["sha256"]:
                     raise StoreError(f"{self.source}: platform.ref: {cand} changed since the "
@@ -167,7 +167,7 @@ class CrashStore:
         self,
         finding: Any,
         *,
-        platform: Platform,
+        platform: Board,
         variant: Any,
         schedule: list[int],
         config: dict[str, Any] | None = None,
@@ -212,7 +212,7 @@ class CrashStore:
 def make_reproducer(
     finding: Any,
     *,
-    platform: Platform,
+    platform: Board,
     variant: Any,
     schedule: list[int],
     config: dict[str, Any] | None = None,

@@ -1,7 +1,8 @@
-"""The normalised platform description: what a board's firmware tells the kernel.
+"""The board description (:class:`Board`): what a board's firmware tells the kernel.
 
-A platform is a device tree reduced to what the probe path reads (compatible,
-status, ``iommus``, ``#iommu-cells``, ``iommu-map``, ``dma-ranges``,
+Not to be confused with the platform *bus* (``harness/base/platform.py``,
+``harness/of/platform.py``).  A board is a device tree reduced to what the
+probe path reads (compatible, status, ``iommus``, ``#iommu-cells``, ``iommu-map``, ``dma-ranges``,
 ``dma-coherent`` and a few driver properties), plus, for ACPI-style and PCI
 platforms, devices that firmware enumerates without DT nodes.  Which nodes
 become devices, and on which bus, is *not* stored: the model decides that the
@@ -55,7 +56,7 @@ KEPT_PROPERTIES = (
 )
 
 
-class PlatformError(ValueError):
+class BoardError(ValueError):
     """A platform description is malformed; the message names file and field."""
 
 
@@ -188,7 +189,7 @@ class AcpiIommu:
 
 
 @dataclass
-class Platform:
+class Board:
     """A board: DT nodes in source order, extra devices, ACPI IOMMUs."""
 
     name: str
@@ -267,8 +268,8 @@ class Platform:
         return out
 
     @classmethod
-    def from_json(cls, data: Any, source: str = "<platform>") -> Platform:
-        """Validate and build; raises :class:`PlatformError` naming the field."""
+    def from_json(cls, data: Any, source: str = "<platform>") -> Board:
+        """Validate and build; raises :class:`BoardError` naming the field."""
         return _Loader(source).platform(data)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -309,18 +310,18 @@ def _acpi_iommu_json(a: AcpiIommu) -> dict[str, Any]:
     return d
 
 
-def load_platform(path: str | os.PathLike[str]) -> Platform:
-    """Read a platform JSON file; :class:`PlatformError` on any problem."""
+def load_board(path: str | os.PathLike[str]) -> Board:
+    """Read a platform JSON file; :class:`BoardError` on any problem."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise PlatformError(f"{p}: cannot read: {e.strerror}") from None
+        raise BoardError(f"{p}: cannot read: {e.strerror}") from None
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        raise PlatformError(f"{p}: not JSON: {e}") from None
-    return Platform.from_json(data, str(p))
+        raise BoardError(f"{p}: not JSON: {e}") from None
+    return Board.from_json(data, str(p))
 
 
 BUSES = ("platform", "amba", "pci", "fsl-mc", "cdx", "host1x-context")
@@ -332,8 +333,8 @@ class _Loader:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, where: str, what: str) -> PlatformError:
-        return PlatformError(f"{self.source}: {where}: {what}")
+    def fail(self, where: str, what: str) -> BoardError:
+        return BoardError(f"{self.source}: {where}: {what}")
 
     def _int(self, v: Any, where: str) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
@@ -357,7 +358,7 @@ class _Loader:
             raise self.fail(where, f"expected an object, got {type(v).__name__}")
         return v
 
-    def platform(self, data: Any) -> Platform:
+    def platform(self, data: Any) -> Board:
         d = self._obj(data, "top level")
         if d.get("format") != FORMAT:
             raise self.fail("format", f"expected {FORMAT!r}, got {d.get('format')!r}")
@@ -393,7 +394,7 @@ class _Loader:
         ]
         prov = d.get("provenance", {})
         self._obj(prov, "provenance")
-        return Platform(
+        return Board(
             name=name,
             model=self._str(d.get("model", ""), "model"),
             firmware=fw,
@@ -526,3 +527,10 @@ class _Loader:
                          segment=self._int(d.get("segment", 0), f"{w}.segment"),
                          include_all=self._bool(d.get("include_all", False), f"{w}.include_all"),
                          scope=scope, rid=None if rid is None else self._int(rid, f"{w}.rid"))
+
+
+# Old names, for branches in flight when the module was renamed from
+# harness/platform.py (issue 12); new code uses the names above.
+Platform = Board
+PlatformError = BoardError
+load_platform = load_board

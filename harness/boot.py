@@ -35,6 +35,7 @@ from harness.acpi.viot import acpi_viot_init
 from harness.base import dd
 from harness.base.core import device_add
 from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
+from harness.board import Board
 from harness.bus import virtio
 from harness.bus.amba import amba_bustype, amba_driver
 from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
@@ -47,7 +48,6 @@ from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
-from harness.platform import Platform
 
 # host1x-context has no dma_configure hook
 host1x_context_device_bus_type = bus_type("host1x-context")
@@ -190,7 +190,7 @@ def do_init_module(drv: Any, init: Callable[[Any], int] | None = None) -> int:
 class Boot:
     """Everything one run builds: tree, devices, drivers, the kernel."""
 
-    def __init__(self, platform: Platform, v: variant.Variant, cfg: BootConfig,
+    def __init__(self, platform: Board, v: variant.Variant, cfg: BootConfig,
                  chooser: Chooser | None = None, record: bool = False) -> None:
         self.platform = platform
         self.variant = v

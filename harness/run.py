@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import oracles
+from harness.board import Board
 from harness.boot import Boot, BootConfig
 from harness.device import device_is_bound
 from harness.findings import Finding
 from harness.iommu.iommu import core
 from harness.kernel import Chooser, set_kernel
-from harness.platform import Platform
 from harness.variant import Variant
 
 
@@ -44,7 +44,7 @@ class Result:
         }
 
 
-def run_scenario(platform: Platform, v: Variant, cfg: BootConfig | None = None, *,
+def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
                  chooser: Chooser | None = None, record: bool = False) -> Result:
     """Boot ``platform`` under variant ``v``; never raises for model findings.
 

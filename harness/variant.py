@@ -27,7 +27,7 @@ from typing import Any
 
 from harness import sites as _driver_sites
 from harness.errno import ENODEV
-from harness.site import G, Guard, P, Pred, PredDef, Site
+from harness.sites.site import G, Guard, P, Pred, PredDef, Site
 from mutators.move_shapes import Place, move_if
 from mutators.shapes import Alternative, Anchor, ChoiceShape, Comment, GuardedIf
 from mutators.snapshot_shapes import ONCE, TWICE, read_once

@@ -25,7 +25,7 @@ from fuzz.cli import UsageError
 from mutators.engine import SPATCH_TIMEOUT
 
 if TYPE_CHECKING:  # pragma: no cover
-    from harness.platform import Platform
+    from harness.board import Board
     from mutators.propose.pipeline import ProposeResult
 
 
@@ -55,12 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
-def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
+def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Board]]:
     from corpus.bundled import bundled_names, load_bundled
     from corpus.dt import load_platform_file
     from mutators.propose.evidence import SEED_BOARD
 
-    out: list[tuple[str, Platform]] = []
+    out: list[tuple[str, Board]] = []
     for name in names or [SEED_BOARD]:
         if name in bundled_names():
             out.append((name, load_bundled(name)))

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from corpus.store import StoreError, load_reproducer
 from fuzz.cli import UsageError
 from fuzz.commands.fuzz import DEFAULT_CRASHES
+from fuzz.crashstore import StoreError, load_reproducer
 from harness.boot import boot_config_from_json
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

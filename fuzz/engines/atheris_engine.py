@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz.engines.session import EngineStats
-from fuzz.gen import Board
+from fuzz.gen import CorpusBoard
 from harness.variant import Variant, variant_to_json
 
 _STATUS = re.compile(r"^#(\d+)\s+\w+\s+.*?cov: (\d+)")
@@ -37,7 +37,7 @@ class AtherisJob:
     """One atheris campaign on one variant."""
 
     variant: Variant
-    boards: list[Board]
+    boards: list[CorpusBoard]
     store: Path | None
     runs: int | None = None
     seconds: float | None = None

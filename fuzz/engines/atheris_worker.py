@@ -28,14 +28,14 @@ def main(argv: list[str]) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["harness"]):
-        import harness.scenario  # noqa: F401 - instrumented here, used through the session
+        import harness.run  # noqa: F401 - instrumented here, used through the session
         from fuzz.engines.session import Found, Session
-        from fuzz.gen import Board, GenContext, generate
-        from harness.platform import load_platform
+        from fuzz.gen import CorpusBoard, GenContext, generate
+        from harness.board import load_board
         from harness.variant import variant_from_json
 
     variant = variant_from_json(req["variant"])
-    boards = [Board(b["name"], load_platform(b["path"])) for b in req["boards"]]
+    boards = [CorpusBoard(b["name"], load_board(b["path"])) for b in req["boards"]]
     ctx = GenContext(boards, mutate=req.get("mutate", True), events=req.get("events", True))
 
     def on_found(f: Found) -> None:

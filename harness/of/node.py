@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.board import Board, Node
 from harness.errno import ENODEV
 from harness.kernel import kfunc
-from harness.platform import Node, Platform
 
 
 class fwnode_handle:  # noqa: N801
@@ -60,7 +60,7 @@ class of_phandle_args:  # noqa: N801
 class DeviceTree:
     """The unflattened tree of one boot (``of_root``)."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Board) -> None:
         self.by_path: dict[str, device_node] = {}
         self.root: device_node | None = None
         for n in platform.nodes:

@@ -28,7 +28,7 @@ from typing import Any
 
 import git
 
-from harness.platform import Platform
+from harness.board import Board
 from harness.variant import PRESETS, SITES, Variant, make_variant
 from mutators import gitrepo
 from mutators.apply import site_locations, spatch_version
@@ -58,7 +58,7 @@ class ProposeRequest:
     trailers: message.Trailers = field(default_factory=message.Trailers)
     signoff: bool = False
     ranking: str | None = None
-    boards: list[tuple[str, Platform]] = field(default_factory=list)
+    boards: list[tuple[str, Board]] = field(default_factory=list)
     out: str = "outgoing"
     force: bool = False
     timeout: float = SPATCH_TIMEOUT

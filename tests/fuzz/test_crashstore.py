@@ -1,4 +1,4 @@
-"""corpus.store: reproducers saved atomically, content-addressed, de-duplicated by title."""
+"""fuzz.crashstore: reproducers saved atomically, content-addressed, de-duplicated by title."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from corpus.bundled import bundled_path, load_bundled
-from corpus.store import (
+from fuzz.crashstore import (
     CrashStore,
     StoreError,
     load_reproducer,
@@ -20,7 +20,7 @@ from corpus.store import (
     reproducer_from_json,
     title_key,
 )
-from harness.platform import Platform
+from harness.board import Board
 
 ODROID = "rk3568-odroid-m1"
 TITLE = "BUG: unable to handle kernel NULL pointer dereference in rk_iommu_of_xlate"
@@ -36,16 +36,16 @@ def finding(title: str = TITLE, alt: list[str] | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def odroid() -> Platform:
+def odroid() -> Board:
     return load_bundled(ODROID)
 
 
-def save(store: CrashStore, plat: Platform, schedule: list[int], **kw: Any) -> Any:
+def save(store: CrashStore, plat: Board, schedule: list[int], **kw: Any) -> Any:
     f = kw.pop("finding", finding())
     return store.save(f, platform=plat, variant=VARIANT, schedule=schedule, **kw)
 
 
-def test_save_then_load(tmp_path: Path, odroid: Platform) -> None:
+def test_save_then_load(tmp_path: Path, odroid: Board) -> None:
     store = CrashStore(tmp_path / "crashes")
     r = save(store, odroid, [3, 1, 0], config={"fail_alloc": []})
     assert r.status == "new"
@@ -59,14 +59,14 @@ def test_save_then_load(tmp_path: Path, odroid: Platform) -> None:
     assert not list((tmp_path / "crashes").glob(".*.tmp"))  # no temp file left behind
 
 
-def test_same_content_is_the_same_file(tmp_path: Path, odroid: Platform) -> None:
+def test_same_content_is_the_same_file(tmp_path: Path, odroid: Board) -> None:
     store = CrashStore(tmp_path)
     a = save(store, odroid, [1, 2])
     b = save(store, odroid, [1, 2])
     assert b.status == "duplicate" and b.path == a.path
 
 
-def test_dedup_by_title_keeps_the_shorter_schedule(tmp_path: Path, odroid: Platform) -> None:
+def test_dedup_by_title_keeps_the_shorter_schedule(tmp_path: Path, odroid: Board) -> None:
     store = CrashStore(tmp_path)
     first = save(store, odroid, [1, 2, 3])
     longer = save(store, odroid, [1, 2, 3, 4])
@@ -78,7 +78,7 @@ def test_dedup_by_title_keeps_the_shorter_schedule(tmp_path: Path, odroid: Platf
     assert other.status == "new" and len(store.paths()) == 2
 
 
-def test_dedup_through_alt_titles(tmp_path: Path, odroid: Platform) -> None:
+def test_dedup_through_alt_titles(tmp_path: Path, odroid: Board) -> None:
     store = CrashStore(tmp_path)
     save(store, odroid, [1], finding=finding(alt=["KASAN: use-after-free in foo"]))
     r = save(store, odroid, [1, 2], finding=finding("KASAN: use-after-free in foo"))
@@ -86,7 +86,7 @@ def test_dedup_through_alt_titles(tmp_path: Path, odroid: Platform) -> None:
     assert store.find_title("KASAN: use-after-free in foo") == store.paths()
 
 
-def test_platform_by_reference(tmp_path: Path, odroid: Platform) -> None:
+def test_platform_by_reference(tmp_path: Path, odroid: Board) -> None:
     board = tmp_path / "boards" / f"{ODROID}.json"
     board.parent.mkdir()
     shutil.copy(bundled_path(ODROID), board)
@@ -138,7 +138,7 @@ def test_concurrent_saves_keep_one_per_title(tmp_path: Path) -> None:
          "not an absolute node path"),
     ],
 )
-def test_malformed_reproducers(tmp_path: Path, odroid: Platform, mutate: Any, message: str) -> None:
+def test_malformed_reproducers(tmp_path: Path, odroid: Board, mutate: Any, message: str) -> None:
     r = save(CrashStore(tmp_path), odroid, [1])
     data = json.loads(r.path.read_text())
     mutate(data)
@@ -154,10 +154,10 @@ def test_unreadable_files(tmp_path: Path) -> None:
         load_reproducer(tmp_path / "bad.json")
 
 
-def test_replay_reproduces_the_finding(tmp_path: Path, odroid: Platform) -> None:
+def test_replay_reproduces_the_finding(tmp_path: Path, odroid: Board) -> None:
     """A stored NEXT oops on the ODROID-M1 replays to the same title."""
     from harness.boot import BootConfig
-    from harness.scenario import run_scenario
+    from harness.run import run_scenario
     from harness.variant import NEXT, variant_from_json
 
     result = run_scenario(odroid, NEXT, BootConfig())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.store import CrashStore
+from fuzz.crashstore import CrashStore
 from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.atheris_engine import AtherisJob
 from fuzz.engines.atheris_engine import run as run_atheris

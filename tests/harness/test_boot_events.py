@@ -7,7 +7,7 @@ import pytest
 from corpus.bundled import load_bundled
 from harness.boot import Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
 from harness.errno import EPROBE_DEFER
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import V614
 
 

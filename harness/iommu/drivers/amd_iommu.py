@@ -57,6 +57,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import oracles
+from harness.board import AcpiIommu
 from harness.bus.pci import dev_is_pci, pci_bus_type, pci_device_group, to_pci_dev
 from harness.errno import EINVAL, ENODEV, ERR_PTR
 from harness.iommu.drivers import IommuDriverSpec
@@ -70,7 +71,6 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import iommu_device, iommu_ops
 from harness.kernel import kernel, kfunc
-from harness.platform import AcpiIommu
 
 DRIVER_NAME = "amd-iommu"
 

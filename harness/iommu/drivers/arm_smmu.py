@@ -19,7 +19,7 @@ Facts modelled (6.12 line numbers; docs/drivers/arm-smmu.md has the list):
   &arm_smmu_ops, using_legacy_binding ? NULL : dev)``.  6.12 registers
   (L2253) *before* drvdata (L2261) and the SMR mask probe (L2266-2267);
   v6.14 ("iommu/arm-smmu: Make instance lookup robust") publishes both first.
-  Both are order sites (:mod:`harness.sites.arm_smmu`), v6.14 = before.
+  Both are order sites (:mod:`harness.sites.drivers.arm_smmu`), v6.14 = before.
 * ``arm_smmu_get_by_fwnode()`` (L1412): 6.12 ``driver_find_device_by_fwnode``
   (bound SMMUs only) + drvdata, and ``arm_smmu_probe_device`` defers with
   "smmu dev has not bound yet" (L1440-1450) when NULL.  v6.14 looks the

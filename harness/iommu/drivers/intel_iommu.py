@@ -52,6 +52,7 @@ from typing import Any
 
 from harness import oracles
 from harness.base.platform import platform_bus_type
+from harness.board import AcpiIommu, ScopeEntry
 from harness.bus.pci import dev_is_pci, pci_bus_type, pci_device_group, to_pci_dev
 from harness.errno import ENODEV, ERR_PTR
 from harness.iommu.drivers import IommuDriverSpec
@@ -65,7 +66,6 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import iommu_device, iommu_ops
 from harness.kernel import kernel, kfunc
-from harness.platform import AcpiIommu, ScopeEntry
 
 DRIVER_NAME = "intel-iommu"
 

@@ -14,7 +14,7 @@ Facts modelled (6.12 line numbers; v6.14 is the same on the probe path):
   creates the context-bank devices, which the already registered ctx driver
   binds right away; ``iommu_device_sysfs_add()``; ``iommu_device_register()``
   (L864).  drvdata and the population are order sites
-  (:mod:`harness.sites.qcom_iommu`); both precede registration in the C.
+  (:mod:`harness.sites.drivers.qcom_iommu`); both precede registration in the C.
 * ``qcom_iommu_ctx_probe()`` (L679): ``dev_get_drvdata(dev->parent)`` (L683) (no NULL
   check), ``ctx->asid = get_asid()``, ``qcom_iommu->ctxs[ctx->asid] = ctx``
   (L735).

@@ -10,7 +10,7 @@ move the statements.
 
 from __future__ import annotations
 
-from harness.site import Site
+from harness.sites.site import Site
 from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 _FILE = "drivers/iommu/arm/arm-smmu/arm-smmu.c"

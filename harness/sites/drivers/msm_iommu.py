@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.site import Site
+from harness.sites.site import Site
 from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [

@@ -9,7 +9,7 @@ reads the parent's drvdata).  6.12 and v6.14 publish both before
 
 from __future__ import annotations
 
-from harness.site import Site
+from harness.sites.site import Site
 from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 _FILE = "drivers/iommu/arm/arm-smmu/qcom_iommu.c"

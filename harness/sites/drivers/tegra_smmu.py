@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.site import Site
+from harness.sites.site import Site
 from mutators.order_shapes import AFTER, BEFORE, publish_order
 from mutators.shapes import ChoiceShape
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from corpus.dt import load_platform_file
 from harness import oracles
+from harness.board import Board
 from harness.boot import Boot, BootConfig
 from harness.kernel import set_kernel
-from harness.platform import Platform
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.variant import Variant
 
 
@@ -36,7 +36,7 @@ class Run:
     at_probe: dict[str, AtProbe] = field(default_factory=dict)
 
 
-def load(kernel_tree: Path, dts: str) -> Platform:
+def load(kernel_tree: Path, dts: str) -> Board:
     """Compile ``arch/.../*.dts`` of the tree through the corpus path."""
     return load_platform_file(kernel_tree / dts)
 
@@ -61,7 +61,7 @@ def _recording(at_probe: dict[str, AtProbe]) -> Iterator[None]:
         oracles.driver_probe_entry = orig  # type: ignore[assignment]
 
 
-def run(p: Platform, v: Variant, cfg: BootConfig | None = None) -> Run:
+def run(p: Board, v: Variant, cfg: BootConfig | None = None) -> Run:
     """``run_scenario`` plus the per-device state at driver probe."""
     at: dict[str, AtProbe] = {}
     with _recording(at):
@@ -69,7 +69,7 @@ def run(p: Platform, v: Variant, cfg: BootConfig | None = None) -> Run:
     return Run(r, at)
 
 
-def boot(p: Platform, v: Variant) -> tuple[Boot, Any]:
+def boot(p: Board, v: Variant) -> tuple[Boot, Any]:
     """A boot whose final state (devices, driver globals) the test inspects;
     call ``set_kernel(None)`` (``done()``) afterwards."""
     b = Boot(p, v, BootConfig())

@@ -11,9 +11,9 @@ import pytest
 
 from corpus.dt import load_platform_file
 from harness import oracles
+from harness.board import Board
 from harness.boot import BootConfig
-from harness.platform import Platform
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.variant import Variant
 
 
@@ -29,11 +29,11 @@ class Boot:
     priv_at_probe: dict[str, Any]
 
 
-def load(kernel_tree: Path, dts: str) -> Platform:
+def load(kernel_tree: Path, dts: str) -> Board:
     return load_platform_file(kernel_tree / dts)
 
 
-def clients(p: Platform, iommu_compat: tuple[str, ...]) -> dict[str, list[str]]:
+def clients(p: Board, iommu_compat: tuple[str, ...]) -> dict[str, list[str]]:
     """Enabled nodes with an ``iommus`` entry naming an enabled IOMMU of the
     driver -> the IOMMU node paths they name."""
     _learn_names(p)
@@ -63,7 +63,7 @@ def _populated(n: Any, nodes: dict[str, Any]) -> bool:
     return True
 
 
-def boot(p: Platform, v: Variant, monkeypatch: pytest.MonkeyPatch,
+def boot(p: Board, v: Variant, monkeypatch: pytest.MonkeyPatch,
          cfg: BootConfig | None = None) -> Boot:
     numbers: dict[int, int] = {}
     at_probe: dict[str, int | None] = {}
@@ -89,7 +89,7 @@ def boot(p: Platform, v: Variant, monkeypatch: pytest.MonkeyPatch,
 _NAMES: dict[str, str] = {}
 
 
-def _learn_names(p: Platform) -> None:
+def _learn_names(p: Board) -> None:
     from harness.of.node import DeviceTree
     from harness.of.platform import of_device_make_bus_id
 

@@ -13,20 +13,20 @@ import pytest
 
 import harness.boot as boot_mod
 from harness import oracles
+from harness.board import Board, load_board
 from harness.boot import Boot, BootConfig, DriverConfig
 from harness.device import device_is_bound
 from harness.errno import IS_ERR, PTR_ERR
 from harness.findings import Finding
 from harness.iommu.structs import iommu_ops
 from harness.kernel import kfunc, set_kernel
-from harness.platform import Platform, load_platform
 from harness.variant import Variant
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "corpus" / "examples"
 
 
-def example(name: str) -> Platform:
-    return load_platform(EXAMPLES / f"{name}.json")
+def example(name: str) -> Board:
+    return load_board(EXAMPLES / f"{name}.json")
 
 
 @dataclass
@@ -64,7 +64,7 @@ def boot_recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Run
     """``boot_recorded(platform, variant, ops, cfg=None) -> Run``."""
     runs: list[Run] = []
 
-    def run(platform: Platform, v: Variant, ops: iommu_ops, cfg: BootConfig | None = None) -> Run:
+    def run(platform: Board, v: Variant, ops: iommu_ops, cfg: BootConfig | None = None) -> Run:
         rec = Run(boot=Boot(platform, v, cfg or BootConfig()), findings=[])
 
         def factory(dcfg: DriverConfig) -> Callable[[Any], int]:

@@ -7,10 +7,10 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from harness.board import Board, Node
 from harness.boot import Boot, BootConfig
 from harness.findings import Finding
 from harness.kernel import set_kernel
-from harness.platform import Node, Platform
 from harness.variant import Variant
 
 
@@ -26,7 +26,7 @@ class Booted:
     log: list[str]
 
 
-def boot(platform: Platform, v: Variant) -> Booted:
+def boot(platform: Board, v: Variant) -> Booted:
     from harness.iommu.iommu import core
     from harness.oracles import final_checks
 
@@ -42,13 +42,13 @@ def boot(platform: Platform, v: Variant) -> Booted:
         set_kernel(None)
 
 
-def clients_of(platform: Platform, iommu_path: str) -> list[Node]:
+def clients_of(platform: Board, iommu_path: str) -> list[Node]:
     """Available nodes whose "iommus" name ``iommu_path``."""
     return [n for n in platform.nodes if n.available()
             and any(r.iommu == iommu_path for r in n.iommus)]
 
 
-def legacy_mmu_masters(platform: Platform) -> Platform:
+def legacy_mmu_masters(platform: Board) -> Board:
     """A documented hand-written variant of a real board with the legacy
     arm-smmu binding (no 6.12 arm/arm64 DT uses it any more): every
     ``iommus = <&smmu ID...>`` of an arm-smmu instance becomes an entry of

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.board import Board
 from harness.errno import EINVAL, ENODEV
 from harness.iommu.drivers.amd_iommu import AmdState, amd_iommu_ops
 from harness.iommu.iommu import IommuCoreState
-from harness.platform import Platform
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
 
 from .conftest import Run, example
@@ -23,12 +23,12 @@ OWNED = ["0000:00:00.0", "0000:00:01.1", "0000:00:14.0", "0000:00:14.3", "0000:0
 
 
 @pytest.fixture
-def amd() -> Platform:
+def amd() -> Board:
     return example("x86-amdvi-example")
 
 
 def test_v614_owned_devices_grouped_before_their_drivers_probe(boot_recorded: Callable[..., Run],
-                                                               amd: Platform) -> None:
+                                                               amd: Board) -> None:
     r = boot_recorded(amd, V614, amd_iommu_ops)
     assert r.findings == []
     for name in OWNED:
@@ -43,7 +43,7 @@ def test_v614_owned_devices_grouped_before_their_drivers_probe(boot_recorded: Ca
 
 
 def test_iommu_functions_are_grouped_but_never_bound(boot_recorded: Callable[..., Run],
-                                                     amd: Platform) -> None:
+                                                     amd: Board) -> None:
     r = boot_recorded(amd, V614, amd_iommu_ops)
     for name in IOMMU_FNS:
         # iommu_init_pci(): match_driver = false
@@ -52,7 +52,7 @@ def test_iommu_functions_are_grouped_but_never_bound(boot_recorded: Callable[...
 
 
 def test_second_ivhd_devices_wait_for_their_own_registration(boot_recorded: Callable[..., Run],
-                                                             amd: Platform) -> None:
+                                                             amd: Board) -> None:
     r = boot_recorded(amd, V614, amd_iommu_ops)
     listed = r.boot.kernel.state(IommuCoreState).iommu_device_list
     amd_list = r.boot.kernel.state(AmdState).amd_iommu_list
@@ -63,7 +63,7 @@ def test_second_ivhd_devices_wait_for_their_own_registration(boot_recorded: Call
     assert r.dev("0000:01:00.0").iommu.iommu_dev is listed[0]
 
 
-def test_groups(boot_recorded: Callable[..., Run], amd: Platform) -> None:
+def test_groups(boot_recorded: Callable[..., Run], amd: Board) -> None:
     r = boot_recorded(amd, V614, amd_iommu_ops)
     g = r.group
     assert g("AMDI0010:00") is g("AMDI0010:01")  # acpihid_device_group: same devid
@@ -75,14 +75,14 @@ def test_groups(boot_recorded: Callable[..., Run], amd: Platform) -> None:
     assert len(distinct) == len(OWNED) + len(IOMMU_FNS) - 4
 
 
-def test_group_reused_whatever_the_probe_order(amd: Platform, boot_recorded: Callable[..., Run]) -> None:
+def test_group_reused_whatever_the_probe_order(amd: Board, boot_recorded: Callable[..., Run]) -> None:
     # the aliasing function first on the bus: the alias search still joins them
     amd.extra_devices.sort(key=lambda e: e.name != "0000:04:00.1")
     r = boot_recorded(amd, V614, amd_iommu_ops)
     assert r.group("0000:04:00.0") is r.group("0000:04:00.1")
 
 
-def test_missing_iommu_pci_function_fails_init(amd: Platform, boot_recorded: Callable[..., Run]) -> None:
+def test_missing_iommu_pci_function_fails_init(amd: Board, boot_recorded: Callable[..., Run]) -> None:
     amd.extra_devices = [e for e in amd.extra_devices if e.name != "0000:40:00.2"]
     r = boot_recorded(amd, V614, amd_iommu_ops)
     assert any("IOMMU1: Failed to initialize IOMMU Hardware (error=-19)" in ln
@@ -111,12 +111,12 @@ def test_acpi_hid_without_companion_and_unknown_hid() -> None:
 
 
 @pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
-def test_runs_under_both_variants(amd: Platform, v: object) -> None:
+def test_runs_under_both_variants(amd: Board, v: object) -> None:
     res = run_scenario(amd, v)  # type: ignore[arg-type]
     assert not res.panicked and res.stats["registered_instances"] == 2
 
 
-def test_owns_names_are_acpi_hid_entries_on_the_iommu_devid(amd: Platform,
+def test_owns_names_are_acpi_hid_entries_on_the_iommu_devid(amd: Board,
                                                            boot_recorded: Callable[..., Run]) -> None:
     amd.acpi_iommus[0].owns = ("AMDI0030:00",)
     r = boot_recorded(amd, V614, amd_iommu_ops)

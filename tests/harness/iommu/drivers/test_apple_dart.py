@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from corpus.pci_dt import with_dt_pci_functions
+from harness.board import Board, IommuRef
 from harness.findings import OOPS
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY
-from harness.platform import IommuRef, Platform
 from harness.variant import NEXT, V614
-from tests.harness.drivers import _misc_boards as mb
+from tests.harness.iommu.drivers import _misc_boards as mb
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -24,13 +24,13 @@ WIFI, BT, PORT0 = "0000:01:00.0", "0000:01:00.1", "0000:00:00.0"
 
 
 @pytest.fixture(scope="module")
-def j274(kernel_tree: Path) -> Platform:
+def j274(kernel_tree: Path) -> Board:
     # with the Wi-Fi/Bluetooth functions the DT describes below pcie0's port00
     return with_dt_pci_functions(mb.load(kernel_tree, J274))
 
 
 @pytest.fixture(scope="module")
-def j314s(kernel_tree: Path) -> Platform:
+def j314s(kernel_tree: Path) -> Board:
     return with_dt_pci_functions(mb.load(kernel_tree, J314S))
 
 
@@ -39,14 +39,14 @@ def _sids(cfg: object) -> list[tuple[str, list[int]]]:
             for sm in cfg.stream_maps if sm.dart is not None]  # type: ignore[attr-defined]
 
 
-def test_pci_functions_come_from_the_dt(j274: Platform) -> None:
+def test_pci_functions_come_from_the_dt(j274: Board) -> None:
     assert [(e.name, e.rid, e.parent) for e in j274.extra_devices] == [
         (PORT0, 0x000, "/soc/pcie@690000000"),
         (WIFI, 0x100, "/soc/pcie@690000000"),
         (BT, 0x101, "/soc/pcie@690000000")]
 
 
-def test_v614_functions_sharing_a_stream_share_a_group_before_their_drivers_probe(j274: Platform) -> None:
+def test_v614_functions_sharing_a_stream_share_a_group_before_their_drivers_probe(j274: Board) -> None:
     r = mb.run(j274, V614)
     assert r.result.findings == []
     wifi, bt, adm = r.at_probe[WIFI], r.at_probe[BT], r.at_probe[ADMAC]
@@ -68,7 +68,7 @@ def test_v614_functions_sharing_a_stream_share_a_group_before_their_drivers_prob
     assert r.result.stats["groups"] == 2
 
 
-def test_v614_devices_sharing_a_platform_stream_share_a_group(j274: Platform) -> None:
+def test_v614_devices_sharing_a_platform_stream_share_a_group(j274: Board) -> None:
     """A second sio_dart master with the admac's SID joins the admac's group
     (apple_dart_device_group reuses sid2group), whatever its bus."""
     nodes = []
@@ -84,7 +84,7 @@ def test_v614_devices_sharing_a_platform_stream_share_a_group(j274: Platform) ->
     assert len(mca.group.devices) == 2
 
 
-def test_v614_one_master_behind_two_darts(j314s: Platform) -> None:
+def test_v614_one_master_behind_two_darts(j314s: Board) -> None:
     """t6000 admac: iommus = <&sio_dart_0 2>, <&sio_dart_1 2>; one master cfg
     with two stream maps, probed through the first DART."""
     r = mb.run(j314s, V614)
@@ -97,7 +97,7 @@ def test_v614_one_master_behind_two_darts(j314s: Platform) -> None:
     assert adm.default_domain is not None
 
 
-def test_drvdata_published_after_register_oopses_on_the_null_dart(j274: Platform) -> None:
+def test_drvdata_published_after_register_oopses_on_the_null_dart(j274: Board) -> None:
     """The order site is read: under NEXT's walk apple_dart_of_xlate() gets a
     NULL dart from drvdata, records the SID under it, and probe_device()
     returns &NULL->iommu -- the core faults on that bogus iommu_device."""

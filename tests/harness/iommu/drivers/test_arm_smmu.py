@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from corpus.dt import load_platform_file
+from harness.board import Board, Node
 from harness.iommu.structs import IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_IDENTITY
-from harness.platform import Node, Platform
 from harness.variant import NEXT, SITES, V614, Variant
 from mutators.readback import read_value
-from tests.harness.drivers._sites import patched_copy
-from tests.harness.drivers.smmu_boards import Booted, boot, clients_of, legacy_mmu_masters
+from tests.harness.iommu.drivers._sites import patched_copy
+from tests.harness.iommu.drivers.smmu_boards import Booted, boot, clients_of, legacy_mmu_masters
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -26,23 +26,23 @@ ADRENO_SMMU = "/soc@0/iommu@5040000"  # qcom,sdm845-smmu-v2 + qcom,adreno-smmu
 
 
 @pytest.fixture(scope="module")
-def sdm845(kernel_tree: Path) -> Platform:
+def sdm845(kernel_tree: Path) -> Board:
     return load_platform_file(kernel_tree / SDM845)
 
 
 @pytest.fixture(scope="module")
-def juno(kernel_tree: Path) -> Platform:
+def juno(kernel_tree: Path) -> Board:
     return load_platform_file(kernel_tree / JUNO)
 
 
-def _smmus(p: Platform) -> list[Node]:
+def _smmus(p: Board) -> list[Node]:
     from harness.iommu.drivers.arm_smmu import ARM_SMMU_OF_MATCH
 
     return [n for n in p.nodes if n.available() and n.iommu_cells is not None
             and any(c in ARM_SMMU_OF_MATCH for c in n.compatible)]
 
 
-def _entries(p: Platform, client: Node, smmu: Node) -> list[tuple[int, int]]:
+def _entries(p: Board, client: Node, smmu: Node) -> list[tuple[int, int]]:
     """(SID, mask) of each specifier, as the binding defines them."""
     smm = smmu.props.get("stream-match-mask")
     out = []
@@ -59,7 +59,7 @@ def _covers(big: tuple[int, int], small: tuple[int, int]) -> bool:
     return (smask & bmask) == smask and not ((sid ^ bid) & ~bmask & 0xFFFF)
 
 
-def expected_partition(p: Platform, smmu: Node) -> list[set[str]]:
+def expected_partition(p: Board, smmu: Node) -> list[set[str]]:
     """Clients of ``smmu`` that must share a group: those linked by a stream
     map entry one of them reuses (arm_smmu_find_sme: an existing SMR that
     entirely matches the new entry), transitively."""
@@ -87,7 +87,7 @@ def _groups_by_node(r: Booted) -> dict[str, object]:
             if d.of_node is not None}
 
 
-def assert_smr_policy(p: Platform, r: Booted) -> int:
+def assert_smr_policy(p: Board, r: Booted) -> int:
     """Every enabled client of every SMMU is grouped, and grouped by the SME
     sharing policy; returns the number of clients checked."""
     by_node = _groups_by_node(r)
@@ -110,7 +110,7 @@ def assert_smr_policy(p: Platform, r: Booted) -> int:
     return n
 
 
-def test_sdm845_v614_groups_by_shared_sme(sdm845: Platform) -> None:
+def test_sdm845_v614_groups_by_shared_sme(sdm845: Board) -> None:
     r = boot(sdm845, V614)
     assert r.findings == [] and not r.panicked
     # both instances registered, with a non-NULL fwnode (generic binding)
@@ -128,7 +128,7 @@ def test_sdm845_v614_groups_by_shared_sme(sdm845: Platform) -> None:
     assert g.owner_cnt == 2 and g.domain is g.default_domain
 
 
-def test_sdm845_qcom_impl_picks_identity_for_display_and_gpu(sdm845: Platform) -> None:
+def test_sdm845_qcom_impl_picks_identity_for_display_and_gpu(sdm845: Board) -> None:
     r = boot(sdm845, V614)
     by_node = _groups_by_node(r)
     identity = {"/soc@0/display-subsystem@ae00000", "/soc@0/gpu@5000000", "/soc@0/gmu@506a000"}
@@ -143,7 +143,7 @@ def test_sdm845_qcom_impl_picks_identity_for_display_and_gpu(sdm845: Platform) -
                      "15000000.iommu": "sdm845_smmu_500_impl"}
 
 
-def test_sdm845_without_scm_defers_the_qcom_smmus(sdm845: Platform) -> None:
+def test_sdm845_without_scm_defers_the_qcom_smmus(sdm845: Board) -> None:
     """qcom_smmu_create(): no qcom_scm -> -EPROBE_DEFER; nothing registers."""
     import copy
 
@@ -156,7 +156,7 @@ def test_sdm845_without_scm_defers_the_qcom_smmus(sdm845: Platform) -> None:
     assert any("qcom_scm not ready" in line for line in r.log)
 
 
-def test_juno_v614_generic_impl(juno: Platform) -> None:
+def test_juno_v614_generic_impl(juno: Board) -> None:
     r = boot(juno, V614)
     assert r.findings == [] and not r.panicked
     assert assert_smr_policy(juno, r) == 6
@@ -169,7 +169,7 @@ def test_juno_v614_generic_impl(juno: Platform) -> None:
     assert len(hd) == 2 and by_node[hd[0]] is not by_node[hd[1]]
 
 
-def test_legacy_mmu_masters_registers_null_fwnode(juno: Platform) -> None:
+def test_legacy_mmu_masters_registers_null_fwnode(juno: Board) -> None:
     """Legacy binding: NULL-fwnode instances; a master is found only among the
     SMMUs *bound* to arm_smmu_driver (driver_for_each_device), so the masters
     of an SMMU get probed by a later SMMU's registration walk, never by its
@@ -208,7 +208,7 @@ def test_legacy_mmu_masters_registers_null_fwnode(juno: Platform) -> None:
         assert by_node[usb[0]] is by_node[usb[1]]
 
 
-def test_mixed_bindings_refuse_the_second_kind(juno: Platform) -> None:
+def test_mixed_bindings_refuse_the_second_kind(juno: Board) -> None:
     """arm_smmu_device_dt_probe(): once one SMMU used the generic binding, an
     SMMU with "mmu-masters" is not probed (-ENODEV)."""
     import copy
@@ -227,7 +227,7 @@ def test_mixed_bindings_refuse_the_second_kind(juno: Platform) -> None:
     assert any("mismatched DT properties" in line for line in r.log)
 
 
-def test_next_drvdata_after_register_oopses_in_probe_device(sdm845: Platform) -> None:
+def test_next_drvdata_after_register_oopses_in_probe_device(sdm845: Board) -> None:
     """Positive control for the order site: NEXT's walk reaches
     arm_smmu_probe_device() while drvdata is still NULL (6.12's order with
     v6.14's unchecked lookup)."""
@@ -240,7 +240,7 @@ def test_next_drvdata_after_register_oopses_in_probe_device(sdm845: Platform) ->
                            "bus_for_each_dev", "iommu_device_register", "arm_smmu_device_probe"]
 
 
-def test_next_smr_masks_after_register_fails_the_apps_smmu(sdm845: Platform) -> None:
+def test_next_smr_masks_after_register_fails_the_apps_smmu(sdm845: Board) -> None:
     """smr_mask_mask is 0 until arm_smmu_test_smr_masks(): a masked client
     fails probe_device with -EINVAL inside the walk, which fails the whole
     registration in NEXT; V614 never probes DT clients in the walk."""
@@ -274,7 +274,7 @@ def test_ls1088a_fsl_mc_and_pci_clients(kernel_tree: Path) -> None:
     group."""
     import dataclasses
 
-    from harness.platform import ExtraDevice
+    from harness.board import ExtraDevice
 
     p = load_platform_file(kernel_tree / "arch/arm64/boot/dts/freescale/fsl-ls1088a-rdb.dts")
     mc = next(n for n in p.nodes if "fsl,qoriq-mc" in n.compatible)
@@ -295,7 +295,7 @@ def test_ls1088a_fsl_mc_and_pci_clients(kernel_tree: Path) -> None:
 
 
 @pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
-def test_release_device_frees_shared_smes_last_user_last(sdm845: Platform, v: Variant) -> None:
+def test_release_device_frees_shared_smes_last_user_last(sdm845: Board, v: Variant) -> None:
     """Removing the devices that share SMEs: arm_smmu_release_device() drops
     the S2CR counts; the last user frees the SMRs and forgets the cached
     group (s2cr_init_val); each member's group reference goes with it."""

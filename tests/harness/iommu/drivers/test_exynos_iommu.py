@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.board import Board
 from harness.findings import OOPS
-from harness.platform import Platform
 from harness.variant import NEXT, V614
-from tests.harness.drivers._probe_groups import boot, clients, dev_name, load
+from tests.harness.iommu.drivers._probe_groups import boot, clients, dev_name, load
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -20,11 +20,11 @@ COMPAT = ("samsung,exynos-sysmmu",)
 
 
 @pytest.fixture(scope="module")
-def tm2e(kernel_tree: Path) -> Platform:
+def tm2e(kernel_tree: Path) -> Board:
     return load(kernel_tree, TM2E)
 
 
-def test_v614_one_group_per_master_before_probe(tm2e: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_v614_one_group_per_master_before_probe(tm2e: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     b = boot(tm2e, V614, monkeypatch)
     assert b.result.findings == []
     cl = clients(tm2e, COMPAT)
@@ -37,7 +37,7 @@ def test_v614_one_group_per_master_before_probe(tm2e: Platform, monkeypatch: pyt
 
 
 def test_v614_two_sysmmu_master_owns_both_controllers(
-        tm2e: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        tm2e: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     b = boot(tm2e, V614, monkeypatch)
     two = [p for p, refs in clients(tm2e, COMPAT).items() if len(set(refs)) == 2]
     assert two, "the board has masters behind two SysMMUs (DECON)"
@@ -48,14 +48,14 @@ def test_v614_two_sysmmu_master_owns_both_controllers(
             [r.iommu for r in tm2e.node_map()[path].iommus]
 
 
-def test_next_boots_the_board(tm2e: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_next_boots_the_board(tm2e: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     """NEXT results are recorded in docs/drivers/exynos.md."""
     b = boot(tm2e, NEXT, monkeypatch)
     assert b.result.stats["registered_instances"] == 12
 
 
 def test_next_drvdata_after_register_declines_then_probes_late(
-        tm2e: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        tm2e: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     # exynos_iommu_of_xlate() returns -ENODEV while the SysMMU has no drvdata:
     # the walk leaves the master alone, its bind-time parse probes it late
     v = NEXT.with_values("next-exynos-drvdata-after", "", **{"exynos_sysmmu_probe.drvdata": "after_register"})
@@ -66,14 +66,14 @@ def test_next_drvdata_after_register_declines_then_probes_late(
     assert all("exynos_iommu_of_xlate" not in f.trace for f in late)
 
 
-def test_v614_drvdata_after_register_is_harmless(tm2e: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_v614_drvdata_after_register_is_harmless(tm2e: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     v = V614.with_values("v614-exynos-drvdata-after", "", **{"exynos_sysmmu_probe.drvdata": "after_register"})
     assert boot(tm2e, v, monkeypatch).result.findings == []
 
 
 @pytest.mark.parametrize("v,leaks", [(V614, False), (NEXT, True)], ids=["V614", "NEXT"])
 def test_owner_allocated_per_fresh_dev_iommu(
-        tm2e: Platform, monkeypatch: pytest.MonkeyPatch, v: object, leaks: bool) -> None:
+        tm2e: Board, monkeypatch: pytest.MonkeyPatch, v: object, leaks: bool) -> None:
     """exynos_iommu_of_xlate() kzalloc()s an owner whenever priv is NULL and never
     frees it.  NEXT: the walk of the first DECON SysMMU parses the DECON, the
     second SysMMU is not registered yet (-EPROBE_DEFER), init fails and frees

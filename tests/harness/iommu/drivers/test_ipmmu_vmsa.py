@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.board import Board
 from harness.findings import OOPS
 from harness.iommu.drivers.ipmmu_vmsa import MATCH, devices_allowlist
-from harness.platform import Platform
 from harness.variant import NEXT, V614
-from tests.harness.drivers._probe_groups import boot, clients, dev_name, load
+from tests.harness.iommu.drivers._probe_groups import boot, clients, dev_name, load
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -23,12 +23,12 @@ LEFTOVER = "iommu: dev->iommu state changed by failed of_iommu_configure in of_i
 
 
 @pytest.fixture(scope="module")
-def salvator(kernel_tree: Path) -> Platform:
+def salvator(kernel_tree: Path) -> Board:
     return load(kernel_tree, SALVATOR)
 
 
 def test_v614_allowed_clients_share_their_leaf_group_before_probe(
-        salvator: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        salvator: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     b = boot(salvator, V614, monkeypatch)
     cl = clients(salvator, COMPAT)
     allowed = {dev_name(p): refs[0] for p, refs in cl.items() if dev_name(p) in devices_allowlist}
@@ -45,7 +45,7 @@ def test_v614_allowed_clients_share_their_leaf_group_before_probe(
     assert {f.device for f in b.result.findings} <= refused
 
 
-def test_root_ipmmu_mm_does_not_register(salvator: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_ipmmu_mm_does_not_register(salvator: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     st = boot(salvator, V614, monkeypatch).result.stats
     roots = [n for n in salvator.nodes if n.available() and any(c in COMPAT for c in n.compatible)
              and "renesas,ipmmu-main" not in n.props]
@@ -53,7 +53,7 @@ def test_root_ipmmu_mm_does_not_register(salvator: Platform, monkeypatch: pytest
     assert st["registered_instances"] == st["iommu_instances"] - 1
 
 
-def test_next_boots_the_board(salvator: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_next_boots_the_board(salvator: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     """NEXT results are recorded in docs/drivers/ipmmu-vmsa.md."""
     b = boot(salvator, NEXT, monkeypatch)
     assert b.result.stats["registered_instances"] == b.result.stats["iommu_instances"] - 1
@@ -61,7 +61,7 @@ def test_next_boots_the_board(salvator: Platform, monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize("base", [V614, NEXT], ids=lambda v: v.name)
 def test_drvdata_before_register_leaves_the_root_without_drvdata(
-        salvator: Platform, monkeypatch: pytest.MonkeyPatch, base: object) -> None:
+        salvator: Board, monkeypatch: pytest.MonkeyPatch, base: object) -> None:
     # The rule puts the statement right before iommu_device_register(), inside
     # the "register leaves only" block: the root never sets its drvdata and the
     # next leaf's ipmmu_find_root() dereferences it in __ipmmu_check_device()

@@ -7,7 +7,7 @@ import pytest
 
 from corpus.bundled import load_bundled
 from harness.variant import V614
-from tests.harness.drivers import _misc_boards as mb
+from tests.harness.iommu.drivers import _misc_boards as mb
 
 # board -> {client: IOMMU device it is probed through}
 EXPECTED = {

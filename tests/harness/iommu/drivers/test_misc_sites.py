@@ -11,7 +11,7 @@ import pytest
 from harness.variant import SITES, V614
 from mutators.order_shapes import AFTER, BEFORE
 from mutators.readback import function_bodies, read_value
-from tests.harness.drivers._sites import patched_copy
+from tests.harness.iommu.drivers._sites import patched_copy
 
 pytestmark = pytest.mark.kernel_tree
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.platform import Platform
+from harness.board import Board
 from harness.variant import V614
-from tests.harness.drivers import _misc_boards as mb
+from tests.harness.iommu.drivers import _misc_boards as mb
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -18,11 +18,11 @@ GPU, MDP4 = "4300000.gpu", "5100000.display-controller"
 
 
 @pytest.fixture(scope="module")
-def board(kernel_tree: Path) -> Platform:
+def board(kernel_tree: Path) -> Board:
     return mb.load(kernel_tree, BOARD)
 
 
-def test_v614_every_client_is_in_its_own_group_before_its_driver_probes(board: Platform) -> None:
+def test_v614_every_client_is_in_its_own_group_before_its_driver_probes(board: Board) -> None:
     r = mb.run(board, V614)
     assert r.result.findings == []
     gpu, mdp = r.at_probe[GPU], r.at_probe[MDP4]
@@ -40,7 +40,7 @@ def test_v614_every_client_is_in_its_own_group_before_its_driver_probes(board: P
     assert gpu.ids == () and mdp.ids == ()
 
 
-def test_v614_masters_stay_on_the_instances(board: Platform) -> None:
+def test_v614_masters_stay_on_the_instances(board: Board) -> None:
     b, _k = mb.boot(board, V614)
     try:
         from harness.iommu.drivers.msm_iommu import g
@@ -57,7 +57,7 @@ def test_v614_masters_stay_on_the_instances(board: Platform) -> None:
         mb.done()
 
 
-def test_missing_qcom_ncb_fails_the_probe(board: Platform) -> None:
+def test_missing_qcom_ncb_fails_the_probe(board: Board) -> None:
     nodes = [dataclasses.replace(n, props={k: v for k, v in n.props.items() if k != "qcom,ncb"})
              if "qcom,apq8064-iommu" in n.compatible else n for n in board.nodes]
     r = mb.run(dataclasses.replace(board, nodes=nodes), V614)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.board import Board
 from harness.boot import ABSENT, BootConfig, DriverConfig
 from harness.findings import OOPS
 from harness.iommu.drivers.mtk_iommu import PLAT_DATA
-from harness.platform import Platform
 from harness.variant import NEXT, V614
-from tests.harness.drivers._probe_groups import boot, clients, dev_name, load
+from tests.harness.iommu.drivers._probe_groups import boot, clients, dev_name, load
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -22,17 +22,17 @@ COMPAT = tuple(PLAT_DATA)
 
 
 @pytest.fixture(scope="module")
-def mt8183(kernel_tree: Path) -> Platform:
+def mt8183(kernel_tree: Path) -> Board:
     return load(kernel_tree, MT8183)
 
 
 @pytest.fixture(scope="module")
-def mt8195(kernel_tree: Path) -> Platform:
+def mt8195(kernel_tree: Path) -> Board:
     return load(kernel_tree, MT8195)
 
 
 def test_v614_mt8183_every_client_in_the_single_region_group_before_probe(
-        mt8183: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        mt8183: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     b = boot(mt8183, V614, monkeypatch)
     assert b.result.findings == []
     cl = clients(mt8183, COMPAT)
@@ -46,7 +46,7 @@ def test_v614_mt8183_every_client_in_the_single_region_group_before_probe(
 
 
 def test_v614_mt8195_vdo_and_vpp_share_groups_through_m4ulist(
-        mt8195: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        mt8195: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     b = boot(mt8195, V614, monkeypatch)
     assert b.result.findings == []
     cl = clients(mt8195, COMPAT)
@@ -74,7 +74,7 @@ def test_next_boots_the_board(kernel_tree: Path, board: str, monkeypatch: pytest
 @pytest.mark.parametrize("site,fn", [("mtk_iommu_probe.drvdata", "mtk_iommu_probe_device"),
                                      ("mtk_iommu_probe.hw_list", "mtk_iommu_get_frst_data")])
 def test_next_publishing_after_register_oopses_in_the_walk(
-        mt8183: Platform, monkeypatch: pytest.MonkeyPatch, site: str, fn: str) -> None:
+        mt8183: Board, monkeypatch: pytest.MonkeyPatch, site: str, fn: str) -> None:
     v = NEXT.with_values(f"next-{site}", site, **{site: "after_register"})
     r = boot(mt8183, v, monkeypatch).result
     [f] = [f for f in r.findings if f.kind == OOPS]
@@ -86,14 +86,14 @@ def test_next_publishing_after_register_oopses_in_the_walk(
 
 @pytest.mark.parametrize("site", ["mtk_iommu_probe.drvdata", "mtk_iommu_probe.hw_list"])
 def test_v614_publishing_after_register_is_harmless(
-        mt8183: Platform, monkeypatch: pytest.MonkeyPatch, site: str) -> None:
+        mt8183: Board, monkeypatch: pytest.MonkeyPatch, site: str) -> None:
     # V614: no client is parsed before the M4U probe returned
     v = V614.with_values(f"v614-{site}", site, **{site: "after_register"})
     assert boot(mt8183, v, monkeypatch).result.findings == []
 
 
 def test_larbs_without_driver_keep_the_m4u_deferred(
-        mt8183: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        mt8183: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     # mtk_iommu_mm_dts_parse(): !plarbdev->dev.driver -> -EPROBE_DEFER
     cfg = BootConfig(drivers={"mediatek,mt8183-smi-larb": DriverConfig(presence=ABSENT)})
     b = boot(mt8183, V614, monkeypatch, cfg)
@@ -102,14 +102,14 @@ def test_larbs_without_driver_keep_the_m4u_deferred(
 
 
 @pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
-def test_pci_endpoint_behind_the_infra_m4u(mt8195: Platform, monkeypatch: pytest.MonkeyPatch,
+def test_pci_endpoint_behind_the_infra_m4u(mt8195: Board, monkeypatch: pytest.MonkeyPatch,
                                            v: object) -> None:
     """An endpoint under the enabled PCIe host (iommu-map to the INFRA M4U,
     port IOMMU_PORT_INFRA_PCIE1): INFRA probe_device returns the instance, the
     port is in banks_portmsk[0] so the group is bank/region 0 of the INFRA M4U."""
     import copy
 
-    from harness.platform import ExtraDevice
+    from harness.board import ExtraDevice
 
     p = copy.deepcopy(mt8195)
     hosts = [n for n in p.nodes if n.iommu_map and n.available()]
@@ -122,7 +122,7 @@ def test_pci_endpoint_behind_the_infra_m4u(mt8195: Platform, monkeypatch: pytest
     assert b.ids_at_probe["0000:01:00.0"] == [hosts[0].iommu_map[0].iommu_base]
 
 
-def test_a_client_spanning_two_larbs(mt8183: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_client_spanning_two_larbs(mt8183: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     """mtk_iommu_probe_device() returns -EINVAL ("Can only use one larb").
     V614: only that client stays without IOMMU (its bind-time replay fails).
     NEXT: the error comes back through probe_iommu_group() (which hides only
@@ -130,7 +130,7 @@ def test_a_client_spanning_two_larbs(mt8183: Platform, monkeypatch: pytest.Monke
     client gets a group (spec invariant 11; no oracle reports it yet)."""
     import copy
 
-    from harness.platform import IommuRef
+    from harness.board import IommuRef
 
     p = copy.deepcopy(mt8183)
     bad = next(n for n in p.nodes if n.iommus and n.available())

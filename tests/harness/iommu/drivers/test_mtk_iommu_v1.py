@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.board import Board
 from harness.findings import OOPS
-from harness.platform import Platform
 from harness.variant import NEXT, V614
-from tests.harness.drivers._probe_groups import boot, clients, dev_name, load
+from tests.harness.iommu.drivers._probe_groups import boot, clients, dev_name, load
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -25,13 +25,13 @@ COMPAT = ("mediatek,mt2701-m4u",)
 
 
 @pytest.fixture(scope="module")
-def mt2701(kernel_tree: Path) -> Platform:
+def mt2701(kernel_tree: Path) -> Board:
     return load(kernel_tree, MT2701)
 
 
 @pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
 def test_clients_bind_without_a_group_because_no_of_xlate(
-        mt2701: Platform, monkeypatch: pytest.MonkeyPatch, v: object) -> None:
+        mt2701: Board, monkeypatch: pytest.MonkeyPatch, v: object) -> None:
     b = boot(mt2701, v, monkeypatch)  # type: ignore[arg-type]
     names = {dev_name(p) for p in clients(mt2701, COMPAT)}
     assert names
@@ -44,7 +44,7 @@ def test_clients_bind_without_a_group_because_no_of_xlate(
         assert {f.device for f in b.result.findings if f.invariant == inv} == names
 
 
-def test_probe_device_is_never_called(mt2701: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_probe_device_is_never_called(mt2701: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.iommu.drivers import mtk_iommu_v1
 
     calls: list[str] = []

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.platform import Platform
+from harness.board import Board
 from harness.variant import NEXT, V614
-from tests.harness.drivers import _misc_boards as mb
+from tests.harness.iommu.drivers import _misc_boards as mb
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -18,11 +18,11 @@ CLIENTS = {"ocp:dsp": "4a066000.mmu", "55020000.ipu": "55082000.mmu"}
 
 
 @pytest.fixture(scope="module")
-def board(kernel_tree: Path) -> Platform:
+def board(kernel_tree: Path) -> Board:
     return mb.load(kernel_tree, BOARD)
 
 
-def test_mmus_are_created_by_their_target_modules(board: Platform) -> None:
+def test_mmus_are_created_by_their_target_modules(board: Board) -> None:
     """The MMUs sit in ti,sysc target modules below simple-pm-bus
     interconnects: they become devices when those bus drivers probe, after
     omap_iommu_init (subsys_initcall) registered the driver."""
@@ -38,7 +38,7 @@ def test_mmus_are_created_by_their_target_modules(board: Platform) -> None:
         mb.done()
 
 
-def test_v614_every_client_is_in_its_mmu_group_before_its_driver_probes(board: Platform) -> None:
+def test_v614_every_client_is_in_its_mmu_group_before_its_driver_probes(board: Board) -> None:
     r = mb.run(board, V614)
     assert r.result.findings == []
     groups = set()
@@ -55,7 +55,7 @@ def test_v614_every_client_is_in_its_mmu_group_before_its_driver_probes(board: P
     assert len(groups) == 2
 
 
-def test_drvdata_published_after_register_fails_the_registration(board: Platform) -> None:
+def test_drvdata_published_after_register_fails_the_registration(board: Board) -> None:
     """The order site is read: under NEXT's walk omap_iommu_probe_device()
     finds the MMU's drvdata NULL and returns -EINVAL, which aborts the walk
     and fails iommu_device_register() (spec invariant 11)."""

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from corpus.dt import load_platform_file
+from harness.board import Board
 from harness.findings import OOPS, WARNING
-from harness.platform import Platform
 from harness.variant import NEXT, SITES, V614, Variant
 from mutators.readback import read_value
-from tests.harness.drivers._sites import patched_copy
-from tests.harness.drivers.smmu_boards import boot, clients_of
+from tests.harness.iommu.drivers._sites import patched_copy
+from tests.harness.iommu.drivers.smmu_boards import boot, clients_of
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -22,15 +22,15 @@ SITE_NAMES = ("qcom_iommu_device_probe.drvdata", "qcom_iommu_device_probe.popula
 
 
 @pytest.fixture(scope="module")
-def apq8016(kernel_tree: Path) -> Platform:
+def apq8016(kernel_tree: Path) -> Board:
     return load_platform_file(kernel_tree / APQ8016)
 
 
-def _instances(p: Platform) -> list[str]:
+def _instances(p: Board) -> list[str]:
     return [n.path for n in p.nodes if n.available() and "qcom,msm-iommu-v1" in n.compatible]
 
 
-def test_v614_one_group_per_client_and_context_banks_bound(apq8016: Platform) -> None:
+def test_v614_one_group_per_client_and_context_banks_bound(apq8016: Board) -> None:
     r = boot(apq8016, V614)
     assert r.findings == [] and not r.panicked
     insts = _instances(apq8016)
@@ -58,7 +58,7 @@ def test_v614_one_group_per_client_and_context_banks_bound(apq8016: Platform) ->
     assert all(len(g.devices) == 1 and g.owner_cnt == 1 for g in groups)
 
 
-def test_drvdata_after_register_oopses_in_ctx_probe(apq8016: Platform) -> None:
+def test_drvdata_after_register_oopses_in_ctx_probe(apq8016: Board) -> None:
     """Positive control: the context banks bind during populate and read the
     parent's drvdata without a NULL check."""
     r = boot(apq8016, V614.with_values("t", "t", **{SITE_NAMES[0]: "after_register"}))
@@ -68,7 +68,7 @@ def test_drvdata_after_register_oopses_in_ctx_probe(apq8016: Platform) -> None:
     assert "qcom_iommu_device_probe" in f.trace and "devm_of_platform_populate" in f.trace
 
 
-def test_next_populate_after_register_warns_in_of_xlate(apq8016: Platform) -> None:
+def test_next_populate_after_register_warns_in_of_xlate(apq8016: Board) -> None:
     """ctxs[asid] still NULL when NEXT's walk runs of_xlate: WARN, -EINVAL."""
     r = boot(apq8016, NEXT.with_values("t", "t", **{SITE_NAMES[1]: "after_register"}))
     warns = [f for f in r.findings if f.kind == WARNING and f.function == "qcom_iommu_of_xlate"]

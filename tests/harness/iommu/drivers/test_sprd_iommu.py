@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.board import Board, load_board
 from harness.findings import OOPS
-from harness.platform import Platform, load_platform
 from harness.variant import NEXT, V614
-from tests.harness.drivers import _misc_boards as mb
+from tests.harness.iommu.drivers import _misc_boards as mb
 
 CLIENTS = ("63000000.dpu", "63100000.gsp")
 
@@ -20,8 +20,8 @@ CLIENTS = ("63000000.dpu", "63100000.gsp")
 EXAMPLE = Path(__file__).resolve().parents[3] / "corpus" / "examples" / "sprd-example.json"
 
 
-def board() -> Platform:
-    return load_platform(EXAMPLE)
+def board() -> Board:
+    return load_board(EXAMPLE)
 
 
 def test_v614_every_client_is_in_the_instance_group_before_its_driver_probes() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.board import Board
 from harness.findings import WARNING
 from harness.iommu.structs import IOMMU_DOMAIN_DMA
-from harness.platform import Platform
 from harness.variant import NEXT, V614
-from tests.harness.drivers import _misc_boards as mb
+from tests.harness.iommu.drivers import _misc_boards as mb
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -21,11 +21,11 @@ CLIENTS = {"1100000.mixer": 0, "1c00000.video-codec-g2": 5, "1c0e000.video-codec
 
 
 @pytest.fixture(scope="module")
-def board(kernel_tree: Path) -> Platform:
+def board(kernel_tree: Path) -> Board:
     return mb.load(kernel_tree, BOARD)
 
 
-def test_v614_every_client_is_in_the_instance_group_before_its_driver_probes(board: Platform) -> None:
+def test_v614_every_client_is_in_the_instance_group_before_its_driver_probes(board: Board) -> None:
     r = mb.run(board, V614)
     assert r.result.findings == []
     # the mixer exists: the DE2 bus driver populated it
@@ -46,7 +46,7 @@ def test_v614_every_client_is_in_the_instance_group_before_its_driver_probes(boa
     assert r.result.stats["groups"] == 1 and r.result.stats["grouped_clients"] == 3
 
 
-def test_drvdata_published_after_register_is_missed_by_the_walk(board: Platform) -> None:
+def test_drvdata_published_after_register_is_missed_by_the_walk(board: Board) -> None:
     """The order site is read: under NEXT's walk, sun50i_iommu_of_xlate()
     stores the NULL drvdata as priv, probe_device() says -ENODEV, and every
     client is IOMMU-probed only by the bind-time replay (late-probe WARN)."""

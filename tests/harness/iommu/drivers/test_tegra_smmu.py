@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.board import Board
 from harness.findings import OOPS, Finding
 from harness.iommu.drivers.tegra_smmu import MC_SOCS
-from harness.platform import Platform
 from harness.variant import NEXT, V614, Variant
-from tests.harness.drivers._probe_groups import boot, clients, dev_name, load
+from tests.harness.iommu.drivers._probe_groups import boot, clients, dev_name, load
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -22,12 +22,12 @@ LATE = "late IOMMU probe at driver bind, something fishy here!"
 
 
 @pytest.fixture(scope="module")
-def p3450(kernel_tree: Path) -> Platform:
+def p3450(kernel_tree: Path) -> Board:
     return load(kernel_tree, P3450)
 
 
 @pytest.fixture(scope="module")
-def p3450_host1x(p3450: Platform) -> Platform:
+def p3450_host1x(p3450: Board) -> Board:
     """The board with host1x's children as devices: host1x_probe() populates
     them itself (its node is no simple-bus); the model's of_platform_populate()
     descends into it when it says "simple-bus"."""
@@ -38,11 +38,11 @@ def p3450_host1x(p3450: Platform) -> Platform:
     return p
 
 
-def _swgroup(p: Platform, path: str) -> int:
+def _swgroup(p: Board, path: str) -> int:
     return p.node_map()[path].iommus[0].args[0]
 
 
-def test_v614_one_group_per_swgroup_before_probe(p3450: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_v614_one_group_per_swgroup_before_probe(p3450: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     b = boot(p3450, V614, monkeypatch)
     assert not_soft(b.result.findings) == []
     cl = clients(p3450, COMPAT)
@@ -60,7 +60,7 @@ def not_soft(findings: list[Finding]) -> list[Finding]:
 
 
 def test_v614_probe_device_reparse_duplicates_the_swgroup(
-        p3450: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        p3450: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     # of_iommu_configure() -> tegra_smmu_of_xlate() adds the swgroup, then the
     # replay's tegra_smmu_probe_device() re-parses "iommus" and
     # tegra_smmu_configure() calls of_xlate again: the ID is there twice
@@ -75,7 +75,7 @@ def test_v614_probe_device_reparse_duplicates_the_swgroup(
 
 
 def test_v614_display_controllers_share_the_display_group(
-        p3450_host1x: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+        p3450_host1x: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     b = boot(p3450_host1x, V614, monkeypatch)
     assert not_soft(b.result.findings) == []
     cl = clients(p3450_host1x, COMPAT)
@@ -87,7 +87,7 @@ def test_v614_display_controllers_share_the_display_group(
 
 
 @pytest.mark.parametrize("board", ["plain", "host1x"])
-def test_next_boots_the_board(p3450: Platform, p3450_host1x: Platform, board: str,
+def test_next_boots_the_board(p3450: Board, p3450_host1x: Board, board: str,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     """NEXT results are recorded in docs/drivers/tegra-smmu.md."""
     p = p3450 if board == "plain" else p3450_host1x
@@ -103,7 +103,7 @@ def _next(site: str) -> Variant:
                                      ("tegra_smmu_probe.soc", "tegra_smmu_device_group"),
                                      ("tegra_smmu_probe.dev", "tegra_smmu_configure")])
 def test_next_publishing_after_register_oopses_in_the_walk(
-        p3450: Platform, monkeypatch: pytest.MonkeyPatch, site: str, fn: str) -> None:
+        p3450: Board, monkeypatch: pytest.MonkeyPatch, site: str, fn: str) -> None:
     r = boot(p3450, _next(site), monkeypatch).result
     [f] = [f for f in r.findings if f.kind == OOPS]
     assert f.title == f"BUG: kernel NULL pointer dereference in {fn}"
@@ -112,7 +112,7 @@ def test_next_publishing_after_register_oopses_in_the_walk(
     assert "of_platform_default_populate_init" in f.trace
 
 
-def test_next_mc_smmu_after_register_probes_late(p3450: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_next_mc_smmu_after_register_probes_late(p3450: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     # of_xlate stores mc->smmu (NULL) as priv; probe_device finds no SMMU and
     # returns -ENODEV; the clients are probed by their bind-time parse
     r = boot(p3450, _next("tegra_smmu_probe.mc_smmu"), monkeypatch).result
@@ -125,7 +125,7 @@ def test_next_mc_smmu_after_register_probes_late(p3450: Platform, monkeypatch: p
                                   "tegra_smmu_probe.groups", "tegra_smmu_probe.soc",
                                   "tegra_smmu_probe.dev"])
 def test_v614_publishing_after_register_is_harmless(
-        p3450: Platform, monkeypatch: pytest.MonkeyPatch, site: str) -> None:
+        p3450: Board, monkeypatch: pytest.MonkeyPatch, site: str) -> None:
     # V614: the registration walk finds no client with a fwspec; clients are
     # parsed at their bind, after the MC probe returned
     v = V614.with_values(f"v614-{site}", "", **{site: "after_register"})

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 
 from harness import findings as fnd
+from harness.board import Board
 from harness.bus.virtio import VIRTIO_ID_IOMMU, virtio_pci_id
 from harness.errno import ENODEV
 from harness.iommu.drivers.virtio_iommu import viommu_ops
 from harness.iommu.iommu import IommuCoreState
-from harness.platform import Platform
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
 
 from .conftest import Run, example
@@ -25,12 +25,12 @@ LATE = "late IOMMU probe at driver bind, something fishy here!"
 
 
 @pytest.fixture
-def pci() -> Platform:
+def pci() -> Board:
     return example("virtio-iommu-pci-example")
 
 
 @pytest.fixture
-def mmio() -> Platform:
+def mmio() -> Board:
     return example("virtio-iommu-mmio-example")
 
 
@@ -44,7 +44,7 @@ def test_virtio_pci_ids() -> None:
 
 
 def test_v614_endpoints_grouped_before_their_drivers_probe(boot_recorded: Callable[..., Run],
-                                                           pci: Platform) -> None:
+                                                           pci: Board) -> None:
     r = boot_recorded(pci, V614, viommu_ops)
     assert r.findings == []
     (inst,) = r.boot.kernel.state(IommuCoreState).iommu_device_list
@@ -66,7 +66,7 @@ def test_v614_endpoints_grouped_before_their_drivers_probe(boot_recorded: Callab
 
 
 def test_virtio_devices_appear_when_the_transport_binds(boot_recorded: Callable[..., Run],
-                                                        pci: Platform) -> None:
+                                                        pci: Board) -> None:
     r = boot_recorded(pci, V614, viommu_ops)
     vdevs = {v.dev.parent.init_name: v for v in _virtio(r)}  # type: ignore[attr-defined]
     assert set(vdevs) == {VIOMMU_FN, "0000:00:02.0", "0000:00:03.0"}
@@ -81,7 +81,7 @@ def test_virtio_devices_appear_when_the_transport_binds(boot_recorded: Callable[
 
 
 def test_next_walk_cannot_find_the_unbound_viommu(boot_recorded: Callable[..., Run],
-                                                  pci: Platform) -> None:
+                                                  pci: Board) -> None:
     r = boot_recorded(pci, NEXT, viommu_ops)
     # the registration walk (inside viommu_probe) reaches viommu_probe_device
     # for each endpoint: driver_find_device() sees no bound virtio_iommu device
@@ -93,7 +93,7 @@ def test_next_walk_cannot_find_the_unbound_viommu(boot_recorded: Callable[..., R
     assert all(f.kind == fnd.WARNING for f in r.findings)
 
 
-def test_v614_walk_never_reaches_probe_device(boot_recorded: Callable[..., Run], pci: Platform) -> None:
+def test_v614_walk_never_reaches_probe_device(boot_recorded: Callable[..., Run], pci: Board) -> None:
     r = boot_recorded(pci, V614, viommu_ops)
     # no fwspec before bind in V614: only the bind-time replay probes
     for name in PCI_ENDPOINTS:
@@ -101,7 +101,7 @@ def test_v614_walk_never_reaches_probe_device(boot_recorded: Callable[..., Run],
 
 
 def test_publishing_priv_first_does_not_help_an_unbound_device(boot_recorded: Callable[..., Run],
-                                                               pci: Platform) -> None:
+                                                               pci: Board) -> None:
     v = NEXT.with_values("NEXT+viommu-priv-first", "priv before register",
                          **{"viommu_probe.priv": "before_register"})
     r = boot_recorded(pci, v, viommu_ops)
@@ -109,7 +109,7 @@ def test_publishing_priv_first_does_not_help_an_unbound_device(boot_recorded: Ca
     assert any(f.message == LATE for f in r.findings)
 
 
-def test_mmio_transport(boot_recorded: Callable[..., Run], mmio: Platform) -> None:
+def test_mmio_transport(boot_recorded: Callable[..., Run], mmio: Board) -> None:
     r = boot_recorded(mmio, V614, viommu_ops)
     assert r.findings == []
     (inst,) = r.boot.kernel.state(IommuCoreState).iommu_device_list
@@ -128,7 +128,7 @@ def test_runs_under_both_variants(name: str, v: object) -> None:
     assert res.stats["iommu_instances"] == 1
 
 
-def test_transport_without_firmware_node_registers_a_null_fwnode(pci: Platform) -> None:
+def test_transport_without_firmware_node_registers_a_null_fwnode(pci: Board) -> None:
     """The virtio-pci function without the binding's child node: dev_fwnode()
     of the transport is NULL, so the instance takes devices without a fwspec
     and viommu_probe_device() reads fwspec->iommu_fwnode through NULL."""
@@ -146,7 +146,7 @@ def test_transport_without_firmware_node_registers_a_null_fwnode(pci: Platform) 
 
 
 @pytest.fixture
-def viot() -> Platform:
+def viot() -> Board:
     return example("x86-viot-example")
 
 
@@ -155,7 +155,7 @@ VIOT_ENDPOINTS = ["0000:00:00.0", "0000:00:02.0", "0000:00:03.0", "0000:00:1f.0"
 
 
 def test_viot_v614_endpoints_grouped_before_their_drivers_probe(boot_recorded: Callable[..., Run],
-                                                                viot: Platform) -> None:
+                                                                viot: Board) -> None:
     r = boot_recorded(viot, V614, viommu_ops)
     assert r.findings == []
     (inst,) = r.boot.kernel.state(IommuCoreState).iommu_device_list
@@ -172,7 +172,7 @@ def test_viot_v614_endpoints_grouped_before_their_drivers_probe(boot_recorded: C
 
 
 def test_viot_next_endpoints_bind_without_their_iommu(boot_recorded: Callable[..., Run],
-                                                      viot: Platform) -> None:
+                                                      viot: Board) -> None:
     """What the model says for NEXT: the walk's viommu_probe_device() cannot
     find the unbound virtio-iommu (-ENODEV frees dev->iommu), and the ACPI
     path no longer replays iommu_probe_device() at bind: the fwspec made at
@@ -187,7 +187,7 @@ def test_viot_next_endpoints_bind_without_their_iommu(boot_recorded: Callable[..
     assert all(f.invariant in (4, 7) for f in r.findings)
 
 
-def test_viot_without_the_iommu_function_describes_nothing(viot: Platform) -> None:
+def test_viot_without_the_iommu_function_describes_nothing(viot: Board) -> None:
     viot.extra_devices = [e for e in viot.extra_devices if e.name != VIOMMU_FN]
     res = run_scenario(viot, V614)
     assert res.findings == [] and res.stats["registered_instances"] == 0
