@@ -2,10 +2,9 @@
 
 A :class:`Site` is one declaration holding both the model semantics (its
 vocabulary and preset values, read by the harness through
-:mod:`harness.variant`) and its C shape (``c``: the Coccinelle rule generator
-from :mod:`mutators.shapes`).  Kept apart from :mod:`harness.variant` so that
-per-driver site modules (:mod:`harness.sites`) can declare sites without an
-import cycle.
+:mod:`harness.variant`) and its C shape (``c``: a dataclass of
+:mod:`harness.sites.shapes`, which :mod:`mutators.smpl` turns into Coccinelle
+rules).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mutators.shapes import Shape
+from harness.sites.shapes import Shape
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,8 @@ class Site:
     vocab: Mapping[str, PredDef] = field(default_factory=dict)
     alternatives: tuple[str, ...] = ()  # for choice sites
     patch: str = ""  # which patch of the series introduced the NEXT value
-    #: the C side of the site: a :class:`mutators.shapes.Shape` that generates
-    #: the Coccinelle rule for any value of the site (None: no C rule yet)
+    #: the C side of the site: a :class:`harness.sites.shapes.Shape` from which
+    #: mutators generate the Coccinelle rule for any value (None: no C rule yet)
     c: Shape | None = None
 
 

@@ -38,7 +38,6 @@ from mutators.propose.fixes import FixesTag, find_culprit
 from mutators.propose.fixes import resolve as resolve_fixes
 from mutators.readback import ReadbackError, read_value
 from mutators.rules import RuleError, plan
-from mutators.shapes import ChoiceShape, GuardedIf
 
 GIT_AM_TIMEOUT = 120.0
 
@@ -130,7 +129,7 @@ def _tree_values(root: Path, locations: dict[str, str]) -> dict[str, Any]:
     """Every site's value in the base C (sites that cannot be read are left out)."""
     out: dict[str, Any] = {}
     for name, site in SITES.items():
-        if not isinstance(site.c, (GuardedIf, ChoiceShape)):
+        if site.c is None:
             continue
         f = root / locations.get(name, site.file)
         if not f.is_file():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [
     Site(
@@ -11,5 +11,5 @@ SITES = [
         function="apple_dart_probe", file="drivers/iommu/apple-dart.c", kind="choice",
         doc="where apple_dart_probe() publishes its drvdata (read by apple_dart_of_xlate)",
         v614=BEFORE, next=BEFORE, alternatives=(BEFORE, AFTER),
-        c=publish_order("apple_dart_probe", "platform_set_drvdata(pdev, dart);")),
+        c=PublishOrder("apple_dart_probe", "platform_set_drvdata(pdev, dart);")),
 ]

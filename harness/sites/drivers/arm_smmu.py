@@ -10,8 +10,8 @@ move the statements.
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 _FILE = "drivers/iommu/arm/arm-smmu/arm-smmu.c"
 
@@ -22,13 +22,13 @@ SITES = [
         doc="where arm_smmu_device_probe() publishes drvdata (read by arm_smmu_get_by_fwnode() "
             "and the legacy master lookup)",
         v614=BEFORE, next=BEFORE, alternatives=(AFTER, BEFORE),
-        c=publish_order("arm_smmu_device_probe", "platform_set_drvdata(pdev, smmu);")),
+        c=PublishOrder("arm_smmu_device_probe", "platform_set_drvdata(pdev, smmu);")),
     Site(
         name="arm_smmu_device_probe.smr_masks",
         function="arm_smmu_device_probe", file=_FILE, kind="choice",
         doc="where arm_smmu_device_probe() resets the SMMU and probes smr_mask_mask (read by "
             "arm_smmu_probe_device()'s range check)",
         v614=BEFORE, next=BEFORE, alternatives=(AFTER, BEFORE),
-        c=publish_order("arm_smmu_device_probe",
+        c=PublishOrder("arm_smmu_device_probe",
                         "arm_smmu_device_reset(smmu);\narm_smmu_test_smr_masks(smmu);")),
 ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [
     Site(
@@ -12,5 +12,5 @@ SITES = [
         doc="where exynos_sysmmu_probe() sets the drvdata exynos_iommu_of_xlate() reads "
             "(L784, before register L815)",
         v614=BEFORE, next=BEFORE, alternatives=(AFTER, BEFORE),
-        c=publish_order("exynos_sysmmu_probe", "platform_set_drvdata(pdev, data);")),
+        c=PublishOrder("exynos_sysmmu_probe", "platform_set_drvdata(pdev, data);")),
 ]

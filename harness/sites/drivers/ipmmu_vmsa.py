@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 # The comment above the statement in 6.12 (spatch attaches it to the
 # statement: it moves with it rather than being dropped).
@@ -18,6 +18,6 @@ SITES = [
         doc="where ipmmu_probe() sets the drvdata ipmmu_of_xlate() stores as priv "
             "(L1108, after register L1097)",
         v614=AFTER, next=AFTER, alternatives=(AFTER, BEFORE),
-        c=publish_order("ipmmu_probe", "platform_set_drvdata(pdev, mmu);",
+        c=PublishOrder("ipmmu_probe", "platform_set_drvdata(pdev, mmu);",
                         _ARM_MAPPING_COMMENT)),
 ]

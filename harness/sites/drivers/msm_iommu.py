@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [
     Site(
@@ -12,5 +12,5 @@ SITES = [
         doc="where msm_iommu_probe() adds the instance to the global qcom_iommu_devices list "
             "(searched by qcom_iommu_of_xlate and msm_iommu_probe_device)",
         v614=BEFORE, next=BEFORE, alternatives=(BEFORE, AFTER),
-        c=publish_order("msm_iommu_probe", "list_add(&iommu->dev_node, &qcom_iommu_devices);")),
+        c=PublishOrder("msm_iommu_probe", "list_add(&iommu->dev_node, &qcom_iommu_devices);")),
 ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [
     Site(
@@ -12,5 +12,5 @@ SITES = [
         doc="where omap_iommu_probe() publishes its drvdata (read by omap_iommu_probe_device "
             "for every IOMMU a client lists)",
         v614=BEFORE, next=BEFORE, alternatives=(BEFORE, AFTER),
-        c=publish_order("omap_iommu_probe", "platform_set_drvdata(pdev, obj);")),
+        c=PublishOrder("omap_iommu_probe", "platform_set_drvdata(pdev, obj);")),
 ]

@@ -9,8 +9,8 @@ reads the parent's drvdata).  6.12 and v6.14 publish both before
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 _FILE = "drivers/iommu/arm/arm-smmu/qcom_iommu.c"
 
@@ -21,14 +21,14 @@ SITES = [
         doc="where qcom_iommu_device_probe() publishes drvdata (read by qcom_iommu_of_xlate() "
             "and qcom_iommu_ctx_probe())",
         v614=BEFORE, next=BEFORE, alternatives=(AFTER, BEFORE),
-        c=publish_order("qcom_iommu_device_probe", "platform_set_drvdata(pdev, qcom_iommu);")),
+        c=PublishOrder("qcom_iommu_device_probe", "platform_set_drvdata(pdev, qcom_iommu);")),
     Site(
         name="qcom_iommu_device_probe.populate",
         function="qcom_iommu_device_probe", file=_FILE, kind="choice",
         doc="where qcom_iommu_device_probe() populates the context banks (ctxs[] read by "
             "qcom_iommu_of_xlate())",
         v614=BEFORE, next=BEFORE, alternatives=(AFTER, BEFORE),
-        c=publish_order("qcom_iommu_device_probe",
+        c=PublishOrder("qcom_iommu_device_probe",
                         "ret = devm_of_platform_populate(dev);\n"
                         "if (ret) {\n"
                         "\tdev_err(dev, \"Failed to populate iommu contexts\\n\");\n"

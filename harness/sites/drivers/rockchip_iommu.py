@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, DevmOwner, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
-from mutators.owner_shapes import devm_owner
 
 _RK_FIRST_COMMENT = ("Use the first registered IOMMU device for domain to use with DMA\n"
                      "API, since a domain might not physically correspond to a single\n"
@@ -16,7 +15,7 @@ SITES = [
         function="rk_iommu_probe", file="drivers/iommu/rockchip-iommu.c", kind="choice",
         doc="where rk_iommu_probe() sets the global dma_dev",
         v614=AFTER, next=AFTER, alternatives=(AFTER, BEFORE),
-        c=publish_order("rk_iommu_probe", "if (!dma_dev)\n\tdma_dev = &pdev->dev;",
+        c=PublishOrder("rk_iommu_probe", "if (!dma_dev)\n\tdma_dev = &pdev->dev;",
                         _RK_FIRST_COMMENT)),
 ]
 
@@ -33,7 +32,7 @@ SITES.append(Site(
     doc="owner device of the per-client rk_iommudata devm_kzalloc()",
     v614=OWNER_DMA_DEV, next=OWNER_DMA_DEV,
     alternatives=(OWNER_DMA_DEV, OWNER_CLIENT, OWNER_IOMMU),
-    c=devm_owner("rk_iommu_of_xlate", "data", "sizeof(*data)",
+    c=DevmOwner("rk_iommu_of_xlate", "data", "sizeof(*data)",
                  {OWNER_DMA_DEV: "dma_dev", OWNER_CLIENT: "dev"},
                  lookup=(OWNER_IOMMU, "iommu_dev", "iommu_dev = of_find_device_by_node(args->np);",
                          "platform_device_put"))))

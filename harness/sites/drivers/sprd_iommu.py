@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [
     Site(
@@ -12,6 +12,6 @@ SITES = [
         doc="where sprd_iommu_probe() publishes its drvdata (read by sprd_iommu_of_xlate)",
         v614=BEFORE, next=BEFORE, alternatives=(BEFORE, AFTER),
         # spatch matches no "if (E) S" against this function's gotos (6.12)
-        c=publish_order("sprd_iommu_probe", "platform_set_drvdata(pdev, sdev);",
+        c=PublishOrder("sprd_iommu_probe", "platform_set_drvdata(pdev, sdev);",
                         check="if (E) goto remove_sysfs;")),
 ]

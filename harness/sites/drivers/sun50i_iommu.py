@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [
     Site(
@@ -11,5 +11,5 @@ SITES = [
         function="sun50i_iommu_probe", file="drivers/iommu/sun50i-iommu.c", kind="choice",
         doc="where sun50i_iommu_probe() publishes its drvdata (read by sun50i_iommu_of_xlate)",
         v614=BEFORE, next=BEFORE, alternatives=(BEFORE, AFTER),
-        c=publish_order("sun50i_iommu_probe", "platform_set_drvdata(pdev, iommu);")),
+        c=PublishOrder("sun50i_iommu_probe", "platform_set_drvdata(pdev, iommu);")),
 ]

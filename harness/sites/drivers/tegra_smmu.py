@@ -3,11 +3,8 @@ from the memory controller's probe)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
-from mutators.shapes import ChoiceShape
 
 _FILE = "drivers/iommu/tegra-smmu.c"
 
@@ -24,10 +21,10 @@ def _site(what: str, stmt: str, doc: str, comment: str | None = None) -> Site:
     return Site(
         name=f"tegra_smmu_probe.{what}", function="tegra_smmu_probe", file=_FILE, kind="choice",
         doc=doc, v614=BEFORE, next=BEFORE, alternatives=(AFTER, BEFORE),
-        c=publish_order("tegra_smmu_probe", stmt, comment))
+        c=PublishOrder("tegra_smmu_probe", stmt, comment))
 
 
-def _mc_drvdata_shape() -> ChoiceShape:
+def _mc_drvdata_shape() -> PublishOrder:
     """``platform_set_drvdata(pdev, mc)`` in ``tegra_mc_probe()`` around the
     ``mc->smmu = tegra_smmu_probe(...)`` call (which registers the SMMU).
 
@@ -37,19 +34,18 @@ def _mc_drvdata_shape() -> ChoiceShape:
     followed by ``if (IS_ERR(mc->smmu))``.  *after* puts the statement after
     that block, *before* back right after the allocation, where 6.12 has it.
     """
-    base = publish_order("tegra_mc_probe", "platform_set_drvdata(pdev, mc);",
-                         register="tegra_smmu_probe")
-    after = replace(base.alternatives[AFTER], transform=(
+    after = (
         "@{p}_to depends on {notdone} exists@\nstatement S;\n@@\n tegra_mc_probe(...)\n {\n ...\n"
         "-platform_set_drvdata(pdev, mc);\n ...\n"
         " if (IS_ENABLED(CONFIG_TEGRA_IOMMU_SMMU) && mc->soc->smmu) S\n"
-        "+platform_set_drvdata(pdev, mc);\n ...\n }\n"))
-    before = replace(base.alternatives[BEFORE], transform=(
+        "+platform_set_drvdata(pdev, mc);\n ...\n }\n")
+    before = (
         "@{p}_to depends on {notdone} exists@\n@@\n tegra_mc_probe(...)\n {\n ...\n"
         " mc = devm_kzalloc(...);\n if (!mc)\n return -ENOMEM;\n"
         "+platform_set_drvdata(pdev, mc);\n ...\n"
-        "-platform_set_drvdata(pdev, mc);\n ...\n }\n"))
-    return ChoiceShape(alternatives={AFTER: after, BEFORE: before})
+        "-platform_set_drvdata(pdev, mc);\n ...\n }\n")
+    return PublishOrder("tegra_mc_probe", "platform_set_drvdata(pdev, mc);",
+                        register="tegra_smmu_probe", transforms={AFTER: after, BEFORE: before})
 
 
 SITES = [

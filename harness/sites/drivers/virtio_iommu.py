@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from harness.sites.shapes import AFTER, BEFORE, PublishOrder
 from harness.sites.site import Site
-from mutators.order_shapes import AFTER, BEFORE, publish_order
 
 SITES = [
     Site(
@@ -11,5 +11,5 @@ SITES = [
         function="viommu_probe", file="drivers/iommu/virtio-iommu.c", kind="choice",
         doc="where viommu_probe() sets vdev->priv, which viommu_get_by_fwnode() returns",
         v614=AFTER, next=AFTER, alternatives=(AFTER, BEFORE),
-        c=publish_order("viommu_probe", "vdev->priv = viommu;", checked=False)),
+        c=PublishOrder("viommu_probe", "vdev->priv = viommu;", checked=False)),
 ]

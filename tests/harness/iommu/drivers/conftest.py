@@ -22,7 +22,7 @@ from harness.iommu.structs import iommu_ops
 from harness.kernel import kfunc, set_kernel
 from harness.variant import Variant
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "corpus" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[4] / "corpus" / "examples"
 
 
 def example(name: str) -> Board:

@@ -154,7 +154,7 @@ def test_platform_format_doc_example_runs() -> None:
     import json
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[3] / "docs" / "platform-format.md").read_text()
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "platform-format.md").read_text()
     block = doc.split("Minimal Intel example")[1].split("```json")[1].split("```")[0]
     res = run_scenario(Board.from_json(json.loads(block), "doc"), V614)
     assert res.findings == [] and res.stats["registered_instances"] == 1 and res.stats["groups"] == 1

@@ -17,7 +17,7 @@ from tests.harness.iommu.drivers import _misc_boards as mb
 CLIENTS = ("63000000.dpu", "63100000.gsp")
 
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "corpus" / "examples" / "sprd-example.json"
+EXAMPLE = Path(__file__).resolve().parents[4] / "corpus" / "examples" / "sprd-example.json"
 
 
 def board() -> Board:
