@@ -30,6 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# imported for its effect: the oracles attach their checks to the model's
+# trace hooks (harness.trace), as a kernel config enables its checkers
+import harness.oracles  # noqa: F401
 from harness import variant
 from harness.acpi.viot import acpi_viot_init
 from harness.base import dd

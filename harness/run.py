@@ -15,6 +15,7 @@ from harness.board import Board
 from harness.boot import Boot, BootConfig
 from harness.device import device_is_bound
 from harness.findings import Finding
+from harness.iommu import fw_refs
 from harness.iommu.iommu import core
 from harness.kernel import Chooser, set_kernel
 from harness.variant import Variant
@@ -80,7 +81,7 @@ def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
         np = dev.of_node
         if np is not None and any(r.iommu in inst_paths for r in np.desc.iommus):
             clients.append(dev)
-        elif oracles.referenced_instances(dev):
+        elif fw_refs.referenced_instances(dev):
             # firmware tables (DMAR, IVRS, VIOT) give it to a registered unit
             clients.append(dev)
     # ACPI-described units of modelled drivers (DMAR DRHDs, IVHDs, VIOT, IORT)

@@ -27,12 +27,12 @@ def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_packages_import_one_way() -> None:
     r = _lint(ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "1 kept, 0 broken" in r.stdout
+    assert " 0 broken" in r.stdout
 
 
 def _fixture(tmp: Path, imports: dict[str, str]) -> None:
     contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    layers = contract["contracts"][0]["layers"]
+    layers = next(c for c in contract["contracts"] if c["type"] == "layers")["layers"]
     lines = ["[tool.importlinter]", f"root_packages = {contract['root_packages']!r}".replace("'", '"'),
              "", "[[tool.importlinter.contracts]]", 'name = "one way"', 'type = "layers"',
              f"layers = {layers!r}".replace("'", '"'), ""]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles, variant
+from harness import trace, variant
 from harness.acpi.viot import viot_iommu_configure
 from harness.base.dd import driver_deferred_probe_check_state
 from harness.errno import ENODEV, EPROBE_DEFER
@@ -53,7 +53,7 @@ def acpi_arch_dma_setup(dev: Any) -> None:
     if ranges:
         map_ = bus_dma_region(tuple(tuple(r) for r in ranges))
         end = map_.max()
-        oracles.dma_range_map_set(dev, map_)
+        trace.dma_range_map_set(dev, map_)
         dev.dma_range_map = map_
     mask = (1 << end.bit_length()) - 1
     dev.bus_dma_limit = end
@@ -108,7 +108,7 @@ def acpi_dma_configure_id(dev: Any, attr: int, input_id: int | None) -> int:
 
     if attr == DEV_DMA_NOT_SUPPORTED:
         return 0
-    oracles.dma_configure_entry(dev)
+    trace.dma_configure_entry(dev)
     acpi_arch_dma_setup(dev)
     ret = acpi_iommu_configure_id(dev, input_id)
     if ret == -EPROBE_DEFER:

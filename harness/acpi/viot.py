@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles
 from harness.base.dd import driver_deferred_probe_check_state
 from harness.errno import EINVAL, ENODEV, EPROBE_DEFER
+from harness.iommu import fw_refs
 from harness.iommu.iommu import iommu_fwspec_add_ids, iommu_fwspec_init
 from harness.kernel import kernel, kfunc
 from harness.of.node import fwnode_handle
@@ -103,7 +103,7 @@ def acpi_viot_init() -> None:
             continue
         s.viot_iommus.append(viommu)
         if len(s.viot_iommus) == 1:
-            oracles.register_fw_claim(viot_fw_claim)
+            fw_refs.register_fw_claim(viot_fw_claim)
         for e in a.scope:
             if e.pci_range is None:
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles
+from harness import trace
 from harness.base import devres
 from harness.device import (
     PROBE_FORCE_SYNCHRONOUS,
@@ -292,7 +292,7 @@ def driver_bound(dev: device) -> None:
 def device_unbind_cleanup(dev: device) -> None:
     devres.devres_release_all(dev)
     arch_teardown_dma_ops(dev)
-    oracles.dma_range_map_freed(dev)
+    trace.dma_range_map_freed(dev)
     dev.dma_range_map = None
     device_set_driver(dev, None)
     dev_set_drvdata(dev, None)
@@ -322,7 +322,7 @@ def really_probe(dev: device, drv: device_driver) -> int:
         return -EBUSY
 
     device_set_driver(dev, drv)
-    oracles.bind_attempt_start(dev)
+    trace.bind_attempt_start(dev)
 
     ret = 0
     if dev.bus is not None and dev.bus.dma_configure is not None:
@@ -332,7 +332,7 @@ def really_probe(dev: device, drv: device_driver) -> int:
 
     ret = driver_sysfs_add(dev)
 
-    oracles.driver_probe_entry(dev)
+    trace.driver_probe_entry(dev)
     ret = call_driver_probe(dev, drv)
     if ret:
         # Return probe errors as positive values so that the callers can
@@ -350,7 +350,7 @@ def really_probe(dev: device, drv: device_driver) -> int:
 def _pinctrl_bind_failed(dev: device, ret: int) -> int:
     # pinctrl_bind_failed: device_links_no_driver(dev); device_unbind_cleanup(dev);
     device_unbind_cleanup(dev)
-    oracles.bind_attempt_end(dev, ret)
+    trace.bind_attempt_end(dev, ret)
     return ret
 
 

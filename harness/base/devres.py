@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from harness import oracles
+from harness import trace
 from harness.kernel import kfunc
 
 T = TypeVar("T")
@@ -58,5 +58,5 @@ def devres_release_all(dev: Any) -> None:
         if isinstance(dr.obj, devm_action):
             dr.obj.fn(dr.obj.data)
         dr.freed = True
-        oracles.devres_freed(dr)
+        trace.devres_freed(dr)
     dev.devres_head.clear()

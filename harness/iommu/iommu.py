@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from harness import oracles, variant
+from harness import trace, variant
 from harness.device import bus_type, device
 from harness.errno import EBUSY, EINVAL, ENODEV, ENOMEM, EPROBE_DEFER, ERR_PTR, IS_ERR, PTR_ERR
 from harness.iommu.structs import (
@@ -107,7 +107,7 @@ def iommu_device_register(iommu: iommu_device, ops: iommu_ops, hwdev: device | N
     # iommu_ops_from_fwnode() finds the instance.
     core().iommu_device_list.append(iommu)
     iommu.listed = True
-    oracles.instance_listed(iommu)
+    trace.instance_listed(iommu)
     kernel().sched_point("iommu_device_register:listed")
     err = 0
     for bus in core().iommu_buses:
@@ -135,7 +135,7 @@ def iommu_device_unregister(iommu: iommu_device) -> None:
     if iommu in core().iommu_device_list:
         core().iommu_device_list.remove(iommu)
     iommu.listed = False
-    oracles.instance_unlisted(iommu)
+    trace.instance_unlisted(iommu)
     if iommu.singleton_group is not None:
         iommu_group_put(iommu.singleton_group)
     iommu.singleton_group = None
@@ -174,7 +174,7 @@ def probe_iommu_group(dev: device, group_list: list[iommu_group]) -> int:
     mutex_unlock(iommu_probe_device_lock())
     if ret == -ENODEV:
         ret = 0
-    oracles.walk_probe_result(dev, ret)
+    trace.walk_probe_result(dev, ret)
     return ret
 
 
@@ -206,7 +206,7 @@ def dev_iommu_free(dev: device) -> None:
     dev.iommu = None
     param.fwspec = None  # fwnode_handle_put(); kfree(fwspec)
     param.freed = True
-    oracles.dev_iommu_freed(dev, param)
+    trace.dev_iommu_freed(dev, param)
 
 
 def dev_has_iommu(dev: device) -> bool:
@@ -226,7 +226,7 @@ def dev_iommu_ops(dev: device) -> Any:
 def dev_iommu_priv_set(dev: device, priv: Any) -> None:
     lockdep_assert_held(iommu_probe_device_lock())
     dev.iommu.priv = priv
-    oracles.priv_set(dev, priv)
+    trace.priv_set(dev, priv)
 
 
 def dev_iommu_priv_get(dev: device) -> Any:
@@ -284,7 +284,7 @@ def iommu_fwspec_add_ids(dev: device, ids: list[int]) -> int:
     fwspec = dev_iommu_fwspec_get(dev)
     if fwspec is None:
         return -EINVAL
-    oracles.fwspec_ids_added(dev, fwspec, ids)
+    trace.fwspec_ids_added(dev, fwspec, ids)
     fwspec.ids.extend(ids)
     return 0
 
@@ -332,7 +332,7 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
         ret = PTR_ERR(iommu_dev)
         return _init_err_free(dev, ret)
     dev.iommu.iommu_dev = iommu_dev
-    oracles.probe_device_ok(dev, iommu_dev)
+    trace.probe_device_ok(dev, iommu_dev)
 
     group = ops.device_group(dev)
     if WARN_ON(group is None, "device_group returned NULL"):
@@ -344,7 +344,7 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
             ops.release_device(dev)
         return _init_err_free(dev, ret)
     dev.iommu_group = group
-    oracles.device_group_ok(dev, group)
+    trace.device_group_ok(dev, group)
     return 0
 
 
@@ -387,7 +387,7 @@ def _init_err_free(dev: device, ret: int) -> int:
     # err_free: dev->iommu->iommu_dev = NULL; dev_iommu_free(dev);
     dev.iommu.iommu_dev = None
     dev_iommu_free(dev)
-    oracles.init_device_failed(dev, ret)
+    trace.init_device_failed(dev, ret)
     return ret
 
 
@@ -407,7 +407,7 @@ def iommu_deinit_device(dev: device) -> None:
         group.blocking_domain = None
         group.domain = None
     dev.iommu_group = None
-    oracles.device_released(dev)
+    trace.device_released(dev)
     dev_iommu_free(dev)
     dev.dma_iommu = False
 
@@ -436,7 +436,7 @@ def __iommu_probe_device(dev: device, group_list: list[iommu_group] | None) -> i
     gdev = group_device(dev)
     mutex_lock(group.mutex)
     # The gdev must be in the list before calling iommu_setup_default_domain()
-    oracles.group_add(dev, group)
+    trace.group_add(dev, group)
     group.devices.append(gdev)
     WARN_ON(group.default_domain is not None and group.domain is None)
     if group.domain is not None:
@@ -457,7 +457,7 @@ def __iommu_probe_device(dev: device, group_list: list[iommu_group] | None) -> i
     if group.default_domain is not None:
         iommu_setup_dma_ops(dev)
     mutex_unlock(group.mutex)
-    oracles.iommu_probe_done(dev)
+    trace.iommu_probe_done(dev)
     return 0
 
 
@@ -650,7 +650,7 @@ def iommu_setup_dma_ops(dev: device) -> None:
     group = dev.iommu_group
     domain = group.domain if group is not None else None
     new = iommu_is_dma_domain(domain)
-    oracles.dma_ops_changing(dev, dev.dma_iommu, new)
+    trace.dma_ops_changing(dev, dev.dma_iommu, new)
     dev.dma_iommu = new
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles, variant
+from harness import trace, variant
 from harness.base.dd import driver_deferred_probe_check_state
 from harness.errno import ENODEV, EPROBE_DEFER
+from harness.iommu import fw_refs
 from harness.iommu.iommu import (
     dev_iommu_free,
     dev_iommu_fwspec_get,
@@ -47,9 +48,9 @@ def of_iommu_xlate(dev: Any, iommu_spec: of_phandle_args) -> int:
     # No NULL check on ops: iommu_fwspec_init() just found the instance.
     if ops.of_xlate is None:
         return -ENODEV
-    oracles.of_xlate_call(dev, iommu_spec)
+    trace.of_xlate_call(dev, iommu_spec)
     ret = int(ops.of_xlate(dev, iommu_spec))
-    oracles.of_xlate_result(dev, iommu_spec, ret)
+    fw_refs.of_xlate_result(dev, iommu_spec, ret)
     return ret
 
 
@@ -102,7 +103,7 @@ def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None)
         mutex_unlock(iommu_probe_device_lock())
         return 0
     dev_iommu_present = dev.iommu is not None
-    oracles.of_iommu_configure_entry(dev)
+    trace.of_iommu_configure_entry(dev)
 
     if dev_is_pci(dev):
         info = {"dev": dev, "np": master_np}
@@ -122,7 +123,7 @@ def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None)
             dev_iommu_free(dev)
     elif err:
         iommu_fwspec_free(dev)
-    oracles.of_iommu_configure_exit(dev, err, dev_iommu_present)
+    trace.of_iommu_configure_exit(dev, err, dev_iommu_present)
     # site of_iommu_configure.replay_lock: the replay below the unlock (drop,
     # as in the C) or above it, with iommu_probe_device_lock still held
     held = variant.choice("of_iommu_configure.replay_lock") == "hold"

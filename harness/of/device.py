@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from harness import oracles, variant
+from harness import trace, variant
 from harness.errno import ENODEV, EPROBE_DEFER
 from harness.iommu.of_iommu import of_iommu_configure
 from harness.kernel import kernel, kfunc
@@ -19,7 +19,7 @@ def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | N
     map_ = None
     end = 0
     set_map = False
-    oracles.dma_configure_entry(dev)
+    trace.dma_configure_entry(dev)
 
     # NEXT (4/4): if (dev->dma_range_map) { dev_dbg(...); goto skip_map; }
     skip = variant.check("of_dma_configure_id.skip_range_map", dev=dev)
@@ -50,7 +50,7 @@ def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | N
     # ...but only set bus limit and range map if we found valid dma-ranges
     if set_map:
         dev.bus_dma_limit = end
-        oracles.dma_range_map_set(dev, map_)
+        trace.dma_range_map_set(dev, map_)
         dev.dma_range_map = map_
 
     coherent = of_dma_is_coherent(np)
@@ -61,7 +61,7 @@ def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | N
         if set_map:
             dev.dma_range_map = None
         if map_ is not None:
-            oracles.dma_range_map_kfree(dev, map_)  # kfree(map)
+            trace.dma_range_map_kfree(dev, map_)  # kfree(map)
         return -EPROBE_DEFER
     # Take all other IOMMU errors to mean we'll just carry on without it
     arch_setup_dma_ops(dev, coherent)

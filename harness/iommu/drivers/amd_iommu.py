@@ -56,10 +56,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles
 from harness.board import AcpiIommu
 from harness.bus.pci import dev_is_pci, pci_bus_type, pci_device_group, to_pci_dev
 from harness.errno import EINVAL, ENODEV, ERR_PTR
+from harness.iommu import fw_refs
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
     dev_iommu_priv_get,
@@ -374,7 +374,7 @@ def amd_iommu_init() -> int:
     ret = early_amd_iommu_init()
     if ret:
         return ret
-    oracles.register_fw_claim(amd_fw_claim)
+    fw_refs.register_fw_claim(amd_fw_claim)
     return amd_iommu_init_pci()
 
 

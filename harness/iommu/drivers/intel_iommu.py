@@ -50,11 +50,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles
 from harness.base.platform import platform_bus_type
 from harness.board import AcpiIommu, ScopeEntry
 from harness.bus.pci import dev_is_pci, pci_bus_type, pci_device_group, to_pci_dev
 from harness.errno import ENODEV, ERR_PTR
+from harness.iommu import fw_refs
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
     dev_iommu_priv_get,
@@ -304,7 +304,7 @@ def intel_iommu_init() -> int:
     # dmar_dev_scope_init(): scopes resolve against the devices on the buses
     # dmar_register_bus_notifier(): see the module docstring
     init_no_remapping_devices()
-    oracles.register_fw_claim(intel_fw_claim)
+    fw_refs.register_fw_claim(intel_fw_claim)
     for drhd in g().dmar_drhd_units:  # for_each_active_iommu()
         if drhd.ignored:
             continue

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.dt import load_platform_file
-from harness import oracles
+from harness import trace
 from harness.board import Board
 from harness.boot import Boot, BootConfig
 from harness.kernel import set_kernel
@@ -43,7 +43,7 @@ def load(kernel_tree: Path, dts: str) -> Board:
 
 @contextmanager
 def _recording(at_probe: dict[str, AtProbe]) -> Iterator[None]:
-    orig = oracles.driver_probe_entry
+    orig = trace.driver_probe_entry
 
     def entry(dev: Any) -> None:
         it = dev.iommu
@@ -54,11 +54,11 @@ def _recording(at_probe: dict[str, AtProbe]) -> Iterator[None]:
             tuple(it.fwspec.ids) if it is not None and it.fwspec is not None else None)
         orig(dev)
 
-    oracles.driver_probe_entry = entry  # type: ignore[assignment]
+    trace.driver_probe_entry = entry  # type: ignore[assignment]
     try:
         yield
     finally:
-        oracles.driver_probe_entry = orig  # type: ignore[assignment]
+        trace.driver_probe_entry = orig  # type: ignore[assignment]
 
 
 def run(p: Board, v: Variant, cfg: BootConfig | None = None) -> Run:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from corpus.dt import load_platform_file
-from harness import oracles
+from harness import trace
 from harness.board import Board
 from harness.boot import BootConfig
 from harness.run import Result, run_scenario
@@ -69,7 +69,7 @@ def boot(p: Board, v: Variant, monkeypatch: pytest.MonkeyPatch,
     at_probe: dict[str, int | None] = {}
     ids: dict[str, list[int] | None] = {}
     privs: dict[str, Any] = {}
-    orig = oracles.driver_probe_entry
+    orig = trace.driver_probe_entry
 
     def hook(dev: Any) -> None:
         g = dev.iommu_group
@@ -79,9 +79,9 @@ def boot(p: Board, v: Variant, monkeypatch: pytest.MonkeyPatch,
         privs[dev.init_name] = dev.iommu.priv if dev.iommu is not None else None
         orig(dev)
 
-    monkeypatch.setattr(oracles, "driver_probe_entry", hook)
+    monkeypatch.setattr(trace, "driver_probe_entry", hook)
     r = run_scenario(p, v, cfg)
-    monkeypatch.setattr(oracles, "driver_probe_entry", orig)
+    monkeypatch.setattr(trace, "driver_probe_entry", orig)
     return Boot(r, at_probe, ids, privs)
 
 
