@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from corpus import dts as dts_mod
+from corpus import hosttools
 from corpus.dt import dtb_to_platform
 from corpus.errors import DtError
 from corpus.families import family_of
 from harness.board import VERSION as PLATFORM_VERSION
-from harness.board import Board
+from harness.board import Board, load_board
 
 # Bump when the conversion changes what it writes: invalidates every cache entry.
 BUILDER_REVISION = 2  # 2: keep DMA masters without a compatible
@@ -215,8 +216,6 @@ def cache_key(tool_id: str, deps: Iterable[tuple[str, str]]) -> str:
 
 def tool_identity(tree: Path) -> str:
     """cpp and dtc versions and flags: a change rebuilds everything."""
-    from corpus import hosttools
-
     parts = [" ".join(dts_mod.cpp_argv(Path("x.dts"), tree)),
              " ".join(dts_mod.dtc_argv(Path("x.dts"), tree))]
     for argv in (["cpp", "--version"], [dts_mod.dtc_binary(tree), "--version"]):
@@ -383,8 +382,6 @@ def _still_valid(prev: dict[str, Any], tool_id: str, hashes: FileHashes, out: Pa
 
 def load_corpus(out: Path, match: Sequence[str] = ()) -> list[Board]:
     """Every platform a build wrote to ``out`` (optionally filtered like ``--match``)."""
-    from harness.board import load_board
-
     index = load_index(out)
     plats = []
     for b in index.get("boards", {}).values():

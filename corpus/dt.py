@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from corpus import dts as dts_mod
 from corpus.errors import DtError
 from corpus.fdt import FDT_MAGIC, RawNode, read_nodes
 from harness.board import (
@@ -31,6 +32,7 @@ from harness.board import (
     IommuMapEntry,
     IommuRef,
     Node,
+    load_board,
 )
 
 __all__ = ["DtError", "dtb_to_platform", "dts_to_dtb", "load_platform_file"]
@@ -76,8 +78,6 @@ def dts_to_dtb(dts: Path, tree: Path | None = None) -> bytes:
     ``tree`` defaults to the kernel root found above ``dts``.  See
     :mod:`corpus.dts` for the exact command lines.
     """
-    from corpus import dts as dts_mod
-
     return dts_mod.compile_dts(Path(dts), Path(tree) if tree is not None else None).dtb
 
 
@@ -122,12 +122,8 @@ def load_platform_file(path: str | os.PathLike[str], tree: Path | None = None) -
         prov = {"source": label, "sha256": hashlib.sha256(blob).hexdigest()}
         return dtb_to_platform(blob, p.stem, prov, label=label)
     if p.suffix == ".json" or head.lstrip()[:1] == b"{":
-        from harness.board import load_board
-
         return load_board(p)
     if p.suffix in (".dts", ".dtsi"):
-        from corpus import dts as dts_mod
-
         compiled = dts_mod.compile_dts(p, Path(tree) if tree is not None else None)
         return dtb_to_platform(compiled.dtb, p.stem, compiled.provenance(), label=label)
     raise DtError(f"{label}: unknown format (expected a .dts, .dtb or .json platform)")

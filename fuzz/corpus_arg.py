@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corpus.bundled import bundled_names, bundled_path, load_bundled
+from corpus.dt import load_platform_file
 from fuzz.gen import CorpusBoard
+from harness.board import BoardError
 
 
 def load_boards(platforms: list[str], corpus: str | None = None) -> list[CorpusBoard]:
     """Boards from PLATFORM arguments (files, or names of bundled boards) and a
     corpus directory of platform ``.json``/``.dtb`` files; the bundled corpus
     when neither is given.  Bad input raises the loaders' one-line errors."""
-    from corpus.bundled import bundled_names, bundled_path, load_bundled
-    from corpus.dt import load_platform_file
-    from harness.board import BoardError
-
     boards: list[CorpusBoard] = []
     for arg in platforms:
         if not Path(arg).exists() and arg in bundled_names():

@@ -29,10 +29,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from harness.board import Board, BoardError, load_board
+from harness.variant import variant_to_json
 
 FORMAT = "probefuzz-reproducer"
 VERSION = 1
@@ -45,8 +47,6 @@ class StoreError(ValueError):
 
 def tool_version() -> str:
     """The installed probefuzz version."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("probefuzz")
     except PackageNotFoundError:
@@ -225,8 +225,6 @@ def make_reproducer(
     if isinstance(variant, dict):
         vj = variant
     else:
-        from harness.variant import variant_to_json
-
         vj = variant_to_json(variant)
     if platform_ref is not None:
         pj: dict[str, Any] = {"ref": {"path": str(platform_ref), "name": platform.name,

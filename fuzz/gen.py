@@ -29,6 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
+from hypothesis import strategies as st
+
+from corpus.mutations import MutationError, random_mutation
 from harness.board import Board
 from harness.boot import (
     ABSENT,
@@ -40,6 +43,7 @@ from harness.boot import (
     boot_config_to_json,
 )
 from harness.errno import EINVAL, ENODEV, ENOMEM, EPROBE_DEFER
+from harness.iommu.drivers import all_drivers
 
 T = TypeVar("T")
 
@@ -103,8 +107,6 @@ class DrawProvider:
     sees each choice and shrinks it towards the range's low end."""
 
     def __init__(self, draw: Any) -> None:
-        from hypothesis import strategies as st
-
         self._draw = draw
         self._st = st
 
@@ -176,8 +178,6 @@ class FuzzInput:
 
 def client_compatibles(p: Board) -> list[str]:
     """First compatibles of the client drivers :class:`harness.boot.Boot` makes."""
-    from harness.iommu.drivers import all_drivers
-
     iommu_compat = {c for s in all_drivers() for c in s.compatible}
     seen: list[str] = []
     for n in p.nodes:
@@ -195,8 +195,6 @@ def client_compatibles(p: Board) -> list[str]:
 
 def iommu_driver_names(p: Board) -> list[str]:
     """Names of the modelled IOMMU drivers that match an IOMMU node of ``p``."""
-    from harness.iommu.drivers import all_drivers
-
     compat = {c for n in p.nodes if n.iommu_cells is not None for c in n.compatible}
     return [s.name for s in all_drivers() if compat & set(s.compatible)]
 
@@ -239,8 +237,6 @@ def generate(fdp: Provider, ctx: GenContext) -> FuzzInput:
     platform = board.platform
     mutation = None
     if ctx.mutate and fdp.ConsumeIntInRange(0, 3) == 1:
-        from corpus.mutations import MutationError, random_mutation
-
         seed = fdp.ConsumeIntInRange(0, 0xFFFFFFFF)
         try:
             platform, mutation = random_mutation(platform, random.Random(seed))
@@ -292,8 +288,6 @@ def from_bytes(data: bytes, ctx: GenContext) -> FuzzInput:
 
 def scenarios(ctx: GenContext) -> Any:
     """The generator as a Hypothesis strategy of :class:`FuzzInput`."""
-    from hypothesis import strategies as st
-
     @st.composite
     def _scenario(draw: Any) -> FuzzInput:
         return generate(DrawProvider(draw), ctx)
@@ -303,8 +297,6 @@ def scenarios(ctx: GenContext) -> Any:
 
 def scenario_from_bytes_strategy(ctx: GenContext, max_size: int = 256) -> Any:
     """The same generator driven by Hypothesis ``st.binary()`` (raw bytes)."""
-    from hypothesis import strategies as st
-
     return st.binary(max_size=max_size).map(lambda b: from_bytes(b, ctx))
 
 

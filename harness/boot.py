@@ -36,8 +36,15 @@ import harness.oracles  # noqa: F401
 from harness import variant
 from harness.acpi.viot import acpi_viot_init
 from harness.base import dd
-from harness.base.core import device_add
-from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
+from harness.base.bus import driver_register
+from harness.base.core import device_add, device_del
+from harness.base.dd import device_release_driver
+from harness.base.platform import (
+    __platform_driver_register,
+    platform_bus_type,
+    platform_device,
+    platform_driver,
+)
 from harness.board import Board
 from harness.bus import virtio
 from harness.bus.amba import amba_bustype, amba_driver
@@ -130,8 +137,6 @@ def device_attach(dev: Any) -> int:
 @kfunc
 def unbind_store(dev: Any) -> None:
     """drivers/base/bus.c: ``echo DEV > .../unbind`` (device_driver_detach)."""
-    from harness.base.dd import device_release_driver
-
     if dev.driver is not None:
         device_release_driver(dev)
 
@@ -139,8 +144,6 @@ def unbind_store(dev: Any) -> None:
 @kfunc
 def device_unregister(dev: Any) -> None:
     """drivers/base/core.c: the device goes away (platform_device_unregister etc.)."""
-    from harness.base.core import device_del
-
     device_del(dev)
 
 
@@ -157,8 +160,6 @@ def _driver_name(drv: Any) -> str:
 
 
 def _register_any(drv: Any) -> int:
-    from harness.base.bus import driver_register
-
     if isinstance(drv, platform_driver):
         return __platform_driver_register(drv)
     if isinstance(drv, amba_driver):
@@ -287,8 +288,6 @@ class Boot:
             elif e.bus == "cdx":
                 d = cdx_device(e.name, e.rid or 0, parent_np)
             else:
-                from harness.base.platform import platform_device
-
                 d = platform_device(e.name)
             d.compatible = c0
             dev = d.dev

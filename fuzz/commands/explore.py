@@ -19,6 +19,7 @@ from fuzz.cli import UsageError
 from fuzz.corpus_arg import load_boards
 from fuzz.ranking import rank, ranking_json
 from fuzz.report import html_report, markdown, table
+from mutators.space import resolve
 
 DEFAULT_OUT = "probefuzz-out"
 
@@ -53,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--time-per-variant must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    from mutators.space import resolve
 
     resolve(args.base)  # bad base: one-line VariantError before any work
     boards = load_boards([], args.corpus)

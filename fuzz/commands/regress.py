@@ -16,6 +16,7 @@ from fuzz.commands.fuzz import DEFAULT_CRASHES
 from fuzz.crashstore import StoreError, load_reproducer
 from harness.boot import boot_config_from_json
 from harness.run import run_scenario
+from mutators.space import resolve
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,8 +42,6 @@ def _reproducer_files(root: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.space import resolve
-
     v = resolve(args.variant).variant
     root = Path(args.crashes)
     if not root.is_dir():

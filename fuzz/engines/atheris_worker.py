@@ -25,8 +25,10 @@ def emit(event: str, **data: Any) -> None:
 
 def main(argv: list[str]) -> None:
     req = json.loads(Path(argv[1]).read_text())
-    import atheris
+    import atheris  # late: an optional dependency, needed only in this worker process
 
+    # late on purpose: the harness must be first imported inside this block to
+    # be instrumented for atheris' coverage feedback
     with atheris.instrument_imports(include=["harness"]):
         import harness.run  # noqa: F401 - instrumented here, used through the session
         from fuzz.engines.session import Found, Session

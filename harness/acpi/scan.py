@@ -23,6 +23,7 @@ from harness.iommu.iommu import (
     iommu_probe_device_lock,
 )
 from harness.kernel import kernel, kfunc, mutex_lock, mutex_unlock
+from harness.of.device import arch_setup_dma_ops
 from harness.of.node import bus_dma_region
 
 DEV_DMA_NOT_SUPPORTED = 0
@@ -104,8 +105,6 @@ def acpi_iommu_configure_id(dev: Any, id_in: int | None) -> int:
 
 @kfunc
 def acpi_dma_configure_id(dev: Any, attr: int, input_id: int | None) -> int:
-    from harness.of.device import arch_setup_dma_ops
-
     if attr == DEV_DMA_NOT_SUPPORTED:
         return 0
     trace.dma_configure_entry(dev)

@@ -35,9 +35,11 @@ from __future__ import annotations
 from typing import Any
 
 from harness.base.dd import driver_deferred_probe_check_state
+from harness.bus.pci import dev_is_pci, pci_bus_type, pci_for_each_dma_alias, to_pci_dev
+from harness.device import dev_fwnode
 from harness.errno import EINVAL, ENODEV, EPROBE_DEFER
 from harness.iommu import fw_refs
-from harness.iommu.iommu import iommu_fwspec_add_ids, iommu_fwspec_init
+from harness.iommu.iommu import iommu_device_from_fwnode, iommu_fwspec_add_ids, iommu_fwspec_init
 from harness.kernel import kernel, kfunc
 from harness.of.node import fwnode_handle
 
@@ -72,9 +74,6 @@ def st() -> ViotState:
 
 @kfunc
 def viot_get_pci_iommu_fwnode(viommu: viot_iommu, segment: int, bdf: int) -> int:
-    from harness.bus.pci import pci_bus_type, to_pci_dev
-    from harness.device import dev_fwnode
-
     pdev = None
     for d in pci_bus_type.devices:
         p = to_pci_dev(d)
@@ -113,8 +112,6 @@ def acpi_viot_init() -> None:
 
 @kfunc
 def viot_dev_iommu_init(dev: Any, viommu: viot_iommu | None, epid: int) -> int:
-    from harness.device import dev_fwnode
-
     if viommu is None:
         return -ENODEV
     # We're not translating ourself
@@ -141,8 +138,6 @@ def viot_pci_dev_iommu_init(pdev: Any, dev_id: int, data: Any) -> int:
 
 @kfunc
 def viot_iommu_configure(dev: Any) -> int:
-    from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, to_pci_dev
-
     if dev_is_pci(dev):
         return pci_for_each_dma_alias(to_pci_dev(dev), viot_pci_dev_iommu_init, dev)
     return -ENODEV
@@ -150,10 +145,6 @@ def viot_iommu_configure(dev: Any) -> int:
 
 def viot_fw_claim(dev: Any) -> list[Any]:
     """For the oracles: the registered virtio-iommu the VIOT gives ``dev`` to."""
-    from harness.bus.pci import dev_is_pci, to_pci_dev
-    from harness.device import dev_fwnode
-    from harness.iommu.iommu import iommu_device_from_fwnode
-
     if not dev_is_pci(dev):
         return []
     pdev = to_pci_dev(dev)

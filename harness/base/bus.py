@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.base import dd
-from harness.device import bus_type, device, device_driver
+from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.kernel import kernel, kfunc, kinline
 
 
@@ -114,8 +114,6 @@ def driver_for_each_device(drv: device_driver, start: Any, data: Any,
 @kfunc
 def bus_find_device_by_fwnode(bus: bus_type, fwnode: Any) -> device | None:
     """Any device on ``bus`` (bound or not) whose fwnode is ``fwnode``."""
-    from harness.device import dev_fwnode
-
     for dev in list(bus.devices):
         if fwnode is not None and dev_fwnode(dev) is fwnode:
             return dev

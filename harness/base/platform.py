@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
 from harness.base import dd
 from harness.base.bus import driver_register
 from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.kernel import BogusPointer, kfunc
+from harness.of.device import of_dma_configure_id
 
 # offsetof(struct platform_driver, driver) on arm64 6.12: probe, remove,
 # shutdown, suspend, resume precede it.  container_of(NULL, ...) of a NULL
@@ -120,9 +122,6 @@ def platform_probe(_dev: device) -> int:
 
 @kfunc
 def platform_dma_configure(dev: device) -> int:
-    from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
-    from harness.of.device import of_dma_configure_id
-
     ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
     drv = to_platform_driver(ddrv)
     fwnode = dev_fwnode(dev)

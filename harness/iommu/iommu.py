@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from harness import trace, variant
-from harness.device import bus_type, device
+from harness.base import bus as base_bus
+from harness.base import dd
+from harness.device import bus_type, dev_fwnode, device
 from harness.errno import EBUSY, EINVAL, ENODEV, ENOMEM, EPROBE_DEFER, ERR_PTR, IS_ERR, PTR_ERR
 from harness.iommu.structs import (
     IOMMU_DOMAIN_DMA,
@@ -70,21 +72,17 @@ def _alloc_fails(site: str) -> bool:
 @kfunc
 def iommu_subsys_init() -> int:
     """subsys_initcall: register the notifier on every bus in iommu_buses[]."""
-    from harness.base.bus import bus_register_notifier
-
     for bus in core().iommu_buses:
-        bus_register_notifier(bus, iommu_bus_notifier)
+        base_bus.bus_register_notifier(bus, iommu_bus_notifier)
     return 0
 
 
 @kfunc
 def iommu_bus_notifier(nb: Any, action: int, dev: device) -> int:
-    from harness.base.dd import BUS_NOTIFY_ADD_DEVICE, BUS_NOTIFY_REMOVED_DEVICE
-
-    if action == BUS_NOTIFY_ADD_DEVICE:
+    if action == dd.BUS_NOTIFY_ADD_DEVICE:
         ret = iommu_probe_device(dev)
         return NOTIFY_DONE if ret else NOTIFY_OK
-    if action == BUS_NOTIFY_REMOVED_DEVICE:
+    if action == dd.BUS_NOTIFY_REMOVED_DEVICE:
         iommu_release_device(dev)
         return NOTIFY_OK
     return 0
@@ -95,8 +93,6 @@ def iommu_bus_notifier(nb: Any, action: int, dev: device) -> int:
 
 @kfunc
 def iommu_device_register(iommu: iommu_device, ops: iommu_ops, hwdev: device | None) -> int:
-    from harness.device import dev_fwnode
-
     if WARN_ON(ops.owner is not None and False):
         return -EINVAL
     iommu.ops = ops
@@ -128,10 +124,8 @@ def remove_iommu_group(dev: device, iommu: iommu_device) -> int:
 
 @kfunc
 def iommu_device_unregister(iommu: iommu_device) -> None:
-    from harness.base.bus import bus_for_each_dev
-
     for bus in core().iommu_buses:
-        bus_for_each_dev(bus, iommu, remove_iommu_group)
+        base_bus.bus_for_each_dev(bus, iommu, remove_iommu_group)
     if iommu in core().iommu_device_list:
         core().iommu_device_list.remove(iommu)
     iommu.listed = False
@@ -143,10 +137,8 @@ def iommu_device_unregister(iommu: iommu_device) -> None:
 
 @kinline
 def bus_iommu_probe(bus: bus_type) -> int:
-    from harness.base.bus import bus_for_each_dev
-
     group_list: list[iommu_group] = []
-    ret = bus_for_each_dev(bus, group_list, probe_iommu_group)
+    ret = base_bus.bus_for_each_dev(bus, group_list, probe_iommu_group)
     if ret:
         return ret
     # Window W1 (spec 3.5): groups exist, default domains do not yet.

@@ -93,6 +93,7 @@ def of_iommu_configure_device(master_np: device_node, dev: Any, id_: int | None)
 
 @kfunc
 def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None) -> int:
+    # late: bus/pci.py -> of/device.py -> iommu/of_iommu.py at import time
     from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, pci_request_acs, to_pci_dev
 
     if master_np is None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from harness.base.core import device_add
 from harness.base.platform import platform_device
+from harness.bus.amba import amba_device, amba_device_add
 from harness.kernel import kfunc
 from harness.of.node import DeviceTree, device_node, of_device_is_available
 
@@ -145,8 +146,6 @@ def of_platform_device_create_pdata(np: device_node, bus_id: str | None, parent:
 @kfunc
 def of_amba_device_create(np: device_node, bus_id: str | None, parent: Any,
                           names: set[str]) -> Any:
-    from harness.bus.amba import amba_device, amba_device_add
-
     if not of_device_is_available(np) or np.populated:
         return None
     np.populated = True

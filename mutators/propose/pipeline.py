@@ -23,6 +23,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from mutators.propose.fixes import FixesTag, find_culprit
 from mutators.propose.fixes import resolve as resolve_fixes
 from mutators.readback import ReadbackError, read_value
 from mutators.rules import RuleError, plan
+from mutators.space import parse_id
 
 GIT_AM_TIMEOUT = 120.0
 
@@ -95,8 +97,6 @@ class ProposeResult:
 
 def tool_version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("probefuzz")
     except Exception:  # not installed: read the project file next to the package
         pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -117,8 +117,6 @@ def identity(repo: git.Repo) -> str | None:
 
 def reference_for(variant_id: str, ranking_base: str | None = None) -> Variant:
     """The variant the finding was seen under: the ranking's base, else the id's preset."""
-    from mutators.space import parse_id
-
     for cand in (ranking_base, parse_id(variant_id)[0]):
         if cand and cand in PRESETS:
             return PRESETS[cand]

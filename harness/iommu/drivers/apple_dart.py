@@ -55,6 +55,7 @@ from harness.base.platform import (
     platform_get_drvdata,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci, pci_device_group
 from harness.errno import EINVAL, ENODEV, ENOMEM, ERR_PTR, IS_ERR, PTR_ERR
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
@@ -261,8 +262,6 @@ def apple_dart_device_group(dev: Any) -> Any:
 
 @kinline
 def _apple_dart_device_group_locked(dev: Any, cfg: apple_dart_master_cfg) -> Any:
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
     stream_group_found = None
     for sm in for_each_stream_map(cfg):
         for sid in for_each_set_bit(sm):

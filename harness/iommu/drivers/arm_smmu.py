@@ -72,6 +72,8 @@ from harness.base.platform import (
     platform_driver,
     platform_set_drvdata,
 )
+from harness.bus.fsl_mc import dev_is_fsl_mc
+from harness.bus.pci import dev_is_pci, pci_device_group, pci_for_each_dma_alias, to_pci_dev
 from harness.device import dev_get_drvdata
 from harness.errno import EEXIST, EINVAL, ENODEV, ENOMEM, ENOSPC, EPROBE_DEFER, ERR_PTR, IS_ERR, PTR_ERR
 from harness.firmware.qcom_scm import qcom_scm_is_available
@@ -242,8 +244,6 @@ class _legacy_it:  # noqa: N801
 
 
 def dev_get_dev_node(dev: Any) -> Any:
-    from harness.bus.pci import dev_is_pci, to_pci_dev
-
     if dev_is_pci(dev):
         # bus->bridge->parent->of_node of the root bus: the host controller's node
         return to_pci_dev(dev).host_np
@@ -282,8 +282,6 @@ def __find_legacy_master_phandle(dev: Any, it: _legacy_it) -> int:  # noqa: N807
 @kfunc
 def arm_smmu_register_legacy_master(dev: Any) -> tuple[int, arm_smmu_device | None]:
     """Returns (err, *smmu)."""
-    from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, to_pci_dev
-
     np = dev_get_dev_node(dev)
     if np is None or "#stream-id-cells" not in np.desc.props:
         return -ENODEV, None
@@ -484,9 +482,6 @@ def arm_smmu_probe_finalize(dev: Any) -> None:
 
 @kfunc
 def arm_smmu_device_group(dev: Any) -> Any:
-    from harness.bus.fsl_mc import dev_is_fsl_mc
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
     cfg = dev_iommu_priv_get(dev)
     fwspec = dev_iommu_fwspec_get(dev)
     smmu = cfg.smmu

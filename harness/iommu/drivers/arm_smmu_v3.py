@@ -29,6 +29,7 @@ from harness.base.platform import (
     platform_driver,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci, pci_device_group
 from harness.device import dev_get_drvdata
 from harness.errno import EBUSY, EINVAL, ENODEV, ERANGE, ERR_PTR
 from harness.iommu.drivers import IommuDriverSpec
@@ -125,8 +126,6 @@ def arm_smmu_release_device(dev: Any) -> None:
 
 @kfunc
 def arm_smmu_device_group(dev: Any) -> Any:
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return generic_device_group(dev)

@@ -27,6 +27,7 @@ path is the same in v6.14).  See docs/drivers/ipmmu-vmsa.md.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +42,12 @@ from harness.base.platform import (
     platform_get_drvdata,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci
 from harness.device import dev_get_drvdata
 from harness.errno import ENODEV, EPROBE_DEFER, ERR_PTR
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
+    dev_iommu_fwspec_get,
     dev_iommu_priv_get,
     dev_iommu_priv_set,
     generic_device_group,
@@ -113,8 +116,6 @@ def _soc_attrs() -> dict[str, str]:
 
 
 def _glob_match(pattern: str, s: str) -> bool:
-    import fnmatch
-
     return fnmatch.fnmatchcase(s, pattern)
 
 
@@ -152,8 +153,6 @@ def ipmmu_is_root(mmu: ipmmu_vmsa_device) -> bool:
 
 @kfunc
 def ipmmu_device_is_allowed(dev: Any) -> bool:
-    from harness.bus.pci import dev_is_pci
-
     # R-Car Gen3/4 and RZ/G2 use the allow list to opt-in devices.
     # For Other SoCs, this returns true anyway.
     if not soc_device_match(soc_needs_opt_in):
@@ -217,8 +216,6 @@ def ipmmu_probe_finalize(dev: Any) -> None:
 
 @kfunc
 def ipmmu_release_device(dev: Any) -> None:
-    from harness.iommu.iommu import dev_iommu_fwspec_get
-
     fwspec = dev_iommu_fwspec_get(dev)
     mmu = to_ipmmu(dev)
     for utlb in fwspec.ids:

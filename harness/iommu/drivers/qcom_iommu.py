@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness import variant
-from harness.base.core import device_link_add
+from harness.base.core import device_del, device_link_add
 from harness.base.devres import devm_add_action, devm_kmalloc
 from harness.base.platform import (
     __platform_driver_register,
@@ -49,6 +49,7 @@ from harness.errno import EINVAL, ENODEV, ENOMEM, ERR_PTR
 from harness.firmware.qcom_scm import qcom_scm_iommu_secure_ptbl_init, qcom_scm_iommu_secure_ptbl_size
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
+    core,
     dev_iommu_priv_get,
     dev_iommu_priv_set,
     generic_device_group,
@@ -58,6 +59,7 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import WARN_ON, kernel, kfunc
+from harness.of.platform import of_platform_bus_create
 
 COMPATIBLE = ("qcom,msm-iommu-v1", "qcom,msm-iommu-v2")  # qcom_iommu_of_match (L929)
 CTX_COMPATIBLE = ("qcom,msm-iommu-v1-ns", "qcom,msm-iommu-v1-sec",  # ctx_of_match (L750)
@@ -190,8 +192,6 @@ def qcom_iommu_ctx_probe(pdev: platform_device) -> int:
 def devm_of_platform_populate(dev: Any) -> int:
     """``of_platform_populate(dev->of_node, NULL, NULL, dev)``: a platform
     device for every available child with a "compatible"."""
-    from harness.of.platform import of_platform_bus_create
-
     names = {d.init_name for d in platform_bus_type.devices}
     for child in dev.of_node.children:
         rc = of_platform_bus_create(child, (), dev, True, names)
@@ -204,8 +204,6 @@ def devm_of_platform_populate(dev: Any) -> int:
 @kfunc
 def devm_of_platform_populate_release(dev: Any) -> None:
     """``of_platform_depopulate()``: unregister the children it created."""
-    from harness.base.core import device_del
-
     for child in [d for d in platform_bus_type.devices if d.parent is dev and d.of_node is not None]:
         device_del(child)
         child.of_node.populated = False
@@ -229,7 +227,6 @@ def qcom_iommu_sec_ptbl_init(dev: Any) -> int:
         kernel().printk(f"{dev.init_name}: failed to get iommu secure pgtable size ({ret})")
         return ret
     # dma_alloc_attrs(dev, psize, ...)
-    from harness.iommu.iommu import core
 
     if "qcom_iommu_sec_ptbl" in core().fail_alloc:
         return -ENOMEM

@@ -47,6 +47,7 @@ from harness.base.platform import (
     platform_get_drvdata,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci, pci_device_group
 from harness.device import dev_fwnode
 from harness.errno import ENODEV, ERR_PTR, IS_ERR, PTR_ERR
 from harness.iommu.drivers import IommuDriverSpec
@@ -201,8 +202,6 @@ def list_for_each_entry(head: list[tegra_smmu_group] | None) -> list[Any]:
 
 @kfunc
 def tegra_smmu_device_group(dev: Any) -> Any:
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
     fwspec = dev_iommu_fwspec_get(dev)
     smmu = dev_iommu_priv_get(dev)
     swgroup = fwspec.ids[0]

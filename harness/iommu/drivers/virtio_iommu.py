@@ -57,6 +57,7 @@ from harness.iommu.iommu import (
     generic_device_group,
     iommu_device_register,
     iommu_device_sysfs_add,
+    iommu_device_unregister,
     iommu_fwspec_add_ids,
 )
 from harness.iommu.structs import iommu_device, iommu_ops
@@ -206,8 +207,6 @@ def viommu_probe(vdev: virtio_device) -> int:
 
 @kfunc
 def viommu_remove(vdev: virtio_device) -> None:
-    from harness.iommu.iommu import iommu_device_unregister
-
     iommu_device_unregister(vdev.priv.iommu)
 
 
