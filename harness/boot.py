@@ -28,7 +28,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # imported for its effect: the oracles attach their checks to the model's
 # trace hooks (harness.trace), as a kernel config enables its checkers
@@ -58,6 +58,9 @@ from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device, device_driver
 
 # host1x-context has no dma_configure hook
 host1x_context_device_bus_type = bus_type("host1x-context")
@@ -129,32 +132,32 @@ def do_one_initcall(fn: Callable[..., int], *args: Any) -> int:
 
 
 @kfunc
-def device_attach(dev: Any) -> int:
+def device_attach(dev: device) -> int:
     """drivers/base/dd.c: bind a driver now, synchronously (sysfs drivers_probe)."""
     return dd.__device_attach(dev, False)
 
 
 @kfunc
-def unbind_store(dev: Any) -> None:
+def unbind_store(dev: device) -> None:
     """drivers/base/bus.c: ``echo DEV > .../unbind`` (device_driver_detach)."""
     if dev.driver is not None:
         device_release_driver(dev)
 
 
 @kfunc
-def device_unregister(dev: Any) -> None:
+def device_unregister(dev: device) -> None:
     """drivers/base/core.c: the device goes away (platform_device_unregister etc.)."""
     device_del(dev)
 
 
 @kfunc
-def module_driver_init(drv: Any, register: Callable[..., int]) -> int:
+def module_driver_init(drv: device_driver, register: Callable[..., int]) -> int:
     """The ``<name>_driver_init`` function ``module_platform_driver()`` makes."""
     __kframe__ = f"{_driver_name(drv).replace('-', '_')}_driver_init"  # noqa: F841
     return register(drv)
 
 
-def _driver_name(drv: Any) -> str:
+def _driver_name(drv: device_driver) -> str:
     inner = getattr(drv, "driver", None) or getattr(drv, "drv", None)
     return inner.name if inner is not None else str(drv)
 
@@ -167,19 +170,19 @@ def _register_any(drv: Any) -> int:
     return driver_register(drv.driver)
 
 
-def _is_module(drv: Any) -> bool:
+def _is_module(drv: device_driver) -> bool:
     return drv is not None and getattr(drv, "presence", BUILTIN) == MODULE
 
 
 @kfunc
-def load_module(drv: Any, init: Callable[[Any], int] | None) -> None:
+def load_module(drv: device_driver, init: Callable[[Any], int] | None) -> None:
     """``modprobe``: ``finit_module`` -> ``do_init_module`` -> the module's init
     (``init``, or the ``module_platform_driver()`` one)."""
     do_init_module(drv, init)
 
 
 @kfunc
-def do_init_module(drv: Any, init: Callable[[Any], int] | None = None) -> int:
+def do_init_module(drv: device_driver, init: Callable[[Any], int] | None = None) -> int:
     if init is not None:
         ret = do_one_initcall(init, drv)
     else:

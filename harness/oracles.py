@@ -12,7 +12,7 @@ runtime in :mod:`harness.kernel`; invariant 5 is the NEXT ``dev_WARN`` itself.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import findings as fnd
 from harness import trace
@@ -23,6 +23,12 @@ from harness.findings import Finding, guilty_frame
 from harness.iommu import fw_refs
 from harness.iommu.iommu import generic_single_device_group, iommu_probe_device_lock
 from harness.kernel import current_device_name, kernel, stack_trace
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.iommu.structs import iommu_device, iommu_fwspec, iommu_group
+    from harness.kernel import Kernel
+    from harness.of.node import of_phandle_args
 
 
 class OracleState:
@@ -41,7 +47,7 @@ def st() -> OracleState:
     return kernel().state(OracleState)
 
 
-def report(kind: str, summary: str, invariant: int, dev: Any = None, message: str = "",
+def report(kind: str, summary: str, invariant: int, dev: device | None = None, message: str = "",
            depth: int = 2) -> None:
     """Record a finding titled ``<summary> in <first non-generic frame>``."""
     frame = sys._getframe(depth)
@@ -60,7 +66,7 @@ def report(kind: str, summary: str, invariant: int, dev: Any = None, message: st
 
 # -- invariant 2: bus->dma_configure never under iommu_probe_device_lock --------
 
-def dma_configure_entry(dev: Any) -> None:
+def dma_configure_entry(dev: device) -> None:
     k = kernel()
     if iommu_probe_device_lock().owner is k.current and k.current is not None:
         report(fnd.DEADLOCK, "dma_configure under iommu_probe_device_lock", 2, dev,
@@ -76,7 +82,7 @@ def dma_configure_entry(dev: Any) -> None:
 
 # -- invariants 3 and 7: probe once, one group entry ----------------------------------
 
-def probe_device_ok(dev: Any, iommu_dev: Any) -> None:
+def probe_device_ok(dev: device, iommu_dev: iommu_device) -> None:
     s = st()
     n = s.probe_count.get(id(dev), 0) + 1
     s.probe_count[id(dev)] = n
@@ -85,22 +91,22 @@ def probe_device_ok(dev: Any, iommu_dev: Any) -> None:
                f"probe_device succeeded {n} times without release_device")
 
 
-def group_add(dev: Any, group: Any) -> None:
+def group_add(dev: device, group: iommu_group) -> None:
     if any(gd.dev is dev for gd in group.devices):
         report(fnd.GROUP, "iommu: device added to its group twice", 3, dev)
 
 
-def device_released(dev: Any) -> None:
+def device_released(dev: device) -> None:
     st().probe_count.pop(id(dev), None)
 
 
-def init_device_failed(dev: Any, ret: int) -> None:
+def init_device_failed(dev: device, ret: int) -> None:
     # 10: after iommu_init_device() fails, dev->iommu is NULL
     if dev.iommu is not None:
         report(fnd.WARNING, "iommu: dev->iommu left after failed init", 10, dev)
 
 
-def walk_probe_result(dev: Any, ret: int) -> None:
+def walk_probe_result(dev: device, ret: int) -> None:
     # 11: probe_iommu_group() hides only -ENODEV; anything else from one client aborts
     # bus_iommu_probe() and iommu_device_register() unregisters the whole instance
     if ret:
@@ -110,13 +116,13 @@ def walk_probe_result(dev: Any, ret: int) -> None:
 
 # -- invariant 4 and 6: a driver probes with its IOMMU set up ---------------------
 
-def bind_attempt_start(dev: Any) -> None:
+def bind_attempt_start(dev: device) -> None:
     s = st()
     s.binding.add(id(dev))
     s.dma_configure_in_bind[id(dev)] = 0
 
 
-def bind_attempt_end(dev: Any, ret: int) -> None:
+def bind_attempt_end(dev: device, ret: int) -> None:
     s = st()
     if ret == -EPROBE_DEFER and id(dev) not in s.probe_started:
         s.deferred_for_iommu.add(id(dev))
@@ -126,7 +132,7 @@ def bind_attempt_end(dev: Any, ret: int) -> None:
     s.probe_started.discard(id(dev))
 
 
-def _served_by(iommu_dev: Any, inst: Any) -> bool:
+def _served_by(iommu_dev: iommu_device | None, inst: Any) -> bool:
     """The device was probed by ``inst``, or by a sibling instance of the same
     driver: the fwspec keeps the *first* instance's fwnode and accumulates the
     IDs of all of them (spec 2.1 ``iommu_fwspec_init``), so a master of two
@@ -135,7 +141,7 @@ def _served_by(iommu_dev: Any, inst: Any) -> bool:
                                                             and iommu_dev.ops is inst.ops))
 
 
-def driver_probe_entry(dev: Any) -> None:
+def driver_probe_entry(dev: device) -> None:
     s = st()
     s.binding.discard(id(dev))
     s.probe_started.add(id(dev))
@@ -161,7 +167,7 @@ def driver_probe_entry(dev: Any) -> None:
         report(fnd.ISOLATION, "iommu: driver probe without default domain ownership", 6, dev)
 
 
-def dma_ops_changing(dev: Any, old: bool, new: bool) -> None:
+def dma_ops_changing(dev: device, old: bool, new: bool) -> None:
     # 6: the DMA path of a device must not change once drv->probe() started
     if old != new and id(dev) in st().probe_started and dev.driver is not None:
         report(fnd.ISOLATION, "iommu: DMA ops changed under a bound driver", 6, dev,
@@ -170,32 +176,32 @@ def dma_ops_changing(dev: Any, old: bool, new: bool) -> None:
 
 # -- invariant 8: of_xlate only for devices without a fwspec --------------------------
 
-def of_iommu_configure_entry(dev: Any) -> None:
+def of_iommu_configure_entry(dev: device) -> None:
     st().xlate_calls[id(dev)] = 0
 
 
-def of_xlate_call(dev: Any, spec: Any) -> None:
+def of_xlate_call(dev: device, spec: of_phandle_args) -> None:
     s = st()
     s.xlate_calls[id(dev)] = s.xlate_calls.get(id(dev), 0) + 1
 
 
 # -- invariant 9: dma_range_map set once, freed once ------------------------------------
 
-def dma_range_map_set(dev: Any, new: Any) -> None:
+def dma_range_map_set(dev: device, new: Any) -> None:
     old = dev.dma_range_map
     if old is not None and old is not new:
         report(fnd.WARNING, "dma_range_map overwritten", 9, dev,
                "dma_range_map set while already set: the first map leaks")
 
 
-def dma_range_map_kfree(dev: Any, m: Any) -> None:
+def dma_range_map_kfree(dev: device, m: Any) -> None:
     """``kfree(map)`` of a map the caller owns (of_dma_configure_id()'s -EPROBE_DEFER path)."""
     if m.freed:
         report(fnd.WARNING, "dma_range_map freed twice", 9, dev)
     m.freed = True
 
 
-def dma_range_map_freed(dev: Any) -> None:
+def dma_range_map_freed(dev: device) -> None:
     m = dev.dma_range_map
     if m is not None:
         if m.freed:
@@ -205,7 +211,7 @@ def dma_range_map_freed(dev: Any) -> None:
 
 # -- invariant 10: of_iommu_configure restores dev->iommu presence ---------------------
 
-def of_iommu_configure_exit(dev: Any, err: int, dev_iommu_present: bool) -> None:
+def of_iommu_configure_exit(dev: device, err: int, dev_iommu_present: bool) -> None:
     if err and (dev.iommu is not None) != dev_iommu_present:
         report(fnd.WARNING, "iommu: dev->iommu state changed by failed of_iommu_configure", 10,
                dev, f"present on entry: {dev_iommu_present}, now: {dev.iommu is not None}")
@@ -225,7 +231,7 @@ def devres_freed(dr: Any) -> None:
 
 # -- invariant 17: no duplicate IDs in a fwspec (soft) ---------------------------------------
 
-def fwspec_ids_added(dev: Any, fwspec: Any, ids: list[int]) -> None:
+def fwspec_ids_added(dev: device, fwspec: iommu_fwspec, ids: list[int]) -> None:
     """Called by ``iommu_fwspec_add_ids()`` before it appends ``ids``."""
     dup = sorted({i for i in ids if i in fwspec.ids} | {i for i in ids if ids.count(i) > 1})
     if dup:
@@ -261,7 +267,7 @@ def final_checks(devices: list[Any]) -> None:
     _final_unbound_groups(k, devices)
 
 
-def _named_instances_registered(dev: Any) -> bool:
+def _named_instances_registered(dev: device) -> bool:
     """Every available IOMMU the device's ``iommus`` names is registered (and there is one)."""
     np = dev.of_node
     if np is None or not np.desc.iommus:
@@ -276,7 +282,7 @@ def _named_instances_registered(dev: Any) -> bool:
     return bool(wanted) and wanted <= have
 
 
-def _final_liveness(k: Any, devices: list[Any]) -> None:
+def _final_liveness(k: Kernel, devices: list[Any]) -> None:
     """13: a client deferred for its IOMMU is retried once that IOMMU registered."""
     s = st()
     for dev in devices:
@@ -285,7 +291,7 @@ def _final_liveness(k: Any, devices: list[Any]) -> None:
             _final(k, fnd.DEFER, "deferred probe pending after its IOMMU registered", 13, dev)
 
 
-def _final_unbound_groups(k: Any, devices: list[Any]) -> None:
+def _final_unbound_groups(k: Kernel, devices: list[Any]) -> None:
     """7, the series' own goal: a device behind a registered IOMMU has its group even
     without a driver (V614 probes a DT device only at driver bind, so one without a
     driver never gets one; the walk of iommu_device_register() is meant to give it)."""
@@ -295,7 +301,7 @@ def _final_unbound_groups(k: Any, devices: list[Any]) -> None:
             _final(k, fnd.GROUP, "iommu: no IOMMU group for a device without driver", 7, dev)
 
 
-def _final_owner_counts(k: Any, devices: list[Any]) -> None:
+def _final_owner_counts(k: Kernel, devices: list[Any]) -> None:
     """14: ``owner_cnt`` counts the bound DMA-API members of a group, no more."""
     groups: dict[int, Any] = {}
     for dev in devices:
@@ -312,7 +318,7 @@ def _final_owner_counts(k: Any, devices: list[Any]) -> None:
                 _final(k, fnd.WARNING, "iommu: group owner_cnt leaked", 14, dev)
 
 
-def _final(k: Any, kind: str, summary: str, inv: int, dev: Any) -> None:
+def _final(k: Kernel, kind: str, summary: str, inv: int, dev: device) -> None:
     k.add_finding(Finding(kind=kind, title=summary, function="", device=dev.init_name,
                           trace=[], invariant=inv))
 

@@ -32,7 +32,7 @@ devices by base address), ranges spanning several segments.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.base.dd import driver_deferred_probe_check_state
 from harness.bus.pci import dev_is_pci, pci_bus_type, pci_for_each_dma_alias, to_pci_dev
@@ -43,13 +43,16 @@ from harness.iommu.iommu import iommu_device_from_fwnode, iommu_fwspec_add_ids, 
 from harness.kernel import kernel, kfunc
 from harness.of.node import fwnode_handle
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+
 DRIVER = "virtio_iommu"
 
 
 class viot_iommu:  # noqa: N801
     def __init__(self, name: str) -> None:
         self.name = name
-        self.fwnode: Any = None
+        self.fwnode: fwnode_handle | None = None
 
 
 class viot_endpoint:  # noqa: N801
@@ -111,7 +114,7 @@ def acpi_viot_init() -> None:
 
 
 @kfunc
-def viot_dev_iommu_init(dev: Any, viommu: viot_iommu | None, epid: int) -> int:
+def viot_dev_iommu_init(dev: device, viommu: viot_iommu | None, epid: int) -> int:
     if viommu is None:
         return -ENODEV
     # We're not translating ourself
@@ -137,13 +140,13 @@ def viot_pci_dev_iommu_init(pdev: Any, dev_id: int, data: Any) -> int:
 
 
 @kfunc
-def viot_iommu_configure(dev: Any) -> int:
+def viot_iommu_configure(dev: device) -> int:
     if dev_is_pci(dev):
         return pci_for_each_dma_alias(to_pci_dev(dev), viot_pci_dev_iommu_init, dev)
     return -ENODEV
 
 
-def viot_fw_claim(dev: Any) -> list[Any]:
+def viot_fw_claim(dev: device) -> list[Any]:
     """For the oracles: the registered virtio-iommu the VIOT gives ``dev`` to."""
     if not dev_is_pci(dev):
         return []

@@ -532,7 +532,7 @@ def device_release_driver(dev: device) -> None:
 
 
 @kinline
-def bus_dma_claim(hook: str, dev: device, drv: Any, ddrv: Any, ret: int) -> int:
+def bus_dma_claim(hook: str, dev: device, drv: device_driver, ddrv: Any, ret: int) -> int:
     """The end every bus ``dma_configure`` hook shares (platform, amba, pci,
     fsl-mc, cdx): when the hook's guard site ``<hook>.use_default_domain``
     holds, claim the group's default domain for the driver

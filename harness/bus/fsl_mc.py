@@ -67,5 +67,5 @@ fsl_mc_bus_type = bus_type("fsl-mc", match=fsl_mc_bus_match, probe=fsl_mc_driver
                            dma_configure=fsl_mc_dma_configure, dma_cleanup=fsl_mc_dma_cleanup)
 
 
-def dev_is_fsl_mc(dev: Any) -> bool:
+def dev_is_fsl_mc(dev: device) -> bool:
     return getattr(dev, "bus", None) is fsl_mc_bus_type

@@ -85,7 +85,7 @@ def to_pci_driver(drv: device_driver | None) -> Any:
     return drv.container
 
 
-def dev_is_pci(dev: Any) -> bool:
+def dev_is_pci(dev: device) -> bool:
     return getattr(dev, "bus", None) is pci_bus_type
 
 

@@ -10,11 +10,15 @@ and the end-of-run statistics read :func:`referenced_instances`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errno import ENODEV
 from harness.iommu import iommu
 from harness.kernel import kernel
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.of.node import of_phandle_args
 
 #: ``claim(dev)`` -> the registered instances the tables give ``dev`` to
 FwClaim = Callable[[Any], list[Any]]
@@ -42,7 +46,7 @@ def register_fw_claim(claim: FwClaim) -> None:
     fw_refs().fw_claims.append(claim)
 
 
-def of_xlate_result(dev: Any, spec: Any, ret: int) -> None:
+def of_xlate_result(dev: device, spec: of_phandle_args, ret: int) -> None:
     """A driver's ``of_xlate`` returned: -ENODEV is the driver declining the
     device (ipmmu-vmsa's allow-list, a sysmmu without drvdata): the device is
     then, by that driver's decision, not behind that instance (4, 7)."""
@@ -53,7 +57,7 @@ def of_xlate_result(dev: Any, spec: Any, ret: int) -> None:
         fw_refs().declined.discard(key)
 
 
-def referenced_instances(dev: Any) -> list[Any]:
+def referenced_instances(dev: device) -> list[Any]:
     """Registered IOMMU instances this device's firmware names, except those
     whose driver declined the device in of_xlate (:func:`of_xlate_result`)."""
     out = [inst for claim in fw_refs().fw_claims for inst in claim(dev)]

@@ -7,7 +7,7 @@ of the series are read from :mod:`harness.variant`.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from harness import trace, variant
 from harness.base import bus as base_bus
@@ -36,6 +36,9 @@ from harness.kernel import (
     mutex_lock,
     mutex_unlock,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.of.node import fwnode_handle
 
 NOTIFY_DONE = 0
 NOTIFY_OK = 1
@@ -229,14 +232,14 @@ def dev_iommu_priv_get(dev: device) -> Any:
 
 
 @kfunc
-def iommu_ops_from_fwnode(fwnode: Any) -> iommu_ops | None:
+def iommu_ops_from_fwnode(fwnode: fwnode_handle | None) -> iommu_ops | None:
     for iommu in core().iommu_device_list:
         if iommu.fwnode is fwnode:
             return iommu.ops
     return None
 
 
-def iommu_device_from_fwnode(fwnode: Any) -> iommu_device | None:
+def iommu_device_from_fwnode(fwnode: fwnode_handle | None) -> iommu_device | None:
     for iommu in core().iommu_device_list:
         if iommu.fwnode is fwnode:
             return iommu
