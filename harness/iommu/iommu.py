@@ -38,6 +38,7 @@ from harness.kernel import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.errno import ErrPtr
     from harness.of.node import fwnode_handle
 
 NOTIFY_DONE = 0
@@ -555,7 +556,7 @@ def fsl_mc_device_group(dev: device) -> Any:
 
 
 @kfunc
-def generic_single_device_group(dev: device) -> Any:
+def generic_single_device_group(dev: device) -> iommu_group | ErrPtr | None:
     iommu = dev.iommu.iommu_dev
     if iommu.singleton_group is None:
         group = iommu_group_alloc()

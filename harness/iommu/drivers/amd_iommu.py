@@ -74,6 +74,7 @@ from harness.kernel import kernel, kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_group
 
 DRIVER_NAME = "amd-iommu"
@@ -214,7 +215,7 @@ def amd_iommu_init_device(iommu: amd_iommu, dev: device) -> int:
 
 
 @kfunc
-def amd_iommu_probe_device(dev: device) -> Any:
+def amd_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     if not check_device(dev):
         return ERR_PTR(-ENODEV)
     iommu = rlookup_amd_iommu(dev)
@@ -242,7 +243,7 @@ def amd_iommu_release_device(dev: device) -> None:
 
 
 @kfunc
-def acpihid_device_group(dev: device) -> Any:
+def acpihid_device_group(dev: device) -> iommu_group | ErrPtr | None:
     devid, entry = get_acpihid_device_id(dev)
     if devid < 0 or entry is None:
         return ERR_PTR(devid)
@@ -257,7 +258,7 @@ def acpihid_device_group(dev: device) -> Any:
 
 
 @kfunc
-def amd_iommu_device_group(dev: device) -> Any:
+def amd_iommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return acpihid_device_group(dev)

@@ -82,6 +82,8 @@ from harness.of.device import of_device_get_match_data
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
 
 MAX_DARTS_PER_DEVICE = 2
 DART_MAX_STREAMS = 256
@@ -169,7 +171,7 @@ def for_each_set_bit(sm: apple_dart_stream_map) -> list[int]:
 
 
 @kfunc
-def apple_dart_probe_device(dev: device) -> Any:
+def apple_dart_probe_device(dev: device) -> iommu_device | ErrPtr | BogusPointer:
     cfg = dev_iommu_priv_get(dev)
     if cfg is None:
         return ERR_PTR(-ENODEV)
@@ -189,7 +191,7 @@ def apple_dart_release_device(dev: device) -> None:
 
 
 @kfunc
-def apple_dart_domain_alloc_paging(dev: device) -> Any:
+def apple_dart_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     # apple_dart_finalize_domain() with the device's cfg: page table sized
     # from the first DART; nothing the probe path publishes.
     return iommu_domain(IOMMU_DOMAIN_DMA, apple_dart_iommu_ops)
@@ -255,7 +257,7 @@ def apple_dart_merge_master_cfg(dst: apple_dart_master_cfg, src: apple_dart_mast
 
 
 @kfunc
-def apple_dart_device_group(dev: device) -> Any:
+def apple_dart_device_group(dev: device) -> iommu_group | ErrPtr | None:
     mutex_lock(g().apple_dart_groups_lock)
     res = _apple_dart_device_group_locked(dev, dev_iommu_priv_get(dev))
     # out: (an oops above leaves the mutex held, as in the kernel)

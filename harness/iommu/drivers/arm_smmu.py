@@ -97,6 +97,7 @@ from harness.kernel import WARN_ON, Mutex, kernel, kfunc, mutex_lock, mutex_unlo
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_fwspec, iommu_group
     from harness.of.node import device_node, fwnode_handle
 
@@ -421,7 +422,7 @@ def arm_smmu_get_by_fwnode(fwnode: fwnode_handle) -> arm_smmu_device | None:
 
 
 @kfunc
-def arm_smmu_probe_device(dev: device) -> Any:
+def arm_smmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     smmu: Any = None
     fwspec = dev_iommu_fwspec_get(dev)
     if g().using_legacy_binding:
@@ -486,7 +487,7 @@ def arm_smmu_probe_finalize(dev: device) -> None:
 
 
 @kfunc
-def arm_smmu_device_group(dev: device) -> Any:
+def arm_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     cfg = dev_iommu_priv_get(dev)
     fwspec = dev_iommu_fwspec_get(dev)
     smmu = cfg.smmu

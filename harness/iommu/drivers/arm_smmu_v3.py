@@ -46,6 +46,8 @@ from harness.kernel import WARN_ON_ONCE, kernel, kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
     from harness.of.node import fwnode_handle
 
 COMPATIBLE = ("arm,smmu-v3",)
@@ -104,7 +106,7 @@ def arm_smmu_insert_master(smmu: arm_smmu_device, master: arm_smmu_master) -> in
 
 
 @kfunc
-def arm_smmu_probe_device(dev: device) -> Any:
+def arm_smmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     if WARN_ON_ONCE(dev_iommu_priv_get(dev) is not None, "arm_smmu_probe_device:priv"):
         return ERR_PTR(-EBUSY)
@@ -129,7 +131,7 @@ def arm_smmu_release_device(dev: device) -> None:
 
 
 @kfunc
-def arm_smmu_device_group(dev: device) -> Any:
+def arm_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return generic_device_group(dev)

@@ -54,6 +54,7 @@ from harness.kernel import kernel, kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
     from harness.of.node import of_phandle_args
 
 COMPATIBLE = ("samsung,exynos-sysmmu",)
@@ -97,7 +98,7 @@ def has_sysmmu(dev: device) -> bool:
 
 
 @kfunc
-def exynos_iommu_probe_device(dev: device) -> Any:
+def exynos_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     owner = dev_iommu_priv_get(dev)
     if not has_sysmmu(dev):
         return ERR_PTR(-ENODEV)

@@ -69,6 +69,8 @@ from harness.kernel import kernel, kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
 
 DRIVER_NAME = "intel-iommu"
 
@@ -215,7 +217,7 @@ def device_lookup_iommu(dev: device) -> tuple[intel_iommu | None, int, int]:
 
 
 @kfunc
-def intel_iommu_probe_device(dev: device) -> Any:
+def intel_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     iommu, bus, devfn = device_lookup_iommu(dev)
     if iommu is None or iommu.iommu.ops is None:
         return ERR_PTR(-ENODEV)
@@ -232,7 +234,7 @@ def intel_iommu_release_device(dev: device) -> None:
 
 
 @kfunc
-def intel_iommu_device_group(dev: device) -> Any:
+def intel_iommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return generic_device_group(dev)

@@ -63,6 +63,7 @@ from harness.of.node import of_property_present
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device, device_driver
+    from harness.errno import ErrPtr
     from harness.of.node import of_phandle_args
 
 
@@ -193,7 +194,7 @@ def ipmmu_of_xlate(dev: device, spec: of_phandle_args) -> int:
 
 
 @kfunc
-def ipmmu_probe_device(dev: device) -> Any:
+def ipmmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     mmu = to_ipmmu(dev)
     # Only let through devices that have been verified in xlate()
     if mmu is None:

@@ -55,6 +55,7 @@ from harness.kernel import kernel, kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
     from harness.of.node import of_phandle_args
 
 COMPATIBLE = ("qcom,apq8064-iommu",)
@@ -114,7 +115,7 @@ def find_iommu_for_dev(dev: device) -> msm_iommu_dev | None:
 
 
 @kfunc
-def msm_iommu_probe_device(dev: device) -> Any:
+def msm_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     # spin_lock_irqsave(&msm_iommu_lock, flags)
     iommu = find_iommu_for_dev(dev)
     if iommu is None:
@@ -155,7 +156,7 @@ def qcom_iommu_of_xlate(dev: device, spec: of_phandle_args) -> int:
 
 
 @kfunc
-def msm_iommu_domain_alloc_paging(dev: device) -> Any:
+def msm_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, msm_iommu_ops)
 
 

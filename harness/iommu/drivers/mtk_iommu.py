@@ -68,6 +68,8 @@ from harness.of.node import (
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
 
 MTK_LARB_NR_MAX = 32  # include/dt-bindings/memory/mtk-memory-port.h L9
 MTK_IOMMU_GROUP_MAX = 8  # L162
@@ -211,7 +213,7 @@ def mtk_iommu_get_frst_data(hwlist: list_head | None) -> Any:
 
 
 @kfunc
-def mtk_iommu_probe_device(dev: device) -> Any:
+def mtk_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     data = dev_iommu_priv_get(dev)
     if not MTK_IOMMU_IS_TYPE_MM(data.plat_data):
@@ -284,7 +286,7 @@ def mtk_iommu_get_group_id(dev: device, plat_data: mtk_iommu_plat_data) -> int:
 
 
 @kfunc
-def mtk_iommu_device_group(dev: device) -> Any:
+def mtk_iommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     c_data = dev_iommu_priv_get(dev)
     hw_list = c_data.hw_list
     data = mtk_iommu_get_frst_data(hw_list)

@@ -63,6 +63,7 @@ from harness.of.node import (
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
 
 COMPATIBLE = ("mediatek,mt2701-m4u",)
 MTK_LARB_NR_MAX = 32
@@ -137,7 +138,7 @@ def mtk_iommu_v1_create_mapping(dev: device, args: Any) -> int:
 
 
 @kfunc
-def mtk_iommu_v1_probe_device(dev: device) -> Any:
+def mtk_iommu_v1_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     # In the deferred case, free the existed fwspec.
     # Always initialize the fwspec internally.

@@ -72,6 +72,7 @@ from harness.of.node import device_node, of_device_is_compatible
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
 
 COMPATIBLE = ("ti,omap2-iommu", "ti,omap4-iommu", "ti,dra7-iommu", "ti,dra7-dsp-iommu")
 
@@ -100,7 +101,7 @@ class omap_iommu_arch_data:  # noqa: N801
 
 
 @kfunc
-def omap_iommu_domain_alloc_paging(dev: device) -> Any:
+def omap_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, omap_iommu_ops)
 
 
@@ -129,7 +130,7 @@ def of_parse_phandle(np: device_node, index: int) -> device_node | None:
 
 
 @kfunc
-def omap_iommu_probe_device(dev: device) -> Any:
+def omap_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     # Allocate the per-device iommu structure for DT-based devices.
     if dev.of_node is None:
         return ERR_PTR(-ENODEV)

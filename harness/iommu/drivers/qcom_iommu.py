@@ -63,6 +63,7 @@ from harness.of.platform import of_platform_bus_create
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
     from harness.of.node import device_node
 
 COMPATIBLE = ("qcom,msm-iommu-v1", "qcom,msm-iommu-v2")  # qcom_iommu_of_match (L929)
@@ -130,7 +131,7 @@ def get_asid(np: device_node | None) -> int:
 
 
 @kfunc
-def qcom_iommu_probe_device(dev: device) -> Any:
+def qcom_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     qcom_iommu = dev_iommu_priv_get(dev)
     if qcom_iommu is None:
         return ERR_PTR(-ENODEV)

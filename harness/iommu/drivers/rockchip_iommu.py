@@ -54,6 +54,7 @@ from harness.of.device import of_device_get_match_data
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
 
 
 class rk_globals:  # noqa: N801
@@ -91,7 +92,7 @@ RK_MATCH_DATA = {"rockchip,iommu": "iommu_data_ops_v1", "rockchip,rk3568-iommu":
 
 
 @kfunc
-def rk_iommu_domain_alloc_paging(dev: device) -> Any:
+def rk_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     if g().dma_dev is None:
         return None
     return iommu_domain(IOMMU_DOMAIN_DMA, rk_iommu_ops)
@@ -103,7 +104,7 @@ def rk_iommu_from_dev(dev: device) -> Any:
 
 
 @kfunc
-def rk_iommu_probe_device(dev: device) -> Any:
+def rk_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     data = dev_iommu_priv_get(dev)
     if data is None:
         return ERR_PTR(-ENODEV)

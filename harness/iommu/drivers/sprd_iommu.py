@@ -47,6 +47,7 @@ from harness.kernel import BogusPointer, kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
 
 COMPATIBLE = ("sprd,iommu-v1",)
 # offsetof(struct sprd_iommu_device, iommu) on arm64: dom, ver (+pad),
@@ -64,12 +65,12 @@ class sprd_iommu_device:  # noqa: N801
 
 
 @kfunc
-def sprd_iommu_domain_alloc_paging(dev: device) -> Any:
+def sprd_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, sprd_iommu_ops)
 
 
 @kfunc
-def sprd_iommu_probe_device(dev: device) -> Any:
+def sprd_iommu_probe_device(dev: device) -> iommu_device | ErrPtr | BogusPointer:
     sdev = dev_iommu_priv_get(dev)
     if sdev is None:
         return BogusPointer("struct iommu_device", SPRD_IOMMU_DEVICE_IOMMU_OFFSET)

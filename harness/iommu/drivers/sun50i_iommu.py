@@ -61,6 +61,7 @@ from harness.kernel import kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
 
 COMPATIBLE = ("allwinner,sun50i-h6-iommu", "allwinner,sun50i-h616-iommu")
 
@@ -81,12 +82,12 @@ def sun50i_iommu_from_dev(dev: device) -> Any:
 
 
 @kfunc
-def sun50i_iommu_domain_alloc_paging(dev: device) -> Any:
+def sun50i_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, sun50i_iommu_ops)
 
 
 @kfunc
-def sun50i_iommu_probe_device(dev: device) -> Any:
+def sun50i_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     iommu = sun50i_iommu_from_dev(dev)
     if iommu is None:
         return ERR_PTR(-ENODEV)

@@ -70,6 +70,7 @@ from harness.of.node import of_parse_phandle_with_args
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_group
     from harness.of.node import device_node
 
@@ -164,7 +165,7 @@ def tegra_smmu_configure(smmu: tegra_smmu, dev: device, args: Any) -> int:
 
 
 @kfunc
-def tegra_smmu_probe_device(dev: device) -> Any:
+def tegra_smmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     np = dev.of_node
     tree = kernel().globals["of_root"]
     index = 0
@@ -206,7 +207,7 @@ def list_for_each_entry(head: list[tegra_smmu_group] | None) -> list[Any]:
 
 
 @kfunc
-def tegra_smmu_device_group(dev: device) -> Any:
+def tegra_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     fwspec = dev_iommu_fwspec_get(dev)
     smmu = dev_iommu_priv_get(dev)
     swgroup = fwspec.ids[0]

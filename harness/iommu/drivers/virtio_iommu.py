@@ -65,6 +65,8 @@ from harness.kernel import kernel, kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
     from harness.of.node import fwnode_handle
 
 VIOMMU_PROBE_SIZE = 512
@@ -127,7 +129,7 @@ def viommu_get_by_fwnode(fwnode: fwnode_handle) -> viommu_dev | None:
 
 
 @kfunc
-def viommu_probe_device(dev: device) -> Any:
+def viommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     viommu = viommu_get_by_fwnode(fwspec.iommu_fwnode)
     if viommu is None:
@@ -162,7 +164,7 @@ def viommu_release_device(dev: device) -> None:
 
 
 @kfunc
-def viommu_device_group(dev: device) -> Any:
+def viommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return generic_device_group(dev)
