@@ -268,7 +268,7 @@ class Board:
         return out
 
     @classmethod
-    def from_json(cls, data: Any, source: str = "<platform>") -> Board:
+    def from_json(cls, data: object, source: str = "<platform>") -> Board:
         """Validate and build; raises :class:`BoardError` naming the field."""
         return _Loader(source).platform(data)
 
@@ -336,29 +336,29 @@ class _Loader:
     def fail(self, where: str, what: str) -> BoardError:
         return BoardError(f"{self.source}: {where}: {what}")
 
-    def _int(self, v: Any, where: str) -> int:
+    def _int(self, v: object, where: str) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.fail(where, f"expected an integer, got {type(v).__name__}")
         if not 0 <= v < 1 << 64:
             raise self.fail(where, "integer out of range")
         return v
 
-    def _str(self, v: Any, where: str) -> str:
+    def _str(self, v: object, where: str) -> str:
         if not isinstance(v, str):
             raise self.fail(where, f"expected a string, got {type(v).__name__}")
         return v
 
-    def _list(self, v: Any, where: str) -> list[Any]:
+    def _list(self, v: object, where: str) -> list[object]:
         if not isinstance(v, list):
             raise self.fail(where, f"expected a list, got {type(v).__name__}")
         return v
 
-    def _obj(self, v: Any, where: str) -> dict[str, Any]:
+    def _obj(self, v: object, where: str) -> dict[str, Any]:
         if not isinstance(v, dict):
             raise self.fail(where, f"expected an object, got {type(v).__name__}")
         return v
 
-    def platform(self, data: Any) -> Board:
+    def platform(self, data: object) -> Board:
         d = self._obj(data, "top level")
         if d.get("format") != FORMAT:
             raise self.fail("format", f"expected {FORMAT!r}, got {d.get('format')!r}")
@@ -404,7 +404,7 @@ class _Loader:
             provenance=prov,
         )
 
-    def node(self, v: Any, w: str) -> Node:
+    def node(self, v: object, w: str) -> Node:
         d = self._obj(v, w)
         path = self._str(d.get("path"), f"{w}.path")
         if not path.startswith("/"):
@@ -454,7 +454,7 @@ class _Loader:
                     iommus=tuple(iommus), iommu_map=tuple(imap), iommu_map_mask=mask,
                     dma_ranges=dr, dma_coherent=coh, props=dict(props))
 
-    def extra(self, v: Any, w: str) -> ExtraDevice:
+    def extra(self, v: object, w: str) -> ExtraDevice:
         d = self._obj(v, w)
         bus = self._str(d.get("bus"), f"{w}.bus")
         if bus not in BUSES:
@@ -480,12 +480,12 @@ class _Loader:
                            multifunction=self._bool(d.get("multifunction", False), f"{w}.multifunction"),
                            acs=self._bool(d.get("acs", False), f"{w}.acs"))
 
-    def _bool(self, v: Any, where: str) -> bool:
+    def _bool(self, v: object, where: str) -> bool:
         if not isinstance(v, bool):
             raise self.fail(where, "expected true or false")
         return v
 
-    def scope_entry(self, v: Any, w: str) -> ScopeEntry:
+    def scope_entry(self, v: object, w: str) -> ScopeEntry:
         d = self._obj(v, w)
         unknown = set(d) - {"pci", "bridge", "pci_range", "acpi", "endpoint"}
         if unknown:
@@ -512,7 +512,7 @@ class _Loader:
                           acpi=self._str(d["acpi"], f"{w}.acpi") if "acpi" in d else None,
                           endpoint=self._int(d["endpoint"], f"{w}.endpoint") if "endpoint" in d else None)
 
-    def acpi_iommu(self, v: Any, w: str) -> AcpiIommu:
+    def acpi_iommu(self, v: object, w: str) -> AcpiIommu:
         d = self._obj(v, w)
         fw = d.get("fwnode", "iort")
         if fw not in ("iort", "null", "viot"):

@@ -346,7 +346,7 @@ class Boot:
             elif op == REMOVE and not dev.dead:
                 device_unregister(dev)
 
-    def _find_device(self, target: str) -> Any:
+    def _find_device(self, target: str) -> device | None:
         for dev in self.devices():
             np = dev.of_node
             if (np is not None and np.full_name == target) or dev.init_name == target:
@@ -409,8 +409,8 @@ class Boot:
         k.run()
         return k
 
-    def devices(self) -> list[Any]:
-        out = []
+    def devices(self) -> list[device]:
+        out: list[device] = []
         for bus in IOMMU_BUSES:
             out.extend(bus.devices)
         return out

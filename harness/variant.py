@@ -67,7 +67,7 @@ def make_variant(name: str, description: str, values: Mapping[str, Any]) -> Vari
     return Variant(name, description, diff)
 
 
-def render_value(site: Site, v: Any) -> str:
+def render_value(site: Site, v: object) -> str:
     """Human/C-ish text of a site value."""
     if v is None:
         return "(absent)"
@@ -103,7 +103,7 @@ def _value_json(val: Any) -> Any:
     return val
 
 
-def _value_from_json(site: Site, raw: Any, where: str) -> Any:
+def _value_from_json(site: Site, raw: object, where: str) -> Any:
     if raw is None:
         return None
     if site.kind == "choice":
@@ -125,7 +125,7 @@ def _value_from_json(site: Site, raw: Any, where: str) -> Any:
     return Guard(tuple(preds))
 
 
-def variant_from_json(data: Any, source: str = "<variant>") -> Variant:
+def variant_from_json(data: object, source: str = "<variant>") -> Variant:
     """Read a saved variant; unknown sites or predicates are errors."""
     if not isinstance(data, dict) or not isinstance(data.get("sites"), dict):
         raise VariantError(f"{source}: not a variant (expected an object with 'sites')")

@@ -84,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_group
+    from harness.of.node import of_phandle_args
 
 MAX_DARTS_PER_DEVICE = 2
 DART_MAX_STREAMS = 256
@@ -198,7 +199,7 @@ def apple_dart_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
 
 
 @kfunc
-def apple_dart_of_xlate(dev: device, args: Any) -> int:
+def apple_dart_of_xlate(dev: device, args: of_phandle_args) -> int:
     cfg = dev_iommu_priv_get(dev)
     iommu_pdev = of_find_device_by_node(args.np)
     dart = platform_get_drvdata(iommu_pdev)

@@ -99,7 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_fwspec, iommu_group
-    from harness.of.node import device_node, fwnode_handle
+    from harness.of.node import device_node, fwnode_handle, of_phandle_args
 
 ARM_SMMU_SMR_ID_SHIFT = 0  # ARM_SMMU_SMR_ID = GENMASK(15, 0)
 ARM_SMMU_SMR_MASK_SHIFT = 16  # ARM_SMMU_SMR_MASK = GENMASK(31, 16)
@@ -520,7 +520,7 @@ def arm_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
 
 
 @kfunc
-def arm_smmu_of_xlate(dev: device, args: Any) -> int:
+def arm_smmu_of_xlate(dev: device, args: of_phandle_args) -> int:
     fwid = 0
     if args.args_count > 0:
         fwid |= (args.args[0] & 0xFFFF) << ARM_SMMU_SMR_ID_SHIFT

@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_group
-    from harness.of.node import fwnode_handle
+    from harness.of.node import fwnode_handle, of_phandle_args
 
 COMPATIBLE = ("arm,smmu-v3",)
 # SMMU_IDR1.SIDSIZE: the model's SMMUs implement 32-bit stream IDs with a
@@ -138,7 +138,7 @@ def arm_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
 
 
 @kfunc
-def arm_smmu_of_xlate(dev: device, args: Any) -> int:
+def arm_smmu_of_xlate(dev: device, args: of_phandle_args) -> int:
     return iommu_fwspec_add_ids(dev, list(args.args[:1]))
 
 

@@ -173,7 +173,7 @@ def ipmmu_device_is_allowed(dev: device) -> bool:
 
 
 @kfunc
-def ipmmu_init_platform_device(dev: device, args: Any) -> int:
+def ipmmu_init_platform_device(dev: device, args: of_phandle_args) -> int:
     ipmmu_pdev = of_find_device_by_node(args.np)
     if ipmmu_pdev is None:
         return -ENODEV

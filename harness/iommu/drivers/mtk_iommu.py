@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_group
+    from harness.of.node import of_phandle_args
 
 MTK_LARB_NR_MAX = 32  # include/dt-bindings/memory/mtk-memory-port.h L9
 MTK_IOMMU_GROUP_MAX = 8  # L162
@@ -308,7 +309,7 @@ def mtk_iommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
 
 
 @kfunc
-def mtk_iommu_of_xlate(dev: device, args: Any) -> int:
+def mtk_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     if args.args_count != 1:
         kernel().printk(f"{dev.init_name}: invalid #iommu-cells({args.args_count}) property for IOMMU")
         return -EINVAL

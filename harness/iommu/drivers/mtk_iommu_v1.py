@@ -64,6 +64,7 @@ from harness.of.node import (
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
 
 COMPATIBLE = ("mediatek,mt2701-m4u",)
 MTK_LARB_NR_MAX = 32
@@ -112,7 +113,7 @@ def arm_iommu_attach_device(dev: device, mapping: dma_iommu_mapping | None) -> i
 
 
 @kfunc
-def mtk_iommu_v1_create_mapping(dev: device, args: Any) -> int:
+def mtk_iommu_v1_create_mapping(dev: device, args: of_phandle_args) -> int:
     if args.args_count != 1:
         kernel().printk(f"{dev.init_name}: invalid #iommu-cells({args.args_count}) property for IOMMU")
         return -EINVAL

@@ -73,6 +73,7 @@ from harness.of.node import device_node, of_device_is_compatible
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
 
 COMPATIBLE = ("ti,omap2-iommu", "ti,omap4-iommu", "ti,dra7-iommu", "ti,dra7-dsp-iommu")
 
@@ -167,7 +168,7 @@ def omap_iommu_release_device(dev: device) -> None:
 
 
 @kfunc
-def omap_iommu_of_xlate(dev: device, args: Any) -> int:
+def omap_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     # v6.14: "TODO: collect args->np to save re-parsing in probe above"
     return 0
 

@@ -64,7 +64,7 @@ from harness.of.platform import of_platform_bus_create
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
-    from harness.of.node import device_node
+    from harness.of.node import device_node, of_phandle_args
 
 COMPATIBLE = ("qcom,msm-iommu-v1", "qcom,msm-iommu-v2")  # qcom_iommu_of_match (L929)
 CTX_COMPATIBLE = ("qcom,msm-iommu-v1-ns", "qcom,msm-iommu-v1-sec",  # ctx_of_match (L750)
@@ -142,7 +142,7 @@ def qcom_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
 
 
 @kfunc
-def qcom_iommu_of_xlate(dev: device, args: Any) -> int:
+def qcom_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     asid = args.args[0] if args.args else 0
     if args.args_count != 1:
         kernel().printk(f"{dev.init_name}: incorrect number of iommu params found for "

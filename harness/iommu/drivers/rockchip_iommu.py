@@ -55,6 +55,7 @@ from harness.of.device import of_device_get_match_data
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
 
 
 class rk_globals:  # noqa: N801
@@ -120,7 +121,7 @@ def rk_iommu_release_device(dev: device) -> None:
 
 
 @kfunc
-def rk_iommu_of_xlate(dev: device, args: Any) -> int:
+def rk_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     # site rk_iommu_of_xlate.alloc_owner: devm_kzalloc(dma_dev | dev | &iommu_dev->dev, ...)
     owner = variant.choice("rk_iommu_of_xlate.alloc_owner")
     if owner == "iommu_dev":

@@ -48,6 +48,7 @@ from harness.kernel import BogusPointer, kfunc
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
 
 COMPATIBLE = ("sprd,iommu-v1",)
 # offsetof(struct sprd_iommu_device, iommu) on arm64: dom, ver (+pad),
@@ -78,7 +79,7 @@ def sprd_iommu_probe_device(dev: device) -> iommu_device | ErrPtr | BogusPointer
 
 
 @kfunc
-def sprd_iommu_of_xlate(dev: device, args: Any) -> int:
+def sprd_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     if dev_iommu_priv_get(dev) is None:
         pdev = of_find_device_by_node(args.np)
         dev_iommu_priv_set(dev, platform_get_drvdata(pdev))

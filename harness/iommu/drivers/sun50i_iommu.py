@@ -62,6 +62,7 @@ from harness.kernel import kfunc
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
 
 COMPATIBLE = ("allwinner,sun50i-h6-iommu", "allwinner,sun50i-h616-iommu")
 
@@ -95,7 +96,7 @@ def sun50i_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
 
 
 @kfunc
-def sun50i_iommu_of_xlate(dev: device, args: Any) -> int:
+def sun50i_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     iommu_pdev = of_find_device_by_node(args.np)
     id_ = args.args[0]
     dev_iommu_priv_set(dev, platform_get_drvdata(iommu_pdev))

@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_group
-    from harness.of.node import device_node
+    from harness.of.node import device_node, of_phandle_args
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def tegra_smmu_find(np: device_node) -> tegra_smmu | None:
 
 
 @kfunc
-def tegra_smmu_configure(smmu: tegra_smmu, dev: device, args: Any) -> int:
+def tegra_smmu_configure(smmu: tegra_smmu, dev: device, args: of_phandle_args) -> int:
     ops = smmu.iommu.ops
     err = iommu_fwspec_init(dev, dev_fwnode(smmu.dev))
     if err < 0:
@@ -235,7 +235,7 @@ def tegra_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
 
 
 @kfunc
-def tegra_smmu_of_xlate(dev: device, args: Any) -> int:
+def tegra_smmu_of_xlate(dev: device, args: of_phandle_args) -> int:
     iommu_pdev = of_find_device_by_node(args.np)
     mc = platform_get_drvdata(iommu_pdev)
     id_ = args.args[0]

@@ -67,7 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.device import device
     from harness.errno import ErrPtr
     from harness.iommu.structs import iommu_group
-    from harness.of.node import fwnode_handle
+    from harness.of.node import fwnode_handle, of_phandle_args
 
 VIOMMU_PROBE_SIZE = 512
 
@@ -171,7 +171,7 @@ def viommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
 
 
 @kfunc
-def viommu_of_xlate(dev: device, args: Any) -> int:
+def viommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     return iommu_fwspec_add_ids(dev, list(args.args[:1]))
 
 
