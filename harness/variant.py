@@ -27,7 +27,7 @@ from typing import Any
 from harness.errno import ENODEV
 from harness.sites import SITES, active
 from harness.sites.active import check, choice, present
-from harness.sites.site import G, Guard, P, Pred, PredDef, Site
+from harness.sites.site import G, Guard, P, Pred, PredDef, Site, SiteValue
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Variant:
 
     name: str
     description: str
-    values: tuple[tuple[str, Any], ...] = ()
+    values: tuple[tuple[str, SiteValue], ...] = ()
 
     def value(self, site: str) -> Any:
         for k, v in self.values:
@@ -44,7 +44,7 @@ class Variant:
                 return v
         return SITES[site].v614
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, SiteValue]:
         return {name: self.value(name) for name in SITES}
 
     def fingerprint(self) -> str:

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from harness.sites.site import PredDef
+    from harness.sites.site import PredDef, SiteValue
 
-_active_values: dict[str, Any] = {}
+_active_values: dict[str, SiteValue] = {}
 _vocabs: Mapping[str, Mapping[str, PredDef]] = {}
 
 
-def set_values(values: dict[str, Any], vocabs: Mapping[str, Mapping[str, PredDef]]) -> None:
+def set_values(values: dict[str, SiteValue], vocabs: Mapping[str, Mapping[str, PredDef]]) -> None:
     """Make ``values`` (site -> value, every site) what the model reads."""
     global _active_values, _vocabs
     _active_values = values

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from harness.sites.site import Guard, Site
@@ -221,12 +221,12 @@ class MoveIf(Shape):
 
     site: str
     function: str
-    find: str | Callable[[Any], str]
-    body: Callable[[Any], str]
+    find: str | Callable[[Variant], str]
+    body: Callable[[Variant], str]
     places: Mapping[str, Place]
-    comment: Callable[[Any], str] | None = None
+    comment: Callable[[Variant], str] | None = None
     comment_texts: Mapping[str, str] = field(default_factory=dict)
-    when: Callable[[Any], bool] | None = None
+    when: Callable[[Variant], bool] | None = None
     order: int = 50
 
     def applicable(self, site: Site, variant: Variant) -> bool:
@@ -267,7 +267,7 @@ class ReadOnce(Shape):
     local: str
     derive: str
     var: str
-    when: Callable[[Any], bool] | None = None
+    when: Callable[[Variant], bool] | None = None
     order: int = 60
 
     def applicable(self, site: Site, variant: Variant) -> bool:

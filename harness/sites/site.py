@@ -66,6 +66,10 @@ class Guard:
         return " && ".join(str(p) for p in self.conj) or "true"
 
 
+#: a site's value: a guard, ``None`` (statement absent) or a choice's alternative
+SiteValue = Guard | str | None
+
+
 @dataclass(frozen=True)
 class PredDef:
     """A state predicate usable at a site: its C text and how the model reads it.
@@ -77,7 +81,7 @@ class PredDef:
     """
 
     c_expr: str
-    read: Callable[[Mapping[str, Any]], Any]
+    read: Callable[[Mapping[str, Any]], object]
     doc: str = ""
 
 
@@ -90,8 +94,8 @@ class Site:
     file: str
     kind: str  # "guard" or "choice"
     doc: str
-    v614: Any
-    next: Any
+    v614: SiteValue
+    next: SiteValue
     vocab: Mapping[str, PredDef] = field(default_factory=dict)
     alternatives: tuple[str, ...] = ()  # for choice sites
     patch: str = ""  # which patch of the series introduced the NEXT value

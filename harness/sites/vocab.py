@@ -4,12 +4,15 @@ and C text more than one kernel file's sites use."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.sites.site import PredDef
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
 
-def dev_of(e: Mapping[str, Any]) -> Any:
+
+def dev_of(e: Mapping[str, Any]) -> device:
     """The ``dev`` local of a site's environment."""
     return e["dev"]
 
