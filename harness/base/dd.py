@@ -418,7 +418,7 @@ def __device_attach_async_helper(dev: device) -> None:  # noqa: N807
     device_lock(dev)
     if not (dev.dead or dev.driver is not None):
         data = {"dev": dev, "check_async": True, "want_async": True, "have_async": False}
-        base_bus.bus_for_each_drv(dev.bus, data, __device_attach_driver)
+        base_bus.bus_for_each_drv(dev.bus, data, __device_attach_driver, _dev_keys(dev))
     device_unlock(dev)
 
 
@@ -433,7 +433,7 @@ def __device_attach(dev: device, allow_async: bool) -> int:  # noqa: N807
         ret = 1 if device_is_bound(dev) else 0
     else:
         data = {"dev": dev, "check_async": allow_async, "want_async": False, "have_async": False}
-        ret = base_bus.bus_for_each_drv(dev.bus, data, __device_attach_driver)
+        ret = base_bus.bus_for_each_drv(dev.bus, data, __device_attach_driver, _dev_keys(dev))
         if not ret and allow_async and data["have_async"]:
             do_async = True
     device_unlock(dev)
@@ -494,7 +494,18 @@ def _may_match(dev: device, drv: device_driver) -> bool:
 
 @kfunc
 def driver_attach(drv: device_driver) -> int:
-    return base_bus.bus_for_each_dev(drv.bus, drv, __driver_attach, _may_match)
+    bus = drv.bus
+    keys = drv.match_keys if bus.match_keys is not None and bus.driver_keys is not None else None
+    return base_bus.bus_for_each_dev(bus, drv, __driver_attach, _may_match, keys)
+
+
+def _dev_keys(dev: device) -> tuple[Any, ...] | None:
+    # bus->match() only accepts a driver whose table shares a key with the
+    # device (bus_type.match_keys): bus_for_each_drv() visits those only.
+    bus = dev.bus
+    if bus is None or bus.match_keys is None or bus.driver_keys is None:
+        return None
+    return dev.match_keys
 
 
 # -- unbinding -------------------------------------------------------------------
@@ -543,7 +554,9 @@ def bus_dma_claim(hook: str, dev: device, drv: device_driver, ddrv: Any, ret: in
     (``ddrv``); the guard may read ``dev->driver`` again, unlocked, after the
     scheduling point (window W4).
     """
-    kernel().sched_point(f"{hook}:dev->driver")
+    k = kernel()
+    if k.nr_running > 1:  # (the point's name is built only when it is one)
+        k.sched_point(f"{hook}:dev->driver")
     if not variant.check(f"{hook}.use_default_domain", dev=dev, drv=drv, ret=ret, ddrv=ddrv):
         return ret
     ret = iommu.iommu_device_use_default_domain(dev)

@@ -144,12 +144,26 @@ def platform_dma_cleanup(dev: device) -> None:
     dd.bus_dma_cleanup(dev, to_platform_driver(dev.driver))
 
 
+def platform_match_keys(dev: device) -> tuple[str, ...]:
+    """The ids ``platform_match()`` compares: OF compatibles, then ACPI ids."""
+    np = dev.of_node
+    ofc = tuple(np.compatible) if np is not None else ()
+    return ofc + tuple(getattr(dev.container, "acpi_compatible", ()))
+
+
+def of_match_table_keys(drv: device_driver) -> tuple[str, ...]:
+    """A driver's ``of_match_table`` (and ACPI ids, listed in the same table)."""
+    return tuple(drv.of_match_table)
+
+
 platform_bus_type = bus_type(
     "platform",
     match=platform_match,
     probe=platform_probe,
     dma_configure=platform_dma_configure,
     dma_cleanup=platform_dma_cleanup,
+    match_keys=platform_match_keys,
+    driver_keys=of_match_table_keys,
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.fuzz.helpers import RK, SEED_TITLE, probefuzz
@@ -44,6 +45,16 @@ def test_fuzz_atheris_text_output(tmp_path: Path) -> None:
                   "--crashes", str(tmp_path / "c"), RK)
     assert r.returncode == 1, r.stderr
     assert SEED_TITLE in r.stdout and "executions" in r.stdout and "reproducer:" in r.stdout
+
+
+def test_fuzz_atheris_passes_libfuzzer_status_on_stderr_unless_quiet(tmp_path: Path) -> None:
+    args = ("fuzz", "--engine", "atheris", "--runs", "40", "--seed", "2",
+            "--crashes", str(tmp_path / "c"), RK)
+    loud = probefuzz(*args)
+    assert re.search(r"^#\d+\s+(INITED|DONE|NEW|pulse).*cov: \d+", loud.stderr, re.M), loud.stderr
+    quiet = probefuzz(*args, "--quiet")
+    assert "cov:" not in quiet.stderr
+    assert quiet.returncode == loud.returncode == 1
 
 
 def test_fuzz_fix_finds_nothing_on_plain_boots(tmp_path: Path) -> None:
