@@ -64,7 +64,7 @@ class exynos_globals:  # noqa: N801
     """File-scope statics: ``dma_dev`` (L175), the identity domain."""
 
     def __init__(self) -> None:
-        self.dma_dev: Any = None
+        self.dma_dev: device | None = None
         self.exynos_identity_domain = iommu_domain(IOMMU_DOMAIN_IDENTITY, None)
 
 

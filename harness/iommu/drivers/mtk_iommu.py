@@ -189,7 +189,7 @@ class mtk_iommu_data:  # noqa: N801
         self.plat_data: mtk_iommu_plat_data | None = None
         self.m4u_group: list[Any] = [None] * MTK_IOMMU_GROUP_MAX
         self.iommu = iommu_device()
-        self.smicomm_dev: Any = None
+        self.smicomm_dev: device | None = None
         self.bank: list[Any] = []
         # zeroed by devm_kzalloc until mutex_init(): the model's mutex works
         # either way (a zeroed struct mutex is usable without DEBUG_MUTEXES)
