@@ -23,7 +23,7 @@ from mutators.gitrepo import open_tree, remove_worktree
 from mutators.space import resolve, space
 
 #: a neighbour of NEXT that changes iommu.c only (to make the next NEXT build warm-but-not-idle)
-NEIGHBOUR = "NEXT+iommu_init_device.dma_configure_lock:=hold"
+NEIGHBOUR = "NEXT+iommu_init_device.dma_configure_lock=hold"
 
 
 def _apply(tree: str, vid: str, build: bool) -> ApplyResult:

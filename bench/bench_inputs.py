@@ -195,7 +195,7 @@ class Inputs:
         return str(p)
 
     def reproducer(self, rng: random.Random) -> str:
-        from corpus.store import FORMAT, VERSION
+        from fuzz.crashstore import FORMAT, VERSION
 
         title = "BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"
         cfg = {"drivers": {"rockchip,rk3568-vop": {"presence": "module", "probe_ret": -517}},
@@ -291,6 +291,7 @@ def _stub_work() -> None:
     """Replace the work of the long verbs by :class:`_Accepted` (checks ran)."""
     import corpus.build
     import corpus.bundled
+    import fuzz.commands.corpus
     import fuzz.commands.explore
     import fuzz.commands.fuzz
     import fuzz.engines.atheris_engine
@@ -299,10 +300,13 @@ def _stub_work() -> None:
     def accepted(*a: Any, **k: Any) -> Any:
         raise _Accepted
 
+    # the verbs import these names at their module top: replace them there too
     fuzz.commands.explore.run_campaign = accepted  # type: ignore[assignment]
     fuzz.engines.atheris_engine.run = accepted  # type: ignore[assignment]
+    fuzz.commands.fuzz.run_atheris = accepted  # type: ignore[assignment]
     fuzz.engines.session.Session.__init__ = accepted  # type: ignore[method-assign]
     corpus.build.build = accepted  # type: ignore[assignment]
+    fuzz.commands.corpus.build = accepted  # type: ignore[assignment]
     corpus.bundled.regenerate = accepted  # type: ignore[assignment]
     import fuzz.commands.kernel_tree as kt_cmd
 

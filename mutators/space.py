@@ -40,6 +40,7 @@ from harness.variant import (
 )
 from mutators.ids import format_token, split_id
 from mutators.shapes import GuardedIf, RuleContext, ShapeError
+from mutators.smpl import site_rules
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _has_c(v: Variant, site_name: str) -> bool:
     if not site.c.applicable(site, v):
         return True
     try:
-        site.c.rules(site, v.value(site_name), "x", RuleContext(v))
+        site_rules(site, v.value(site_name), "x", RuleContext(v))
     except ShapeError:
         return False
     return True

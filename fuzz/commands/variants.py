@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from fuzz.cli import UsageError
 from fuzz.options import int_in
 from harness.variant import PRESETS, SITES, render_value, variant_to_json
 from mutators.space import MAX_SPACE, resolve, space, space_size_bound
@@ -49,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
     root = resolve(base)
     bound = space_size_bound(base, depth)
     if bound > MAX_SPACE:
-        from fuzz.cli import UsageError
-
         raise UsageError(f"--depth {depth}: up to {bound:,} variants around {root.id}, more than "
                          f"the {MAX_SPACE:,} listed at most; use a smaller --depth")
     items = space(base, depth)

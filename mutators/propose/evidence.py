@@ -14,16 +14,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.board import Board
 from harness.findings import KINDS, Finding
-from harness.platform import Platform
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import V614, Variant
+from mutators.space import format_id, parse_id
 
 #: the seed board (bundled, so no kernel tree is needed to boot it)
 SEED_BOARD = "rk3568-odroid-m1"
 #: frames after which a call trace is the generic boot/probe path of any driver
 TRACE_STOP = ("really_probe", "do_one_initcall", "kthread", "worker_thread")
 COUNT_KINDS = ("oops", "deadlock", "group", "isolation", "warn", "defer")
+
+
+def canonical_id(vid: str) -> str:
+    """A variant id in the one spelling: a ``ranking.json`` written before the
+    bash-safe spelling names variants ``NEXT+site:=value``."""
+    base, muts = parse_id(vid)
+    return format_id(base, muts) if muts else vid
 
 
 class EvidenceError(Exception):
@@ -99,7 +107,7 @@ def _count(findings: list[Finding]) -> dict[str, int]:
     return out
 
 
-def boot(board: str, platform: Platform, v: Variant, label: str | None = None) -> tuple[Run, list[Finding]]:
+def boot(board: str, platform: Board, v: Variant, label: str | None = None) -> tuple[Run, list[Finding]]:
     """Boot one board under one variant."""
     r = run_scenario(platform, v)
     titles = sorted({f.title for f in r.findings})
@@ -114,7 +122,7 @@ def trim_trace(trace: list[str]) -> tuple[list[str], int]:
     return list(trace), 0
 
 
-def _problem(board: str, platform: Platform, avoided: list[Finding]) -> Problem | None:
+def _problem(board: str, platform: Board, avoided: list[Finding]) -> Problem | None:
     if not avoided:
         return None
     rank = {k: i for i, k in enumerate(KINDS)}
@@ -123,7 +131,7 @@ def _problem(board: str, platform: Platform, avoided: list[Finding]) -> Problem 
     return Problem(board, platform.model, f.title, f.kind, f.device, f.message, trace, omitted)
 
 
-def gather(boards: list[tuple[str, Platform]], target: Variant, reference: Variant,
+def gather(boards: list[tuple[str, Board]], target: Variant, reference: Variant,
            ranking: Ranking | None = None) -> Evidence:
     """Boot every board under target, reference and v6.14; find the avoided finding."""
     ev = Evidence(target.name, reference.name, ranking=ranking)
@@ -158,14 +166,14 @@ def load_ranking(path: str | Path, variant_id: str, fingerprint: str | None = No
     variants = _want(data, "variants", list, str(p))
     for i, v in enumerate(variants):
         where = f"{p}: variants[{i}]"
-        vid = _want(v, "id", str, where)
-        if vid != variant_id and not (fingerprint and v.get("fingerprint") == fingerprint):
+        vid = canonical_id(_want(v, "id", str, where))
+        if vid != canonical_id(variant_id) and not (fingerprint and v.get("fingerprint") == fingerprint):
             continue
         counts = _want(v, "counts", dict, where)
         if not all(isinstance(n, int) for n in counts.values()):
             raise EvidenceError(f"{where}: counts must be integers")
         return Ranking(
-            path=str(p), base=str(data.get("base", "")), budget=data.get("budget"),
+            path=str(p), base=canonical_id(str(data.get("base", ""))), budget=data.get("budget"),
             total=len(variants), rank=int(_want(v, "rank", int, where)),
             description=str(v.get("description", "")),
             counts={k: int(counts.get(k, 0))
@@ -186,7 +194,7 @@ def best_in_ranking(path: str | Path) -> str:
     if not variants:
         raise EvidenceError(f"{p}: the ranking is empty")
     best = min(variants, key=lambda v: _want(v, "rank", int, f"{p}: variants[]"))
-    return str(_want(best, "id", str, f"{p}: variants[]"))
+    return canonical_id(str(_want(best, "id", str, f"{p}: variants[]")))
 
 
 def ranking_base_of(path: str | Path) -> str | None:
@@ -195,4 +203,4 @@ def ranking_base_of(path: str | Path) -> str | None:
         base = json.loads(Path(path).read_text()).get("base")
     except (OSError, ValueError, AttributeError):
         return None
-    return base if isinstance(base, str) else None
+    return canonical_id(base) if isinstance(base, str) else None

@@ -26,8 +26,8 @@ import pytest
 from corpus.bundled import bundled_names, bundled_path, load_bundled
 from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.session import Found, Session
-from fuzz.gen import Board, GenContext
-from harness.scenario import run_scenario
+from fuzz.gen import CorpusBoard, GenContext
+from harness.run import run_scenario
 from mutators.space import resolve
 
 pytestmark = pytest.mark.quality
@@ -49,16 +49,16 @@ class Seeded:
 
 
 SEEDED = (
-    Seeded("guard removed (platform hook)", "platform_dma_configure.use_default_domain:-dev->driver",
+    Seeded("guard removed (platform hook)", "platform_dma_configure.use_default_domain-dev.driver",
            "oops", "platform_dma_configure"),
-    Seeded("guard removed (amba hook)", "amba_dma_configure.use_default_domain:-dev->driver",
+    Seeded("guard removed (amba hook)", "amba_dma_configure.use_default_domain-dev.driver",
            "oops", "amba_dma_configure"),
-    Seeded("lock held across dma_configure", "iommu_init_device.dma_configure_lock:=hold",
+    Seeded("lock held across dma_configure", "iommu_init_device.dma_configure_lock=hold",
            "deadlock", "iommu_probe_device_lock"),
-    Seeded("publish after registration", "rk_iommu_probe.dma_dev:=after_register",
+    Seeded("publish after registration", "rk_iommu_probe.dma_dev=after_register",
            "oops", "rk_iommu_of_xlate"),
     # the series' goal lost: a device without driver no longer gets its group
-    Seeded("parsing moved back to bind", "iommu_init_device.dma_configure:=absent",
+    Seeded("parsing moved back to bind", "iommu_init_device.dma_configure=absent",
            "group", "no IOMMU group for a device without driver", budget=250),
 )
 
@@ -80,7 +80,7 @@ def corpus(seed: int) -> GenContext:
     names = names[k:] + names[:k]
     # no fault injection: an allocation failure leaves a device without its IOMMU on
     # any variant, which is not the seeded bug
-    return GenContext([Board(n, load_bundled(n), str(bundled_path(n))) for n in names], faults=False)
+    return GenContext([CorpusBoard(n, load_bundled(n), str(bundled_path(n))) for n in names], faults=False)
 
 
 def matches(f: Found, bug: Seeded) -> bool:
