@@ -9,13 +9,14 @@ per-kind counts over the fuzzing budget, titles and reproducer ids.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import inputs
 from harness.board import Board
 from harness.findings import KINDS, Finding
+from harness.inputs import read_json
 from harness.run import run_scenario
 from harness.variant import V614, Variant
 from mutators.space import format_id, parse_id
@@ -154,15 +155,21 @@ def _want(d: Any, key: str, typ: type | tuple[type, ...], where: str) -> Any:
     return d[key]
 
 
+def _read(p: Path) -> Any:
+    """A ranking file's JSON through the one input layer (size, depth, UTF-8 checked)."""
+    try:
+        p.stat()
+    except FileNotFoundError:
+        raise EvidenceError(f"{inputs.name(p)}: no such ranking file") from None
+    except OSError:
+        pass  # read_json says what is wrong with it
+    return read_json(p, lambda msg: EvidenceError(f"not a ranking file: {msg}"))
+
+
 def load_ranking(path: str | Path, variant_id: str, fingerprint: str | None = None) -> Ranking:
     """The entry of ``variant_id`` (or of the variant with ``fingerprint``) in a ranking."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise EvidenceError(f"{p}: no such ranking file") from None
-    except (OSError, ValueError) as e:
-        raise EvidenceError(f"{p}: not a ranking file: {e}") from None
+    data = _read(p)
     variants = _want(data, "variants", list, str(p))
     for i, v in enumerate(variants):
         where = f"{p}: variants[{i}]"
@@ -186,10 +193,7 @@ def load_ranking(path: str | Path, variant_id: str, fingerprint: str | None = No
 def best_in_ranking(path: str | Path) -> str:
     """The id of the rank-1 variant of a ranking (for ``--variant best``)."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise EvidenceError(f"{p}: not a ranking file: {e}") from None
+    data = _read(p)
     variants = _want(data, "variants", list, str(p))
     if not variants:
         raise EvidenceError(f"{p}: the ranking is empty")
@@ -200,7 +204,7 @@ def best_in_ranking(path: str | Path) -> str:
 def ranking_base_of(path: str | Path) -> str | None:
     """The ``base`` a ranking was explored from (None if unreadable: load_ranking says why)."""
     try:
-        base = json.loads(Path(path).read_text()).get("base")
-    except (OSError, ValueError, AttributeError):
+        base = _read(Path(path)).get("base")
+    except (EvidenceError, AttributeError):
         return None
     return canonical_id(base) if isinstance(base, str) else None

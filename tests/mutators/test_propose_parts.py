@@ -168,6 +168,26 @@ def test_ranking_entry_and_best(tmp_path: Path) -> None:
         evidence.load_ranking(p, "NEXT")
 
 
+def test_ranking_written_with_the_first_id_spelling(tmp_path: Path) -> None:
+    # a ranking.json from before the bash-safe spelling: its ids are read through the parser
+    old = json.loads(json.dumps(RANKING))
+    old["variants"][0]["id"] = "NEXT+platform_dma_configure.use_default_domain:-dev->driver"
+    old["variants"][1]["id"] = "NEXT+rk_iommu_probe.dma_dev:=before_register"
+    p = tmp_path / "ranking.json"
+    p.write_text(json.dumps(old))
+    assert evidence.best_in_ranking(p) == "NEXT+rk_iommu_probe.dma_dev=before_register"
+    assert evidence.load_ranking(p, "NEXT+rk_iommu_probe.dma_dev=before_register").rank == 1
+    assert evidence.load_ranking(p, "NEXT+platform_dma_configure.use_default_domain-dev.driver").rank == 2
+    assert evidence.load_ranking(p, "NEXT+rk_iommu_probe.dma_dev:=before_register").rank == 1
+
+
+def test_deep_ranking_is_one_clear_error(tmp_path: Path) -> None:
+    p = tmp_path / "ranking.json"
+    p.write_text("[" * 100000)
+    with pytest.raises(evidence.EvidenceError, match="not a ranking file: .*nested more than"):
+        evidence.best_in_ranking(p)
+
+
 @pytest.mark.parametrize(("text", "msg"), [
     ("{", "not a ranking file"), ("[]", "missing or malformed 'variants'"),
     ('{"variants": [{"id": "NEXT", "rank": "1", "counts": {}}]}', "'rank'"),
