@@ -88,6 +88,27 @@ def check_out_dir(path: str | os.PathLike[str], option: str) -> Path:
     return p
 
 
+def check_out_file(path: str | os.PathLike[str], option: str) -> Path:
+    """An output file argument: not a directory, in a directory that exists or
+    can be made (:func:`check_out_dir`).  Raises ValueError with one line."""
+    text = os.fspath(path)
+    if not text or "\0" in text:
+        raise ValueError(f"{option}: empty or invalid path")
+    p = Path(text)
+    try:
+        if p.is_dir():
+            raise ValueError(f"{option} {clip(text)}: is a directory")
+        if p.exists() and not p.is_file():
+            raise ValueError(f"{option} {clip(text)}: exists and is not a regular file")
+    except OSError as e:
+        raise ValueError(f"{option} {clip(text)}: {e.strerror or e}") from None
+    try:
+        check_out_dir(p.absolute().parent, option)
+    except ValueError:
+        raise ValueError(f"{option} {clip(text)}: cannot write a file there") from None
+    return p
+
+
 #: A duration option: positive, finite, at most a week.
 SECONDS = float_in(0.0, 7 * 86400.0, lo_open=True)
 #: A seed option: a signed 64-bit integer.

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from corpus.bundled import bundled_names, load_bundled
 from corpus.dt import load_platform_file
 from fuzz.cli import UsageError
-from fuzz.options import SECONDS, check_out_dir
+from fuzz.options import SECONDS, check_out_dir, check_out_file
 from mutators.engine import SPATCH_TIMEOUT
 from mutators.gitrepo import RepoError, branch_name, cache_root
 from mutators.propose.evidence import SEED_BOARD, EvidenceError, best_in_ranking, ranking_base_of
@@ -94,11 +94,13 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{opt} {val}: expected a URL")
     if args.reported_by and ("<" not in args.reported_by or ">" not in args.reported_by):
         raise UsageError(f'--reported-by {args.reported_by}: expected "Name <addr>"')
-    if args.out is not None:
-        try:
+    try:
+        if args.out is not None:
             check_out_dir(args.out, "--out")
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+        if args.prerequisites_mbox is not None:
+            check_out_file(args.prerequisites_mbox, "--prerequisites-mbox")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     try:
         vid = args.variant
         if vid == "best":

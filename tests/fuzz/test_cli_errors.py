@@ -83,6 +83,17 @@ def test_out_dev_null(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--out /dev/null: exists and is not a directory" in err
 
 
+@pytest.mark.parametrize("mbox", ["/dev/null", "/"])
+def test_prerequisites_mbox_must_be_a_file_path(mbox: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _rejected(capsys, "propose", "--variant", "NEXT", "--tree", "/nonexistent",
+                    "--prerequisites-mbox", mbox)
+    assert f"--prerequisites-mbox {mbox}:" in err
+
+
+def test_long_regress_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _rejected(capsys, "regress", "--variant", "NEXT", "--base", "x" * 5000, "--crashes", str(tmp_path))
+
+
 def test_variants_depth_above_the_limit_states_the_count(capsys: pytest.CaptureFixture[str]) -> None:
     err = _rejected(capsys, "variants", "--depth", "3")
     assert "358,153 variants" in err
