@@ -252,11 +252,11 @@ def missing_prerequisites(units: list[series.Unit], reference: Variant) -> list[
 
 def _missing(base: str, reference: Variant, missing: list[str]) -> PrerequisitesMissing:
     return PrerequisitesMissing(
-        f"the base {base[:12]} lacks what the fix goes on top of: "
-        f"{upstream.prose_name(reference.name)}'s {'; '.join(missing)} -- use a base "
-        f"with the series (e.g. the branch of `probefuzz apply --variant "
-        f"{reference.name}`, or the series applied with git am/b4 shazam) as "
-        "--base-ref, or --prerequisites-mbox FILE to have them re-created for testing")
+        # the remedy first: the CLI clips a rejection to one line of 300 characters
+        f"the base {base[:12]} lacks what the fix goes on top of; use --base-ref with the "
+        f"series (the branch of `probefuzz apply --variant {reference.name}`, or git am/b4 "
+        "shazam), or --prerequisites-mbox FILE to re-create it for testing: "
+        f"{upstream.prose_name(reference.name)}'s {'; '.join(missing)}")
 
 
 def _git_env(repo: git.Repo) -> dict[str, str]:
