@@ -17,8 +17,8 @@ pytestmark = pytest.mark.kernel_tree
 
 SALVATOR = "arch/arm64/boot/dts/renesas/r8a77951-salvator-xs.dts"
 COMPAT = tuple(MATCH)
-# V614's iommu_fwspec_free() keeps the dev_iommu a refused parse allocated:
-# invariant 10 is not variant-gated (tests/harness/test_oracles.py), a baseline
+# of_iommu_configure() frees exactly what a refused parse allocated
+# (drivers/iommu/of_iommu.c:154-157): refused clients leave no WARN behind.
 LEFTOVER = "iommu: dev->iommu state changed by failed of_iommu_configure in of_iommu_configure"
 
 
@@ -41,7 +41,18 @@ def test_v614_allowed_clients_share_their_leaf_group_before_probe(
     assert all(len(gs) == 1 and None not in gs for gs in by_leaf.values()), by_leaf
     # the allow list refuses the rest in ipmmu_of_xlate(): no group, by policy
     assert all(b.group_at_probe[n] is None for n in refused)
-    assert {f.title for f in b.result.findings} <= {LEFTOVER}
+    assert b.result.findings == []
+
+
+def test_bare_fwspec_free_leaves_dev_iommu_on_refused_clients(
+        salvator: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pre-3/4 shape (a mutation now): iommu_fwspec_free() keeps the dev_iommu
+    # that ipmmu_of_xlate()'s refusal left allocated -> the invariant-10 WARN
+    v = V614.with_values("v614-bare-free", "", **{"of_iommu_configure.cleanup": "fwspec_free"})
+    b = boot(salvator, v, monkeypatch)
+    refused = {dev_name(p) for p in clients(salvator, COMPAT)} - set(devices_allowlist)
+    assert b.result.findings
+    assert {f.title for f in b.result.findings} == {LEFTOVER}
     assert {f.device for f in b.result.findings} <= refused
 
 
@@ -80,4 +91,4 @@ def test_v614_denylisted_soc_refuses_every_client(kernel_tree: Path, monkeypatch
     assert any(n in devices_allowlist for n in names)
     assert all(b.group_at_probe[n] is None for n in names)
     assert b.result.stats["grouped_clients"] == 0
-    assert {f.title for f in b.result.findings} <= {LEFTOVER}
+    assert b.result.findings == []
