@@ -28,7 +28,8 @@ def _lines(c_text: str, sign: str) -> str:
 
 def publish_order(function: str, stmt: str, comment: str | None = None,
                   register: str = "iommu_device_register",
-                  check: str = "if (E) S", checked: bool = True) -> ChoiceShape:
+                  check: str = "if (E) S", checked: bool = True,
+                  enclosing: str | None = None) -> ChoiceShape:
     """Rules that put ``stmt`` (C text, one or more lines) right after the
     ``E = register(...); if (E) S`` pair of ``function`` or right before the
     ``E = register(...);`` statement.
@@ -39,6 +40,10 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
     ``goto`` can name the label: ``"if (E) goto remove_sysfs;"``).
     ``checked=False`` is for drivers that ignore the result: the call is a
     bare ``register(...);`` statement (virtio-iommu).
+    ``enclosing`` is the condition of an ``if`` the registration call sits in
+    when the C publishes ``stmt`` for every instance, outside that ``if``: the
+    *before* alternative then puts ``stmt`` in front of the whole ``if``, so it
+    still runs for instances that do not register (ipmmu-vmsa's root IPMMU-MM).
     The readback regexes look at the order of the two in the function's text.
     """
     ctx = "+{ctx:publish}\n" if comment else ""
@@ -57,13 +62,21 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
                    f" {function}(...)\n {{\n ...\n{_lines(stmt, '-')}\n ...\n {checked_call}\n"
                    f"{ctx}{_lines(stmt, '+')}\n ...\n }}\n"),
         regex=reg + ".*" + flat)
+    if enclosing is None:
+        before_transform = (f"@{{p}}_to depends on {{notdone}} exists@\n{metas}@@\n"
+                            f" {function}(...)\n {{\n ...\n"
+                            f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {call}\n ...\n"
+                            f"{_lines(stmt, '-')}\n ...\n }}\n")
+    else:
+        before_transform = (f"@{{p}}_to depends on {{notdone}} exists@\nstatement S;\n@@\n"
+                            f" {function}(...)\n {{\n ...\n"
+                            f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n"
+                            f" if ({enclosing}) S\n ...\n"
+                            f"{_lines(stmt, '-')}\n ...\n }}\n")
     before = Alternative(
         detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
                 f"{_lines(stmt, ' ')}\n ...\n {found}\n ...\n }}"),
-        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n{metas}@@\n"
-                   f" {function}(...)\n {{\n ...\n"
-                   f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {call}\n ...\n"
-                   f"{_lines(stmt, '-')}\n ...\n }}\n"),
+        transform=before_transform,
         regex=flat + ".*" + reg)
     return ChoiceShape(alternatives={AFTER: after, BEFORE: before},
                        comment_texts={"publish": comment} if comment else {})

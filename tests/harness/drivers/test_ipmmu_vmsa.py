@@ -71,13 +71,30 @@ def test_next_boots_the_board(salvator: Platform, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize("base", [V614, NEXT], ids=lambda v: v.name)
-def test_drvdata_before_register_leaves_the_root_without_drvdata(
+def test_drvdata_before_register_is_set_for_the_root_too(
         salvator: Platform, monkeypatch: pytest.MonkeyPatch, base: object) -> None:
-    # The rule puts the statement right before iommu_device_register(), inside
-    # the "register leaves only" block: the root never sets its drvdata and the
-    # next leaf's ipmmu_find_root() dereferences it in __ipmmu_check_device()
+    # ipmmu-vmsa.c:1108 publishes the drvdata for every instance; the rule moves
+    # it ahead of the "register leaves only" block (L1089), so the root IPMMU-MM
+    # still publishes and ipmmu_find_root() finds it: no oops, same registrations
     v = base.with_values("ipmmu-drvdata-before", "", **{"ipmmu_probe.drvdata": "before_register"})  # type: ignore[attr-defined]
     r = boot(salvator, v, monkeypatch).result
+    assert [f for f in r.findings if f.kind == OOPS] == []
+    assert r.stats["registered_instances"] == r.stats["iommu_instances"] - 1
+
+
+def test_root_without_drvdata_oopses_the_next_leaf(
+        salvator: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    # negative control of the mechanism: a root that never publishes (drvdata
+    # cleared after its probe) makes the next leaf's ipmmu_find_root()
+    # dereference NULL in __ipmmu_check_device()
+    import harness.iommu.drivers.ipmmu_vmsa as ipmmu
+    real = ipmmu.platform_set_drvdata
+
+    def leaves_only(pdev: object, mmu: object) -> None:
+        if getattr(mmu, "root", None) is not mmu:
+            real(pdev, mmu)  # type: ignore[arg-type]
+    monkeypatch.setattr(ipmmu, "platform_set_drvdata", leaves_only)
+    r = boot(salvator, V614, monkeypatch).result
     [f] = [f for f in r.findings if f.kind == OOPS]
     assert f.title == "BUG: kernel NULL pointer dereference in __ipmmu_check_device"
     assert f.trace[:3] == ["__ipmmu_check_device", "driver_for_each_device", "ipmmu_find_root"]
