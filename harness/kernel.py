@@ -222,6 +222,7 @@ class Kernel:
         # number of RUNNABLE threads, kept by _set_state (sched_point's fast path)
         self.nr_running = 0
         self.findings: list[Finding] = []
+        self.lints: list[Finding] = []  # checks the C does not make (fnd.LINT)
         self._finding_keys: dict[tuple[str, str | None], Finding] = {}
         self.log: list[str] = []
         self.panicked = False
@@ -546,7 +547,7 @@ class Kernel:
         if old is not None:
             return old
         self._finding_keys[key] = f
-        self.findings.append(f)
+        (self.lints if f.kind == fnd.LINT else self.findings).append(f)
         return f
 
     def printk(self, line: str) -> None:

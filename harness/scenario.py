@@ -34,6 +34,8 @@ class Result:
     schedule: list[int] | None = None
     widths: list[int] | None = None
     where: list[str] | None = None  # the scheduling point of each decision
+    # checks the C does not make (fnd.LINT): reported, never a finding
+    lints: list[Finding] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class Result:
             "platform": self.platform,
             "findings": [f.to_json() for f in self.findings],
             "stats": dict(self.stats),
+            "lints": [f.to_json() for f in self.lints],
         }
 
 
@@ -62,7 +65,7 @@ def run_scenario(platform: Platform, v: Variant, cfg: BootConfig | None = None, 
         stats = _stats(boot, devices)
         return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
                       k.decisions, k.record, k.record_widths if record else None,
-                      k.record_where if record else None)
+                      k.record_where if record else None, lints=list(k.lints))
     finally:
         set_kernel(None)
 

@@ -22,7 +22,7 @@ def test_repro_json_next_and_v614(kernel_tree: Path) -> None:
     r = probefuzz("repro", "--variant", "NEXT", "--json", str(kernel_tree / BOARD))
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
-    assert set(out) == {"variant", "platform", "findings", "stats"}
+    assert set(out) == {"variant", "platform", "findings", "stats", "lints"}
     assert out["variant"] == "NEXT" and out["platform"] == "rk3568-odroid-m1"
     f = out["findings"][0]
     assert {"kind", "title", "function", "device", "trace"} <= set(f)
@@ -32,6 +32,19 @@ def test_repro_json_next_and_v614(kernel_tree: Path) -> None:
     r = probefuzz("repro", "--variant", "V614", str(kernel_tree / BOARD))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 finding(s)" in r.stdout
+
+
+@pytest.mark.kernel_tree
+def test_repro_lint_alone_exits_0(kernel_tree: Path) -> None:
+    """sc7280 lists the crypto engine's SMMU specifier twice; the C appends the
+    duplicate silently, so the lint is printed but the run has no finding."""
+    r = probefuzz("repro", "--variant", "V614", "--json",
+                  str(kernel_tree / "arch/arm64/boot/dts/qcom/sc7280-idp.dts"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["findings"] == []
+    [lint] = out["lints"]
+    assert lint["kind"] == "lint" and lint["device"] == "1dfa000.crypto"
 
 
 @pytest.mark.kernel_tree
