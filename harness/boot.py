@@ -39,7 +39,7 @@ from harness.bus import virtio
 from harness.bus.amba import amba_bustype, amba_driver
 from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
 from harness.bus.fsl_mc import fsl_mc_bus_type, fsl_mc_device, fsl_mc_driver
-from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
+from harness.bus.pci import pci_bus_type, pci_dev, pci_device_add, pci_driver, pci_request_acs
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
@@ -278,7 +278,7 @@ class Boot:
                 d: Any = pci_dev(e.name, e.rid or 0, parent_np, e.segment)
                 d.dma_alias_mask = list(e.dma_aliases)
                 d.multifunction = e.multifunction
-                d.acs = e.acs
+                d.acs_cap = e.acs  # the capability; pci_device_add() decides the controls
             elif e.bus == "fsl-mc":
                 d = fsl_mc_device(e.name, e.rid or 0, parent_np)
             elif e.bus == "cdx":
@@ -298,7 +298,10 @@ class Boot:
             if e.bus == "platform" and e.compatible:
                 d.dev.of_node = None
                 d.acpi_compatible = e.compatible
-            device_add(dev)
+            if e.bus == "pci":
+                pci_device_add(d)
+            else:
+                device_add(dev)
 
     # -- the boot ----------------------------------------------------------------
 
@@ -354,6 +357,11 @@ class Boot:
         # is arch_initcall_sync, iommu_subsys_init subsys_initcall
         for level in INITCALL_LEVELS:
             if level == "arch_sync":
+                # ACPI IOMMU tables ask for ACS before the PCI scan (dmar.c:946,
+                # amd/init.c:3285, iort.c:1899, viot.c:265); DT asks only in
+                # of_iommu_configure(), after the scan (of_iommu.c:146)
+                if self.platform.acpi_iommus:
+                    pci_request_acs()
                 do_one_initcall(of_platform_default_populate_init, self.tree)
                 self._add_extra_devices()
                 # the end of acpi_init(), after the bus scan (drivers/acpi/bus.c)

@@ -132,7 +132,9 @@ class ExtraDevice:
     acpi: dict[str, Any] | None = None
     driver_managed_dma: bool = False
     # PCI only (all optional): PCI segment (domain), DMA alias requester IDs
-    # (quirks), multi-function device, ACS enabled on the function.
+    # (quirks), multi-function device, ACS capability (SV/RR/CR/UF) on the
+    # function -- the kernel enables it only if ACS was requested before the
+    # function is added (drivers/pci/pci.c:1104).
     segment: int = 0
     dma_aliases: tuple[int, ...] = ()
     multifunction: bool = False

@@ -1,0 +1,46 @@
+"""arm-smmu-v3 behind a DT PCI host bridge: fvp-base-revc (bundled), its
+functions reached through the bridge's ``iommu-map``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corpus.bundled import load_bundled
+from harness.boot import Boot, BootConfig
+from harness.platform import ExtraDevice, Platform
+from harness.variant import V614
+
+HOST = "/pci@40000000"
+
+
+def fvp(*functions: ExtraDevice) -> Platform:
+    p = load_bundled("fvp-base-revc")
+    p.extra_devices = list(functions)
+    return p
+
+
+def mf(rid: int, acs: bool) -> ExtraDevice:
+    return ExtraDevice(f"0000:{rid >> 8:02x}:{(rid >> 3) & 0x1f:02x}.{rid & 7}", "pci", HOST, rid,
+                       ("pci:ep",), multifunction=True, acs=acs)
+
+
+def groups(p: Platform, v: Any = V614) -> dict[str, Any]:
+    b = Boot(p, v, BootConfig())
+    b.run()
+    return {d.init_name: d.iommu_group for d in b.devices() if d.init_name.startswith("0000:")}
+
+
+def test_dt_requests_acs_after_the_scan_so_boot_functions_share_a_group() -> None:
+    """of_iommu_configure() is the only DT caller of pci_request_acs()
+    (of_iommu.c:146), at the first function's dma_configure, after
+    pci_device_add() ran pci_acs_init() for every function of the scan
+    (pci.c:3771, L1104): the capability is there, the controls stay off."""
+    g = groups(fvp(mf(0x100, True), mf(0x101, True)))
+    assert g["0000:01:00.0"] is not None and g["0000:01:00.0"] is g["0000:01:00.1"]
+
+
+def test_functions_without_a_multifunction_slot_are_isolated() -> None:
+    a = ExtraDevice("0000:01:00.0", "pci", HOST, 0x100, ("pci:ep",))
+    b = ExtraDevice("0000:01:01.0", "pci", HOST, 0x108, ("pci:ep",))
+    g = groups(fvp(a, b))
+    assert None not in g.values() and g["0000:01:00.0"] is not g["0000:01:01.0"]
