@@ -32,7 +32,7 @@ from typing import Any
 
 from harness import variant
 from harness.acpi.viot import acpi_viot_init
-from harness.base import dd
+from harness.base import dd, initcall
 from harness.base.core import device_add
 from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
 from harness.bus import virtio
@@ -55,9 +55,9 @@ host1x_context_device_bus_type = bus_type("host1x-context")
 IOMMU_BUSES = (platform_bus_type, pci_bus_type, amba_bustype, fsl_mc_bus_type,
                host1x_context_device_bus_type, cdx_bus_type)
 
-#: initcall levels an IOMMU driver can register at, in boot order
-#: (rootfs_initcall: x86 ``pci_iommu_init`` -> ``intel_iommu_init``/``amd_iommu_init``)
-INITCALL_LEVELS = ("core", "postcore", "arch", "arch_sync", "subsys", "fs", "rootfs", "device")
+#: initcall levels in boot order (harness.base.initcall; rootfs_initcall: x86
+#: ``pci_iommu_init`` -> ``intel_iommu_init``/``amd_iommu_init``)
+INITCALL_LEVELS = initcall.INITCALL_LEVELS
 
 BUILTIN = "builtin"
 MODULE = "module"
@@ -72,6 +72,9 @@ class DriverConfig:
     async_probe: bool = False
     probe_ret: int = 0  # what drv->probe() returns (0, -EPROBE_DEFER, -ENOMEM, ...)
     driver_managed_dma: bool = False
+    # initcall level a built-in driver registers at (harness.base.initcall);
+    # None: the tree's level for its IDs (device level for most drivers)
+    initcall: str | None = None
 
 
 @dataclass
@@ -234,7 +237,8 @@ class Boot:
             if c0 in seen or c0 in iommu_compat:
                 continue
             seen.add(c0)
-            self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible))
+            self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible,
+                                                           ids=n.compatible))
         for e in self.platform.extra_devices:
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
             # drivers of other buses are other drivers (a DT node below a PCI
@@ -243,16 +247,18 @@ class Boot:
             if key in seen or c0 in iommu_compat or virtio.virtio_pci_id(c0) is not None:
                 continue
             seen.add(key)
-            self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
+            self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma,
+                                                           e.compatible))
         if self.cfg.driver_order:
             first = {c: i for i, c in enumerate(self.cfg.driver_order)}
             self.client_drivers.sort(key=lambda d: first.get(_driver_name(d), len(first)))
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
-                       managed: bool = False) -> Any:
+                       managed: bool = False, ids: tuple[str, ...] = ()) -> Any:
         cfg = self.cfg.drivers.get(compat, DriverConfig())
         if self.cfg.async_probe_all:
-            cfg = DriverConfig(cfg.presence, True, cfg.probe_ret, cfg.driver_managed_dma)
+            cfg = DriverConfig(cfg.presence, True, cfg.probe_ret, cfg.driver_managed_dma,
+                               cfg.initcall)
         probe = client_probe_factory(cfg)
         ptype = PROBE_PREFER_ASYNCHRONOUS if cfg.async_probe else 0
         dmd = cfg.driver_managed_dma or managed
@@ -267,6 +273,7 @@ class Boot:
         else:
             drv = platform_driver(compat, probe, (compat,), dmd, probe_type=ptype)
         drv.presence = cfg.presence
+        drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids)
         return drv
 
     def _add_extra_devices(self) -> None:
@@ -374,6 +381,10 @@ class Boot:
                     do_one_initcall(module_driver_init, bdrv, _register_any)
                 for tdrv in self.transport_drivers:
                     do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
+            elif level == "late":
+                # drivers/base links first: deferred_probe_initcall (dd.c) runs
+                # before any other late_initcall
+                do_one_initcall(dd.deferred_probe_initcall)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
                 if spec.initcall != level or _is_module(drv):
                     continue
@@ -383,10 +394,12 @@ class Boot:
                     do_one_initcall(module_driver_init, drv, _register_any)
                 if spec.init is not None:
                     do_one_initcall(spec.init)
-        for drv in self.client_drivers:
-            if drv.presence == BUILTIN:
-                do_one_initcall(module_driver_init, drv, _register_any)
-        do_one_initcall(dd.deferred_probe_initcall)
+            # built-in client drivers at their own level (clock, pinctrl, DMA,
+            # regulator drivers often before device level: some bind before an
+            # IOMMU registers); within a level after the IOMMU drivers
+            for drv in self.client_drivers:
+                if drv.presence == BUILTIN and drv.initcall == level:
+                    do_one_initcall(module_driver_init, drv, _register_any)
 
     def run(self) -> Kernel:
         k = self.kernel
