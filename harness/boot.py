@@ -40,6 +40,13 @@ from harness.bus.amba import amba_bustype, amba_driver
 from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
 from harness.bus.fsl_mc import fsl_mc_bus_type, fsl_mc_device, fsl_mc_driver
 from harness.bus.pci import pci_bus_type, pci_dev, pci_device_add, pci_driver, pci_request_acs
+from harness.bus.pci_host import (
+    is_pci_host_bridge,
+    parse_pci_spec,
+    pci_host_bridge_driver,
+    pci_rescan_bus,
+    root_bus_functions,
+)
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
@@ -96,14 +103,19 @@ class BootConfig:
     # (link order differs between configs); the others follow in DT order.
     driver_order: tuple[str, ...] = ()
     # What userspace does once init is done, in order: (op, target) with op
-    # one of EVENT_OPS and target a DT node path or an extra device's name.
+    # one of EVENT_OPS and target a DT node path or an extra device's name
+    # (RESCAN: any target; every host bridge's root bus is scanned again).
     events: tuple[tuple[str, str], ...] = ()
+    # PCI functions behind the DT host bridges besides the platform's
+    # (``[hotplug:][DDDD:]BB:DD.F[=ID]``, harness.bus.pci_host; ``--pci``)
+    pci: tuple[str, ...] = ()
 
 
 UNBIND = "unbind"  # echo DEV > /sys/bus/*/drivers/*/unbind
 BIND = "bind"  # echo DEV > /sys/bus/*/drivers_probe
 REMOVE = "remove"  # the device goes away (hot-unplug, overlay removal)
-EVENT_OPS = (UNBIND, BIND, REMOVE)
+RESCAN = "rescan"  # echo 1 > /sys/bus/pci/rescan (hot-plugged functions appear)
+EVENT_OPS = (UNBIND, BIND, REMOVE, RESCAN)
 
 
 def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
@@ -205,6 +217,7 @@ class Boot:
         self.iommu_driver_objs: list[Any] = []
         self.bus_driver_objs: list[Any] = []
         self.transport_drivers: list[Any] = []
+        self.pci_host: pci_host_bridge_driver | None = None
 
     # -- set-up ---------------------------------------------------------------
 
@@ -228,6 +241,7 @@ class Boot:
         # one client driver per distinct first compatible, in DT order
         # (or driver_order first)
         seen: set[str] = set()
+        self._pci_host_driver(seen, iommu_compat)
         for n in self.platform.nodes:
             if not n.compatible or n.iommu_cells is not None:
                 continue
@@ -252,6 +266,29 @@ class Boot:
         if self.cfg.driver_order:
             first = {c: i for i, c in enumerate(self.cfg.driver_order)}
             self.client_drivers.sort(key=lambda d: first.get(_driver_name(d), len(first)))
+
+    def _pci_host_driver(self, seen: set[str], iommu_compat: set[str]) -> None:
+        """The DT host bridges' driver, and a PCI driver per ID of the functions
+        their scan finds (harness.bus.pci_host); host bridge IDs go in ``seen``."""
+        hosts = [np for np in self.tree.by_path.values() if is_pci_host_bridge(np) and np.desc.available()]
+        if not hosts:
+            return
+        try:
+            declared = [parse_pci_spec(s) for s in (*self.platform.pci, *self.cfg.pci)]
+        except ValueError:
+            declared = []  # validated where the input is read (platform loader, CLI)
+        compat = tuple(dict.fromkeys(c for np in hosts for c in np.desc.compatible[:1]))
+        self.pci_host = pci_host_bridge_driver(compat, declared)
+        seen.update(compat)
+        for np in hosts:
+            for f in root_bus_functions(np, 0, [dataclasses.replace(d, domain=0) for d in declared]):
+                key = f"pci\0{f.compatible}"
+                if not f.compatible or key in seen or f.compatible in iommu_compat \
+                        or virtio.virtio_pci_id(f.compatible) is not None:
+                    continue
+                seen.add(key)
+                self.client_drivers.append(self._client_driver(f.compatible, False, "pci",
+                                                               ids=(f.compatible,)))
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
                        managed: bool = False, ids: tuple[str, ...] = ()) -> Any:
@@ -341,6 +378,10 @@ class Boot:
     def run_events(self) -> None:
         """The scenario's post-boot events, in order; unknown targets are skipped."""
         for op, target in self.cfg.events:
+            if op == RESCAN:
+                if self.pci_host is not None:
+                    pci_rescan_bus(self.pci_host)
+                continue
             dev = self._find_device(target)
             if dev is None:
                 continue
@@ -376,6 +417,10 @@ class Boot:
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":
+                # drivers/pci/ links first (drivers/Makefile L23): the host
+                # bridges scan their root buses before any IOMMU registers
+                if self.pci_host is not None:
+                    do_one_initcall(module_driver_init, self.pci_host.platform_driver, _register_any)
                 # drivers/bus/ links before drivers/iommu/ (drivers/Makefile L11, L65)
                 for bdrv in self.bus_driver_objs:
                     do_one_initcall(module_driver_init, bdrv, _register_any)
@@ -454,7 +499,7 @@ def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) 
         drivers = {c: DriverConfig(**dc) for c, dc in kw.pop("drivers", {}).items()}
     except (TypeError, AttributeError) as e:
         raise ValueError(f"drivers: {e}") from None
-    for name in ("fail_alloc", "driver_async_probe", "driver_order"):
+    for name in ("fail_alloc", "driver_async_probe", "driver_order", "pci"):
         if name in kw:
             kw[name] = tuple(str(x) for x in kw[name])
     if "events" in kw:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.bus.pci_spec import parse_pci_spec
+
 FORMAT = "probefuzz-platform"
 VERSION = 1
 
@@ -200,6 +202,9 @@ class Platform:
     extra_devices: list[ExtraDevice] = field(default_factory=list)
     acpi_iommus: list[AcpiIommu] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # PCI functions behind DT host bridges that the DT does not name, as the
+    # bus scan finds them: "[hotplug:][DDDD:]BB:DD.F[=ID]" (harness.bus.pci_host)
+    pci: tuple[str, ...] = ()
 
     def node_map(self) -> dict[str, Node]:
         return {n.path: n for n in self.nodes}
@@ -266,6 +271,8 @@ class Platform:
             ]
         if self.acpi_iommus:
             out["acpi_iommus"] = [_acpi_iommu_json(a) for a in self.acpi_iommus]
+        if self.pci:
+            out["pci"] = list(self.pci)
         return out
 
     @classmethod
@@ -395,6 +402,12 @@ class _Loader:
         ]
         prov = d.get("provenance", {})
         self._obj(prov, "provenance")
+        pci = tuple(self._str(s, f"pci[{i}]") for i, s in enumerate(self._list(d.get("pci", []), "pci")))
+        for i, s in enumerate(pci):
+            try:
+                parse_pci_spec(s)
+            except ValueError as e:
+                raise self.fail(f"pci[{i}]", str(e)) from None
         return Platform(
             name=name,
             model=self._str(d.get("model", ""), "model"),
@@ -403,6 +416,7 @@ class _Loader:
             extra_devices=extra,
             acpi_iommus=acpi,
             provenance=prov,
+            pci=pci,
         )
 
     def node(self, v: Any, w: str) -> Node:

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness import oracles
 from harness.boot import Boot, BootConfig
+from harness.bus.pci import pci_bus_type
 from harness.device import device_is_bound
 from harness.findings import Finding
 from harness.iommu.iommu import core
@@ -70,6 +71,18 @@ def run_scenario(platform: Platform, v: Variant, cfg: BootConfig | None = None, 
         set_kernel(None)
 
 
+def _pci_mapped(dev: Any, inst_paths: set[str]) -> bool:
+    """A PCI function whose requester ID its host bridge's "iommu-map" sends
+    to one of the instances (of_map_id() with "iommu-map-mask")."""
+    host = getattr(dev.container, "host_np", None) if dev.bus is pci_bus_type else None
+    if host is None:
+        return False
+    mask = host.desc.iommu_map_mask
+    rid = dev.container.rid & mask if mask is not None else dev.container.rid
+    return any(e.iommu in inst_paths and e.rid_base <= rid < e.rid_base + e.length
+               for e in host.desc.iommu_map)
+
+
 def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
     """Counts at the end of the run (the ``repro --json`` contract)."""
     modelled = {c for s in boot.iommu_specs for c in s.compatible}
@@ -82,6 +95,8 @@ def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
     for dev in devices:
         np = dev.of_node
         if np is not None and any(r.iommu in inst_paths for r in np.desc.iommus):
+            clients.append(dev)
+        elif _pci_mapped(dev, inst_paths):
             clients.append(dev)
         elif oracles.referenced_instances(dev):
             # firmware tables (DMAR, IVRS, VIOT) give it to a registered unit

@@ -7,6 +7,7 @@ input."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from corpus.dt import load_platform_file
 from corpus.store import StoreError, load_reproducer
 from fuzz.variant_arg import resolve_variant
 from harness.boot import BootConfig, boot_config_from_json
+from harness.bus.pci_spec import parse_pci_spec
 from harness.klog import render_result
 from harness.scenario import run_scenario
 from harness.variant import variant_from_json
@@ -25,8 +27,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="V614, NEXT or a variant JSON file (default: NEXT, or the "
                    "reproducer's own variant)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--pci", action="append", default=[], type=_pci_arg, metavar="[DDDD:]BB:DD.F[=ID]",
+                   help="a PCI function the host bridge's bus scan finds besides the DT's "
+                   "(repeatable; prefix hotplug: for one that appears at a rescan event)")
     p.add_argument("platform", help=".dts inside a kernel tree, .dtb, platform .json, "
                    "or a stored reproducer .json")
+
+
+def _pci_arg(s: str) -> str:
+    try:
+        parse_pci_spec(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return s
 
 
 def _is_reproducer(path: str) -> bool:
@@ -54,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         v = resolve_variant(args.variant or "NEXT")
         platform = load_platform_file(args.platform)
         cfg = BootConfig()
+    if args.pci:
+        cfg = dataclasses.replace(cfg, pci=(*cfg.pci, *args.pci))
     r = run_scenario(platform, v, cfg)
     if args.json:
         json.dump(r.to_json(), sys.stdout, indent=1)

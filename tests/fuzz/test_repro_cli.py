@@ -107,3 +107,15 @@ def test_repro_replays_a_stored_reproducer(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "probefuzz-reproducer", "version": 99}')
     _bad(["repro", str(bad)], "bad.json")
+
+
+def test_repro_pci_declares_functions_behind_the_host_bridge() -> None:
+    board = str(Path(__file__).parents[2] / "corpus/boards/fvp-base-revc.json")
+    r = probefuzz("repro", "--variant", "V614", "--json", "--pci", "01:00.0=pci1af4,1041", board)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)["stats"]
+    # 00:00.0 (no driver, V614: no fwspec) and the declared endpoint (grouped)
+    assert (st["clients"], st["grouped_clients"]) == (2, 1)
+    bad = probefuzz("repro", "--pci", "01:00.9", board)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "PCI function '01:00.9'" in bad.stderr
