@@ -12,9 +12,10 @@ bridge (:func:`root_bus_functions`):
 * the host bridge function at devfn 0 of the root bus (00:00.0): on an ECAM
   root complex it is the RC's own function, which the DT never names;
 * functions the DT lists below the bridge (``reg`` phys.hi: bus, devfn);
-* functions implied by a narrow ``iommu-map`` entry (a length of at most one
-  device's eight functions maps specific requester IDs: something answers
-  there, e.g. Apple's per-port maps); a full-range map implies nothing;
+* functions implied by a narrow ``iommu-map`` entry on the root bus (a length
+  of at most one device's eight functions maps specific requester IDs of the
+  root bus: something answers there); a full-range map, or per-bus entries
+  behind root ports (qcom, Apple map buses that may stay empty), imply nothing;
 * functions the platform (``Platform.pci``) or the scenario
   (``BootConfig.pci``, ``--pci``) declares, as ``[DDDD:]BB:DD.F[=ID]``, with a
   ``hotplug:`` prefix for functions that appear only at a rescan event.
@@ -122,8 +123,11 @@ def root_bus_functions(host_np: Any, domain: int, declared: list[PciFunction]) -
             if _is_pci_bus(child):
                 walk(child)
     walk(host_np)
+    # a narrow entry for root-bus requester IDs names functions that answer
+    # there; entries for other buses are not evidence (qcom maps all 16 buses
+    # below the root port one by one, Apple one bus per port, populated or not)
     for e in host_np.desc.iommu_map:
-        if 0 < e.length <= 8:
+        if 0 < e.length <= 8 and e.rid_base >> 8 == root:
             for rid in range(e.rid_base, e.rid_base + e.length):
                 found.setdefault(rid, PciFunction(domain, rid))
     for f in declared:

@@ -34,7 +34,4 @@ def test_bundled_board_groups_every_client_before_its_driver_probes(name: str) -
         assert at.group is not None and at.default_domain is not None, client
     st = r.result.stats
     assert st["grouped_clients"] == len(EXPECTED[name])
-    # ports 1 and 2's single-RID "iommu-map" entries imply a function each
-    # (02:00.0, 03:00.0) that the DT gives no ID: no driver binds, and V614
-    # parses a PCI function's fwspec only in its bind's dma_configure
-    assert st["clients"] - st["grouped_clients"] == (2 if name == "t8103-j274" else 0)
+    assert st["clients"] == st["grouped_clients"]
