@@ -15,6 +15,7 @@ from pathlib import Path
 from corpus.dt import load_platform_file
 from corpus.store import StoreError, load_reproducer
 from fuzz.variant_arg import resolve_variant
+from harness.base.devlink import FW_DEVLINK_MODES
 from harness.boot import BootConfig, boot_config_from_json
 from harness.bus.pci_spec import parse_pci_spec
 from harness.klog import render_result
@@ -30,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pci", action="append", default=[], type=_pci_arg, metavar="[DDDD:]BB:DD.F[=ID]",
                    help="a PCI function the host bridge's bus scan finds besides the DT's "
                    "(repeatable; prefix hotplug: for one that appears at a rescan event)")
+    p.add_argument("--fw-devlink", choices=FW_DEVLINK_MODES, default=None,
+                   help="fw_devlink= (on: a supplier not bound yet holds its consumers' probe)")
     p.add_argument("platform", help=".dts inside a kernel tree, .dtb, platform .json, "
                    "or a stored reproducer .json")
 
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = BootConfig()
     if args.pci:
         cfg = dataclasses.replace(cfg, pci=(*cfg.pci, *args.pci))
+    if args.fw_devlink is not None:
+        cfg = dataclasses.replace(cfg, fw_devlink=args.fw_devlink)
     r = run_scenario(platform, v, cfg)
     if args.json:
         json.dump(r.to_json(), sys.stdout, indent=1)
