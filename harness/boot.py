@@ -467,8 +467,9 @@ class Boot:
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
         s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
-        mode = self.cfg.fw_devlink if self.cfg.fw_devlink in FW_DEVLINK_MODES else FW_DEVLINK_ON
-        k.globals["fw_devlink"] = DevlinkState(mode, self.platform.nodes, list(IOMMU_BUSES))
+        # only "on" ever holds a probe: no link state to build otherwise
+        if self.cfg.fw_devlink == FW_DEVLINK_ON:
+            k.globals["fw_devlink"] = DevlinkState(FW_DEVLINK_ON, self.platform.nodes, list(IOMMU_BUSES))
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}

@@ -321,7 +321,7 @@ def really_probe(dev: device, drv: device_driver) -> int:
     if s.__dict__.get("defer_all_probes"):
         return -EPROBE_DEFER
     # fw_devlink: a supplier not bound yet holds the probe (dd.c:679)
-    if devlink.device_links_check_suppliers(dev) == -EPROBE_DEFER:
+    if devlink.state() is not None and devlink.device_links_check_suppliers(dev) == -EPROBE_DEFER:
         return -EPROBE_DEFER
     if dev.devres_head:
         kernel().printk(f"{dev.init_name}: Resources present before probing")
