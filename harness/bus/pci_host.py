@@ -12,9 +12,8 @@ bridge (:func:`root_bus_functions`):
 * the host bridge function at devfn 0 of the root bus (00:00.0): on an ECAM
   root complex it is the RC's own function, which the DT never names;
 * functions the DT lists below the bridge (``reg`` phys.hi: bus, devfn);
-* functions implied by a narrow ``iommu-map`` entry on the root bus (a length
-  of at most one device's eight functions maps specific requester IDs of the
-  root bus: something answers there); a full-range map, or per-bus entries
+* functions implied by an ``iommu-map`` entry for a single root-bus
+  requester ID (something answers there); wider entries, or per-bus entries
   behind root ports (qcom, Apple map buses that may stay empty), imply nothing;
 * functions the platform (``Platform.pci``) or the scenario
   (``BootConfig.pci``, ``--pci``) declares, as ``[DDDD:]BB:DD.F[=ID]``, with a
@@ -123,13 +122,13 @@ def root_bus_functions(host_np: Any, domain: int, declared: list[PciFunction]) -
             if _is_pci_bus(child):
                 walk(child)
     walk(host_np)
-    # a narrow entry for root-bus requester IDs names functions that answer
-    # there; entries for other buses are not evidence (qcom maps all 16 buses
-    # below the root port one by one, Apple one bus per port, populated or not)
+    # an entry for one root-bus requester ID names a function that answers
+    # there; wider entries and entries for other buses are not evidence (qcom
+    # maps all 16 buses below the root port one by one, Apple one bus per
+    # port, virtio-iommu's binding maps 0-7 and 9-ffff around the IOMMU)
     for e in host_np.desc.iommu_map:
-        if 0 < e.length <= 8 and e.rid_base >> 8 == root:
-            for rid in range(e.rid_base, e.rid_base + e.length):
-                found.setdefault(rid, PciFunction(domain, rid))
+        if e.length == 1 and e.rid_base >> 8 == root:
+            found.setdefault(e.rid_base, PciFunction(domain, e.rid_base))
     for f in declared:
         if f.domain == domain:
             found[f.rid] = f

@@ -38,7 +38,7 @@ def _host(**kw: object) -> Platform:
 
 
 def test_root_bus_functions_bridge_dt_implied_declared() -> None:
-    p = _host(iommu_map=(IommuMapEntry(0x20, "/smmu@0", 0x20, 2),
+    p = _host(iommu_map=(IommuMapEntry(0x20, "/smmu@0", 0x20, 1), IommuMapEntry(0x28, "/smmu@0", 0x28, 8),
                          IommuMapEntry(0x300, "/smmu@0", 0x300, 1),
                          IommuMapEntry(0x0, "/smmu@0", 0, 0x10000)))
     np = DeviceTree(p).find("/pcie@1")
@@ -47,7 +47,7 @@ def test_root_bus_functions_bridge_dt_implied_declared() -> None:
     assert [(f.name, f.compatible) for f in found] == [
         ("0000:00:00.0", ""),  # the host bridge function: no DT node, no ID
         ("0000:00:02.0", "pci8086,10d3"),  # DT-listed (the disabled one is not)
-        ("0000:00:04.0", ""), ("0000:00:04.1", ""),  # the 2-RID root-bus map entry
+        ("0000:00:04.0", ""),  # the 1-RID root-bus map entry (not the 8-RID one)
         ("0000:01:00.0", "pci1af4,1041")]  # declared for domain 0 only; bus 3's entry
     # and the full-range map imply nothing
 
