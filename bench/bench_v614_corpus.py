@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpus import kernel_tree  # noqa: E402
 from corpus.build import default_out, load_index  # noqa: E402
-from harness.platform import load_platform  # noqa: E402
-from harness.scenario import run_scenario  # noqa: E402
+from harness.board import load_board  # noqa: E402
+from harness.run import run_scenario  # noqa: E402
 from harness.variant import V614  # noqa: E402
 
 SERIOUS = ("oops", "deadlock", "warning")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.process_time()
     w0 = time.monotonic()
     for src, path in todo:
-        r = run_scenario(load_platform(path), V614)
+        r = run_scenario(load_board(path), V614)
         for f in r.findings:
             kinds[f.kind] += 1
             by_title[f"{f.kind}: {f.title}"].append(Path(src).stem)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         p = subprocess.run([sys.executable, "-m", "fuzz.cli", "repro", "--variant", "V614", "--json",
                             str(path)], capture_output=True, text=True, timeout=300,
                            cwd=Path(__file__).resolve().parent.parent)
-        mine = run_scenario(load_platform(path), V614).to_json()
+        mine = run_scenario(load_board(path), V614).to_json()
         agree.append(p.returncode in (0, 1) and json.loads(p.stdout) == json.loads(json.dumps(mine)))
     res: dict[str, Any] = {
         "boards": len(todo), "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from corpus import hosttools
 from corpus.dt import load_platform_file
-from harness.platform import Platform
+from harness.board import Board
 
 NAME = "qemu-virt-smmuv3"
 
@@ -50,7 +50,7 @@ def qemu_version() -> str:
     return m.group(1) if m else out.strip().splitlines()[0]
 
 
-def build() -> Platform:
+def build() -> Board:
     """Run QEMU, load the DTB it dumps, declare the PCI functions."""
     with tempfile.TemporaryDirectory(prefix="probefuzz-qemu-") as d:
         dtb = str(Path(d) / "virt.dtb")

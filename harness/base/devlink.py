@@ -47,7 +47,7 @@ def _cells(props: dict[str, Any], name: str) -> int:
 
 
 def supplier_paths(node: Any, by_phandle: dict[int, Any]) -> list[str]:
-    """The supplier node paths of a platform :class:`~harness.platform.Node`."""
+    """The supplier node paths of a platform :class:`~harness.board.Node`."""
     out = [r.iommu for r in node.iommus] + [e.iommu for e in node.iommu_map]
     msi = node.props.get("msi-map")  # <rid-base phandle msi-base length>...
     if isinstance(msi, list):

@@ -15,7 +15,7 @@ bridge (:func:`root_bus_functions`):
 * functions implied by an ``iommu-map`` entry for a single root-bus
   requester ID (something answers there); wider entries, or per-bus entries
   behind root ports (qcom, Apple map buses that may stay empty), imply nothing;
-* functions the platform (``Platform.pci``) or the scenario
+* functions the platform (``Board.pci``) or the scenario
   (``BootConfig.pci``, ``--pci``) declares, as ``[DDDD:]BB:DD.F[=ID]``, with a
   ``hotplug:`` prefix for functions that appear only at a rescan event.
 

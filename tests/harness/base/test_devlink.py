@@ -9,10 +9,10 @@ import pytest
 
 from harness.base import dd
 from harness.base.devlink import DevlinkState, supplier_paths
+from harness.board import Board, IommuMapEntry, IommuRef, Node
 from harness.boot import ABSENT, BootConfig, DriverConfig
 from harness.errno import EPROBE_DEFER
-from harness.platform import IommuMapEntry, IommuRef, Node, Platform
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import V614
 from tests.harness.test_oracles import rk_board
 
@@ -85,7 +85,7 @@ def test_link_to_a_supplier_no_driver_matches_is_relaxed(monkeypatch: pytest.Mon
 
 
 def test_platform_without_links_is_unaffected() -> None:
-    p = Platform("plain", nodes=[Node("/"), Node("/soc", compatible=("simple-bus",)),
+    p = Board("plain", nodes=[Node("/"), Node("/soc", compatible=("simple-bus",)),
                                  Node("/soc/uart@1", compatible=("vendor,uart",))])
     for mode in ("on", "off"):
         assert run_scenario(p, V614, BootConfig(fw_devlink=mode)).stats["bound_drivers"] == 2

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from corpus.bundled import load_bundled
+from harness.board import Board, BoardError, IommuMapEntry, Node
 from harness.boot import RESCAN, Boot, BootConfig
 from harness.bus.pci_host import root_bus_functions
 from harness.bus.pci_spec import PciFunction, parse_pci_spec
 from harness.of.node import DeviceTree
-from harness.platform import IommuMapEntry, Node, Platform, PlatformError
 from harness.variant import NEXT, V614
 
 
@@ -27,8 +27,8 @@ def test_parse_pci_spec_rejects(bad: str) -> None:
         parse_pci_spec(bad)
 
 
-def _host(**kw: object) -> Platform:
-    return Platform("t", nodes=[
+def _host(**kw: object) -> Board:
+    return Board("t", nodes=[
         Node("/"), Node("/smmu@0", compatible=("arm,smmu-v3",), iommu_cells=1),
         Node("/pcie@1", compatible=("pci-host-ecam-generic",),
              props={"device_type": "pci", "bus-range": [0, 3]}, **kw),  # type: ignore[arg-type]
@@ -53,7 +53,7 @@ def test_root_bus_functions_bridge_dt_implied_declared() -> None:
 
 
 def test_root_bus_functions_without_maps_or_nodes_is_the_bridge_function() -> None:
-    p = Platform("t", nodes=[Node("/"), Node("/pcie@1", props={"device_type": "pci"})])
+    p = Board("t", nodes=[Node("/"), Node("/pcie@1", props={"device_type": "pci"})])
     assert [f.name for f in root_bus_functions(DeviceTree(p).find("/pcie@1"), 0, [])] == ["0000:00:00.0"]
 
 
@@ -126,8 +126,8 @@ def test_hotplug_function_appears_at_rescan_with_acs() -> None:
 def test_platform_pci_field_round_trips_and_is_validated() -> None:
     p = load_bundled("fvp-base-revc")
     p.pci = ("01:00.0=pci1af4,1041",)
-    assert Platform.from_json(p.to_json()).pci == p.pci
+    assert Board.from_json(p.to_json()).pci == p.pci
     d = p.to_json()
     d["pci"] = ["01:00.9"]
-    with pytest.raises(PlatformError, match=r"pci\[0\]"):
-        Platform.from_json(d)
+    with pytest.raises(BoardError, match=r"pci\[0\]"):
+        Board.from_json(d)
