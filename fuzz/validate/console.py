@@ -38,7 +38,7 @@ _FRAME = re.compile(r"^\s*([A-Za-z_.$][\w.$]*)\+0x[0-9a-f]+/0x[0-9a-f]+(?:\s+\[\
 _WARN = re.compile(r"^WARNING: CPU: \d+ PID: \d+ at (\S+):(\d+) ([\w.$]+)\+0x")
 _WARN_NOLOC = re.compile(r"^WARNING: CPU: \d+ PID: \d+ at ([\w.$]+)\+0x")
 _UNABLE = re.compile(r"^Unable to handle kernel (NULL pointer dereference|paging request)"
-                     r" at virtual address ([0-9a-f]+)")
+                     r" at virtual address\s*([0-9a-f]*)")
 _KBUG = re.compile(r"^kernel BUG at (\S+):(\d+)!")
 _PC = re.compile(r"^pc : ([\w.$]+)\+0x")
 _GROUP = re.compile(r"^probefuzz: iommu_group (\d+) (\S+)$")

@@ -15,11 +15,17 @@ whose compatibles appear nowhere in the built ``Image`` (an ``of_device_id``
 table keeps its strings in .rodata: ``gpio-keys``, ``cfi-flash``,
 ``arm,armv8-pmuv3`` ... are absent in the small config).  AMBA primecells
 match by peripheral ID, not compatible, and keep their generic driver.
+
+Facts of the tree under test the model otherwise takes from v6.14
+(:func:`tree_facts`): how ``arm_smmu_get_by_fwnode()`` finds the SMMU
+(6.12: among the devices *bound* to the driver, so not during the SMMU's own
+probe), read from the C of the commit that is booted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,7 @@ from fuzz.validate.qemu import Machine
 from harness import oracles
 from harness.boot import ABSENT, Boot, BootConfig, DriverConfig
 from harness.findings import Finding
+from harness.iommu.drivers import arm_smmu_v3
 from harness.kernel import set_kernel
 from harness.platform import ExtraDevice, Platform, PlatformError
 from harness.variant import Variant
@@ -94,9 +101,28 @@ def boot_config(p: Platform, m: Machine, image: bytes | None) -> BootConfig:
     return BootConfig(drivers=drivers)
 
 
-def run_model(p: Platform, v: Variant, cfg: BootConfig) -> ModelRun:
-    """Boot ``p`` under ``v`` with the default (synchronous) schedule."""
+SMMU_V3_SOURCE = "drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c"
+_GET_BY_FWNODE = re.compile(r"arm_smmu_get_by_fwnode\(struct fwnode_handle \*fwnode\)\s*\{(.*?)\n\}",
+                            re.S)
+
+
+def tree_facts(smmu_v3_c: str | None) -> dict[str, str]:
+    """Kernel globals for the model from the tree's C (``arm-smmu-v3.c``):
+    ``arm_smmu_v3.LOOKUP`` is ``LOOKUP_DRIVER`` when ``arm_smmu_get_by_fwnode``
+    calls ``driver_find_device_by_fwnode`` (6.12), else the v6.14 default."""
+    facts: dict[str, str] = {}
+    m = _GET_BY_FWNODE.search(smmu_v3_c or "")
+    if m and "driver_find_device_by_fwnode" in m.group(1):
+        facts[arm_smmu_v3.LOOKUP] = arm_smmu_v3.LOOKUP_DRIVER
+    return facts
+
+
+def run_model(p: Platform, v: Variant, cfg: BootConfig,
+              facts: dict[str, str] | None = None) -> ModelRun:
+    """Boot ``p`` under ``v`` with the default (synchronous) schedule;
+    ``facts`` are kernel globals of the tree under test (:func:`tree_facts`)."""
     b = Boot(p, v, cfg)
+    b.kernel.globals.update(facts or {})
     try:
         k = b.run()
         devices = b.devices()

@@ -17,13 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import git
+
 from corpus.hosttools import which
 from fuzz.validate import qemu
 from fuzz.validate.compare import Comparison, compare
 from fuzz.validate.console import ConsoleReport, parse_console
 from fuzz.validate.initramfs import build_initramfs
 from fuzz.validate.kbuild import ImageBuild, build_image
-from fuzz.validate.model import ModelRun, boot_config, model_platform, run_model
+from fuzz.validate.model import (
+    SMMU_V3_SOURCE,
+    ModelRun,
+    boot_config,
+    model_platform,
+    run_model,
+    tree_facts,
+)
 from harness.variant import Variant
 from mutators import gitrepo
 
@@ -56,12 +65,14 @@ class ValidateResult:
     boot: qemu.Boot
     seconds: dict[str, float] = field(default_factory=dict)
     commit: str = ""
+    facts: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "variant": self.request.variant_id,
             "machine": self.request.machine.as_json(),
             "commit": self.commit,
+            "tree_facts": dict(self.facts),
             "agree": self.comparison.agree,
             "comparison": self.comparison.as_json(),
             "real": self.real.as_json() | {"timed_out": self.boot.timed_out,
@@ -100,6 +111,17 @@ def _apply_and_build(req: ValidateRequest, dest: Path) -> tuple[ImageBuild, str]
         gitrepo.remove_worktree(repo, Path(res.worktree), res.branch)
 
 
+def _tree_source(req: ValidateRequest, commit: str, path: str) -> str | None:
+    """``path`` at ``commit`` (or ``base_ref`` for a prebuilt Image) in the tree."""
+    if req.tree is None or not req.tree.is_dir():
+        return None
+    try:
+        repo = gitrepo.open_tree(req.tree)
+        return str(repo.git.show(f"{commit or req.base_ref}:{path}"))
+    except (gitrepo.RepoError, git.GitCommandError):
+        return None
+
+
 def validate(req: ValidateRequest) -> ValidateResult:
     """Run one validation (module doc); raises ToolError/RepoError on failures
     to run, never for a disagreement."""
@@ -132,8 +154,9 @@ def validate(req: ValidateRequest) -> ValidateResult:
         t = time.monotonic()
         platform = model_platform(dtb, req.machine)
         cfg = boot_config(platform, req.machine, image.read_bytes())
-        m = run_model(platform, req.variant, cfg)
+        facts = tree_facts(_tree_source(req, commit, SMMU_V3_SOURCE))
+        m = run_model(platform, req.variant, cfg, facts)
         seconds["model"] = round(time.monotonic() - t, 3)
     c = compare(real, m, [f.name for f in req.machine.all_functions()])
     seconds["total"] = round(time.monotonic() - t0, 3)
-    return ValidateResult(req, c, real, m, build, b, seconds, commit)
+    return ValidateResult(req, c, real, m, build, b, seconds, commit, facts)
