@@ -208,9 +208,10 @@ def boot(m: Machine, kernel: Path, initrd: Path, console: Path,
     argv[0] = which(QEMU)
     console.unlink(missing_ok=True)
     t0 = time.monotonic()
+    # own session (so the group can be killed) and PDEATHSIG (so it dies with us)
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=_pdeathsig)  # noqa: PLW1509 (no threads spawn QEMU)
+                            preexec_fn=_pdeathsig)
     timed_out = False
     try:
         _, err = proc.communicate(timeout=timeout)
