@@ -54,12 +54,15 @@ class PciModel:
     device: int
     driver: bool
     backend: tuple[str, ...] = ()
+    #: extra -device properties (no option ROM: it needs Debian's ipxe-qemu
+    #: and only firmware would run it)
+    props: str = ""
 
 
 #: QEMU devices validate knows: plain PCI endpoints (no bridges, which the
 #: model does not have).  Drivers: see virt.config.
 DEVICES: dict[str, PciModel] = {
-    "virtio-net-pci": PciModel(0x1AF4, 0x1000, True),
+    "virtio-net-pci": PciModel(0x1AF4, 0x1000, True, props=",romfile="),
     "virtio-blk-pci": PciModel(0x1AF4, 0x1001, True,
                                ("-blockdev", "driver=null-co,node-name={id}")),
     "virtio-balloon-pci": PciModel(0x1AF4, 0x1002, True),
@@ -155,10 +158,12 @@ def qemu_argv(m: Machine, kernel: Path | None = None, initrd: Path | None = None
     for i, f in enumerate(m.functions):
         dev_id = f"pf{i}"
         extra = ""
-        backend = DEVICES[f.qdev].backend if f.qdev in DEVICES else ()
-        if backend:
-            argv += [a.format(id=dev_id) for a in backend]
+        pm = DEVICES.get(f.qdev)
+        if pm is not None and pm.backend:
+            argv += [a.format(id=dev_id) for a in pm.backend]
             extra = f",drive={dev_id}"
+        if pm is not None:
+            extra += pm.props
         argv += ["-device", f"{f.qdev},addr={f.slot:02x}.0,id={dev_id}-dev{extra}"]
     return argv
 
