@@ -27,6 +27,9 @@ from harness.findings import Finding
 from harness.scenario import Result, run_scenario
 from harness.variant import Variant
 
+#: seconds between progress reports (``fuzz`` on a terminal)
+PROGRESS_EVERY = 5.0
+
 
 @dataclass
 class Found:
@@ -106,6 +109,15 @@ class Session:
         self.stats = EngineStats(engine)
         self.t0 = time.monotonic()
         self._last_cov = -1.0
+        # Engines that want more behaviour features (atheris): record each
+        # run's scheduling decisions, add features from ``extra_features()``;
+        # the last run's features are kept for them in ``last_features``.
+        self.record = False
+        self.extra_features: Callable[[], set[str]] | None = None
+        self.last_features: set[str] = set()
+        # progress(stats, findings) every PROGRESS_EVERY seconds of fuzzing, if set
+        self.progress: Callable[[EngineStats, int], None] | None = None
+        self._next_progress = PROGRESS_EVERY
 
     def start(self) -> None:
         """Reset the clock (call when the engine's fuzzing loop begins)."""
@@ -117,10 +129,12 @@ class Session:
     def run(self, s: Scenario) -> Result | None:
         """Run ``s`` under the session's variant and observe it (None: harness error)."""
         try:
-            r = run_scenario(s.platform, self.variant, s.cfg)
+            r = run_scenario(s.platform, self.variant, s.cfg, record=self.record)
         except Exception:  # noqa: BLE001 - a model bug must not stop a campaign; it is counted
             self.stats.executions += 1
             self.stats.errors += 1
+            if self.extra_features is not None:
+                self.extra_features()  # drop what the failed run recorded
             return None
         self.observe(s, r)
         return r
@@ -130,6 +144,9 @@ class Session:
         st = self.stats
         st.executions += 1
         feats = features(r)
+        if self.extra_features is not None:
+            feats |= self.extra_features()
+        self.last_features = feats
         new_cov = not feats <= self.features
         if new_cov:
             self.features |= feats
@@ -147,6 +164,12 @@ class Session:
                     old.boards.append(s.board)
                 continue
             self._new_bug(s, f)
+        if self.progress is not None:
+            t = self.now()
+            if t >= self._next_progress:
+                self._next_progress = t + PROGRESS_EVERY
+                st.elapsed = t
+                self.progress(st, len(self.found))
         return new_cov
 
     def _new_bug(self, s: Scenario, f: Finding) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles
+from harness import oracles, variant
 from harness.base import devres
 from harness.device import (
     PROBE_FORCE_SYNCHRONOUS,
@@ -20,6 +20,7 @@ from harness.device import (
     device_is_bound,
 )
 from harness.errno import EBUSY, ENODEV, EPROBE_DEFER, ETIMEDOUT
+from harness.iommu import iommu
 from harness.kernel import Completion, Mutex, kernel, kfunc, kinline, mutex_lock, mutex_unlock
 
 BUS_NOTIFY_ADD_DEVICE = 1
@@ -426,7 +427,7 @@ def __device_attach_async_helper(dev: device) -> None:  # noqa: N807
     device_lock(dev)
     if not (dev.dead or dev.driver is not None):
         data = {"dev": dev, "check_async": True, "want_async": True, "have_async": False}
-        bus_for_each_drv(dev.bus, data, __device_attach_driver)
+        bus_for_each_drv(dev.bus, data, __device_attach_driver, _dev_keys(dev))
     device_unlock(dev)
 
 
@@ -443,7 +444,7 @@ def __device_attach(dev: device, allow_async: bool) -> int:  # noqa: N807
         ret = 1 if device_is_bound(dev) else 0
     else:
         data = {"dev": dev, "check_async": allow_async, "want_async": False, "have_async": False}
-        ret = bus_for_each_drv(dev.bus, data, __device_attach_driver)
+        ret = bus_for_each_drv(dev.bus, data, __device_attach_driver, _dev_keys(dev))
         if not ret and allow_async and data["have_async"]:
             do_async = True
     device_unlock(dev)
@@ -506,7 +507,18 @@ def _may_match(dev: device, drv: device_driver) -> bool:
 def driver_attach(drv: device_driver) -> int:
     from harness.base.bus import bus_for_each_dev
 
-    return bus_for_each_dev(drv.bus, drv, __driver_attach, _may_match)
+    bus = drv.bus
+    keys = drv.match_keys if bus.match_keys is not None and bus.driver_keys is not None else None
+    return bus_for_each_dev(bus, drv, __driver_attach, _may_match, keys)
+
+
+def _dev_keys(dev: device) -> tuple[Any, ...] | None:
+    # bus->match() only accepts a driver whose table shares a key with the
+    # device (bus_type.match_keys): bus_for_each_drv() visits those only.
+    bus = dev.bus
+    if bus is None or bus.match_keys is None or bus.driver_keys is None:
+        return None
+    return dev.match_keys
 
 
 # -- unbinding -------------------------------------------------------------------
@@ -557,10 +569,9 @@ def bus_dma_claim(hook: str, dev: device, drv: Any, ddrv: Any, ret: int) -> int:
     (``ddrv``); the guard may read ``dev->driver`` again, unlocked, after the
     scheduling point (window W4).
     """
-    from harness import variant
-    from harness.iommu import iommu
-
-    kernel().sched_point(f"{hook}:dev->driver")
+    k = kernel()
+    if k.nr_running > 1:  # (the point's name is built only when it is one)
+        k.sched_point(f"{hook}:dev->driver")
     if not variant.check(f"{hook}.use_default_domain", dev=dev, drv=drv, ret=ret, ddrv=ddrv):
         return ret
     ret = iommu.iommu_device_use_default_domain(dev)
@@ -573,7 +584,5 @@ def bus_dma_claim(hook: str, dev: device, drv: Any, ddrv: Any, ret: int) -> int:
 def bus_dma_cleanup(dev: device, drv: Any) -> None:
     """The bus ``dma_cleanup`` hooks: give the default domain back unless the
     (bound) driver manages DMA itself."""
-    from harness.iommu import iommu
-
     if not drv.driver_managed_dma:
         iommu.iommu_device_unuse_default_domain(dev)

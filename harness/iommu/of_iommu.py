@@ -6,6 +6,7 @@ from typing import Any
 
 from harness import oracles, variant
 from harness.base.dd import driver_deferred_probe_check_state
+from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, pci_request_acs, to_pci_dev
 from harness.errno import ENODEV, EPROBE_DEFER
 from harness.iommu.iommu import (
     dev_iommu_free,
@@ -92,8 +93,6 @@ def of_iommu_configure_device(master_np: device_node, dev: Any, id_: int | None)
 
 @kfunc
 def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None) -> int:
-    from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, pci_request_acs, to_pci_dev
-
     if master_np is None:
         return -ENODEV
     # Serialise to make dev->iommu stable under our potential fwspec
