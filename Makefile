@@ -83,6 +83,8 @@ lint: venv
 	@status=0; \
 	echo "== ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "== mypy $(TYPED_PACKAGES)"; $(BIN)/mypy $(TYPED_PACKAGES) || status=1; \
+	echo "== lint-imports (pyproject.toml [tool.importlinter])"; \
+	$(BIN)/lint-imports --no-cache --no-logo || status=1; \
 	exit $$status
 
 # Lint and tests both run so one report shows everything; the exit status is

@@ -47,7 +47,7 @@ import json, sys, time
 from corpus.bundled import load_bundled
 from mutators.space import resolve
 try:
-    from harness.scenario import run_scenario
+    from harness.run import run_scenario
 except ImportError:
     from harness.run import run_scenario
 p = load_bundled(sys.argv[1])

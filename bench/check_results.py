@@ -58,11 +58,11 @@ def _run(run_scenario: Any, p: Any, v: Any, cfg: Any = None) -> dict[str, Any]:
 def dump(random_runs: int, shard: int, shards: int) -> dict[str, Any]:
     """Digests of every run of this checkout (imported from ``sys.path``)."""
     from corpus.bundled import bundled_names, load_bundled
-    from fuzz.gen import Board, GenContext, from_bytes
+    from fuzz.gen import CorpusBoard, GenContext, from_bytes
     from mutators.space import resolve, space
 
     try:
-        from harness.scenario import run_scenario
+        from harness.run import run_scenario
     except ImportError:  # pragma: no cover - after a rename of the entry module
         from harness.run import run_scenario  # type: ignore[no-redef]
 
@@ -92,7 +92,7 @@ def dump(random_runs: int, shard: int, shards: int) -> dict[str, Any]:
         for vid in ("V614", "NEXT", RK_FIX):
             v = resolve(vid).variant
             for n in names:
-                ctx = GenContext([Board(n, platforms[n])])
+                ctx = GenContext([CorpusBoard(n, platforms[n])])
                 for j, data in enumerate(inputs):
                     i += 1
                     if i % shards != shard:

@@ -30,12 +30,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.store import CrashStore, StoreError, platform_digest
+from tqdm import tqdm
+
+from fuzz.crashstore import CrashStore, StoreError, load_reproducer, platform_digest, tool_version
+from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.session import Found, Session
-from fuzz.gen import Board, GenContext, Scenario
+from fuzz.gen import CorpusBoard, FuzzInput, GenContext
+from harness.board import Board
 from harness.boot import boot_config_from_json
 from harness.findings import KINDS
-from harness.variant import Variant, variant_from_json, variant_to_json
+from harness.variant import SITES, Variant, variant_from_json, variant_to_json
+from mutators.space import resolve, space
 
 STATE = "state.jsonl"
 CAMPAIGN = "campaign.json"
@@ -55,7 +60,7 @@ class ExploreRequest:
 
     base: str
     depth: int
-    boards: list[Board]
+    boards: list[CorpusBoard]
     out: Path
     runs_per_board: int = DEFAULT_RUNS_PER_BOARD
     time_per_variant: float | None = None
@@ -65,9 +70,6 @@ class ExploreRequest:
 
     def identity(self) -> dict[str, Any]:
         """What must match for a restart to resume this campaign."""
-        from corpus.store import tool_version
-        from harness.variant import SITES
-
         return {"tool": tool_version(), "sites": sorted(SITES),
                 "base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
                 "time_per_variant": self.time_per_variant, "seed": self.seed,
@@ -120,8 +122,6 @@ def variant_dirname(v: Variant | str, fingerprint: str) -> str:
 
 def units_for(base: str, depth: int) -> list[Unit]:
     """The base itself and every variant within ``depth`` mutations of it."""
-    from mutators.space import resolve, space
-
     root = resolve(base)
     mutants = [root, *space(base, depth)] if depth > 0 else [root]
     return [Unit(i, m.id, m.description, len(m.mutations), variant_to_json(m.variant))
@@ -134,26 +134,23 @@ _W: dict[str, Any] = {}
 
 
 def _worker_init(boards: list[tuple[str, dict[str, Any]]], cfg: dict[str, Any]) -> None:
-    from harness.platform import Platform
-
-    _W["boards"] = [Board(name, Platform.from_json(pj, name)) for name, pj in boards]
+    _W["boards"] = [CorpusBoard(name, Board.from_json(pj, name)) for name, pj in boards]
     _W["cfg"] = cfg
     _W["known_files"] = {}
 
 
-def _known(minimised: Path) -> dict[str, Scenario]:
+def _known(minimised: Path) -> dict[str, FuzzInput]:
     """Minimised scenarios by title from ``OUT/minimised`` (cached per worker)."""
-    cache: dict[str, tuple[str, Scenario]] = _W.setdefault("known_files", {})
-    out: dict[str, Scenario] = {}
+    cache: dict[str, tuple[str, FuzzInput]] = _W.setdefault("known_files", {})
+    out: dict[str, FuzzInput] = {}
     for path in CrashStore(minimised).paths():
         key = str(path)
         if key not in cache:
             try:
                 rep = CrashStore(minimised).root / path.name
-                from corpus.store import load_reproducer
 
                 r = load_reproducer(rep)
-                s = Scenario(board=r.platform().name, platform=r.platform(),
+                s = FuzzInput(board=r.platform().name, platform=r.platform(),
                              cfg=boot_config_from_json(r.config, list(r.schedule)))
                 cache[key] = (r.title, s)
             except (StoreError, ValueError, TypeError):
@@ -166,7 +163,7 @@ def _known(minimised: Path) -> dict[str, Scenario]:
 def run_unit(u: Unit) -> dict[str, Any]:
     """Fuzz one variant (in a worker); returns its :class:`UnitResult` as JSON."""
     cfg = _W["cfg"]
-    boards: list[Board] = _W["boards"]
+    boards: list[CorpusBoard] = _W["boards"]
     out = Path(cfg["out"])
     v = variant_from_json(u.variant, u.id)
     v = Variant(u.id, u.description, v.values)
@@ -177,12 +174,8 @@ def run_unit(u: Unit) -> dict[str, Any]:
     runs = None if cfg["time_per_variant"] else cfg["runs_per_board"] * len(boards)
     seconds = cfg["time_per_variant"]
     if cfg["engine"] == "hypothesis":
-        from fuzz.engines import hypothesis_engine
-
         st = hypothesis_engine.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"])
     else:
-        from fuzz.engines import native
-
         # The same scenarios for every variant: a fair comparison for the ranking.
         st = native.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"], guided=False)
     mstore = CrashStore(minimised)
@@ -315,7 +308,6 @@ def run_campaign(req: ExploreRequest, progress: bool = True,
 def _bar(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="variant", file=sys.stderr, dynamic_ncols=True,
                 disable=None)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness import variant
-from harness.scenario import Result
+from harness.run import Result
 
 _NUM = re.compile(r"0x[0-9a-fA-F]+|\d+")
 _DEV = re.compile(r"[\w.-]+@[0-9a-fA-F]+|[0-9a-fA-F]{4,}\.[\w-]+")

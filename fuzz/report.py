@@ -175,7 +175,7 @@ def _label(r: Row, n: int = 58) -> str:
 
 def heatmap_svg(rows: list[Row], boards: list[str]) -> str:
     """Variant x board: (title, board) pairs fixed minus introduced on each board."""
-    import matplotlib
+    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
 
     matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, crisp)
     sel = _plot_rows(rows)
@@ -203,7 +203,7 @@ def heatmap_svg(rows: list[Row], boards: list[str]) -> str:
 
 def fixed_introduced_svg(rows: list[Row]) -> str:
     """Per variant: distinct findings fixed (right) and introduced (left), stacked by kind."""
-    import matplotlib
+    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
 
     matplotlib.rcParams["svg.fonttype"] = "none"
     sel = _plot_rows(rows)
@@ -239,7 +239,7 @@ def fixed_introduced_svg(rows: list[Row]) -> str:
 
 def coverage_svg(timeline: list[tuple[float, int]]) -> str:
     """Distinct behaviour features seen by the campaign over time (a step line)."""
-    import matplotlib
+    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
 
     matplotlib.rcParams["svg.fonttype"] = "none"
     fig = Figure(figsize=(12.5, 2.6))

@@ -14,7 +14,7 @@ from harness.kernel import Mutex
 
 if TYPE_CHECKING:
     from harness.iommu.structs import dev_iommu, iommu_group
-    from harness.of.node import device_node
+    from harness.of.node import device_node, fwnode_handle
 
 
 class bus_type:  # noqa: N801 - kernel name
@@ -143,7 +143,7 @@ class device:  # noqa: N801 - kernel name
         self.driver: device_driver | None = None
         self.driver_data: Any = None
         self.of_node: device_node | None = None
-        self.fwnode: Any = None
+        self.fwnode: fwnode_handle | None = None
         self.acpi_node: Any = None  # ACPI companion (struct acpi_device *)
         self.numa_node = -1
         self.mutex = Mutex(f"&dev->mutex({init_name})", "&dev->mutex")

@@ -148,7 +148,7 @@ class Kthread:
         self.glet: greenlet.greenlet | None = None
         self.state = RUNNABLE
         self.held: list[Mutex] = []
-        self.waiting_on: Any = None
+        self.waiting_on: object = None
         self.blocked_in: list[str] = []
         # where it died (an oops): the trace hung-task reports show for it
         self.exit_trace: list[str] = []
@@ -463,7 +463,7 @@ class Kernel:
         else:
             nxt.glet.switch()
 
-    def block(self, t: Kthread, on: Any) -> None:
+    def block(self, t: Kthread, on: object) -> None:
         """Put the current thread to sleep on ``on`` until :meth:`wake`."""
         self._set_state(t, BLOCKED)
         t.waiting_on = on
@@ -814,14 +814,14 @@ def __warn(message: str, invariant: int | None = None, once_key: str | None = No
     )
 
 
-def WARN_ON(cond: Any, what: str = "", invariant: int | None = None) -> bool:  # noqa: N802
+def WARN_ON(cond: object, what: str = "", invariant: int | None = None) -> bool:  # noqa: N802
     """``WARN_ON(cond)``: report when true, return the condition."""
     if cond:
         __warn(what or "WARN_ON", invariant)
     return bool(cond)
 
 
-def WARN_ON_ONCE(cond: Any, key: str, what: str = "") -> bool:  # noqa: N802
+def WARN_ON_ONCE(cond: object, key: str, what: str = "") -> bool:  # noqa: N802
     if cond:
         __warn(what or "WARN_ON_ONCE", None, once_key=key)
     return bool(cond)

@@ -1,6 +1,6 @@
 """Build the Coccinelle semantic patches of a variant, one per kernel file.
 
-Each guard site's shape (``Site.c``, see :mod:`mutators.shapes`) generates
+Each guard site's shape (``Site.c``, see :mod:`mutators.smpl`) generates
 the rules for the site's value in the variant; the rules of all sites that
 live in the same file are concatenated (in ``Shape.order``, then declaration
 order) so that spatch runs once per file and later rules see the result of
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from harness.variant import SITES, Site, Variant
 from mutators.shapes import RuleContext, ShapeError
+from mutators.smpl import site_rules
 
 
 class RuleError(Exception):
@@ -81,7 +82,7 @@ def plan(variant: Variant, locations: dict[str, str] | None = None,
             ctx.owned_locals.update(site.c.owned_locals)
             try:
                 chunks.append(f"// site {site.name}\n"
-                              + site.c.rules(site, variant.value(site.name), _prefix(idx), ctx))
+                              + site_rules(site, variant.value(site.name), _prefix(idx), ctx))
             except ShapeError as e:
                 raise RuleError(str(e)) from None
             names.append(site.name)

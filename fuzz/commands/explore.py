@@ -23,6 +23,7 @@ from fuzz.corpus_arg import load_boards
 from fuzz.ranking import rank, ranking_json
 from fuzz.report import TERMINAL_WIDTH, html_report, markdown, table, write_top
 from harness.variant import variant_from_json
+from mutators.space import resolve
 
 DEFAULT_OUT = "probefuzz-out"
 
@@ -57,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--time-per-variant must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    from mutators.space import resolve
 
     resolve(args.base)  # bad base: one-line VariantError before any work
     boards = load_boards([], args.corpus)

@@ -16,8 +16,12 @@ from typing import Any
 from fuzz.campaign import variant_dirname
 from fuzz.cli import UsageError
 from fuzz.corpus_arg import load_boards
-from fuzz.engines import ENGINES
+from fuzz.engines import ENGINES, hypothesis_engine, native
+from fuzz.engines.atheris_engine import AtherisJob
+from fuzz.engines.atheris_engine import run as run_atheris
+from fuzz.engines.session import Session
 from fuzz.gen import GenContext
+from mutators.space import resolve
 
 DEFAULT_CRASHES = "probefuzz-out/crashes"
 
@@ -53,8 +57,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.space import resolve
-
     if args.runs is not None and args.runs < 1:
         raise UsageError("--runs must be at least 1")
     if args.time is not None and args.time <= 0:
@@ -81,9 +83,6 @@ def run(args: argparse.Namespace) -> int:
     progress = None if quiet or not sys.stderr.isatty() else _progress
 
     if args.engine == "atheris":
-        from fuzz.engines.atheris_engine import AtherisJob
-        from fuzz.engines.atheris_engine import run as run_atheris
-
         vdir = variant_dirname(variant.name, variant.fingerprint())
         job = AtherisJob(variant, boards, store, runs=runs, seconds=args.time, seed=args.seed,
                          corpus_dir=Path(args.corpus_dir) / vdir if args.corpus_dir else None,
@@ -96,13 +95,9 @@ def run(args: argparse.Namespace) -> int:
         except RuntimeError as e:
             raise UsageError(str(e)) from None
     else:
-        from fuzz.engines.session import Session
-
         ctx = GenContext(boards, mutate=not args.no_mutate)
         shrinker = None
         if args.engine == "hypothesis" and not args.no_minimise:
-            from fuzz.engines import hypothesis_engine
-
             def shrinker(title: str) -> Any:
                 return hypothesis_engine.shrink(ctx, variant, title)
 
@@ -111,12 +106,8 @@ def run(args: argparse.Namespace) -> int:
                           shrinker=shrinker)
         session.progress = progress
         if args.engine == "hypothesis":
-            from fuzz.engines import hypothesis_engine
-
             stats = hypothesis_engine.fuzz_loop(session, ctx, runs=runs, seconds=args.time, seed=args.seed)
         else:
-            from fuzz.engines import native
-
             stats = native.fuzz_loop(session, ctx, runs=runs, seconds=args.time, seed=args.seed)
         found = [f.to_json() for f in sorted(session.found.values(), key=lambda f: f.at)]
     if args.json:

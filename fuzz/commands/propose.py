@@ -21,11 +21,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corpus.bundled import bundled_names, load_bundled
+from corpus.dt import load_platform_file
 from fuzz.cli import UsageError
 from mutators.engine import SPATCH_TIMEOUT
+from mutators.gitrepo import RepoError, branch_name, cache_root
+from mutators.propose.evidence import SEED_BOARD, EvidenceError, best_in_ranking, ranking_base_of
+from mutators.propose.fixes import FixesError
+from mutators.propose.message import Trailers
+from mutators.propose.pipeline import ProposeError, ProposeRequest, propose, reference_for
+from mutators.rules import RuleError
+from mutators.space import resolve
 
 if TYPE_CHECKING:  # pragma: no cover
-    from harness.platform import Platform
+    from harness.board import Board
     from mutators.propose.pipeline import ProposeResult
 
 
@@ -65,12 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
-def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
-    from corpus.bundled import bundled_names, load_bundled
-    from corpus.dt import load_platform_file
-    from mutators.propose.evidence import SEED_BOARD
-
-    out: list[tuple[str, Platform]] = []
+def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Board]]:
+    out: list[tuple[str, Board]] = []
     for name in names or [SEED_BOARD]:
         if name in bundled_names():
             out.append((name, load_bundled(name)))
@@ -80,14 +85,6 @@ def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.gitrepo import RepoError, branch_name, cache_root
-    from mutators.propose.evidence import EvidenceError, best_in_ranking, ranking_base_of
-    from mutators.propose.fixes import FixesError
-    from mutators.propose.message import Trailers
-    from mutators.propose.pipeline import ProposeError, ProposeRequest, propose, reference_for
-    from mutators.rules import RuleError
-    from mutators.space import resolve
-
     if args.closes and not args.reported_by:
         raise UsageError("--closes goes with --reported-by (Reported-by: is followed by Closes:)")
     for opt in ("closes", "link"):

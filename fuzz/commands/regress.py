@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from corpus.store import StoreError, load_reproducer
 from fuzz.cli import UsageError
 from fuzz.commands.fuzz import DEFAULT_CRASHES
+from fuzz.crashstore import StoreError, load_reproducer
 from harness.boot import boot_config_from_json
 from harness.findings import Finding
-from harness.scenario import run_scenario
+from harness.run import run_scenario
+from mutators.space import resolve
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,8 +72,6 @@ def ktap_name(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.space import resolve
-
     v = resolve(args.variant).variant
     base = resolve(args.base).variant if args.base else None
     root = Path(args.crashes)

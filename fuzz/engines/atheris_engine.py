@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fuzz.engines.session import PROGRESS_EVERY, EngineStats
-from fuzz.gen import Board
+from fuzz.gen import CorpusBoard
 from harness.variant import Variant, variant_to_json
 
 #: random inputs in a new corpus besides the plain boots
@@ -43,7 +43,7 @@ class AtherisJob:
     """One atheris campaign on one variant."""
 
     variant: Variant
-    boards: list[Board]
+    boards: list[CorpusBoard]
     store: Path | None
     runs: int | None = None
     seconds: float | None = None

@@ -32,8 +32,8 @@ import atheris
 
 from fuzz.engines.session import Found, Session
 from fuzz.features import SiteRecorder, feature_index
-from fuzz.gen import Board, GenContext, generate
-from harness.platform import load_platform
+from fuzz.gen import CorpusBoard, GenContext, generate
+from harness.board import load_board
 from harness.variant import variant_from_json
 
 #: libFuzzer counters reserved for model features (collisions merge features)
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> None:
     req = json.loads(Path(argv[1]).read_text())
     flags = list(req.get("libfuzzer_args", []))
     variant = variant_from_json(req["variant"])
-    boards = [Board(b["name"], load_platform(b["path"])) for b in req["boards"]]
+    boards = [CorpusBoard(b["name"], load_board(b["path"])) for b in req["boards"]]
     ctx = GenContext(boards, mutate=req.get("mutate", True), events=req.get("events", True))
     current = [b""]
 

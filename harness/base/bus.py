@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.base import dd
-from harness.device import bus_type, device, device_driver
+from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.kernel import kernel, kfunc, kinline
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.of.node import fwnode_handle
 
 
 @kfunc
@@ -173,10 +176,8 @@ def driver_for_each_device(drv: device_driver, start: Any, data: Any,
 
 
 @kfunc
-def bus_find_device_by_fwnode(bus: bus_type, fwnode: Any) -> device | None:
+def bus_find_device_by_fwnode(bus: bus_type, fwnode: fwnode_handle) -> device | None:
     """Any device on ``bus`` (bound or not) whose fwnode is ``fwnode``."""
-    from harness.device import dev_fwnode
-
     for dev in list(bus.devices):
         if fwnode is not None and dev_fwnode(dev) is fwnode:
             return dev

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
 from harness.base import dd
@@ -11,6 +11,9 @@ from harness.base.bus import driver_register
 from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.kernel import BogusPointer, kfunc
 from harness.of.device import of_dma_configure_id
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.of.node import device_node
 
 # offsetof(struct platform_driver, driver) on arm64 6.12: probe, remove,
 # shutdown, suspend, resume precede it.  container_of(NULL, ...) of a NULL
@@ -171,7 +174,7 @@ def __platform_driver_register(drv: platform_driver, owner: str | None = None) -
 
 
 @kfunc
-def of_find_device_by_node(np: Any) -> platform_device | None:
+def of_find_device_by_node(np: device_node) -> platform_device | None:
     """``bus_find_device_by_of_node(&platform_bus_type, np)``."""
     for dev in platform_bus_type.devices:
         if dev.of_node is np:

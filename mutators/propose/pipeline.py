@@ -33,6 +33,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ import git
 
 from corpus.hosttools import run
 from harness import upstream
-from harness.platform import Platform
+from harness.board import Board
 from harness.variant import PRESETS, SITES, Variant, make_variant
 from mutators import gitrepo
 from mutators.apply import site_locations, spatch_version
@@ -50,7 +51,7 @@ from mutators.propose.fixes import FixesTag, find_culprit
 from mutators.propose.fixes import resolve as resolve_fixes
 from mutators.readback import ReadbackError, read_value
 from mutators.rules import RuleError, coccicheck_form, plan
-from mutators.shapes import ChoiceShape, GuardedIf
+from mutators.space import parse_id
 
 GIT_AM_TIMEOUT = 120.0
 #: the subject prefix of re-created prerequisites: they are never the user's to post
@@ -74,7 +75,7 @@ class ProposeRequest:
     trailers: message.Trailers = field(default_factory=message.Trailers)
     signoff: bool = False
     ranking: str | None = None
-    boards: list[tuple[str, Platform]] = field(default_factory=list)
+    boards: list[tuple[str, Board]] = field(default_factory=list)
     out: str = "outgoing"
     force: bool = False
     timeout: float = SPATCH_TIMEOUT
@@ -120,8 +121,6 @@ class ProposeResult:
 
 def tool_version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("probefuzz")
     except Exception:  # not installed: read the project file next to the package
         pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -142,8 +141,6 @@ def identity(repo: git.Repo) -> str | None:
 
 def reference_for(variant_id: str, ranking_base: str | None = None) -> Variant:
     """The variant the finding was seen under: the ranking's base, else the id's preset."""
-    from mutators.space import parse_id
-
     for cand in (ranking_base, parse_id(variant_id)[0]):
         if cand and cand in PRESETS:
             return PRESETS[cand]
@@ -154,7 +151,7 @@ def _tree_values(root: Path, locations: dict[str, str]) -> dict[str, Any]:
     """Every site's value in the base C (sites that cannot be read are left out)."""
     out: dict[str, Any] = {}
     for name, site in SITES.items():
-        if not isinstance(site.c, (GuardedIf, ChoiceShape)):
+        if site.c is None:
             continue
         f = root / locations.get(name, site.file)
         if not f.is_file():

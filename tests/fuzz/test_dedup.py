@@ -11,7 +11,7 @@ from fuzz.engines.session import Session
 from fuzz.gen import Scenario
 from harness.boot import BootConfig
 from harness.findings import Finding
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT
 from tests.fuzz.helpers import RK, SEED_TITLE, board, probefuzz
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import atheris
 import pytest
 
-from corpus.store import CrashStore
+from fuzz.crashstore import CrashStore
 from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.atheris_engine import AtherisJob
 from fuzz.engines.atheris_engine import run as run_atheris
 from fuzz.engines.session import Session
 from fuzz.gen import generate
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
 from mutators.space import resolve
 from tests.fuzz.helpers import FIX, RK, SEED_TITLE, board, ctx

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from corpus.bundled import bundled_path
-from corpus.store import load_reproducer
+from fuzz.crashstore import load_reproducer
 from harness.boot import boot_config_from_json
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import variant_from_json
 from tests.fuzz.helpers import FIX, RK, ROOT, SEED_TITLE, probefuzz
 

@@ -9,7 +9,7 @@ from fuzz.engines.session import Session
 from fuzz.features import SiteRecorder, feature_index, features
 from harness import variant
 from harness.boot import BootConfig
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
 from tests.fuzz.helpers import RK, board, ctx
 

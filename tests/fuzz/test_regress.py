@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.store import CrashStore
+from fuzz.crashstore import CrashStore
 from fuzz.engines import native
 from fuzz.engines.session import Session
 from harness.variant import NEXT
