@@ -34,11 +34,11 @@ from corpus.dt import load_platform_file
 from corpus.pci_dt import with_dt_pci_functions
 from fuzz.validate.qemu import Machine
 from harness import oracles
+from harness.board import Board, BoardError, ExtraDevice
 from harness.boot import ABSENT, Boot, BootConfig, DriverConfig
 from harness.findings import Finding
 from harness.iommu.drivers import arm_smmu_v3
 from harness.kernel import set_kernel
-from harness.platform import ExtraDevice, Platform, PlatformError
 from harness.variant import Variant
 
 
@@ -59,15 +59,15 @@ class ModelRun:
         return None
 
 
-def _host_bridge(p: Platform) -> str:
+def _host_bridge(p: Board) -> str:
     hosts = [n for n in p.nodes if n.props.get("device_type") in ("pci", "pciex")
              and n.available()]
     if len(hosts) != 1:
-        raise PlatformError(f"{p.name}: expected one PCI host bridge in the DTB, found {len(hosts)}")
+        raise BoardError(f"{p.name}: expected one PCI host bridge in the DTB, found {len(hosts)}")
     return hosts[0].path
 
 
-def model_platform(dtb: Path, m: Machine) -> Platform:
+def model_platform(dtb: Path, m: Machine) -> Board:
     """The DTB's platform plus ``m``'s PCI functions as extra devices."""
     p = with_dt_pci_functions(load_platform_file(dtb))
     host = _host_bridge(p)
@@ -86,7 +86,7 @@ def _in_image(image: bytes, compat: str) -> bool:
     return b"\0" + compat.encode() + b"\0" in image
 
 
-def boot_config(p: Platform, m: Machine, image: bytes | None) -> BootConfig:
+def boot_config(p: Board, m: Machine, image: bytes | None) -> BootConfig:
     """Driver presence as the validation kernel has it (module doc)."""
     drivers: dict[str, DriverConfig] = {}
     for f in m.all_functions():
@@ -117,7 +117,7 @@ def tree_facts(smmu_v3_c: str | None) -> dict[str, str]:
     return facts
 
 
-def run_model(p: Platform, v: Variant, cfg: BootConfig,
+def run_model(p: Board, v: Variant, cfg: BootConfig,
               facts: dict[str, str] | None = None) -> ModelRun:
     """Boot ``p`` under ``v`` with the default (synchronous) schedule;
     ``facts`` are kernel globals of the tree under test (:func:`tree_facts`)."""

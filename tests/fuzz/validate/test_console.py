@@ -16,7 +16,7 @@ import pytest
 from corpus.dt import load_platform_file
 from fuzz.validate.console import parse_console, strip_stamp
 from harness.findings import OOPS, WARNING
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "validate"
