@@ -8,7 +8,8 @@ reproducers (boot configurations included), and hostile argument values
 (``nan``, 10 MB strings, newlines, NUL, deep nesting, long paths).  The
 loaders, the argument parsing and the model's first steps run for real
 (``repro``, ``regress`` and ``variants`` to the end); for the verbs whose
-work is long or touches a kernel tree (explore, fuzz, corpus, kernel-tree)
+work is long or touches a kernel tree (explore, fuzz, corpus, kernel-tree,
+validate)
 the work function is replaced by one that stops the run once every check
 has passed (counted as "accepted"); apply, propose and cleanup get trees
 that are not kernel git trees (never the user's), so they run to the
@@ -65,7 +66,18 @@ def _nasty_str(rng: random.Random) -> str:
         "NEXT+rk_iommu_probe.dma_dev=before_register", "NEXT+rk_iommu_probe.dma_dev:=nope",
         "NEXT+iommu_init_device.dma_configure-not.dev.driver+" * rng.randint(1, 50),
         "--" + "x" * 10, "-" * 3, "%s%n", "{}", "[]", "best", "rk3568-odroid-m1",
+        "00:01.0", "hotplug:0000:00:02.0=pci1af4,1041", "00:20.0", "00:01.0\n", "1:2:3.8",
     ])
+
+
+def _pci_spec(rng: random.Random) -> Any:
+    """A PCI function spec (``[hotplug:][DDDD:]BB:DD.F[=ID]``), valid or not."""
+    if rng.random() < 0.5:
+        spec = (f"{'hotplug:' if rng.random() < 0.3 else ''}{rng.randrange(0x10000):04x}:"
+                f"{rng.randrange(256):02x}:{rng.randrange(0x20):02x}.{rng.randrange(8)}"
+                f"{'=pci1af4,1041' if rng.random() < 0.5 else ''}")
+        return spec
+    return _nasty_str(rng) if rng.random() < 0.8 else _nasty_json(rng)
 
 
 def _nasty_json(rng: random.Random, depth: int = 0) -> Any:
@@ -165,6 +177,9 @@ class Inputs:
             if isinstance(node, dict):
                 node["props"] = {rng.choice(["reg", "#address-cells", "ranges", "device_type",
                                                           "mediatek,larbs"]): _nasty_json(rng)}
+        if rng.random() < 0.2 and isinstance(d, dict):  # PCI functions the bus scan finds
+            d["pci"] = [_pci_spec(rng) for _ in range(rng.randint(0, 3))] \
+                if rng.random() < 0.9 else _nasty_json(rng)
         raw = json.dumps(d).encode()
         if rng.random() < 0.3:
             raw = _text_damage(raw, rng)
@@ -198,8 +213,10 @@ class Inputs:
         from fuzz.crashstore import FORMAT, VERSION
 
         title = "BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"
-        cfg = {"drivers": {"rockchip,rk3568-vop": {"presence": "module", "probe_ret": -517}},
-               "deferred_probe_timeout": 10, "fail_alloc": [], "events": [["unbind", "/vop"]]}
+        cfg = {"drivers": {"rockchip,rk3568-vop": {"presence": "module", "probe_ret": -517,
+                                                   "initcall": rng.choice(["device", "subsys", "x"])}},
+               "deferred_probe_timeout": 10, "fail_alloc": [], "events": [["unbind", "/vop"]],
+               "pci": [_pci_spec(rng)], "fw_devlink": rng.choice(["on", "off", "permissive", "x"])}
         d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "title": title,
                              "finding": {"title": title},
                              "platform": {"embedded": json.loads(json.dumps(rng.choice(self.platforms)))},
@@ -274,6 +291,12 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
         pos = [sub] if sub else []
         opts = [["--tree", rng.choice([tree, str(inp.scratch), _nasty_str(rng)])],
                 ["--arch", _nasty_str(rng)], ["--jobs", num()], ["--out", out], ["--match", _nasty_str(rng)]]
+    elif verb == "validate":
+        opts = [["--variant", _variant_arg(inp, rng)], ["--tree", rng.choice([tree, _nasty_str(rng)])],
+                ["--base-ref", _nasty_str(rng)], ["--machine", rng.choice(["smmuv3", "virtio-iommu", "x"])],
+                ["--device", rng.choice(["virtio-net-pci", "virtio-blk-pci", "e1000", _nasty_str(rng)])],
+                ["--image", rng.choice([inp.any_file(rng), _nasty_str(rng)])],
+                ["--console-log", out], ["--timeout", num()], ["--json"]]
     elif verb == "kernel-tree":
         opts = [["--help"]] if rng.random() < 0.01 else [[_nasty_str(rng)]]
     chosen = [o for o in opts if rng.random() < 0.6]
@@ -294,6 +317,7 @@ def _stub_work() -> None:
     import fuzz.commands.corpus
     import fuzz.commands.explore
     import fuzz.commands.fuzz
+    import fuzz.commands.validate
     import fuzz.engines.atheris_engine
     import fuzz.engines.session
 
@@ -308,6 +332,7 @@ def _stub_work() -> None:
     corpus.build.build = accepted  # type: ignore[assignment]
     fuzz.commands.corpus.build = accepted  # type: ignore[assignment]
     corpus.bundled.regenerate = accepted  # type: ignore[assignment]
+    fuzz.commands.validate.validate = accepted  # type: ignore[assignment]  (builds, boots QEMU)
     import fuzz.commands.kernel_tree as kt_cmd
 
     kt_cmd.run = accepted  # type: ignore[assignment]
@@ -347,7 +372,7 @@ def one(argv: list[str]) -> tuple[str, str]:
 
 
 VERBS = ["repro", "regress", "variants", "apply", "propose", "cleanup", "explore", "fuzz", "corpus",
-         "kernel-tree"]
+         "kernel-tree", "validate"]
 
 
 def worker(args: tuple[int, int, int]) -> dict[str, Any]:

@@ -26,6 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.base.initcall import INITCALL_LEVELS
+from harness.bus.pci_spec import parse_pci_spec
+
 __all__ = ["MAX_DEPTH", "MAX_JSON_BYTES", "check_boot_config", "check_props", "clip",
            "nesting_depth", "read_json"]
 
@@ -149,7 +152,9 @@ def check_props(props: dict[str, Any], where: str, fail: Callable[[str, str], Ex
 _PRESENCES = ("builtin", "module", "absent")
 _BOOL_FIELDS = ("config_modules", "async_probe_all")
 _NAME_LISTS = ("fail_alloc", "driver_async_probe", "driver_order")
-_DRIVER_FIELDS = {"presence": str, "async_probe": bool, "probe_ret": int, "driver_managed_dma": bool}
+_MAX_PCI = 256 * 32 * 8  # every function of every bus of a domain
+_DRIVER_FIELDS = {"presence": str, "async_probe": bool, "probe_ret": int, "driver_managed_dma": bool,
+                  "initcall": str}
 _MAX_ITEMS = 4096
 
 
@@ -178,6 +183,18 @@ def check_boot_config(d: Any, schedule: Any, event_ops: tuple[str, ...]) -> None
             if not isinstance(value, list) or len(value) > _MAX_ITEMS or not all(
                     isinstance(x, str) and 0 < len(x) <= 256 for x in value):
                 raise ValueError(f"{key}: expected a list of names")
+        elif key == "pci":
+            if not isinstance(value, list) or len(value) > _MAX_PCI or not all(
+                    isinstance(x, str) for x in value):
+                raise ValueError("pci: expected a list of \"[hotplug:][DDDD:]BB:DD.F[=ID]\" strings")
+            for i, spec in enumerate(value):
+                try:
+                    parse_pci_spec(spec)
+                except ValueError as e:
+                    raise ValueError(f"pci[{i}]: {e}") from None
+        elif key == "fw_devlink":
+            if not isinstance(value, str) or len(value) > 16:
+                raise ValueError("fw_devlink: expected a string")
         elif key == "events":
             if not isinstance(value, list) or len(value) > _MAX_ITEMS:
                 raise ValueError("events: expected a list of [op, target]")
@@ -198,6 +215,8 @@ def _check_drivers(value: Any) -> None:
             raise ValueError(f"{w}: expected an object")
         for k, v in dc.items():
             want = _DRIVER_FIELDS.get(k)
+            if k == "initcall" and v is None:
+                continue  # the tree's level (DriverConfig's default)
             if want is None:
                 raise ValueError(f"{w}: unknown field {clip(k, 40)!r}")
             if want is int:
@@ -207,3 +226,5 @@ def _check_drivers(value: Any) -> None:
                 raise ValueError(f"{w}.{k}: expected {'true or false' if want is bool else 'a string'}")
             if k == "presence" and v not in _PRESENCES:
                 raise ValueError(f"{w}.presence: expected one of {', '.join(_PRESENCES)}")
+            if k == "initcall" and v not in INITCALL_LEVELS:
+                raise ValueError(f"{w}.initcall: expected one of {', '.join(INITCALL_LEVELS)}")

@@ -53,11 +53,12 @@ def test_deep_reproducer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "r.json" in err and "nested" in err
 
 
-@pytest.mark.parametrize("verb", ["repro", "fuzz", "regress", "apply", "propose"])
+@pytest.mark.parametrize("verb", ["repro", "fuzz", "regress", "apply", "propose", "validate"])
 def test_long_variant_argument(verb: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [verb, "--variant", "x" * 5000]
     argv += {"repro": [str(EXAMPLE)], "fuzz": ["--engine", "native", str(EXAMPLE)],
-             "regress": [], "apply": ["--tree", str(tmp_path)], "propose": ["--tree", str(tmp_path)]}[verb]
+             "regress": [], "apply": ["--tree", str(tmp_path)], "propose": ["--tree", str(tmp_path)],
+             "validate": ["--tree", str(tmp_path)]}[verb]
     _rejected(capsys, *argv)
 
 
@@ -68,6 +69,45 @@ def test_props_cell_of_the_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixt
     p.write_text(json.dumps(d))
     err = _rejected(capsys, "repro", str(p))
     assert "b.json: nodes[1].props.#address-cells[0]: expected a u32 cell, got str" in err
+
+
+@pytest.mark.parametrize("spec", ["00:01.0\n", "zz:01.0", "00:20.0", "0:0:0:0.0", "00:01.0=" + "x" * 5000,
+                                  "x" * 100_000])
+def test_repro_pci_option(spec: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _rejected(capsys, "repro", "--pci", spec, str(EXAMPLE))
+    assert "argument --pci: PCI function" in err
+
+
+@pytest.mark.parametrize("pci, field", [(5, "pci[0]"), ("00:1f.8", "pci[0]"), ("0:0:0:0.0", "pci[0]")])
+def test_board_pci_field(pci: object, field: str, tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    d = json.loads(EXAMPLE.read_text())
+    d["pci"] = [pci]
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(d))
+    err = _rejected(capsys, "repro", str(p))
+    assert f"b.json: {field}:" in err
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("pci", "00:01.0", "pci: expected a list"),
+    ("pci", [["00:01.0"]], "pci: expected a list"),
+    ("pci", ["00:01.0", "00:01.9"], "pci[1]: PCI function '00:01.9'"),
+    ("fw_devlink", ["on"], "fw_devlink: expected a string"),
+    ("fw_devlink", "sometimes", "fw_devlink: one of"),
+])
+def test_reproducer_boot_config_pci_and_fw_devlink(field: str, value: object, message: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from fuzz.crashstore import FORMAT, VERSION
+    from harness.variant import NEXT, variant_to_json
+
+    d = {"format": FORMAT, "version": VERSION, "title": "t", "finding": {"title": "t"},
+         "platform": {"embedded": json.loads(EXAMPLE.read_text())}, "variant": variant_to_json(NEXT),
+         "schedule": [], "config": {field: value}, "tool_version": ""}
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(d))
+    err = _rejected(capsys, "repro", str(p))
+    assert "r.json" in err and message in err
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e400"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from corpus.bundled import load_bundled
@@ -76,3 +78,13 @@ def test_json_round_trip_and_errors() -> None:
         boot_config_from_json({"nonsense": 1})
     with pytest.raises(ValueError):
         boot_config_from_json({"events": [["explode", "/a"]]})
+    early = BootConfig(drivers={"a,b": DriverConfig(initcall="subsys")}, pci=("00:01.0",),
+                       fw_devlink="on")
+    assert boot_config_from_json(boot_config_to_json(early)) == early
+    # every new field typed before the model sees it (issue 14)
+    for bad, field in ((["drivers", {"a,b": {"initcall": "later"}}], "drivers.a,b.initcall"),
+                       (["drivers", {"a,b": {"initcall": 3}}], "drivers.a,b.initcall"),
+                       (["pci", ["00:01.0\n"]], "pci[0]"), (["pci", "00:01.0"], "pci:"),
+                       (["fw_devlink", 1], "fw_devlink")):
+        with pytest.raises(ValueError, match=re.escape(field)):
+            boot_config_from_json({bad[0]: bad[1]})
