@@ -5,7 +5,9 @@ Two mechanisms, because a SIGKILLed process runs no cleanup code of its own:
 * :func:`die_with_parent` -- ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` in every
   child we fork or exec (``preexec_fn`` of the tools run by
   :mod:`corpus.hosttools` and by GitPython, the initializer of worker pools):
-  the kernel kills the child when its parent dies, however it dies.
+  the kernel kills the child when its parent dies, however it dies.  A child
+  that leads its own process group also registers the group with the
+  supervisor there, before exec.
 * :func:`supervise` -- for the grandchildren ``PDEATHSIG`` cannot reach
   (``make``'s compilers, helpers a tool forks) and for temporary files: the
   CLI forks one small supervisor at start.  Every external tool runs in its
@@ -59,6 +61,13 @@ def die_with_parent() -> None:
     _prctl_pdeathsig(signal.SIGKILL)
     if os.getppid() != parent or parent == 1:
         os._exit(1)
+    if os.getpgrp() == os.getpid():
+        # A tool in its own process group (start_new_session): register the
+        # group from here, before exec, so the supervisor knows it before the
+        # tool can fork a helper.  The parent's track() after Popen returns
+        # leaves a window in which a SIGKILL of the parent would orphan the
+        # helpers (PDEATHSIG is not inherited across fork).
+        track(os.getpid(), True)
 
 
 def scratch_dir() -> Path | None:

@@ -250,13 +250,19 @@ def missing_prerequisites(units: list[series.Unit], reference: Variant) -> list[
     return out
 
 
+# 'patch 4/4 ("subject") (fn(), ...)' -> 'patch 4/4 ("subject")'; 'patch FILE (fn(), ...)' -> 'patch FILE'
+_FUNCTIONS_SUFFIX = re.compile(r'^(patch \S+(?: \("[^"]*"\))?) \(.*\)$')
+
+
 def _missing(base: str, reference: Variant, missing: list[str]) -> PrerequisitesMissing:
+    # The CLI clips a rejection to one line of 300 characters: the remedy
+    # first, then the missing patches (without the functions each touches),
+    # so a clip cuts the end of the list, never the remedy.
+    patches = "; ".join(_FUNCTIONS_SUFFIX.sub(r"\1", m) for m in missing)
     return PrerequisitesMissing(
-        # the remedy first: the CLI clips a rejection to one line of 300 characters
-        f"the base {base[:12]} lacks what the fix goes on top of; use --base-ref with the "
-        f"series (the branch of `probefuzz apply --variant {reference.name}`, or git am/b4 "
-        "shazam), or --prerequisites-mbox FILE to re-create it for testing: "
-        f"{upstream.prose_name(reference.name)}'s {'; '.join(missing)}")
+        f"the base {base[:12]} lacks {upstream.prose_name(reference.name)}'s series (--base-ref it: "
+        f"probefuzz apply --variant {reference.name} makes one; or --prerequisites-mbox FILE): "
+        f"{patches}")
 
 
 def _git_env(repo: git.Repo) -> dict[str, str]:

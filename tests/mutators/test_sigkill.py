@@ -55,11 +55,15 @@ def _kill_at(args: list[str], delay: float, tmp: Path, path_prefix: Path | None 
                PROBEFUZZ_KILLTEST=marker.split("=", 1)[1])
     if path_prefix is not None:
         env["PATH"] = f"{path_prefix}:{env['PATH']}"
-    proc = subprocess.Popen([sys.executable, "-m", "fuzz.cli", *args], env=env, cwd=tmp,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    err = tmp / f"stderr-{uuid.uuid4().hex[:6]}"
+    with err.open("wb") as ef:
+        proc = subprocess.Popen([sys.executable, "-m", "fuzz.cli", *args], env=env, cwd=tmp,
+                                stdout=subprocess.DEVNULL, stderr=ef)
+    deadline = time.monotonic() + 120  # the shared 2-core box can be slow to get there
     if ready is not None:
         while not ready.exists():
+            # a command that ended first (an error) says why
+            assert proc.poll() is None, f"exit {proc.returncode} before the kill point: {err.read_text()}"
             assert time.monotonic() < deadline, "the command never reached the kill point"
             time.sleep(0.05)
     time.sleep(delay)
@@ -87,7 +91,9 @@ def _apply_or_propose(verb: str, repo: Path, tmp_path: Path, delays: tuple[float
     before = snapshot(repo)
     args = [verb, "--variant", "NEXT+rk_iommu_probe.dma_dev=before_register", "--tree", str(repo)]
     if verb == "propose":
-        args += ["--out", str(tmp_path / "out"), "--force"]
+        # the mini tree lacks NEXT's prerequisites: re-create them so propose gets to spatch
+        args += ["--out", str(tmp_path / "out"), "--force",
+                 "--prerequisites-mbox", str(tmp_path / "prerequisites.mbox")]
     for delay in delays:
         _kill_at(args, delay, tmp_path)
         assert snapshot(repo) == before
