@@ -32,7 +32,7 @@ from corpus import hosttools
 from corpus.dt import dtb_to_platform
 from corpus.errors import DtError
 from corpus.families import family_of
-from corpus.reaper import die_with_parent
+from corpus.reaper import watch_parent
 from harness.board import VERSION as PLATFORM_VERSION
 from harness.board import Board, load_board
 
@@ -353,7 +353,7 @@ def build(
                 record(*_build_one(task))
         elif todo:
             ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(min(jobs, len(todo)), initializer=die_with_parent) as pool:
+            with ctx.Pool(min(jobs, len(todo)), initializer=watch_parent) as pool:
                 for d, files in pool.imap_unordered(_build_one, todo, chunksize=4):
                     record(d, files)
     finally:

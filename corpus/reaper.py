@@ -3,11 +3,12 @@
 Two mechanisms, because a SIGKILLed process runs no cleanup code of its own:
 
 * :func:`die_with_parent` -- ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` in every
-  child we fork or exec (``preexec_fn`` of the tools run by
-  :mod:`corpus.hosttools` and by GitPython, the initializer of worker pools):
+  child we exec (``preexec_fn`` of the tools run by :mod:`corpus.hosttools`,
+  by GitPython, QEMU and the atheris worker):
   the kernel kills the child when its parent dies, however it dies.  A child
   that leads its own process group also registers the group with the
-  supervisor there, before exec.
+  supervisor there, before exec.  Pool workers (forked, no exec) use
+  :func:`watch_parent` instead: PDEATHSIG follows the thread that forked.
 * :func:`supervise` -- for the grandchildren ``PDEATHSIG`` cannot reach
   (``make``'s compilers, helpers a tool forks) and for temporary files: the
   CLI forks one small supervisor at start.  Every external tool runs in its
@@ -30,15 +31,20 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["die_with_parent", "scratch_dir", "supervise", "track"]
+__all__ = ["die_with_parent", "scratch_dir", "supervise", "track", "watch_parent"]
 
 _PR_SET_PDEATHSIG = 1
 _SCRATCH_PREFIX = "probefuzz-"
 
-_libc: ctypes.CDLL | None = None
+# libc loaded here, in the parent, at import: a dlopen() in a child forked
+# from a threaded parent (pool workers replaced while the pool's threads run)
+# can block forever on a loader lock another thread held at fork time.
+_libc: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 _state: dict[str, object] = {}
 
 
@@ -68,6 +74,24 @@ def die_with_parent() -> None:
         # leaves a window in which a SIGKILL of the parent would orphan the
         # helpers (PDEATHSIG is not inherited across fork).
         track(os.getpid(), True)
+
+
+def watch_parent(interval: float = 0.2) -> None:
+    """Exit this process soon after its parent dies (a daemon thread polls
+    ``getppid()``).  For pool workers: ``PR_SET_PDEATHSIG`` there killed
+    workers of a live ``explore`` (the signal follows the *thread* that
+    forked the worker, and the pool's own threads fork replacements), and a
+    worker killed mid-task hangs ``Pool.imap`` for good."""
+    parent = os.getppid()
+    if parent == 1:
+        os._exit(1)
+
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="probefuzz-watch-parent", daemon=True).start()
 
 
 def scratch_dir() -> Path | None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from corpus.reaper import die_with_parent
+from corpus.reaper import watch_parent
 from fuzz.crashstore import CrashStore, StoreError, load_reproducer, platform_digest, tool_version
 from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.session import Found, Session
@@ -140,7 +140,7 @@ _W: dict[str, Any] = {}
 
 
 def _worker_init(boards: list[tuple[str, dict[str, Any]]], cfg: dict[str, Any]) -> None:
-    die_with_parent()  # a SIGKILLed explore takes its workers with it
+    watch_parent()  # a SIGKILLed explore takes its workers with it
     _W["boards"] = [CorpusBoard(name, Board.from_json(pj, name)) for name, pj in boards]
     _W["cfg"] = cfg
     _W["known_files"] = {}

@@ -68,3 +68,15 @@ def test_normal_exit_removes_scratch(tmp_path: Path) -> None:
             "tempfile.NamedTemporaryFile(delete=False, suffix='.cocci').write(b'x')\n")
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pool_worker_exits_after_its_parent_is_killed(tmp_path: Path) -> None:
+    """watch_parent (pool initializer): no PDEATHSIG there, which follows the
+    forking thread and killed the workers of a live explore."""
+    code = ("import multiprocessing as mp, os, time\n"
+            "from corpus.reaper import watch_parent\n"
+            "pool = mp.get_context('fork').Pool(1, watch_parent, maxtasksperchild=1)\n"
+            "pids = {pool.apply(os.getpid) for _ in range(3)}\n"  # replacements too
+            "print(pool.apply(os.getpid), flush=True); time.sleep(60)\n")
+    pids, _ = _run_and_kill(code, tmp_path)
+    assert pids and not any(_alive(p) for p in pids)
