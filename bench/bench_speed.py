@@ -48,8 +48,8 @@ from corpus.bundled import load_bundled
 from mutators.space import resolve
 try:
     from harness.run import run_scenario
-except ImportError:
-    from harness.run import run_scenario
+except ImportError:  # a checkout before issue 12's renames
+    from harness.scenario import run_scenario
 p = load_bundled(sys.argv[1])
 seconds = float(sys.argv[2])
 out = {}

@@ -64,7 +64,7 @@ def dump(random_runs: int, shard: int, shards: int) -> dict[str, Any]:
     try:
         from harness.run import run_scenario
     except ImportError:  # pragma: no cover - after a rename of the entry module
-        from harness.run import run_scenario  # type: ignore[no-redef]
+        from harness.scenario import run_scenario  # type: ignore[no-redef]
 
     from corpus.dt import load_platform_file
 

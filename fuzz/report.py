@@ -14,7 +14,6 @@ import html
 import io
 import textwrap
 
-from matplotlib.figure import Figure
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -24,7 +23,6 @@ from fuzz.ranking import GOAL_INVARIANTS, LEVELS, ORDER, Diff, Row, describe_cha
 
 TERMINAL_WIDTH = 120
 PAGE_WIDTH = 1400  # px: the HTML report fits a window this wide
-PLOT_ROWS = 30  # variants in the plots: the best of each family that changes something
 _SHORT = {"oops": "oops", "deadlock": "dlock", "group": "group", "isolation": "isol", "warn": "warn",
           "defer": "defer"}
 
@@ -152,111 +150,16 @@ def _md(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-# -- plots ----------------------------------------------------------------------------------
-
-
-def _svg(fig: Figure) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
-def _plot_rows(rows: list[Row]) -> list[Row]:
-    """The best of each family that changes a finding against the base, in rank order
-    (at most PLOT_ROWS): families that change nothing have nothing to plot."""
-    return [r for r in rows if r.family_best and (r.fixed or r.introduced)][:PLOT_ROWS]
-
-
-def _label(r: Row, n: int = 58) -> str:
-    text = f"{r.rank}. " + ("[G] " if r.reverts_goal else "") + r.id
-    return text if len(text) <= n else text[:n - 1] + "…"
-
-
-def heatmap_svg(rows: list[Row], boards: list[str]) -> str:
-    """Variant x board: (title, board) pairs fixed minus introduced on each board."""
-    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
-
-    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, crisp)
-    sel = _plot_rows(rows)
-    if not sel:
-        return "<p>No variant changes a finding against the base.</p>"
-    data = [[sum(1 for d in r.fixed if b in d.boards) - sum(1 for d in r.introduced if b in d.boards)
-             for b in boards] for r in sel]
-    lim = max([abs(x) for row in data for x in row] + [1])
-    fig = Figure(figsize=(12.5, 1.6 + 0.28 * len(sel)))
-    ax = fig.add_subplot()
-    im = ax.imshow(data, cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(len(boards)), boards, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(len(sel)), [_label(r) for r in sel], fontsize=8)
-    for i, row in enumerate(data):
-        for j, v in enumerate(row):
-            if v:
-                ax.text(j, i, f"{v:+d}", ha="center", va="center", fontsize=7)
-    ax.set_xlabel("board")
-    ax.set_ylabel("variant (rank; best of each fix family that changes a finding;\n"
-                  "[G] reverts the series' goal)")
-    ax.set_title("findings fixed (+) and introduced (-) against the base, per board")
-    fig.colorbar(im, ax=ax, label="net (title, board) pairs fixed", shrink=0.6)
-    return _svg(fig)
-
-
-def fixed_introduced_svg(rows: list[Row]) -> str:
-    """Per variant: distinct findings fixed (right) and introduced (left), stacked by kind."""
-    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
-
-    matplotlib.rcParams["svg.fonttype"] = "none"
-    sel = _plot_rows(rows)
-    if not sel:
-        return "<p>No variant changes a finding against the base.</p>"
-    colours = {"oops": "#c0392b", "deadlock": "#8e44ad", "group": "#d35400", "isolation": "#e67e22",
-               "warn": "#f1c40f", "defer": "#95a5a6"}
-    fig = Figure(figsize=(12.5, 1.6 + 0.28 * len(sel)))
-    ax = fig.add_subplot()
-    ys = range(len(sel))
-    for sign, attr in ((1, "fixed"), (-1, "introduced")):
-        left = [0.0] * len(sel)
-        for k in ORDER:
-            vals = [sign * sum(len(d.boards) for d in getattr(r, attr) if d.kind == k) for r in sel]
-            if not any(vals):
-                continue
-            ax.barh(list(ys), vals, left=left, color=colours[k],
-                    label=k if sign > 0 or not any(sum(len(d.boards) for d in r.fixed if d.kind == k)
-                                                   for r in sel) else None)
-            left = [a + b for a, b in zip(left, vals, strict=True)]
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(list(ys), [_label(r) for r in sel], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("(title, board) pairs: introduced (left of 0) / fixed (right of 0)")
-    ax.set_ylabel("variant (rank order, best of each fix family)")
-    ax.set_title("what each variant fixes and introduces against the base")
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(handles, labels, title="kind", fontsize=8, loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
-    return _svg(fig)
-
-
-def coverage_svg(timeline: list[tuple[float, int]]) -> str:
-    """Distinct behaviour features seen by the campaign over time (a step line)."""
-    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
-
-    matplotlib.rcParams["svg.fonttype"] = "none"
-    fig = Figure(figsize=(12.5, 2.6))
-    ax = fig.add_subplot()
-    ax.step([t for t, _ in timeline] or [0.0], [c for _, c in timeline] or [0], where="post")
-    ax.set_xlabel("seconds since the campaign started")
-    ax.set_ylabel("behaviour features")
-    ax.set_title("coverage over time")
-    ax.grid(alpha=0.3)
-    return _svg(fig)
-
-
 # -- HTML -------------------------------------------------------------------------------------
 
 
 def html_report(c: CampaignResult, rows: list[Row]) -> str:
     """``report.html``: top 3 in words, plots, the ranked table; fits 1400 px."""
+    # late: fuzz.plots imports matplotlib (~3 s on a loaded 2-core machine),
+    # which only this function needs: the table, markdown and the other
+    # verbs start without it
+    from fuzz.plots import coverage_svg, fixed_introduced_svg, heatmap_svg
+
     req = c.request
     esc = html.escape
     tops = _top_words(rows, req.base, len(req.boards))

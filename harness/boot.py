@@ -65,7 +65,7 @@ from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
 from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
-from harness.of.node import DeviceTree, fwnode_handle
+from harness.of.node import fwnode_handle, of_tree_get
 from harness.of.platform import of_platform_default_populate_init
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -226,7 +226,7 @@ class Boot:
         self.variant = v
         self.cfg = cfg
         self.kernel = Kernel(cfg.schedule, chooser, record)
-        self.tree = DeviceTree(platform)
+        self.tree = of_tree_get(platform)
         self.iommu_specs: list[IommuDriverSpec] = []
         self.client_drivers: list[Any] = []
         self.iommu_driver_objs: list[Any] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+import harness.kernel as kmod
 from harness import findings as fnd
 from harness import trace
 from harness.base.platform import platform_bus_type
@@ -44,7 +45,8 @@ class OracleState:
 
 
 def st() -> OracleState:
-    s = kernel().globals.get(OracleState)  # hot (~1,000 per boot): see iommu.core()
+    # hot (~1,000 per boot): see iommu.core()
+    s = kmod._K.globals.get(OracleState)  # type: ignore[union-attr]
     return s if s is not None else kernel().state(OracleState)
 
 

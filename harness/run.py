@@ -19,6 +19,7 @@ from harness.findings import Finding
 from harness.iommu import fw_refs
 from harness.iommu.iommu import core
 from harness.kernel import Chooser, set_kernel
+from harness.of.node import of_tree_put
 from harness.variant import Variant
 
 
@@ -70,6 +71,8 @@ def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
                       k.record_where if record else None, lints=list(k.lints))
     finally:
         set_kernel(None)
+        # the next boot of this board starts from this tree (reset), not a new one
+        of_tree_put(platform, boot.tree)
 
 
 def _pci_mapped(dev: Any, inst_paths: set[str]) -> bool:

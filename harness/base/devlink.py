@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.device import device_is_bound
 from harness.errno import EPROBE_DEFER
 from harness.kernel import kernel, kfunc
 
@@ -131,8 +132,6 @@ def _supplier_device(path: str, by_node: dict[str, Any]) -> tuple[Any, bool]:
 @kfunc
 def device_links_check_suppliers(dev: Any) -> int:
     """core.c:1123: -EPROBE_DEFER while a supplier is not bound."""
-    from harness.device import device_is_bound
-
     st = state()
     np = dev.of_node
     if st is None or st.mode != FW_DEVLINK_ON or np is None:

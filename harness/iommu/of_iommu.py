@@ -94,11 +94,20 @@ def of_iommu_configure_device(master_np: device_node, dev: device, id_: int | No
     return of_iommu_configure_dev(master_np, dev)
 
 
+# harness.bus.pci, bound at the first of_iommu_configure(): bus/pci.py ->
+# of/device.py -> iommu/of_iommu.py at import time, so it cannot be imported
+# at the top; an import statement per call cost ~3 us (~300 calls a boot).
+_pci: Any = None
+
+
 @kfunc
 def of_iommu_configure(dev: device, master_np: device_node | None, id_: int | None) -> int:
-    # late: bus/pci.py -> of/device.py -> iommu/of_iommu.py at import time
-    from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, pci_request_acs, to_pci_dev
+    global _pci
+    pci = _pci
+    if pci is None:
+        import harness.bus.pci as pci  # late: see _pci
 
+        _pci = pci
     if master_np is None:
         return -ENODEV
     # Serialise to make dev->iommu stable under our potential fwspec
@@ -109,10 +118,10 @@ def of_iommu_configure(dev: device, master_np: device_node | None, id_: int | No
     dev_iommu_present = dev.iommu is not None
     trace.of_iommu_configure_entry(dev)
 
-    if dev_is_pci(dev):
+    if pci.dev_is_pci(dev):
         info = {"dev": dev, "np": master_np}
-        pci_request_acs()
-        err = pci_for_each_dma_alias(to_pci_dev(dev), of_pci_iommu_init, info)
+        pci.pci_request_acs()
+        err = pci.pci_for_each_dma_alias(pci.to_pci_dev(dev), of_pci_iommu_init, info)
         fwspec = dev_iommu_fwspec_get(dev)
         if fwspec is not None and of_property_read_bool(master_np, "ats-supported"):
             fwspec.flags |= IOMMU_FWSPEC_PCI_RC_ATS

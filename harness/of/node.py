@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from harness.board import Board, Node
@@ -32,14 +33,18 @@ class device_node:  # noqa: N801
     def __init__(self, node: Node, parent: device_node | None) -> None:
         self.desc = node
         self.full_name = node.path
-        self.name = node.name.split("@", 1)[0]
-        self.unit = node.name.split("@", 1)[1] if "@" in node.name else ""
+        name, _, unit = node.name.partition("@")
+        self.name = name
+        self.unit = unit
         self.parent = parent
         self.children: list[device_node] = []
         self.compatible = node.compatible
         self.fwnode = fwnode_handle("of", self, node.path)
         self.populated = False  # OF_POPULATED
         self.populated_bus = False  # OF_POPULATED_BUS
+        # model only: of_device_make_bus_id()'s result, which depends on the
+        # tree alone (harness.of.platform; kept while a pooled tree is reused)
+        self.bus_id: str | None = None
 
     def __repr__(self) -> str:
         return f"<device_node {self.full_name}>"
@@ -74,6 +79,44 @@ class DeviceTree:
 
     def find(self, path: str) -> device_node:
         return self.by_path[path]
+
+    def reset(self) -> None:
+        """The tree as unflattening leaves it: no node populated yet."""
+        for np in self.by_path.values():
+            np.populated = False
+            np.populated_bus = False
+
+
+def _tree_signature(board: Board) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+    # What a device_node copies from its Node (path, compatible) and which
+    # Node objects make the tree: everything else is read through ``desc``.
+    return tuple((id(n), n.path, n.compatible) for n in board.nodes)
+
+
+# Unflattened trees of boards booted before in this process, for the next boot
+# of the same board: id(board) -> (board, its nodes when the tree was built,
+# the tree).  One holder at a time: a tree leaves the pool while a boot uses
+# it and comes back (of_tree_put) when that boot's results are taken.
+_TREE_POOL: dict[int, tuple[weakref.ref[Board], tuple[Any, ...], DeviceTree]] = {}
+
+
+def of_tree_get(board: Board) -> DeviceTree:
+    """The unflattened tree of ``board`` for a boot: the one an earlier boot of
+    the same, unchanged board gave back (reset: nothing populated), else a new
+    one.  Building it is ~10 % of a plain boot of the seed board."""
+    e = _TREE_POOL.pop(id(board), None)
+    if e is not None and e[0]() is board and e[1] == _tree_signature(board):
+        e[2].reset()
+        return e[2]
+    return DeviceTree(board)
+
+
+def of_tree_put(board: Board, tree: DeviceTree) -> None:
+    """Give ``tree`` back for the next boot of ``board`` (the boot is over and
+    nothing reads its devices any more)."""
+    key = id(board)
+    _TREE_POOL[key] = (weakref.ref(board, lambda _r: _TREE_POOL.pop(key, None)),
+                       _tree_signature(board), tree)
 
 
 def of_device_is_available(np: device_node | None) -> bool:

@@ -28,6 +28,13 @@ def of_device_make_bus_id(np: device_node) -> str:
     recorded no "ranges" at all (older JSON) use the node's unit address,
     which is the translated address in well-formed trees.
     """
+    # the name depends on the tree alone: computed once per node of a tree
+    if np.bus_id is None:
+        np.bus_id = _of_device_make_bus_id(np)
+    return np.bus_id
+
+
+def _of_device_make_bus_id(np: device_node) -> str:
     if not _tree_has_ranges(np):
         if np.unit:
             return f"{np.unit.split(',')[0]}.{np.name}"

@@ -17,22 +17,23 @@ def dev_of(e: Mapping[str, Any]) -> device:
     return e["dev"]
 
 
+# (the reads index e["dev"] directly: they run ~1,000 times a boot)
 V_DEV: dict[str, PredDef] = {
-    "dev->driver": PredDef("dev->driver", lambda e: dev_of(e).driver is not None,
+    "dev->driver": PredDef("dev->driver", lambda e: e["dev"].driver is not None,
                            "a driver is bound or binding (read now)"),
-    "dev->iommu": PredDef("dev->iommu", lambda e: dev_of(e).iommu is not None,
+    "dev->iommu": PredDef("dev->iommu", lambda e: e["dev"].iommu is not None,
                           "per-device IOMMU data exists"),
     "dev->iommu->fwspec": PredDef("dev_iommu_fwspec_get(dev)",
-                                  lambda e: dev_of(e).iommu is not None
-                                  and dev_of(e).iommu.fwspec is not None,
+                                  lambda e: e["dev"].iommu is not None
+                                  and e["dev"].iommu.fwspec is not None,
                                   "firmware already identified the instance"),
-    "dev->iommu_group": PredDef("dev->iommu_group", lambda e: dev_of(e).iommu_group is not None,
+    "dev->iommu_group": PredDef("dev->iommu_group", lambda e: e["dev"].iommu_group is not None,
                                 "already IOMMU-probed"),
-    "dev->dma_range_map": PredDef("dev->dma_range_map", lambda e: dev_of(e).dma_range_map is not None,
+    "dev->dma_range_map": PredDef("dev->dma_range_map", lambda e: e["dev"].dma_range_map is not None,
                                   "dma-ranges already parsed"),
-    "dev->bus": PredDef("dev->bus", lambda e: dev_of(e).bus is not None, "on a bus"),
+    "dev->bus": PredDef("dev->bus", lambda e: e["dev"].bus is not None, "on a bus"),
     "dev->bus->dma_configure": PredDef(
-        "dev->bus->dma_configure", lambda e: dev_of(e).bus.dma_configure is not None,
+        "dev->bus->dma_configure", lambda e: e["dev"].bus.dma_configure is not None,
         "the bus has a dma_configure hook"),
 }
 

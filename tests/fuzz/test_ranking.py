@@ -12,8 +12,9 @@ from rich.cells import cell_len
 
 from fuzz.campaign import CampaignResult, ExploreRequest, UnitResult
 from fuzz.families import changes, family
+from fuzz.plots import coverage_svg, fixed_introduced_svg, heatmap_svg
 from fuzz.ranking import at_driver_bind, goal_violation, rank, ranking_json, top
-from fuzz.report import coverage_svg, fixed_introduced_svg, heatmap_svg, html_report, markdown, table
+from fuzz.report import html_report, markdown, table
 from harness.variant import NEXT, variant_to_json
 from tests.fuzz.helpers import RK, board
 

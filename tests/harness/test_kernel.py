@@ -566,3 +566,98 @@ def test_wait_exit_returns_on_death_or_when_a_timer_fires_on_an_idle_system() ->
     assert thread(k, "child/b").state == BLOCKED
     assert [f.title for f in k.findings] == ["BUG: kernel NULL pointer dereference in leaf_null",
                                              "possible deadlock in sleeps_forever"]
+
+
+# -- fast paths (issue 13): the same decisions as the general path ----------------------------
+
+
+def test_uncontended_mutex_fast_path_takes_and_releases_the_lock_without_a_decision() -> None:
+    m = Mutex("fast_lock")
+    seen: dict[str, Any] = {}
+
+    @kfunc
+    def alone() -> None:
+        mutex_lock(m)
+        t = kernel().current
+        seen.update(owner=m.owner is t, held=list(t.held) if t else None,
+                    frame=m.owner_frame is not None and m.owner_frame.f_code is alone.__code__)
+        mutex_unlock(m)
+        seen.update(after=(m.owner, m.owner_frame, list(t.held) if t else None))
+
+    k = Kernel(record=True)
+    set_kernel(k)
+    k.kthread_create("swapper/0", alone)
+    k.run()
+    assert seen["owner"] and seen["held"] == [m] and seen["frame"]
+    assert seen["after"] == (None, None, [])
+    assert k.decisions == 0 and k.record == [] and k.findings == []
+
+
+def test_mutex_is_a_scheduling_point_when_another_thread_is_runnable() -> None:
+    # Two runnable threads: lock and unlock are decisions (the fast path must
+    # not be taken), recorded by their point names.
+    m = Mutex("contended")
+
+    @kfunc
+    def locker() -> None:
+        mutex_lock(m)
+        mutex_unlock(m)
+
+    k = Kernel(record=True)
+    set_kernel(k)
+    k.kthread_create("A", locker)
+    k.kthread_create("B", locker)
+    k.run()
+    assert k.record_where[:3] == ["exit", "mutex_lock contended", "mutex_unlock contended"]
+    assert all(t.state == DEAD for t in k.threads) and k.findings == []
+
+
+def test_mutex_fast_path_records_lockdep_order_under_a_held_lock() -> None:
+    # Nested: the inner lock is taken with another held, so lockdep sees the
+    # edge even though no other thread could run (no fast path then).
+    a, b = Mutex("outer"), Mutex("inner")
+
+    @kfunc
+    def nested() -> None:
+        mutex_lock(a)
+        mutex_lock(b)
+        mutex_unlock(b)
+        mutex_unlock(a)
+
+    k = boot(("swapper/0", nested))
+    assert k.lock_order == {"outer": {"inner"}}
+    assert a.owner is None and b.owner is None
+
+
+def test_unlock_out_of_order_releases_the_right_lock() -> None:
+    a, b = Mutex("first"), Mutex("second")
+    seen: dict[str, Any] = {}
+
+    @kfunc
+    def interleaved() -> None:
+        mutex_lock(a)
+        mutex_lock(b)
+        mutex_unlock(a)  # not the innermost: the general path
+        t = kernel().current
+        seen["held"] = list(t.held) if t else None
+        mutex_unlock(b)
+
+    k = boot(("swapper/0", interleaved))
+    assert seen["held"] == [b] and k.findings == []
+
+
+def test_chooser_gets_a_copy_of_the_run_queue() -> None:
+    got: list[list[Kthread]] = []
+
+    def chooser(runnable: list[Kthread], cur: Kthread | None, where: str) -> int:
+        got.append(runnable)
+        runnable.clear()  # a strategy scribbling on its argument changes nothing
+        return 0
+
+    k = Kernel(chooser=chooser)
+    set_kernel(k)
+    k.kthread_create("A", lambda: None)
+    k.kthread_create("B", lambda: None)
+    k.run()
+    assert got and all(t.state == DEAD for t in k.threads)
+    assert k.runqueue == []
