@@ -114,14 +114,35 @@ def _version() -> str:
         return "0.1.0+src"
 
 
-_built: list[tuple[argparse.ArgumentParser, dict[str, ModuleType]]] = []
+_built: dict[str | None, tuple[argparse.ArgumentParser, dict[str, ModuleType]]] = {}
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
-    """The parser with every verb's arguments, and the verb -> module table
-    (built once per process: parse_args keeps no state in the parser)."""
-    if _built:
-        return _built[0]
+def verb_of(argv: Sequence[str]) -> str | None:
+    """The verb of a command line: its first word that is not an option (the
+    top-level options, ``-h``/``--help`` and ``--version``, take no value)."""
+    for a in argv:
+        if a == "--":
+            return None
+        if not a.startswith("-"):
+            return a
+    return None
+
+
+def build_parser(verb: str | None = None, *, every_verb: bool = False,
+                 ) -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    """The parser and the verb -> module table for a command line naming ``verb``.
+
+    Only that verb's module is imported and given its arguments: a verb module
+    imports what its verb needs (the model, Coccinelle and git wrappers,
+    multiprocessing, QEMU helpers), seconds of start-up that another verb
+    should not pay, and ``probefuzz --help`` lists the verbs from
+    :data:`VERBS` without importing any.  ``every_verb``: all of them (tests,
+    documentation).  Built once per process and verb: parse_args keeps no
+    state in the parser.
+    """
+    key = "\0all" if every_verb else verb
+    if key in _built:
+        return _built[key]
     parser = _Parser(
         prog="probefuzz",
         description="Explore guard variants of the Linux IOMMU probe path on real device trees.",
@@ -129,17 +150,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     parser.add_argument("--version", action="version", version=f"probefuzz {_version()}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     modules = {}
-    for verb, (modname, help_) in VERBS.items():
+    for name, (modname, help_) in VERBS.items():
+        if not every_verb and name != verb:
+            sub.add_parser(name, help=help_, description=help_)  # listed, not imported
+            continue
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
             if e.name != modname:
                 raise
             continue  # verb not built yet
-        p = sub.add_parser(verb, help=help_, description=(mod.__doc__ or help_).strip())
+        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip())
         mod.add_arguments(p)
-        modules[verb] = mod
-    _built.append((parser, modules))
+        modules[name] = mod
+    _built[key] = (parser, modules)
     return parser, modules
 
 
@@ -152,8 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from corpus.reaper import supervise
 
         supervise()
-    parser, modules = build_parser()
-    args = parser.parse_args(argv)
+    line = sys.argv[1:] if argv is None else list(argv)
+    parser, modules = build_parser(verb_of(line))
+    args = parser.parse_args(line)
     if args.verb is None:
         parser.error("missing VERB")
     try:
