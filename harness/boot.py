@@ -54,7 +54,7 @@ from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
-from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
+from harness.kernel import Chooser, Kernel, WindowPreemptions, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
@@ -108,6 +108,10 @@ class BootConfig:
     # What userspace does once init is done, in order: (op, target) with op
     # one of EVENT_OPS and target a DT node path or an extra device's name.
     events: tuple[tuple[str, str], ...] = ()
+    # Preemptions at window points, past ``schedule``: (k, c) switches away
+    # from the running thread at the k-th window decision (kernel.py,
+    # WindowPreemptions) -- the fuzzers' compact schedule encoding.
+    preempt: tuple[tuple[int, int], ...] = ()
 
 
 UNBIND = "unbind"  # echo DEV > /sys/bus/*/drivers/*/unbind
@@ -202,6 +206,8 @@ class Boot:
         self.platform = platform
         self.variant = v
         self.cfg = cfg
+        if chooser is None and cfg.preempt:
+            chooser = WindowPreemptions(cfg.preempt)
         self.kernel = Kernel(cfg.schedule, chooser, record)
         self.tree = DeviceTree(platform)
         self.iommu_specs: list[IommuDriverSpec] = []
@@ -441,6 +447,11 @@ def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) 
     for name in ("fail_alloc", "driver_async_probe", "driver_order"):
         if name in kw:
             kw[name] = tuple(str(x) for x in kw[name])
+    if "preempt" in kw:
+        try:
+            kw["preempt"] = tuple((int(k), int(c)) for k, c in kw["preempt"])
+        except (TypeError, ValueError):
+            raise ValueError("preempt: a list of [k, c] integer pairs") from None
     if "events" in kw:
         kw["events"] = tuple((str(op), str(t)) for op, t in kw["events"])
         if any(op not in EVENT_OPS for op, _ in kw["events"]):

@@ -1,0 +1,77 @@
+"""Window preemptions (``BootConfig.preempt``, kernel.WindowPreemptions): the
+fuzzers' compact schedule -- a few switches at the spec's window points --
+and the preemption trail race reports carry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.board import Board, load_board
+from harness.boot import BootConfig, boot_config_from_json, boot_config_to_json
+from harness.klog import render_finding
+from harness.run import run_scenario
+from harness.variant import NEXT
+
+BOARDS = Path(__file__).resolve().parents[2] / "corpus" / "boards"
+# every driver probes asynchronously (driver_async_probe=*): both arm-smmu
+# instances register from their own workers while clients bind
+ASYNC = BootConfig(async_probe_all=True, driver_async_probe=("*",))
+DOUBLE_PROBE = "iommu: device probed twice in __iommu_probe_device"
+
+
+@pytest.fixture(scope="module")
+def db845c() -> Board:
+    return load_board(BOARDS / "sdm845-db845c.json")
+
+
+def titles(board: Board, cfg: BootConfig) -> list[str]:
+    return [f.title for f in run_scenario(board, NEXT, cfg).findings]
+
+
+def test_no_preemption_is_the_plain_schedule(db845c: Board) -> None:
+    plain = run_scenario(db845c, NEXT, ASYNC, record=True)
+    assert plain.findings == []
+    # preemption points past the last window decision change nothing
+    late = run_scenario(db845c, NEXT, replace(ASYNC, preempt=((100_000, 1),)), record=True)
+    assert late.schedule == plain.schedule
+
+
+def test_one_window_preemption_shows_the_w3_double_probe_on_next(db845c: Board) -> None:
+    """Two arm-smmu instances register from async workers; one preemption at a
+    window point lets both walks probe the same device through the lock NEXT
+    drops around dma_configure (W3): interleaving-only, the plain boot is clean."""
+    found = [k for k in range(40, 80, 4)
+             if DOUBLE_PROBE in titles(db845c, replace(ASYNC, preempt=((k, 0),)))]
+    assert found, "no single window preemption among 40..80 shows the double probe"
+    cfg = replace(ASYNC, preempt=((found[0], 0),))
+    r = run_scenario(db845c, NEXT, cfg, record=True)
+    f = next(f for f in r.findings if f.title == DOUBLE_PROBE)
+    # the report: the other thread's stack and the preemption that led there
+    assert f.threads and f.preemptions
+    assert any(" -> " in p and " at " in p for p in f.preemptions)
+    log = "\n".join(render_finding(f))
+    assert "other thread" in log and "preempted on the way here:" in log
+    # replays: from the reproducer's config, and from the recorded plain schedule
+    again = run_scenario(db845c, NEXT, boot_config_from_json(boot_config_to_json(cfg)))
+    assert [x.title for x in again.findings] == [x.title for x in r.findings]
+    assert r.schedule is not None
+    plain = run_scenario(db845c, NEXT, replace(ASYNC, schedule=r.schedule))
+    assert [x.title for x in plain.findings] == [x.title for x in r.findings]
+
+
+def test_drop_revalidate_closes_the_double_probe(db845c: Board) -> None:
+    """The same single preemptions on the variant that revalidates after
+    retaking the lock show no double probe."""
+    fixed = NEXT.with_values("NEXT+revalidate", "",
+                             **{"iommu_init_device.dma_configure_lock": "drop_revalidate"})
+    for k in range(40, 80, 2):
+        r = run_scenario(db845c, fixed, replace(ASYNC, preempt=((k, 0),)))
+        assert DOUBLE_PROBE not in [f.title for f in r.findings], k
+
+
+def test_bad_preempt_in_a_reproducer_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="preempt"):
+        boot_config_from_json({"preempt": [["x", 1]]})
