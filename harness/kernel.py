@@ -285,6 +285,7 @@ class Kernel:
         # scheduler's run queue, so a decision does not scan every thread
         self.runqueue: list[Kthread] = []
         self.findings: list[Finding] = []
+        self.lints: list[Finding] = []  # checks the C does not make (fnd.LINT)
         self._finding_keys: dict[tuple[str, str | None], Finding] = {}
         self.log: list[str] = []
         self.panicked = False
@@ -620,7 +621,7 @@ class Kernel:
         self._finding_keys[key] = f
         if not f.preemptions:
             f.preemptions = self.preemptions[-MAX_PREEMPTIONS_SHOWN:]
-        self.findings.append(f)
+        (self.lints if f.kind == fnd.LINT else self.findings).append(f)
         return f
 
     def printk(self, line: str) -> None:
