@@ -3,11 +3,17 @@ schedule shows the bug, and ``probefuzz fuzz --variant V --time 120`` (default
 engine, no schedule given) finds it on a bundled board in >= 4 of 5 seeds; the
 variant without the bug shows none of the titles in the same budget.
 
-Each bug is one site of the race base ``RACE_BASE`` put back to NEXT's value:
-the base snapshots ``dev->driver`` once in the platform bus hook and
-revalidates after retaking ``iommu_probe_device_lock`` in
-``iommu_init_device``.  Found through window preemptions
+Each bug is one site of the race base ``RACE_BASE`` changed: the base
+snapshots ``dev->driver`` once in the platform bus hook and revalidates after
+retaking ``iommu_probe_device_lock`` in ``iommu_init_device``; the first two
+bugs put one of those back to NEXT's value, the third removes 1/4's
+-EPROBE_DEFER (a client bind racing the registration walk before it made the
+default domains, W1).  Found through window preemptions
 (``BootConfig.preempt``) with ``driver_async_probe=`` in generated inputs.
+
+Not here yet: W5 (a ``dma_range_map`` free racing the unlocked "already set"
+test) -- the race base itself can show it, and no single site closes it
+without a plain-boot finding, so it has no clean negative control.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ FIX = "NEXT+rk_iommu_probe.dma_dev:=before_register"
 SNAPSHOT = "platform_dma_configure.driver_read:=once"
 REVALIDATE = "iommu_init_device.dma_configure_lock:=drop_revalidate"
 RACE_BASE = f"{FIX}+{SNAPSHOT}+{REVALIDATE}"
+NO_1_4 = "iommu_device_use_default_domain.defer:=absent"
 SECONDS = 120
 SEEDS = 5
 MIN_HITS = 4
@@ -52,6 +59,8 @@ RACES = (
          "BUG: unable to handle kernel paging request in platform_dma_configure"),
     Race("lock dropped without revalidation in iommu_init_device", f"{FIX}+{SNAPSHOT}",
          "iommu: device probed twice in __iommu_probe_device"),
+    Race("client bind racing the registration walk (no 1/4)", f"{RACE_BASE}+{NO_1_4}",
+         "iommu: driver probe before default domain in really_probe"),
 )
 
 
@@ -65,7 +74,9 @@ def fuzz(variant: str, seed: int, tmp: Path) -> dict[str, Any]:
 
 
 def titles(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f["title"]: f for f in out["findings"]}
+    """Each distinct finding of a ``fuzz --json`` run (with ``first_seconds``
+    and ``first_execution``), by title."""
+    return {f["title"]: f for f in out["found"]}
 
 
 @pytest.mark.parametrize("race", RACES, ids=[r.name for r in RACES])
@@ -90,6 +101,8 @@ def test_race_is_found_without_a_schedule(race: Race, tmp_path: Path, record: An
 
 
 @pytest.mark.slow
-def test_race_base_shows_none_of_the_titles(tmp_path: Path) -> None:
-    got = titles(fuzz(RACE_BASE, 0, tmp_path))
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_race_base_shows_none_of_the_titles(seed: int, tmp_path: Path) -> None:
+    """False-positive check: the variant without the bugs, the same budget and seeds."""
+    got = titles(fuzz(RACE_BASE, seed, tmp_path))
     assert not {r.title for r in RACES} & set(got)
