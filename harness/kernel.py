@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import sys
 from bisect import insort
+from collections import deque
 from collections.abc import Callable
 from types import CodeType, FrameType, TracebackType
 from typing import Any, TypeVar
@@ -294,8 +295,9 @@ class Kernel:
         self._starting: Kthread | None = None  # for the root to start (see _switch_to)
         self._exit_waiters: list[Kthread] = []  # see wait_exit
         self._timers: list[Kthread] = []  # sleepers a timer wakes when all else is idle
-        # every preemption so far, "<from> -> <to> at <point>" (race reports)
-        self.preemptions: list[str] = []
+        # the latest preemptions (from, to, point), formatted only when a
+        # finding is reported: a random schedule preempts thousands of times
+        self.preemptions: deque[tuple[Kthread, Kthread, str]] = deque(maxlen=MAX_PREEMPTIONS_SHOWN)
         self._expired: set[int] = set()  # pids whose timer fired
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
@@ -490,7 +492,7 @@ class Kernel:
             self.record.append(idx)
         nxt = runnable[idx]
         if cur is not None and nxt is not cur and cur.state == RUNNABLE:
-            self.preemptions.append(f"{cur.comm}/{cur.pid} -> {nxt.comm}/{nxt.pid} at {where}")
+            self.preemptions.append((cur, nxt, where))
         return nxt
 
     def sched_point(self, where: str) -> None:
@@ -620,7 +622,8 @@ class Kernel:
             return old
         self._finding_keys[key] = f
         if not f.preemptions:
-            f.preemptions = self.preemptions[-MAX_PREEMPTIONS_SHOWN:]
+            f.preemptions = [f"{a.comm}/{a.pid} -> {b.comm}/{b.pid} at {where}"
+                             for a, b, where in self.preemptions]
         (self.lints if f.kind == fnd.LINT else self.findings).append(f)
         return f
 
