@@ -20,11 +20,12 @@ BOARDS = Path(__file__).resolve().parents[2] / "corpus" / "boards"
 # instances register from their own workers while clients bind
 ASYNC = BootConfig(async_probe_all=True, driver_async_probe=("*",))
 DOUBLE_PROBE = "iommu: device probed twice in __iommu_probe_device"
+NULL_FWSPEC = "BUG: kernel NULL pointer dereference in __iommu_probe_device"
 # Window decisions around the second arm-smmu's registration walk on this board
 # (about 1,400 in all; the per-driver initcall levels and the PCIe root-bus
-# scan of issue 16 moved the walk from ~60 to ~210), each preempted for the
-# second runnable thread.
-AROUND_THE_WALK = [(k, 1) for k in range(180, 260, 2)]
+# scan of issue 16 moved the walk from ~60 to ~210; with fw_devlink=on it is
+# around ~240), each preempted for the first or the second other thread.
+AROUND_THE_WALK = [(k, c) for k in range(180, 260, 2) for c in (0, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +69,26 @@ def test_one_window_preemption_shows_the_w3_double_probe_on_next(db845c: Board) 
 
 
 def test_drop_revalidate_closes_the_double_probe(db845c: Board) -> None:
-    """The same single preemptions on the variant that revalidates after
-    retaking the lock show no double probe."""
+    """The single preemptions around the walk that show NEXT's double probe
+    and its NULL fwspec (k 202..224, both choices) show neither on the variant
+    that revalidates after retaking the lock."""
     fixed = NEXT.with_values("NEXT+revalidate", "",
                              **{"iommu_init_device.dma_configure_lock": "drop_revalidate"})
-    for p in AROUND_THE_WALK:
-        r = run_scenario(db845c, fixed, replace(ASYNC, preempt=(p,)))
-        assert DOUBLE_PROBE not in [f.title for f in r.findings], p
+    near = [(k, c) for k in range(202, 226, 2) for c in (0, 1)]
+    assert any(NULL_FWSPEC in titles(db845c, replace(ASYNC, preempt=(p,))) for p in near[:2])
+    for p in near:
+        got = [f.title for f in run_scenario(db845c, fixed, replace(ASYNC, preempt=(p,))).findings]
+        assert DOUBLE_PROBE not in got and NULL_FWSPEC not in got, p
 
 
 def test_bad_preempt_in_a_reproducer_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="preempt"):
         boot_config_from_json({"preempt": [["x", 1]]})
+
+
+def test_the_double_probe_needs_no_fw_devlink_off(db845c: Board) -> None:
+    """fw_devlink=on (the kernel's default on DT) holds clients until their
+    IOMMU probed, not the two registration walks: W3 stays reachable."""
+    cfg = replace(ASYNC, fw_devlink="on")
+    assert titles(db845c, cfg) == []
+    assert any(DOUBLE_PROBE in titles(db845c, replace(cfg, preempt=(p,))) for p in AROUND_THE_WALK)
