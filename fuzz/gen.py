@@ -57,6 +57,11 @@ MAX_EVENTS = 4
 MAX_SCHEDULE = 24
 MAX_SCHED_CHOICE = 3
 SCHEDULE_REPEATS = (1, 1, 1, 1, 10, 100, 1000)
+# Window preemptions (BootConfig.preempt): PCT depth up to MAX_PREEMPTIONS,
+# change points among the first MAX_WINDOW_DECISION window decisions (an
+# arm64 board with every driver asynchronous makes ~1,400).
+MAX_PREEMPTIONS = 3
+MAX_WINDOW_DECISION = 2047
 
 
 class Provider(Protocol):
@@ -137,6 +142,9 @@ class GenContext:
     mutate: bool = True  # allow device-tree mutations
     events: bool = True  # allow post-boot unbind/bind/remove
     faults: bool = True  # allow fault injection (a failing allocation)
+    # allow the race dimensions (driver_async_probe=, window preemptions);
+    # off, the generator reads the same bytes as before issue 17
+    races: bool = True
     max_schedule: int = MAX_SCHEDULE
 
 
@@ -272,6 +280,14 @@ def generate(fdp: Provider, ctx: GenContext) -> FuzzInput:
     if ctx.events and targets:
         cfg.events = tuple((_pick(fdp, EVENT_OPS), _pick(fdp, targets))
                            for _ in range(fdp.ConsumeIntInRange(0, MAX_EVENTS)))
+    # driver_async_probe=: none, every driver, or one IOMMU driver (its
+    # instances then register concurrently with clients binding).
+    if ctx.races:
+        cfg.driver_async_probe = _pick(fdp, [(), ("*",)] + [(n,) for n in iommu_driver_names(platform)])
+        npre = fdp.ConsumeIntInRange(0, MAX_PREEMPTIONS)
+        pre = {fdp.ConsumeIntInRange(0, MAX_WINDOW_DECISION): fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE)
+               for _ in range(npre)}
+        cfg.preempt = tuple(sorted(pre.items()))
     n = fdp.ConsumeIntInRange(0, ctx.max_schedule)
     pattern = [fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE) for _ in range(n)]
     # A boot makes thousands of scheduling decisions once probing is

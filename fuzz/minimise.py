@@ -4,6 +4,8 @@ Passes, each a delta-debugging loop (drop chunks, halve the chunk size):
 
 1. events (post-boot unbind/bind/remove);
 2. the thread schedule: empty, then the shortest prefix, then zeroed entries;
+   then the window preemptions (``BootConfig.preempt``): as few as still
+   show the finding, each pointing at the first other thread;
 3. boot configuration back to defaults: client driver tweaks, registration
    order, failing allocation, absent IOMMU drivers, async-all, modules,
    deferred-probe timeout;
@@ -114,6 +116,7 @@ def minimise(s: FuzzInput, variant: Variant, title: str,
     try:
         cur = _events(m, cur)
         cur = _schedule(m, cur)
+        cur = _preemptions(m, cur)
         cur = _config(m, cur)
         cur = _devices(m, cur)
         cur = _drivers(m, cur)
@@ -166,6 +169,21 @@ def _schedule(m: Minimiser, s: FuzzInput) -> FuzzInput:
     return cur
 
 
+def _preemptions(m: Minimiser, s: FuzzInput) -> FuzzInput:
+    """Fewest window preemptions, then the smallest choice at each."""
+    if not s.cfg.preempt:
+        return s
+    cur = m.ddmin(list(s.cfg.preempt), lambda kept: with_cfg(s, preempt=tuple(kept)), s)
+    pre = list(cur.cfg.preempt)
+    for i, (k, c) in enumerate(pre):
+        if c != 0:
+            trial = pre[:i] + [(k, 0)] + pre[i + 1:]
+            cand = with_cfg(cur, preempt=tuple(trial))
+            if m.fails(cand):
+                pre, cur = trial, cand
+    return cur
+
+
 def _config(m: Minimiser, s: FuzzInput) -> FuzzInput:
     d = BootConfig()
     simplifications: list[dict[str, object]] = []
@@ -180,6 +198,8 @@ def _config(m: Minimiser, s: FuzzInput) -> FuzzInput:
         simplifications.append({"deferred_probe_timeout": d.deferred_probe_timeout})
     if c.driver_order:
         simplifications.append({"driver_order": ()})
+    if c.driver_async_probe:
+        simplifications.append({"driver_async_probe": ()})
     cur = s
     for ch in simplifications:
         cand = with_cfg(cur, **ch)

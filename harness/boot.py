@@ -63,7 +63,7 @@ from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.inputs import check_boot_config
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
-from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
+from harness.kernel import Chooser, Kernel, WindowPreemptions, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import fwnode_handle, of_tree_get
 from harness.of.platform import of_platform_default_populate_init
@@ -121,6 +121,10 @@ class BootConfig:
     # one of EVENT_OPS and target a DT node path or an extra device's name
     # (RESCAN: any target; every host bridge's root bus is scanned again).
     events: tuple[tuple[str, str], ...] = ()
+    # Preemptions at window points, past ``schedule``: (k, c) switches away
+    # from the running thread at the k-th window decision (kernel.py,
+    # WindowPreemptions) -- the fuzzers' compact schedule encoding.
+    preempt: tuple[tuple[int, int], ...] = ()
     # fw_devlink= on the command line: on (the kernel's default on DT),
     # permissive, off (harness.base.devlink).  The model's default stays off
     # until the race scenarios are re-based: with "on" a client cannot bind
@@ -225,6 +229,8 @@ class Boot:
         self.platform = platform
         self.variant = v
         self.cfg = cfg
+        if chooser is None and cfg.preempt:
+            chooser = WindowPreemptions(cfg.preempt)
         self.kernel = Kernel(cfg.schedule, chooser, record)
         self.tree = of_tree_get(platform)
         self.iommu_specs: list[IommuDriverSpec] = []
@@ -519,6 +525,11 @@ def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) 
     for name in ("fail_alloc", "driver_async_probe", "driver_order", "pci"):
         if name in kw:
             kw[name] = tuple(str(x) for x in kw[name])
+    if "preempt" in kw:
+        try:
+            kw["preempt"] = tuple((int(k), int(c)) for k, c in kw["preempt"])
+        except (TypeError, ValueError):
+            raise ValueError("preempt: a list of [k, c] integer pairs") from None
     if "fw_devlink" in kw and kw["fw_devlink"] not in FW_DEVLINK_MODES:
         raise ValueError(f"fw_devlink: one of {', '.join(FW_DEVLINK_MODES)}")
     if "events" in kw:

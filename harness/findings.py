@@ -77,6 +77,9 @@ class Finding:
     thread: str = ""
     # Traces of the other threads involved (deadlocks, races), by thread name.
     threads: dict[str, list[str]] = field(default_factory=dict)
+    # The preemptions that led here ("<from> -> <to> at <point>"), oldest
+    # first: where the schedule took the CPU from a runnable thread.
+    preemptions: list[str] = field(default_factory=list)
     # Alternative titles under which the same bug may show up (syzkaller's
     # "alt titles"): used when deduplicating across variants and runs.
     alt_titles: list[str] = field(default_factory=list)
@@ -100,6 +103,8 @@ class Finding:
             d["threads"] = {k: list(v) for k, v in self.threads.items()}
         if self.alt_titles:
             d["alt_titles"] = list(self.alt_titles)
+        if self.preemptions:
+            d["preemptions"] = list(self.preemptions)
         return d
 
     @classmethod
@@ -115,4 +120,5 @@ class Finding:
             thread=d.get("thread", ""),
             threads={k: list(v) for k, v in d.get("threads", {}).items()},
             alt_titles=list(d.get("alt_titles", [])),
+            preemptions=[str(p) for p in d.get("preemptions", [])],
         )

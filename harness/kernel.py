@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import sys
 from bisect import insort
+from collections import deque
 from collections.abc import Callable
 from types import CodeType, FrameType, TracebackType
 from typing import Any, TypeVar
@@ -190,8 +191,63 @@ class Completion:
 #: name ("block" when the current thread went to sleep), the index to run.
 Chooser = Callable[[list[Kthread], "Kthread | None", str], int]
 
+#: Scheduling points that open a window of the spec (§3.5, §3.6): the points
+#: a window-aimed search preempts at (harness/schedules.py, fuzz/gen.py).
+WINDOW_POINTS = (
+    "iommu_device_register:listed",  # W2: listed, walk not there yet
+    "bus_iommu_probe:groups_queued",  # W1: groups without default domain
+    "mutex_unlock iommu_probe_device_lock",  # W3 and the replay window
+    "device_set_driver",  # W4 writer
+    ":dev->driver",  # W4 reader (bus hooks' re-read)
+    "device_add:bus_add_device",  # 3.6: on the bus list, notifier not run
+)
+
+
+def is_window(where: str) -> bool:
+    """Does the scheduling point ``where`` belong to a named window?"""
+    return any(w in where for w in WINDOW_POINTS)
+
+
+class WindowPreemptions:
+    """A chooser with a few preemptions at window points, the rest synchronous.
+
+    ``preempt`` holds ``(k, c)`` pairs: at the ``k``-th decision taken at a
+    window point (counting from 0), switch from the running thread to
+    another runnable one (``c`` modulo their number, creation order).  All
+    other decisions take the synchronous default.  This is PCT's shape --
+    depth ``d`` = ``len(preempt)`` change points -- restricted to the points
+    where the spec's windows open, so a fuzzer mutating a handful of small
+    integers reaches the interleavings that matter, and shrinking it
+    minimises the number of preemptions.
+    """
+
+    __slots__ = ("at", "seen")
+
+    def __init__(self, preempt: tuple[tuple[int, int], ...]) -> None:
+        self.at = dict(preempt)
+        self.seen = 0
+
+    def __call__(self, runnable: list[Kthread], cur: Kthread | None, where: str) -> int:
+        if cur is None or cur not in runnable:
+            return 0
+        me = runnable.index(cur)
+        if not is_window(where):
+            return me
+        k = self.seen
+        self.seen += 1
+        c = self.at.get(k)
+        if c is None:
+            return me
+        other = c % (len(runnable) - 1)
+        return other + (other >= me)
+
 
 _EXIT = Completion("thread exit")
+
+
+#: How many of the latest preemptions a finding keeps (a random schedule
+#: makes thousands; a found race needs a few).
+MAX_PREEMPTIONS_SHOWN = 16
 
 
 def _pid(t: Kthread) -> int:
@@ -239,6 +295,9 @@ class Kernel:
         self._starting: Kthread | None = None  # for the root to start (see _switch_to)
         self._exit_waiters: list[Kthread] = []  # see wait_exit
         self._timers: list[Kthread] = []  # sleepers a timer wakes when all else is idle
+        # the latest preemptions (from, to, point), formatted only when a
+        # finding is reported: a random schedule preempts thousands of times
+        self.preemptions: deque[tuple[Kthread, Kthread, str]] = deque(maxlen=MAX_PREEMPTIONS_SHOWN)
         self._expired: set[int] = set()  # pids whose timer fired
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
@@ -434,7 +493,10 @@ class Kernel:
             idx = 0
         if self.record is not None:
             self.record.append(idx)
-        return runnable[idx]
+        nxt = runnable[idx]
+        if cur is not None and nxt is not cur and cur.state == RUNNABLE:
+            self.preemptions.append((cur, nxt, where))
+        return nxt
 
     def sched_point(self, where: str) -> None:
         """A scheduling point in the current thread (``where`` names it)."""
@@ -562,6 +624,9 @@ class Kernel:
         if old is not None:
             return old
         self._finding_keys[key] = f
+        if not f.preemptions:
+            f.preemptions = [f"{a.comm}/{a.pid} -> {b.comm}/{b.pid} at {where}"
+                             for a, b, where in self.preemptions]
         (self.lints if f.kind == fnd.LINT else self.findings).append(f)
         return f
 

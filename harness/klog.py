@@ -46,6 +46,9 @@ def render_finding(f: Finding, platform_model: str = "") -> list[str]:
     for name, trace in f.threads.items():
         lines.append(f"other thread {name}:")
         lines.extend(f"  {fn}" for fn in trace)
+    if f.preemptions:
+        lines.append("preempted on the way here:")
+        lines.extend(f"  {p}" for p in f.preemptions)
     if f.kind == fnd.OOPS:
         lines.append("---[ end trace 0000000000000000 ]---")
     elif f.kind == fnd.WARNING:

@@ -163,7 +163,10 @@ def driver_probe_entry(dev: device) -> None:
         report(fnd.ISOLATION, "iommu: driver probe without IOMMU group", 4, dev,
                f"{dev.init_name} bound while {inst.dev.init_name if inst.dev else '?'} "
                "is registered but the device is not in one of its groups", depth=2)
-    elif group.default_domain is None:
+    elif group.default_domain is None and not managed:
+        # a driver_managed_dma driver does not use the kernel DMA API, so
+        # platform_dma_configure() skips 1/4's iommu_device_use_default_domain()
+        # for it: no default domain is needed at its probe
         report(fnd.ISOLATION, "iommu: driver probe before default domain", 4, dev,
                "group has no default domain when drv->probe() runs", depth=2)
     elif not managed and group.owner_cnt < 1:

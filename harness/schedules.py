@@ -27,26 +27,11 @@ from dataclasses import dataclass, replace
 
 from harness.board import Board
 from harness.boot import BootConfig
-from harness.kernel import Kthread
+from harness.kernel import WINDOW_POINTS, Kthread, WindowPreemptions, is_window
 from harness.run import Result, run_scenario
 from harness.variant import Variant
 
-#: Scheduling points that open a window of the spec (§3.5, §3.6): a PCT
-#: chooser switches there more often than at ordinary lock operations.
-WINDOW_POINTS = (
-    "iommu_device_register:listed",  # W2: listed, walk not there yet
-    "bus_iommu_probe:groups_queued",  # W1: groups without default domain
-    "mutex_unlock iommu_probe_device_lock",  # W3 and the replay window
-    "device_set_driver",  # W4 writer
-    ":dev->driver",  # W4 reader (bus hooks' re-read)
-    "device_add:bus_add_device",  # 3.6: on the bus list, notifier not run
-)
-
-
-def is_window(where: str) -> bool:
-    """Does the scheduling point ``where`` belong to a named window?"""
-    return any(w in where for w in WINDOW_POINTS)
-
+__all__ = ["WINDOW_POINTS", "WindowPreemptions", "is_window"]
 
 def random_schedule(rng: random.Random, length: int) -> list[int]:
     """``length`` uniformly random choices (any runnable thread, each time)."""

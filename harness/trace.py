@@ -43,7 +43,7 @@ HOOKS: dict[str, str] = {
     "probe_device_ok": "(dev, iommu_dev): ops->probe_device() succeeded",
     "device_group_ok": "(dev, group): ops->device_group() returned a group",
     "init_device_failed": "(dev, ret): iommu_init_device() failed",
-    "device_released": "(dev): iommu_release_device()",
+    "device_released": "(dev): the driver released the device (iommu_deinit_device, err_release)",
     "group_add": "(dev, group): __iommu_group_add_device(), before adding",
     "iommu_probe_done": "(dev): __iommu_probe_device() finished",
     "dma_ops_changing": "(dev, old, new): iommu_setup_dma_ops() changes the DMA path",

@@ -71,7 +71,11 @@ class _Child:
 
 def _libfuzzer_flags(job: AtherisJob, seed: int, seeds_dir: Path) -> list[str]:
     # inputs up to 128 bytes from the start (the generator reads a few dozen)
-    flags = [f"-seed={seed}", "-print_final_stats=0", "-close_fd_mask=0", "-max_len=128", "-len_control=0"]
+    flags = [f"-seed={seed}", "-print_final_stats=0", "-close_fd_mask=0", "-max_len=128", "-len_control=0",
+             # a new finding is minimised inside the target call, which takes
+             # longer than libFuzzer's 10 s slow-unit limit: without this it
+             # writes slow-unit-<sha1> files into the user's working directory
+             "-report_slow_units=86400"]
     if job.runs is not None:
         flags.append(f"-runs={job.runs}")
     if job.seconds is not None:

@@ -345,6 +345,9 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
         # err_unlink: err_release:
         if ops.release_device is not None:
             ops.release_device(dev)
+        # the driver's per-device state is gone: a later probe_device() is a
+        # new probe, not a second one (oracle 3)
+        trace.device_released(dev)
         return _init_err_free(dev, ret)
     dev.iommu_group = group
     trace.device_group_ok(dev, group)

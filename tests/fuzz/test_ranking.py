@@ -207,3 +207,17 @@ def test_plots_have_labelled_axes_and_variant_labels() -> None:
     # nothing changes: no plot, one sentence
     flat = rank([unit("NEXT", 0, 0, MSM), unit("x", 1, 1, MSM)])
     assert "No variant changes" in heatmap_svg(flat, [RK])
+
+
+def test_a_variant_that_closes_a_race_ranks_above_one_that_does_not() -> None:
+    """Race findings (interleaving-only, from window preemptions) are findings like
+    any other: closing one is a fixed title, all else equal it ranks higher."""
+    race = ("iommu: device probed twice in __iommu_probe_device", "group", ["sdm845-db845c"], None, WALK)
+    # "order" comes first in the space: only the closed race can put "revalidate" above it
+    results = [unit("NEXT", 0, 0, SEED, race), unit("order", 1, 1, SEED, race),
+               unit("revalidate", 2, 1, SEED)]
+    variants = {0: sites(), 1: sites(**{"rk_iommu_probe.dma_dev": "before_register"}),
+                2: sites(**{"iommu_init_device.dma_configure_lock": "drop_revalidate"})}
+    rows = {r.id: r for r in rank(results, variants)}
+    assert [d.title for d in rows["revalidate"].fixed] == [race[0]]
+    assert rows["revalidate"].rank < rows["order"].rank

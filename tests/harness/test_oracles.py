@@ -391,6 +391,16 @@ def test_inv4_positive_w1_without_1_4_binds_before_the_default_domain() -> None:
     assert with_title(fixed, "iommu: driver probe before default domain") == []
 
 
+def test_inv4_negative_driver_managed_dma_needs_no_default_domain() -> None:
+    """A driver_managed_dma driver does not use the kernel DMA API: the C skips
+    1/4's iommu_device_use_default_domain() for it, and its probe before the
+    default domain is not a finding -- the same W1 schedule with 1/4 present."""
+    cfg: dict[str, Any] = {"drivers": {"rockchip,rk3568-vop": DriverConfig(async_probe=True,
+                                                                          driver_managed_dma=True)}}
+    r = run(chain_board(), FIX, schedule=SCHED_W1_DEFAULT_DOMAIN, **RACE, **cfg)
+    assert with_title(r, "iommu: driver probe before default domain") == []
+
+
 @pytest.mark.parametrize("v", [V614, FIX, fix_with("next-without-1/4", **{
     "iommu_device_use_default_domain.defer": None})], ids=lambda v: v.name)
 def test_inv4_negative_synchronous_boot(v: Variant) -> None:

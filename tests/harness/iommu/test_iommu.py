@@ -75,3 +75,36 @@ def test_the_core_reports_each_instance_and_probe_to_its_trace_hooks(
     grouped = [d for d in b.devices() if d.iommu_group is not None]
     # once per grouped device: V614 never probes a device twice
     assert len(probed) == len(set(map(id, probed))) == len(grouped)
+
+
+def test_a_failed_device_group_releases_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """iommu_init_device()'s err_release: when device_group() fails the driver's
+    release_device() runs, so the device's next probe_device() is a new probe
+    (oracle 3 does not count it as a second one).  Every probe_device() that
+    iommu_init_device() then fails is followed by a release before the
+    device's next probe."""
+    from harness.run import run_scenario
+    from mutators.space import resolve
+
+    events: list[tuple[str, int]] = []
+    for hook in ("probe_device_ok", "device_released"):
+        monkeypatch.setattr(trace, hook, getattr(trace, hook))  # restored afterwards
+        trace.attach(hook, lambda dev, *a, h=hook: events.append((h, id(dev))))
+    monkeypatch.setattr(trace, "init_device_failed", trace.init_device_failed)
+    trace.attach("init_device_failed", lambda dev, ret: events.append(("failed", id(dev))))
+    v = resolve("NEXT+rk_iommu_probe.dma_dev:=before_register").variant
+    r = run_scenario(load_bundled("sdm845-db845c"), v, BootConfig(fail_alloc=("iommu_group_alloc",)))
+    failed_after_probe = 0
+    probed: set[int] = set()
+    for what, dev in events:
+        if what == "probe_device_ok":
+            assert dev not in probed, "probe_device() twice without a release"
+            probed.add(dev)
+        elif what == "device_released":
+            probed.discard(dev)
+        elif dev in probed:
+            failed_after_probe += 1
+            probed.discard(dev)  # a failed init after probe_device() must have released it
+    assert failed_after_probe == 0
+    assert any(w == "probe_device_ok" for w, _ in events) and any(w == "device_released" for w, _ in events)
+    assert "iommu: device probed twice in __iommu_probe_device" not in [f.title for f in r.findings]

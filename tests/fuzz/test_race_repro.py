@@ -1,0 +1,69 @@
+"""Race reproducers (issue 17): a race found by fuzzing generated inputs is
+minimised and stored with its window preemptions, and ``probefuzz repro FILE``
+replays it to the same title; without its preemptions the same scenario is
+clean of that title (interleaving-only).  And NEXT's own W3 double probe on
+sdm845-db845c, stored from one window preemption, replays the same way."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from corpus.bundled import bundled_path, load_bundled
+from fuzz.cli import main
+from fuzz.crashstore import CrashStore
+from fuzz.engines import native
+from fuzz.engines.session import Found, Session
+from fuzz.gen import CorpusBoard, GenContext
+from harness.boot import boot_config_to_json
+from harness.run import run_scenario
+from harness.variant import NEXT
+from mutators.space import resolve
+from tests.harness.test_window_preemptions import AROUND_THE_WALK, ASYNC, DOUBLE_PROBE
+from tests.quality.test_races import BOARD, RACES
+
+
+def repro_titles(path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    rc = main(["repro", "--json", str(path)])
+    out = json.loads(capsys.readouterr().out)
+    titles = [f["title"] for f in out["findings"]]
+    assert rc == (1 if titles else 0)
+    return titles
+
+
+def test_a_fuzzed_race_replays_from_its_minimised_reproducer(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    race = RACES[0]
+    hit: list[Found] = []
+    # a small minimising budget keeps this fast; the reproducer replays either way
+    s = Session(resolve(race.variant).variant, "native", tmp_path / "crashes", minimise_budget=40,
+                on_found=lambda f: hit.append(f) if f.title == race.title else None)
+    ctx = GenContext([CorpusBoard(BOARD, load_bundled(BOARD), str(bundled_path(BOARD)))], faults=False)
+    native.fuzz_loop(s, ctx, runs=3, seconds=None, seed=1, plain_first=False)
+    assert hit and hit[0].reproducer, f"{race.title!r} not found in 3 runs"
+    path = Path(hit[0].reproducer)
+    rep = json.loads(path.read_text())
+    assert rep["title"] == race.title
+    # the minimiser kept the preemptions it needs, no more than the generator's 3
+    assert 1 <= len(rep["config"]["preempt"]) <= 3, rep["config"]
+    assert race.title in repro_titles(path, capsys)
+    # interleaving-only: the same reproducer without its preemptions
+    plain = tmp_path / "plain.json"
+    cfg = {k: v for k, v in rep["config"].items() if k != "preempt"}
+    plain.write_text(json.dumps(dict(rep, config=cfg, schedule=[])))
+    assert race.title not in repro_titles(plain, capsys)
+
+
+def test_nexts_w3_double_probe_replays_from_a_stored_reproducer(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    board = load_bundled(BOARD)
+    assert run_scenario(board, NEXT).findings == []
+    cfg = next(c for c in (replace(ASYNC, preempt=(p,)) for p in AROUND_THE_WALK)
+               if DOUBLE_PROBE in [f.title for f in run_scenario(board, NEXT, c).findings])
+    f = next(f for f in run_scenario(board, NEXT, cfg).findings if f.title == DOUBLE_PROBE)
+    saved = CrashStore(tmp_path).save(f, platform=board, variant=NEXT, schedule=[],
+                                      config=boot_config_to_json(cfg))
+    assert DOUBLE_PROBE in repro_titles(saved.path, capsys)

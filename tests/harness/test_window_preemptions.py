@@ -1,0 +1,94 @@
+"""Window preemptions (``BootConfig.preempt``, kernel.WindowPreemptions): the
+fuzzers' compact schedule -- a few switches at the spec's window points --
+and the preemption trail race reports carry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.board import Board, load_board
+from harness.boot import BootConfig, boot_config_from_json, boot_config_to_json
+from harness.klog import render_finding
+from harness.run import run_scenario
+from harness.variant import NEXT
+
+BOARDS = Path(__file__).resolve().parents[2] / "corpus" / "boards"
+# every driver probes asynchronously (driver_async_probe=*): both arm-smmu
+# instances register from their own workers while clients bind
+ASYNC = BootConfig(async_probe_all=True, driver_async_probe=("*",))
+DOUBLE_PROBE = "iommu: device probed twice in __iommu_probe_device"
+NULL_FWSPEC = "BUG: kernel NULL pointer dereference in __iommu_probe_device"
+# Window decisions around the second arm-smmu's registration walk on this board
+# (about 1,400 in all; the per-driver initcall levels and the PCIe root-bus
+# scan of issue 16 moved the walk from ~60 to ~210; with fw_devlink=on it is
+# around ~240), each preempted for the first or the second other thread.
+AROUND_THE_WALK = [(k, c) for k in range(180, 260, 2) for c in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def db845c() -> Board:
+    return load_board(BOARDS / "sdm845-db845c.json")
+
+
+def titles(board: Board, cfg: BootConfig) -> list[str]:
+    return [f.title for f in run_scenario(board, NEXT, cfg).findings]
+
+
+def test_no_preemption_is_the_plain_schedule(db845c: Board) -> None:
+    plain = run_scenario(db845c, NEXT, ASYNC, record=True)
+    assert plain.findings == []
+    # preemption points past the last window decision change nothing
+    late = run_scenario(db845c, NEXT, replace(ASYNC, preempt=((100_000, 1),)), record=True)
+    assert late.schedule == plain.schedule
+
+
+def test_one_window_preemption_shows_the_w3_double_probe_on_next(db845c: Board) -> None:
+    """Two arm-smmu instances register from async workers; one preemption at a
+    window point lets both walks probe the same device through the lock NEXT
+    drops around dma_configure (W3): interleaving-only, the plain boot is clean."""
+    found = next((p for p in AROUND_THE_WALK
+                  if DOUBLE_PROBE in titles(db845c, replace(ASYNC, preempt=(p,)))), None)
+    assert found, f"no single window preemption among {AROUND_THE_WALK} shows the double probe"
+    cfg = replace(ASYNC, preempt=(found,))
+    r = run_scenario(db845c, NEXT, cfg, record=True)
+    f = next(f for f in r.findings if f.title == DOUBLE_PROBE)
+    # the report: the other thread's stack and the preemption that led there
+    assert f.threads and f.preemptions
+    assert any(" -> " in p and " at " in p for p in f.preemptions)
+    log = "\n".join(render_finding(f))
+    assert "other thread" in log and "preempted on the way here:" in log
+    # replays: from the reproducer's config, and from the recorded plain schedule
+    again = run_scenario(db845c, NEXT, boot_config_from_json(boot_config_to_json(cfg)))
+    assert [x.title for x in again.findings] == [x.title for x in r.findings]
+    assert r.schedule is not None
+    plain = run_scenario(db845c, NEXT, replace(ASYNC, schedule=r.schedule))
+    assert [x.title for x in plain.findings] == [x.title for x in r.findings]
+
+
+def test_drop_revalidate_closes_the_double_probe(db845c: Board) -> None:
+    """The single preemptions around the walk that show NEXT's double probe
+    and its NULL fwspec (k 202..224, both choices) show neither on the variant
+    that revalidates after retaking the lock."""
+    fixed = NEXT.with_values("NEXT+revalidate", "",
+                             **{"iommu_init_device.dma_configure_lock": "drop_revalidate"})
+    near = [(k, c) for k in range(202, 226, 2) for c in (0, 1)]
+    assert any(NULL_FWSPEC in titles(db845c, replace(ASYNC, preempt=(p,))) for p in near[:2])
+    for p in near:
+        got = [f.title for f in run_scenario(db845c, fixed, replace(ASYNC, preempt=(p,))).findings]
+        assert DOUBLE_PROBE not in got and NULL_FWSPEC not in got, p
+
+
+def test_bad_preempt_in_a_reproducer_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="preempt"):
+        boot_config_from_json({"preempt": [["x", 1]]})
+
+
+def test_the_double_probe_needs_no_fw_devlink_off(db845c: Board) -> None:
+    """fw_devlink=on (the kernel's default on DT) holds clients until their
+    IOMMU probed, not the two registration walks: W3 stays reachable."""
+    cfg = replace(ASYNC, fw_devlink="on")
+    assert titles(db845c, cfg) == []
+    assert any(DOUBLE_PROBE in titles(db845c, replace(cfg, preempt=(p,))) for p in AROUND_THE_WALK)
