@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, CampaignError, ExploreRequest, run_campaign
 from fuzz.cli import UsageError
+from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.corpus_arg import load_boards
 from fuzz.ranking import rank, ranking_json
 from fuzz.report import html_report, markdown, table
@@ -37,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="in-process engine the workers run (default: native)")
     p.add_argument("--seed", type=int, default=0, help="campaign seed (default: 0)")
     p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) or 1,
-                   help="worker processes (default: all cores)")
+                   help="worker processes of the local Dask cluster (default: all cores)")
+    add_cluster_arguments(p)
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
     p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default: 15)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--time-per-variant must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    check_cluster_arguments(args)
     from mutators.space import resolve
 
     resolve(args.base)  # bad base: one-line VariantError before any work
@@ -60,16 +63,19 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     req = ExploreRequest(base=args.base, depth=args.depth, boards=boards, out=out,
                          runs_per_board=args.runs_per_board, time_per_variant=args.time_per_variant,
-                         jobs=args.jobs, seed=args.seed, engine=args.engine)
+                         jobs=args.jobs, seed=args.seed, engine=args.engine,
+                         scheduler=args.scheduler, executor=args.executor)
     try:
         c = run_campaign(req, progress=not args.no_progress and not args.json)
-    except CampaignError as e:
+    except (CampaignError, ClusterError) as e:
         raise UsageError(str(e)) from None
     rows = rank(c.results)
     data = ranking_json(c, rows)
     _write(out / "ranking.json", json.dumps(data, indent=1) + "\n")
-    _write(out / "report.md", markdown(c, rows))
+    _write(out / "report.md", markdown(c, rows) + ("\n## Run\n\n" + c.run.markdown() if c.run else ""))
     _write(out / "report.html", html_report(c, rows))
+    if c.run is not None:
+        _write(out / "run.json", json.dumps(c.run.to_json(), indent=1) + "\n")
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -79,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         if base_row is not None:
             print(f"\n{args.base} ranks {base_row.rank}/{len(rows)}: {base_row.reason}")
         print(f"{sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s"
-              + (f" (resumed: {c.resumed} variants were already done)" if c.resumed else "")
+              + (f" (resumed: {c.resumed} units were already done)" if c.resumed else "")
+              + (f"; {c.run.units} units on {c.run.workers} {c.run.executor} worker(s), "
+                 f"{c.run.units_per_s:.2f} units/s" if c.run and c.run.units else "")
               + f"; reports: {out / 'report.md'}, {out / 'report.html'}, {out / 'ranking.json'}")
     return 0 if rows and not rows[0].titles else 1
 

@@ -1,0 +1,366 @@
+"""Where campaign work units run: Dask distributed, a fork pool, or this process.
+
+A campaign hands :func:`executor` a *context* (the boards and variant
+definitions every unit needs) and a task function; the executor ships the
+context once per worker and streams ``(item, result, worker, seconds)`` back
+as units complete, in completion order.
+
+* ``dask`` (the default beyond one job): with ``scheduler`` set, a
+  :class:`distributed.Client` connects to a running ``dask scheduler``
+  (workers started with ``dask worker`` on hosts where probefuzz is
+  installed); without it a :class:`distributed.LocalCluster` of ``jobs``
+  single-threaded worker processes.  The context is a worker plugin, so a
+  worker that joins later (or replaces a dead one) gets it too; a killed
+  worker's units are rescheduled by Dask on the others.  Local worker
+  processes are forked from this process (the model is already imported) and
+  die with it, even on SIGKILL (``PR_SET_PDEATHSIG``).
+* ``fork``: the previous :mod:`multiprocessing` fork pool, kept as a
+  selectable engine for comparisons (``bench/bench_campaign.py``).
+* ``serial``: this process, for one job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import socket
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+EXECUTORS = ("dask", "fork", "serial")
+RECYCLE_EVERY = 8  # fork pool: a worker process is replaced after this many units
+PARENT_ENV = "PROBEFUZZ_CLUSTER_PARENT"
+CONNECT_TIMEOUT = 15.0
+
+# The context of each campaign this worker process serves, by token.
+_CONTEXTS: dict[str, Any] = {}
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be reached or gave up on a unit (one line)."""
+
+
+@dataclass
+class WorkerLoad:
+    """What one worker did in a run."""
+
+    units: int = 0
+    busy_s: float = 0.0
+
+
+@dataclass
+class RunFigures:
+    """How a campaign ran: the report's "run" section."""
+
+    executor: str
+    scheduler: str | None = None
+    dashboard: str | None = None
+    workers: int = 0
+    units: int = 0
+    elapsed_s: float = 0.0
+    startup_s: float = 0.0
+    per_worker: dict[str, WorkerLoad] = field(default_factory=lambda: defaultdict(WorkerLoad))
+
+    @property
+    def units_per_s(self) -> float:
+        return self.units / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def account(self, worker: str, seconds: float) -> None:
+        load = self.per_worker[worker]
+        load.units += 1
+        load.busy_s += seconds
+        self.units += 1
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON for reports: units/s and per-worker load (units, busy seconds, share of wall time)."""
+        return {"executor": self.executor, "scheduler": self.scheduler, "dashboard": self.dashboard,
+                "workers": self.workers, "units": self.units, "elapsed_s": round(self.elapsed_s, 3),
+                "startup_s": round(self.startup_s, 3), "units_per_s": round(self.units_per_s, 2),
+                "per_worker": {w: {"units": ld.units, "busy_s": round(ld.busy_s, 3),
+                                   "load": round(ld.busy_s / self.elapsed_s, 3) if self.elapsed_s else 0.0}
+                               for w, ld in sorted(self.per_worker.items())}}
+
+    def markdown(self) -> str:
+        """The run section of ``report.md``."""
+        where = {"dask": f"Dask scheduler {self.scheduler}" if self.scheduler else "Dask",
+                 "fork": "a fork pool", "serial": "one process"}[self.executor]
+        lines = [f"Ran on {where} with {self.workers} worker(s): {self.units} units in "
+                 f"{self.elapsed_s:.1f} s ({self.units_per_s:.2f} units/s, start-up {self.startup_s:.1f} s)"
+                 + (f"; dashboard {self.dashboard}" if self.dashboard else "") + ".", ""]
+        if self.per_worker:
+            lines += ["| worker | units | busy s | load |", "|---|---|---|---|"]
+            for w, d in self.to_json()["per_worker"].items():
+                lines.append(f"| {w} | {d['units']} | {d['busy_s']:.1f} | {d['load']:.0%} |")
+            lines.append("")
+        return "\n".join(lines)
+
+
+# -- the worker side ---------------------------------------------------------------
+
+
+def install(token: str, context: Any, setup: Callable[[Any], Any]) -> None:
+    """Make ``setup(context)`` the state of campaign ``token`` in this process."""
+    if token not in _CONTEXTS:
+        _CONTEXTS[token] = setup(context)
+
+
+def uninstall(token: str) -> None:
+    """Drop campaign ``token``'s state from this process."""
+    _CONTEXTS.pop(token, None)
+
+
+def context(token: str) -> Any:
+    """The state :func:`install` made for ``token`` (in a worker)."""
+    try:
+        return _CONTEXTS[token]
+    except KeyError:
+        raise ClusterError(f"campaign {token} is not installed on this worker") from None
+
+
+def _call(fn: Callable[[Any, Any], Any], token: str, item: Any) -> tuple[Any, str, float]:
+    t = time.monotonic()
+    res = fn(context(token), item)
+    return res, _worker_name(), time.monotonic() - t
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        w = get_worker()
+        return str(w.name if w.name is not None and not str(w.name).isdigit() else w.address)
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fork_init(token: str, ctx: Any, setup: Callable[[Any], Any]) -> None:
+    install(token, ctx, setup)
+
+
+# -- the client side ----------------------------------------------------------------
+
+
+def has_dashboard() -> bool:
+    """Whether a local Dask dashboard can run (it needs bokeh)."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose(executor: str | None, scheduler: str | None, jobs: int, units: int) -> str:
+    """The executor for a run: a scheduler address means Dask; otherwise Dask for
+    more than one job and unit, this process for one."""
+    if scheduler:
+        return "dask"
+    if executor is not None:
+        return executor if jobs > 1 and units > 1 or executor == "serial" else "serial"
+    return "dask" if jobs > 1 and units > 1 else "serial"
+
+
+class Executor:
+    """Runs ``fn(state, item)`` for many items with ``state = setup(context)`` per worker."""
+
+    def __init__(self, kind: str, figures: RunFigures) -> None:
+        self.kind = kind
+        self.figures = figures
+
+    def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(item, result)`` as units complete (any order)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop what this executor started."""
+
+
+class _Serial(Executor):
+    def __init__(self, figures: RunFigures, token: str, ctx: Any, setup: Callable[[Any], Any]) -> None:
+        super().__init__("serial", figures)
+        self.token = token
+        install(token, ctx, setup)
+        figures.workers = 1
+
+    def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
+        for item in items:
+            res, worker, secs = _call(fn, self.token, item)
+            self.figures.account(worker, secs)
+            yield item, res
+
+    def close(self) -> None:
+        uninstall(self.token)
+
+
+class _Fork(Executor):
+    def __init__(self, figures: RunFigures, token: str, ctx: Any, setup: Callable[[Any], Any],
+                 jobs: int) -> None:
+        super().__init__("fork", figures)
+        self.token = token
+        mctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context()
+        self.pool = mctx.Pool(jobs, _fork_init, (token, ctx, setup), maxtasksperchild=RECYCLE_EVERY)
+        figures.workers = jobs
+
+    def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
+        args = [(fn, self.token, (i, item)) for i, item in enumerate(items)]
+        for (i, res), worker, secs in self.pool.imap_unordered(_fork_call_indexed, args, chunksize=1):
+            self.figures.account(worker, secs)
+            yield items[i], res
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
+
+
+def _fork_call_indexed(args: tuple[Callable[[Any, Any], Any], str, tuple[int, Any]]) -> Any:
+    fn, token, (i, item) = args
+    res, worker, secs = _call(fn, token, item)
+    return (i, res), worker, secs
+
+
+class _Dask(Executor):
+    def __init__(self, figures: RunFigures, token: str, ctx: Any, setup: Callable[[Any], Any],
+                 jobs: int, scheduler: str | None) -> None:
+        super().__init__("dask", figures)
+        import dask
+        from distributed import Client, LocalCluster
+
+        self.token = token
+        self.cluster: Any = None
+        self.client: Any = None
+        from fuzz.cluster_worker import ContextPlugin
+
+        self.plugin = ContextPlugin(token, ctx, setup)
+        try:
+            if scheduler:
+                try:
+                    self.client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+                except (OSError, TimeoutError) as e:
+                    raise ClusterError(f"--scheduler {scheduler}: cannot connect: {e}") from None
+                figures.scheduler = scheduler
+            else:
+                # Forked workers start in a fraction of spawn's time: the model is
+                # imported already.  They die with this process (dask_setup).
+                with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+                                      "distributed.worker.daemon": True,
+                                      "distributed.admin.tick.limit": "1h"}):
+                    self.cluster = LocalCluster(
+                        n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=":0" if has_dashboard() else None,
+                        silence_logs=logging.ERROR, preload=["fuzz.cluster_worker"],
+                        env={PARENT_ENV: str(os.getpid())})
+                    self.client = Client(self.cluster, set_as_default=False)
+                figures.scheduler = None
+            figures.dashboard = self._dashboard()
+            self.client.register_plugin(self.plugin, name=self.plugin.name)
+            figures.workers = len(self.client.scheduler_info().get("workers", {}))
+        except BaseException:
+            self.close()
+            raise
+
+    def _dashboard(self) -> str | None:
+        if self.cluster is not None and not has_dashboard():
+            return None
+        try:
+            link = self.client.dashboard_link
+        except (AttributeError, KeyError):
+            return None
+        return str(link) if link else None
+
+    def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        if not items:
+            return
+        if not self.client.scheduler_info().get("workers"):
+            print(f"probefuzz: waiting for workers at {self.figures.scheduler}", file=sys.stderr)
+        futures = [self.client.submit(_call, fn, self.token, item, pure=False,
+                                      key=f"probefuzz-{self.token}-{i}")
+                   for i, item in enumerate(items)]
+        by_key = {f.key: item for f, item in zip(futures, items, strict=True)}
+        seen_workers: set[str] = set()
+        try:
+            for f in as_completed(futures, loop=self.client.loop):
+                try:
+                    res, worker, secs = f.result()
+                except KilledWorker as e:
+                    raise ClusterError(f"a unit killed {e.args[1] if len(e.args) > 1 else 'its workers'} "
+                                       "too often; giving up") from None
+                seen_workers.add(worker)
+                self.figures.account(worker, secs)
+                self.figures.workers = max(self.figures.workers, len(seen_workers))
+                yield by_key[f.key], res
+        finally:
+            # A client that stops early (an error, ^C) takes its pending units back.
+            with contextlib.suppress(Exception):
+                self.client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        if self.client is not None:
+            if self.cluster is None:  # a shared cluster: leave the workers as they were
+                with contextlib.suppress(Exception):
+                    self.client.unregister_worker_plugin(self.plugin.name)
+            with contextlib.suppress(Exception):
+                self.client.close()
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close()
+
+
+@contextlib.contextmanager
+def executor(kind: str, ctx: Any, setup: Callable[[Any], Any], *, jobs: int = 1,
+             scheduler: str | None = None) -> Iterator[Executor]:
+    """An executor of ``kind`` (see :data:`EXECUTORS`) with ``setup(ctx)`` on each worker."""
+    token = uuid.uuid4().hex[:12]
+    figures = RunFigures(kind)
+    t0 = time.monotonic()
+    ex: _Serial | _Fork | _Dask
+    if kind == "dask":
+        ex = _Dask(figures, token, ctx, setup, jobs, scheduler)
+    elif kind == "fork":
+        ex = _Fork(figures, token, ctx, setup, jobs)
+    elif kind == "serial":
+        ex = _Serial(figures, token, ctx, setup)
+    else:
+        raise ValueError(f"unknown executor {kind!r}")
+    figures.startup_s = time.monotonic() - t0
+    try:
+        yield ex
+    finally:
+        ex.close()
+
+
+def add_cluster_arguments(p: Any) -> None:
+    """``--scheduler`` and ``--executor`` (``--jobs`` is the verb's own)."""
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the units on the Dask cluster of this scheduler (e.g. "
+                   "tcp://10.0.0.1:8786; workers: `dask worker ADDRESS` on hosts with probefuzz "
+                   "installed); default: a local cluster of --jobs processes")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="where units run without --scheduler: dask (a LocalCluster, the default "
+                   "beyond one job), fork (a multiprocessing pool, kept for comparison) or serial")
+
+
+def check_cluster_arguments(args: Any) -> None:
+    """One-line errors for a malformed ``--scheduler`` or a contradiction."""
+    from fuzz.cli import UsageError
+
+    if args.scheduler is None:
+        return
+    if args.executor not in (None, "dask"):
+        raise UsageError(f"--executor {args.executor} runs locally; it cannot be combined with --scheduler")
+    addr = args.scheduler
+    if "://" not in addr:
+        addr = f"tcp://{addr}"
+    scheme, _, rest = addr.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls", "ucx", "inproc", "ws", "wss") or not host or not port.isdigit():
+        raise UsageError(f"--scheduler {args.scheduler}: not a scheduler address (tcp://HOST:PORT)")
+    args.scheduler = addr
