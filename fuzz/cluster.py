@@ -22,9 +22,12 @@ as units complete, in completion order.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing as mp
 import os
+import signal
 import socket
 import sys
 import time
@@ -38,6 +41,7 @@ EXECUTORS = ("dask", "fork", "serial")
 RECYCLE_EVERY = 8  # fork pool: a worker process is replaced after this many units
 PARENT_ENV = "PROBEFUZZ_CLUSTER_PARENT"
 CONNECT_TIMEOUT = 15.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 # The context of each campaign this worker process serves, by token.
 _CONTEXTS: dict[str, Any] = {}
@@ -140,7 +144,21 @@ def _worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _fork_init(token: str, ctx: Any, setup: Callable[[Any], Any]) -> None:
+def die_with_parent(parent: int) -> None:
+    """``PR_SET_PDEATHSIG``: the kernel sends this process SIGKILL when its parent
+    (the probefuzz CLI that forked it) dies, however it dies, SIGKILL included.
+    (Dask's worker processes also watch a pipe to their parent; this does not
+    depend on a thread of the worker getting to run.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the prctl
+        os._exit(1)
+
+
+def _fork_init(parent: int, token: str, ctx: Any, setup: Callable[[Any], Any]) -> None:
+    die_with_parent(parent)
     install(token, ctx, setup)
 
 
@@ -204,7 +222,8 @@ class _Fork(Executor):
         super().__init__("fork", figures)
         self.token = token
         mctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context()
-        self.pool = mctx.Pool(jobs, _fork_init, (token, ctx, setup), maxtasksperchild=RECYCLE_EVERY)
+        self.pool = mctx.Pool(jobs, _fork_init, (os.getpid(), token, ctx, setup),
+                              maxtasksperchild=RECYCLE_EVERY)
         figures.workers = jobs
 
     def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
@@ -239,6 +258,7 @@ class _Dask(Executor):
         self.plugin = ContextPlugin(token, ctx, setup)
         try:
             if scheduler:
+                _reachable(scheduler)
                 try:
                     self.client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
                 except (OSError, TimeoutError) as e:
@@ -312,6 +332,20 @@ class _Dask(Executor):
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
+
+
+def _reachable(address: str) -> None:
+    """Fail at once, in one line, when nothing listens at a tcp:// address (the
+    Dask client would retry until its timeout)."""
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp":
+        return
+    host, _, port = rest.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
+            pass
+    except (OSError, ValueError) as e:
+        raise ClusterError(f"--scheduler {address}: cannot connect: {e.strerror or e}") from None
 
 
 @contextlib.contextmanager

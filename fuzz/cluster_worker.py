@@ -7,17 +7,13 @@ and, for a LocalCluster, preloads this module (``dask_setup``).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from distributed import WorkerPlugin
 
-from fuzz.cluster import PARENT_ENV, install, uninstall
+from fuzz.cluster import PARENT_ENV, die_with_parent, install, uninstall
 
 
 class ContextPlugin(WorkerPlugin):
@@ -36,19 +32,8 @@ class ContextPlugin(WorkerPlugin):
         uninstall(self.token)
 
 
-def die_with_parent() -> None:
-    """``PR_SET_PDEATHSIG``: the kernel sends this process SIGKILL when its parent
-    (the probefuzz CLI that forked it) dies, however it dies."""
-    parent = os.environ.get(PARENT_ENV)
-    if parent is None or not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != int(parent):  # the parent died before the prctl
-        os._exit(1)
-
-
 def dask_setup(worker: Any) -> None:
     """Dask preload hook of the LocalCluster's workers: die with the CLI."""
-    die_with_parent()
+    parent = os.environ.get(PARENT_ENV)
+    if parent is not None:
+        die_with_parent(int(parent))

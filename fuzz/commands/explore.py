@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, CampaignError, ExploreRequest, run_campaign
+from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, PART_RUNS, CampaignError, ExploreRequest, run_campaign
 from fuzz.cli import UsageError
 from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.corpus_arg import load_boards
@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) or 1,
                    help="worker processes of the local Dask cluster (default: all cores)")
     add_cluster_arguments(p)
+    p.add_argument("--unit-runs", type=int, default=PART_RUNS, metavar="N",
+                   help=f"about N scenarios per work unit (default: {PART_RUNS}); the findings do "
+                   "not depend on it")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
     p.add_argument("--top", type=int, default=15, help="rows of the terminal table (default: 15)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--time-per-variant must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.unit_runs < 1:
+        raise UsageError("--unit-runs must be at least 1")
     check_cluster_arguments(args)
     from mutators.space import resolve
 
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     req = ExploreRequest(base=args.base, depth=args.depth, boards=boards, out=out,
                          runs_per_board=args.runs_per_board, time_per_variant=args.time_per_variant,
                          jobs=args.jobs, seed=args.seed, engine=args.engine,
-                         scheduler=args.scheduler, executor=args.executor)
+                         scheduler=args.scheduler, executor=args.executor, part_runs=args.unit_runs)
     try:
         c = run_campaign(req, progress=not args.no_progress and not args.json)
     except (CampaignError, ClusterError) as e:
