@@ -344,8 +344,10 @@ def _reachable(address: str) -> None:
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
             pass
-    except (OSError, ValueError) as e:
+    except OSError as e:
         raise ClusterError(f"--scheduler {address}: cannot connect: {e.strerror or e}") from None
+    except ValueError as e:
+        raise ClusterError(f"--scheduler {address}: {e}") from None
 
 
 @contextlib.contextmanager

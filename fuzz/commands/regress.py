@@ -13,9 +13,10 @@ from typing import Any
 
 from corpus.store import StoreError, load_reproducer
 from fuzz.cli import UsageError
+from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.commands.fuzz import DEFAULT_CRASHES
+from fuzz.replay import Replay, replay_all
 from harness.boot import boot_config_from_json
-from harness.scenario import run_scenario
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="V614, NEXT, PRESET+site:op..., or a variant JSON file")
     p.add_argument("--crashes", default=DEFAULT_CRASHES,
                    help=f"directory of reproducers, searched recursively (default: {DEFAULT_CRASHES})")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="replay in batches on a local Dask cluster of N processes (default: 1, here)")
+    add_cluster_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -43,6 +47,9 @@ def _reproducer_files(root: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from mutators.space import resolve
 
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    check_cluster_arguments(args)
     v = resolve(args.variant).variant
     root = Path(args.crashes)
     if not root.is_dir():
@@ -52,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.crashes}: no reproducers")
     seen: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
+    replays: list[Replay] = []
     for f in files:
         rep = load_reproducer(f)
         key = json.dumps([rep.platform_json, rep.schedule, rep.config], sort_keys=True)
@@ -60,16 +68,23 @@ def run(args: argparse.Namespace) -> int:
             continue
         platform = rep.platform()
         try:
-            cfg = boot_config_from_json(rep.config, list(rep.schedule))
+            boot_config_from_json(rep.config, list(rep.schedule))
         except (TypeError, ValueError) as e:
             raise StoreError(f"{f}: config: {e}") from None
-        r = run_scenario(platform, v, cfg)
-        titles = [x.title for x in r.findings]
-        same = any(x.title == rep.title or rep.title in x.alt_titles for x in r.findings)
-        row: dict[str, Any] = {"title": rep.title, "platform": platform.name, "files": [str(f)],
-               "status": "fails" if same else ("other" if titles else "passes"), "findings": titles}
+        row: dict[str, Any] = {"title": rep.title, "platform": platform.name, "files": [str(f)]}
         seen[key] = row
         rows.append(row)
+        replays.append(Replay(platform, rep.config, list(rep.schedule)))
+    try:
+        outcomes, _run = replay_all(v, replays, jobs=args.jobs, scheduler=args.scheduler,
+                                    kind=args.executor)
+    except ClusterError as e:
+        raise UsageError(str(e)) from None
+    for row, found in zip(rows, outcomes, strict=True):
+        titles = [x.title for x in found]
+        same = any(x.title == row["title"] or row["title"] in x.alt_titles for x in found)
+        row["status"] = "fails" if same else ("other" if titles else "passes")
+        row["findings"] = titles
     failing = [r for r in rows if r["status"] != "passes"]
     if args.json:
         json.dump({"variant": v.name, "scenarios": len(rows), "failing": len(failing), "results": rows},

@@ -202,3 +202,30 @@ def test_scheduler_with_a_worker_killed_mid_campaign(
     assert [(x["id"], x["rank"], x["counts"], x["titles"]) for x in ranked] == \
         [(x["id"], x["rank"], x["counts"], x["titles"]) for x in expect]
     assert len(state.read_text().splitlines()) == total
+
+
+def test_regress_batches_on_a_local_cluster_agree_with_one_process(tmp_path: Path) -> None:
+    from fuzz.engines import native
+    from fuzz.engines.session import Session
+    from harness.variant import NEXT, V614
+    from tests.fuzz.helpers import ctx
+
+    for v in (NEXT, V614):
+        s = Session(v, "native", tmp_path / "crashes" / v.name)
+        native.fuzz_loop(s, ctx(RK, SUN), runs=40, seconds=None, seed=3)
+    one = probefuzz("regress", "--variant", "NEXT", "--crashes", str(tmp_path / "crashes"), "--json")
+    many = probefuzz("regress", "--variant", "NEXT", "--crashes", str(tmp_path / "crashes"), "--json",
+                     "--jobs", "2")
+    assert one.returncode == 1 and many.returncode == 1, many.stderr
+    a, b = json.loads(one.stdout), json.loads(many.stdout)
+    assert a["scenarios"] >= 2 and a == b
+    # the same through the API: 2 processes, one batch per scenario here
+    from corpus.store import CrashStore
+    from fuzz.replay import Replay, replay_all
+
+    reps = [r for sub in ("NEXT", "V614") for r in CrashStore(tmp_path / "crashes" / sub)]
+    replays = [Replay(r.platform(), r.config, list(r.schedule)) for r in reps]
+    serial, f1 = replay_all(NEXT, replays, jobs=1)
+    dask, f2 = replay_all(NEXT, replays, jobs=2)
+    assert f1.executor == "serial" and f2.executor == "dask" and f2.units == len(replays)
+    assert serial == dask and any(o.title == SEED_TITLE for x in dask for o in x)
