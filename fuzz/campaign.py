@@ -77,6 +77,7 @@ class ExploreRequest:
     scheduler: str | None = None  # a running `dask scheduler`; None: a LocalCluster of `jobs`
     executor: str | None = None  # dask, fork or serial (None: dask beyond one job)
     part_runs: int = PART_RUNS
+    also: tuple[str, ...] = ()  # further variants ranked beside the space (e.g. V614)
 
     def identity(self) -> dict[str, Any]:
         """What must match for a restart to resume this campaign (not where it runs)."""
@@ -86,7 +87,7 @@ class ExploreRequest:
         return {"tool": tool_version(), "sites": sorted(SITES), "layout": LAYOUT,
                 "base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
                 "time_per_variant": self.time_per_variant, "seed": self.seed,
-                "engine": self.engine, "part_runs": self.part_runs,
+                "engine": self.engine, "part_runs": self.part_runs, "also": list(self.also),
                 "boards": [[b.name, platform_digest(b.platform)] for b in self.boards]}
 
     @property
@@ -153,12 +154,14 @@ def variant_dirname(v: Variant | str, fingerprint: str) -> str:
     return f"{slug}-{fingerprint}"
 
 
-def units_for(base: str, depth: int) -> list[Unit]:
-    """The base itself and every variant within ``depth`` mutations of it."""
+def units_for(base: str, depth: int, also: tuple[str, ...] = ()) -> list[Unit]:
+    """The base itself, every variant within ``depth`` mutations of it, and ``also``."""
     from mutators.space import resolve, space
 
     root = resolve(base)
     mutants = [root, *space(base, depth)] if depth > 0 else [root]
+    ids = {m.id for m in mutants}
+    mutants += [m for m in map(resolve, also) if m.id not in ids]
     return [Unit(i, m.id, m.description, len(m.mutations), variant_to_json(m.variant))
             for i, m in enumerate(mutants)]
 
@@ -390,7 +393,7 @@ def run_campaign(req: ExploreRequest, progress: bool = True,
 
     ``on_result`` is called with a variant's merged result when its last unit lands."""
     _check_campaign(req)
-    units = units_for(req.base, req.depth)
+    units = units_for(req.base, req.depth, req.also)
     parts = parts_for(req, units)
     done = _load_state(req.out)
     keys = {p.key for p in parts}
