@@ -198,7 +198,7 @@ def common_input(seed: int, board: str, j: int) -> bytes:
 # -- the worker side -----------------------------------------------------------------
 
 
-class _MemoryStore(CrashStore):
+class MemoryStore(CrashStore):
     """A crash store that keeps reproducers in memory: the worker may be on
     another host, so the client writes them into ``OUT``."""
 
@@ -259,7 +259,7 @@ def run_part(st: dict[str, Any], part: Part) -> dict[str, Any]:
     v: Variant = st["variants"][part.unit]
     boards: list[Board] = st["boards"][part.b0:part.b1]
     out = Path(cfg["out"])
-    mem = _MemoryStore()
+    mem = MemoryStore()
     session = Session(v, cfg["engine"], None, known=_known(st, out / "minimised"))
     session.store = mem
     if cfg["reproducible"]:

@@ -272,7 +272,9 @@ class _Dask(Executor):
                                       "distributed.admin.tick.limit": "1h"}):
                     self.cluster = LocalCluster(
                         n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address=":0" if has_dashboard() else None,
+                        # A free port, never the default 8787 another cluster may hold
+                        # (without bokeh it serves only health and metrics routes).
+                        dashboard_address=":0",
                         silence_logs=logging.ERROR, preload=["fuzz.cluster_worker"],
                         env={PARENT_ENV: str(os.getpid())})
                     self.client = Client(self.cluster, set_as_default=False)
@@ -373,12 +375,15 @@ def executor(kind: str, ctx: Any, setup: Callable[[Any], Any], *, jobs: int = 1,
         ex.close()
 
 
-def add_cluster_arguments(p: Any) -> None:
+def add_cluster_arguments(p: Any, executor: bool = True) -> None:
     """``--scheduler`` and ``--executor`` (``--jobs`` is the verb's own)."""
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the units on the Dask cluster of this scheduler (e.g. "
                    "tcp://10.0.0.1:8786; workers: `dask worker ADDRESS` on hosts with probefuzz "
                    "installed); default: a local cluster of --jobs processes")
+    if not executor:
+        p.set_defaults(executor=None)
+        return
     p.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="where units run without --scheduler: dask (a LocalCluster, the default "
                    "beyond one job), fork (a multiprocessing pool, kept for comparison) or serial")

@@ -15,6 +15,7 @@ from typing import Any
 
 from fuzz.campaign import variant_dirname
 from fuzz.cli import UsageError
+from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.corpus_arg import load_boards
 from fuzz.engines import ENGINES
 from fuzz.gen import GenContext
@@ -32,7 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     budget.add_argument("--time", type=float, metavar="S", help="fuzz for S seconds")
     budget.add_argument("--runs", type=int, metavar="N", help="fuzz N executions (default: 2000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--jobs", type=int, default=1, help="processes (atheris only; seeds S, S+1, ...)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="processes, seeds S, S+1, ... (atheris: its own; native/hypothesis: a local "
+                   "Dask cluster)")
+    add_cluster_arguments(p, executor=False)
     p.add_argument("--crashes", default=DEFAULT_CRASHES,
                    help=f"crash store; reproducers go to CRASHES/<variant>/ (default: {DEFAULT_CRASHES})")
     p.add_argument("--corpus", default=None, metavar="DIR",
@@ -59,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--time must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.jobs > 1 and args.engine != "atheris":
-        raise UsageError("--jobs > 1 needs --engine atheris")
+    check_cluster_arguments(args)
+    if args.scheduler and args.engine == "atheris":
+        raise UsageError("--scheduler needs --engine native or hypothesis (atheris runs its own processes)")
     runs = args.runs if args.runs is not None or args.time is not None else 2000
     m = resolve(args.variant)
     variant = m.variant
@@ -88,6 +93,18 @@ def run(args: argparse.Namespace) -> int:
             found, stats = run_atheris(job, args.jobs, on_found=lambda f: show(
                 f["title"], f["kind"], f["board"], f["first_seconds"], f.get("reproducer")))
         except RuntimeError as e:
+            raise UsageError(str(e)) from None
+    elif args.jobs > 1 or args.scheduler:
+        from fuzz.fuzz_units import fuzz_parallel
+
+        try:
+            found, stats, _run = fuzz_parallel(
+                variant, boards, engine=args.engine, runs=None if args.time else runs, seconds=args.time,
+                seed=args.seed, jobs=args.jobs, scheduler=args.scheduler, store=store,
+                mutate=not args.no_mutate, minimise=not args.no_minimise,
+                on_found=lambda f: show(f["title"], f["kind"], f["board"], f["first_seconds"],
+                                        f.get("reproducer")))
+        except ClusterError as e:
             raise UsageError(str(e)) from None
     else:
         from fuzz.engines.session import Session
