@@ -268,8 +268,7 @@ class _Dask(Executor):
                 # Forked workers start in a fraction of spawn's time: the model is
                 # imported already.  They die with this process (dask_setup).
                 with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
-                                      "distributed.worker.daemon": True,
-                                      "distributed.admin.tick.limit": "1h"}):
+                                      "distributed.worker.daemon": True}):
                     self.cluster = LocalCluster(
                         n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                         # A free port, never the default 8787 another cluster may hold
@@ -303,13 +302,13 @@ class _Dask(Executor):
             return
         if not self.client.scheduler_info().get("workers"):
             print(f"probefuzz: waiting for workers at {self.figures.scheduler}", file=sys.stderr)
-        futures = [self.client.submit(_call, fn, self.token, item, pure=False,
-                                      key=f"probefuzz-{self.token}-{i}")
-                   for i, item in enumerate(items)]
-        by_key = {f.key: item for f, item in zip(futures, items, strict=True)}
+        futures = {}
+        for i, item in enumerate(items):
+            f = self.client.submit(_call, fn, self.token, item, pure=False, key=f"probefuzz-{self.token}-{i}")
+            futures[f.key] = (f, item)
         seen_workers: set[str] = set()
         try:
-            for f in as_completed(futures, loop=self.client.loop):
+            for f in as_completed([f for f, _ in futures.values()], loop=self.client.loop):
                 try:
                     res, worker, secs = f.result()
                 except KilledWorker as e:
@@ -318,11 +317,14 @@ class _Dask(Executor):
                 seen_workers.add(worker)
                 self.figures.account(worker, secs)
                 self.figures.workers = max(self.figures.workers, len(seen_workers))
-                yield by_key[f.key], res
+                # Dropping the future frees the result on the worker.
+                _, item = futures.pop(f.key)
+                del f
+                yield item, res
         finally:
             # A client that stops early (an error, ^C) takes its pending units back.
             with contextlib.suppress(Exception):
-                self.client.cancel([f for f in futures if not f.done()])
+                self.client.cancel([f for f, _ in futures.values()])
 
     def close(self) -> None:
         if self.client is not None:
