@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -111,30 +112,40 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for descendants so far (worker processes included:
+    each parent reaps its own)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Wall and CPU seconds (CPU is what a loaded shared machine distorts least)."""
     times: dict[str, list[float]] = {"dask": [], "fork": []}
+    cpu: dict[str, list[float]] = {"dask": [], "fork": []}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for i in range(args.overhead):
         for ex in ("dask", "fork") if i % 2 == 0 else ("fork", "dask"):
             d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
             try:
-                t = time.monotonic()
+                t, c = time.monotonic(), _children_cpu()
                 r = subprocess.run([sys.executable, "-m", "fuzz.cli", "explore", "--executor", ex,
                                     "--no-progress", "--out", str(d / "out")], cwd=d, env=env,
                                    capture_output=True, text=True, timeout=3600)
-                took = time.monotonic() - t
+                took, used = time.monotonic() - t, _children_cpu() - c
             finally:
                 shutil.rmtree(d, ignore_errors=True)
             if r.returncode not in (0, 1):
                 raise SystemExit(f"explore --executor {ex} failed: {r.stderr.strip()[-500:]}")
             times[ex].append(round(took, 2))
-            if not args.json:
-                print(f"  explore --executor {ex}: {took:.1f} s (load {os.getloadavg()[0]:.1f})",
-                      file=sys.stderr)
+            cpu[ex].append(round(used, 2))
+            print(f"  explore --executor {ex}: {took:.1f} s wall, {used:.1f} s CPU "
+                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     dask_s, fork_s = sum(times["dask"]), sum(times["fork"])
-    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "runs": times,
-            "dask_total_s": round(dask_s, 1), "fork_total_s": round(fork_s, 1),
-            "dask_over_fork": round(dask_s / fork_s, 3) if fork_s else None,
+    dask_c, fork_c = sum(cpu["dask"]), sum(cpu["fork"])
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "wall_s": times, "cpu_s": cpu,
+            "dask_over_fork_wall": round(dask_s / fork_s, 3) if fork_s else None,
+            "dask_over_fork_cpu": round(dask_c / fork_c, 3) if fork_c else None,
             "load_average": os.getloadavg()[0]}
 
 
