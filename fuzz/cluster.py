@@ -57,6 +57,7 @@ class WorkerLoad:
 
     units: int = 0
     busy_s: float = 0.0
+    cpu_s: float = 0.0
 
 
 @dataclass
@@ -76,10 +77,11 @@ class RunFigures:
     def units_per_s(self) -> float:
         return self.units / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def account(self, worker: str, seconds: float) -> None:
+    def account(self, worker: str, seconds: float, cpu: float = 0.0) -> None:
         load = self.per_worker[worker]
         load.units += 1
         load.busy_s += seconds
+        load.cpu_s += cpu
         self.units += 1
 
     def to_json(self) -> dict[str, Any]:
@@ -88,6 +90,7 @@ class RunFigures:
                 "workers": self.workers, "units": self.units, "elapsed_s": round(self.elapsed_s, 3),
                 "startup_s": round(self.startup_s, 3), "units_per_s": round(self.units_per_s, 2),
                 "per_worker": {w: {"units": ld.units, "busy_s": round(ld.busy_s, 3),
+                                   "cpu_s": round(ld.cpu_s, 3),
                                    "load": round(ld.busy_s / self.elapsed_s, 3) if self.elapsed_s else 0.0}
                                for w, ld in sorted(self.per_worker.items())}}
 
@@ -99,9 +102,10 @@ class RunFigures:
                  f"{self.elapsed_s:.1f} s ({self.units_per_s:.2f} units/s, start-up {self.startup_s:.1f} s)"
                  + (f"; dashboard {self.dashboard}" if self.dashboard else "") + ".", ""]
         if self.per_worker:
-            lines += ["| worker | units | busy s | load |", "|---|---|---|---|"]
+            lines += ["| worker | units | busy s | CPU s | load |", "|---|---|---|---|---|"]
             for w, d in self.to_json()["per_worker"].items():
-                lines.append(f"| {w} | {d['units']} | {d['busy_s']:.1f} | {d['load']:.0%} |")
+                lines.append(f"| {w} | {d['units']} | {d['busy_s']:.1f} | {d['cpu_s']:.1f} "
+                             f"| {d['load']:.0%} |")
             lines.append("")
         return "\n".join(lines)
 
@@ -128,10 +132,12 @@ def context(token: str) -> Any:
         raise ClusterError(f"campaign {token} is not installed on this worker") from None
 
 
-def _call(fn: Callable[[Any, Any], Any], token: str, item: Any) -> tuple[Any, str, float]:
-    t = time.monotonic()
+def _call(fn: Callable[[Any, Any], Any], token: str, item: Any) -> tuple[Any, str, float, float]:
+    """Run a unit: its result, the worker's name, wall and CPU seconds (the CPU
+    time of the thread that ran it: what a dedicated core would have taken)."""
+    t, c = time.monotonic(), time.thread_time()
     res = fn(context(token), item)
-    return res, _worker_name(), time.monotonic() - t
+    return res, _worker_name(), time.monotonic() - t, time.thread_time() - c
 
 
 def _worker_name() -> str:
@@ -208,8 +214,8 @@ class _Serial(Executor):
 
     def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
         for item in items:
-            res, worker, secs = _call(fn, self.token, item)
-            self.figures.account(worker, secs)
+            res, worker, secs, cpu = _call(fn, self.token, item)
+            self.figures.account(worker, secs, cpu)
             yield item, res
 
     def close(self) -> None:
@@ -228,8 +234,8 @@ class _Fork(Executor):
 
     def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
         args = [(fn, self.token, (i, item)) for i, item in enumerate(items)]
-        for (i, res), worker, secs in self.pool.imap_unordered(_fork_call_indexed, args, chunksize=1):
-            self.figures.account(worker, secs)
+        for (i, res), worker, secs, cpu in self.pool.imap_unordered(_fork_call_indexed, args, chunksize=1):
+            self.figures.account(worker, secs, cpu)
             yield items[i], res
 
     def close(self) -> None:
@@ -239,8 +245,8 @@ class _Fork(Executor):
 
 def _fork_call_indexed(args: tuple[Callable[[Any, Any], Any], str, tuple[int, Any]]) -> Any:
     fn, token, (i, item) = args
-    res, worker, secs = _call(fn, token, item)
-    return (i, res), worker, secs
+    res, worker, secs, cpu = _call(fn, token, item)
+    return (i, res), worker, secs, cpu
 
 
 class _Dask(Executor):
@@ -310,12 +316,12 @@ class _Dask(Executor):
         try:
             for f in as_completed([f for f, _ in futures.values()], loop=self.client.loop):
                 try:
-                    res, worker, secs = f.result()
+                    res, worker, secs, cpu = f.result()
                 except KilledWorker as e:
                     raise ClusterError(f"a unit killed {e.args[1] if len(e.args) > 1 else 'its workers'} "
                                        "too often; giving up") from None
                 seen_workers.add(worker)
-                self.figures.account(worker, secs)
+                self.figures.account(worker, secs, cpu)
                 self.figures.workers = max(self.figures.workers, len(seen_workers))
                 # Dropping the future frees the result on the worker.
                 _, item = futures.pop(f.key)

@@ -44,6 +44,7 @@ def test_units_cut_the_campaign_without_changing_it(tmp_path: Path) -> None:
     assert a.run is not None and a.run.executor == "serial"
     assert b.run is not None and b.run.executor == "dask" and b.run.workers == 2
     assert b.run.units == 6 and sum(w.units for w in b.run.per_worker.values()) == 6
+    assert sum(w.cpu_s for w in b.run.per_worker.values()) > 0
     assert _ranking(a.results) == _ranking(b.results)
     assert SEED_TITLE in _ranking(b.results)[0][2]
     # the client wrote the units' reproducers, and state.jsonl has one line per unit
@@ -61,9 +62,9 @@ def test_executor_choice() -> None:
     assert choose("fork", None, 2, 100) == "fork"
     assert choose(None, "tcp://127.0.0.1:8786", 1, 1) == "dask"
     f = RunFigures("dask", elapsed_s=2.0)
-    f.account("w1", 1.0)
-    f.account("w1", 0.5)
-    assert f.to_json()["per_worker"] == {"w1": {"units": 2, "busy_s": 1.5, "load": 0.75}}
+    f.account("w1", 1.0, 0.5)
+    f.account("w1", 0.5, 0.25)
+    assert f.to_json()["per_worker"] == {"w1": {"units": 2, "busy_s": 1.5, "cpu_s": 0.75, "load": 0.75}}
     assert f.units_per_s == 1.0
 
 
