@@ -32,12 +32,13 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # pytest exits 5 when it selected no test; that is not a failure here.
 PYTEST_OK_IF_NONE = || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; echo "(no tests selected)"; }
 
-.PHONY: help deps venv kernel-tree test test-slow lint bench demo clean distclean
+.PHONY: help deps venv kernel-tree test test-slow mutation-check lint bench demo clean distclean
 
 help:
 	@echo "make demo         install what is missing, then show the RK3568 regression"
 	@echo "make test         install what is missing, then ruff, mypy and the fast tests"
-	@echo "make test-slow    the slow and quality (seeded-bug) tests"
+	@echo "make test-slow    the slow and quality (seeded-bug) tests, then mutation-check"
+	@echo "make mutation-check  break named behaviours one at a time; the fast tests must notice"
 	@echo "make lint         ruff + mypy only"
 	@echo "make bench        run bench/*.py"
 	@echo "make deps         apt-get install the missing Debian packages (root or sudo)"
@@ -82,6 +83,8 @@ lint: venv
 	@status=0; \
 	echo "== ruff check ."; $(BIN)/ruff check . || status=1; \
 	echo "== mypy $(TYPED_PACKAGES)"; $(BIN)/mypy $(TYPED_PACKAGES) || status=1; \
+	echo "== lint-imports (pyproject.toml [tool.importlinter])"; \
+	$(BIN)/lint-imports --no-cache --no-logo || status=1; \
 	exit $$status
 
 # Lint and tests both run so one report shows everything; the exit status is
@@ -94,7 +97,15 @@ test: deps venv kernel-tree
 	exit $$status
 
 test-slow: deps venv kernel-tree
-	$(BIN)/pytest -m "slow or quality" -n $(PYTEST_WORKERS) $(PYTEST_OK_IF_NONE)
+	@status=0; \
+	( $(BIN)/pytest -m "slow or quality" -n $(PYTEST_WORKERS) $(PYTEST_OK_IF_NONE) ) || status=1; \
+	$(MAKE) mutation-check || status=1; \
+	exit $$status
+
+# Each named mutation (tests/mutation_check.py) is applied to a temporary copy of
+# the project and must make a fast test fail; survivors are listed, exit 1.
+mutation-check: deps venv kernel-tree
+	$(BIN)/python tests/mutation_check.py
 
 bench: deps venv kernel-tree
 	@status=0; ran=0; \
@@ -120,7 +131,7 @@ demo: deps venv kernel-tree
 			echo "   ($$out is the demo's own campaign from other code: starting it afresh)"; \
 			rm -rf "$$out"; $(BIN)/probefuzz explore --out "$$out" || [ $$? -eq 1 ]; \
 		else [ $$rc -eq 1 ]; fi; }; \
-	echo "== next: probefuzz propose --variant ID --tree $$tree --out /tmp/series (see README)"
+	echo "== next: probefuzz apply --variant NEXT --tree $$tree, then probefuzz propose --variant ID --tree $$tree --base-ref probefuzz/NEXT --out /tmp/series (see README)"
 
 # The prepared kernel tree is kept (it is a cache outside the repo):
 # rm -rf ~/.cache/probefuzz to drop it.

@@ -1,7 +1,7 @@
 """Benchmark boot-scenario executions of the harness on a real board.
 
 Loads ``rk3568-odroid-m1`` (the seed board) from the real kernel tree once,
-then runs ``harness.scenario.run_scenario`` back to back for each variant and
+then runs ``harness.run.run_scenario`` back to back for each variant and
 prints executions per second per core (the process is single-threaded, so the
 rate per CPU-second of this process is the rate of one core) and ms per run.
 
@@ -43,7 +43,7 @@ from corpus.dt import load_platform_file
 from harness import kernel as hk
 from harness.boot import BootConfig
 from harness.kernel import kernel
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.schedules import PctChooser
 from harness.variant import NEXT, V614, Variant
 

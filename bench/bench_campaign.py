@@ -41,8 +41,8 @@ from typing import Any
 from corpus import kernel_tree
 from corpus.build import build, default_out, load_index
 from fuzz.campaign import ExploreRequest, run_campaign, units_for
-from fuzz.gen import Board
-from harness.platform import load_platform
+from fuzz.gen import CorpusBoard
+from harness.board import load_board
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,8 +74,8 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
     t = time.monotonic()
     boards = []
     for f in files:
-        p = load_platform(f)
-        boards.append(Board(p.name, p, str(f)))
+        p = load_board(f)
+        boards.append(CorpusBoard(p.name, p, str(f)))
     load_s = time.monotonic() - t
     variants = len(units_for("NEXT", 1, ("V614",)))
     out = Path(tempfile.mkdtemp(prefix="probefuzz-bench-campaign-"))

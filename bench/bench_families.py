@@ -32,7 +32,7 @@ from bench.bench_boot import bench_variant  # noqa: E402
 from corpus import kernel_tree  # noqa: E402
 from corpus.dt import load_platform_file  # noqa: E402
 from corpus.pci_dt import with_dt_pci_functions  # noqa: E402
-from harness.platform import Platform, load_platform  # noqa: E402
+from harness.board import Board, load_board  # noqa: E402
 from harness.variant import NEXT, V614  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "corpus" / "examples"
@@ -62,9 +62,9 @@ BOARDS: dict[str, tuple[str, bool]] = {
 }
 
 
-def load(tree: Path, source: str, pci: bool) -> Platform:
+def load(tree: Path, source: str, pci: bool) -> Board:
     """The family's platform: compiled from the tree or read from corpus/examples."""
-    p = load_platform(EXAMPLES / source) if source.endswith(".json") else load_platform_file(tree / source)
+    p = load_board(EXAMPLES / source) if source.endswith(".json") else load_platform_file(tree / source)
     return with_dt_pci_functions(p) if pci else p
 
 

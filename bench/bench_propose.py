@@ -1,7 +1,9 @@
 """Time `propose` of the seed's fix variant on the prepared kernel tree, per step.
 
 Usage: python bench/bench_propose.py [VARIANT] [--tree DIR]
-Leaves nothing behind (the propose branch and worktree are removed).
+Leaves nothing behind (the propose branch and worktree are removed).  The
+prepared 6.12 tree lacks the series, so it is re-created for testing
+(``--prerequisites-mbox``): the timing covers those commits too.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def main() -> None:
     req = ProposeRequest(tree=tree, variant=m.variant, variant_id=f"bench-{m.variant.fingerprint()}",
                          reference=reference_for(m.id), signoff=True,
                          boards=[("rk3568-odroid-m1", load_bundled("rk3568-odroid-m1"))],
-                         out=str(tmp / "out"), force=True)
+                         out=str(tmp / "out"), force=True,
+                         prerequisites_mbox=str(tmp / "prerequisites.mbox"))
     try:
         res = propose(req)
         remove_worktree(open_tree(tree), Path(res.worktree), res.branch)

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from corpus import dts as dts_mod
+from corpus import hosttools
 from corpus.dt import dtb_to_platform
 from corpus.errors import DtError
 from corpus.families import family_of
-from harness.platform import VERSION as PLATFORM_VERSION
-from harness.platform import Platform
+from harness.board import VERSION as PLATFORM_VERSION
+from harness.board import Board, load_board
 
 # Bump when the conversion changes what it writes: invalidates every cache entry.
 BUILDER_REVISION = 2  # 2: keep DMA masters without a compatible
@@ -142,7 +143,7 @@ def platform_path(arch: str, tree: Path, dts: Path) -> str:
     return (Path(arch) / rel).as_posix()
 
 
-def board_summary(p: Platform) -> dict[str, Any]:
+def board_summary(p: Board) -> dict[str, Any]:
     """Per-family IOMMU instances and clients of one platform.
 
     ``instances``/``clients`` count nodes; the ``enabled_`` variants only those
@@ -215,8 +216,6 @@ def cache_key(tool_id: str, deps: Iterable[tuple[str, str]]) -> str:
 
 def tool_identity(tree: Path) -> str:
     """cpp and dtc versions and flags: a change rebuilds everything."""
-    from corpus import hosttools
-
     parts = [" ".join(dts_mod.cpp_argv(Path("x.dts"), tree)),
              " ".join(dts_mod.dtc_argv(Path("x.dts"), tree))]
     for argv in (["cpp", "--version"], [dts_mod.dtc_binary(tree), "--version"]):
@@ -381,10 +380,8 @@ def _still_valid(prev: dict[str, Any], tool_id: str, hashes: FileHashes, out: Pa
     return prev.get("platform") is None or (out / prev["platform"]).is_file()
 
 
-def load_corpus(out: Path, match: Sequence[str] = ()) -> list[Platform]:
+def load_corpus(out: Path, match: Sequence[str] = ()) -> list[Board]:
     """Every platform a build wrote to ``out`` (optionally filtered like ``--match``)."""
-    from harness.platform import load_platform
-
     index = load_index(out)
     plats = []
     for b in index.get("boards", {}).values():
@@ -394,7 +391,7 @@ def load_corpus(out: Path, match: Sequence[str] = ()) -> list[Platform]:
         below = rel.split("/", 1)[-1].removesuffix(".json") + ".dts"
         if match and not any(fnmatch.fnmatchcase(below, m) for m in match):
             continue
-        plats.append(load_platform(out / rel))
+        plats.append(load_board(out / rel))
     return plats
 
 

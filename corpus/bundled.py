@@ -16,7 +16,7 @@ from pathlib import Path
 from corpus.build import board_summary
 from corpus.dt import load_platform_file
 from corpus.errors import DtError
-from harness.platform import Platform, load_platform
+from harness.board import Board, load_board
 
 BOARDS_DIR = Path(__file__).parent / "boards"
 
@@ -48,9 +48,9 @@ def bundled_path(name: str) -> Path:
     return BOARDS_DIR / f"{name}.json"
 
 
-def load_bundled(name: str) -> Platform:
+def load_bundled(name: str) -> Board:
     """Load one bundled board by name (``rk3568-odroid-m1``)."""
-    return load_platform(bundled_path(name))
+    return load_board(bundled_path(name))
 
 
 def regenerate(tree: Path, out: Path = BOARDS_DIR) -> list[tuple[str, list[str]]]:

@@ -1,9 +1,9 @@
-"""Device trees to platforms: DTS/DTB/JSON files in, :class:`Platform` out.
+"""Device trees to platforms: DTS/DTB/JSON files in, :class:`Board` out.
 
 The entry points are :func:`load_platform_file` (any of the three formats),
 :func:`dts_to_dtb` (cpp + dtc, the way Kbuild does it) and
 :func:`dtb_to_platform` (a blob to the normalised description of
-``harness.platform``).  Every problem with the input is a :class:`DtError`
+``harness.board``).  Every problem with the input is a :class:`DtError`
 with a one-line message naming the file; nothing else escapes for bad input.
 
 Which nodes are kept: every node with a ``compatible`` (those are what
@@ -22,15 +22,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+from corpus import dts as dts_mod
 from corpus.errors import DtError
 from corpus.fdt import FDT_MAGIC, RawNode, read_nodes
-from harness.platform import (
+from harness.board import (
     KEPT_PROPERTIES,
+    Board,
+    BoardError,
     IommuMapEntry,
     IommuRef,
     Node,
-    Platform,
-    PlatformError,
+    load_board,
 )
 
 __all__ = ["DtError", "dtb_to_platform", "dts_to_dtb", "load_platform_file"]
@@ -76,15 +78,13 @@ def dts_to_dtb(dts: Path, tree: Path | None = None) -> bytes:
     ``tree`` defaults to the kernel root found above ``dts``.  See
     :mod:`corpus.dts` for the exact command lines.
     """
-    from corpus import dts as dts_mod
-
     return dts_mod.compile_dts(Path(dts), Path(tree) if tree is not None else None).dtb
 
 
 def dtb_to_platform(
     blob: bytes, name: str, provenance: dict[str, Any], *, label: str | None = None
-) -> Platform:
-    """Turn a DTB into a validated :class:`Platform` called ``name``.
+) -> Board:
+    """Turn a DTB into a validated :class:`Board` called ``name``.
 
     Error messages start with ``label`` (default: ``name``), normally the
     file the blob came from.  Raises :class:`DtError` for any malformed blob
@@ -95,15 +95,15 @@ def dtb_to_platform(
     return _Converter(raw, label).platform(name, provenance)
 
 
-def load_platform_file(path: str | os.PathLike[str], tree: Path | None = None) -> Platform:
+def load_platform_file(path: str | os.PathLike[str], tree: Path | None = None) -> Board:
     """Load a platform from a ``.dts``, ``.dtb`` or ``.json`` file.
 
     The format is recognised from the content (FDT magic, JSON object) and
     then the suffix.  A ``.dts`` must live inside a kernel tree (or ``tree``
     is given).  The platform is named after the file stem; DT inputs get a
     provenance with the source, tree version/commit and the DTB's sha256.
-    JSON files are validated by :func:`harness.platform.load_platform`
-    (raising :class:`harness.platform.PlatformError`).
+    JSON files are validated by :func:`harness.board.load_board`
+    (raising :class:`harness.board.BoardError`).
     """
     p = Path(path)
     label = str(path)
@@ -122,12 +122,8 @@ def load_platform_file(path: str | os.PathLike[str], tree: Path | None = None) -
         prov = {"source": label, "sha256": hashlib.sha256(blob).hexdigest()}
         return dtb_to_platform(blob, p.stem, prov, label=label)
     if p.suffix == ".json" or head.lstrip()[:1] == b"{":
-        from harness.platform import load_platform
-
-        return load_platform(p)
+        return load_board(p)
     if p.suffix in (".dts", ".dtsi"):
-        from corpus import dts as dts_mod
-
         compiled = dts_mod.compile_dts(p, Path(tree) if tree is not None else None)
         return dtb_to_platform(compiled.dtb, p.stem, compiled.provenance(), label=label)
     raise DtError(f"{label}: unknown format (expected a .dts, .dtb or .json platform)")
@@ -296,7 +292,7 @@ class _Converter:
 
     # -- whole tree ------------------------------------------------------------
 
-    def platform(self, name: str, provenance: dict[str, Any]) -> Platform:
+    def platform(self, name: str, provenance: dict[str, Any]) -> Board:
         raw = self.raw
         keep = [False] * len(raw)
 
@@ -346,7 +342,7 @@ class _Converter:
         model = ""
         if raw and "model" in raw[0].props:
             model = self.string(raw[0], "model")
-        plat = Platform(
+        plat = Board(
             name=name,
             model=model,
             firmware="dt",
@@ -356,8 +352,8 @@ class _Converter:
         # The JSON loader is the single definition of "valid"; a blob that
         # converts must also survive a save/load round trip.
         try:
-            Platform.from_json(plat.to_json(), self.label)
-        except PlatformError as e:
+            Board.from_json(plat.to_json(), self.label)
+        except BoardError as e:
             raise DtError(str(e)) from None
         return plat
 

@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from corpus import hosttools, kernel_tree
 from corpus.errors import DtError
 
 CPP_TIMEOUT = 60.0
@@ -69,8 +70,6 @@ class Compiled:
 
 def kernel_root(dts: Path, tree: Path | None = None) -> Path:
     """The kernel tree ``dts`` belongs to (``tree`` if given)."""
-    from corpus import kernel_tree
-
     if tree is not None:
         if not kernel_tree.is_kernel_tree(tree):
             raise DtError(f"{tree}: not a kernel tree (no Makefile/scripts/dtc)")
@@ -91,7 +90,6 @@ def dtc_binary(tree: Path) -> str:
     own = tree / "scripts" / "dtc" / "dtc"
     if own.is_file() and os.access(own, os.X_OK):
         return str(own)
-    from corpus import hosttools
 
     return hosttools.which("dtc")  # ToolError naming the Debian package if missing
 
@@ -113,8 +111,6 @@ def dtc_argv(dts: Path, tree: Path) -> list[str]:
 
 def preprocess(dts: Path, tree: Path) -> tuple[bytes, list[Path]]:
     """Run cpp on ``dts``; return the output and the files it read."""
-    from corpus import hosttools
-
     with tempfile.TemporaryDirectory(prefix="probefuzz-dts-") as tmp:
         depfile = Path(tmp) / "deps"
         try:
@@ -129,8 +125,6 @@ def preprocess(dts: Path, tree: Path) -> tuple[bytes, list[Path]]:
 
 def compile_dts(dts: Path, tree: Path | None = None) -> Compiled:
     """Preprocess and compile a board; :class:`DtError` on any failure."""
-    from corpus import hosttools
-
     dts = Path(dts)
     if not dts.exists():
         raise DtError(f"{dts}: no such file")
@@ -157,8 +151,6 @@ def parse_depfile(text: str) -> list[Path]:
 @lru_cache(maxsize=16)
 def tree_version(tree: Path) -> str:
     """``VERSION.PATCHLEVEL.SUBLEVEL`` of the tree's top Makefile ("" if unknown)."""
-    from corpus import hosttools, kernel_tree
-
     try:
         return kernel_tree.kernel_version(tree)
     except (OSError, hosttools.ToolError):
@@ -170,7 +162,6 @@ def tree_commit(tree: Path) -> str:
     """The tree's git HEAD commit, "" if it is not a git work tree."""
     if not (tree / ".git").exists():
         return ""
-    from corpus import hosttools
 
     try:
         r = hosttools.run(["git", "-C", str(tree), "rev-parse", "HEAD"], timeout=30, check=False)

@@ -1,8 +1,8 @@
 """An atheris (libFuzzer) target over the platform loaders.
 
 The property: whatever the bytes, loading ends in a valid
-:class:`~harness.platform.Platform` or in one of the two input errors
-(:class:`~corpus.errors.DtError` for DTBs, ``PlatformError`` for JSON) with a
+:class:`~harness.board.Board` or in one of the two input errors
+(:class:`~corpus.errors.DtError` for DTBs, ``BoardError`` for JSON) with a
 one-line message -- never another exception, never an interpreter crash
 (libfdt is C: a crash kills the fuzzer process, which libFuzzer reports).
 
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["corpus", "harness.platform"]):
+with atheris.instrument_imports(include=["corpus", "harness.board"]):
     from corpus.dt import dtb_to_platform
     from corpus.errors import DtError
     from corpus.fdt import FDT_MAGIC
-    from harness.platform import Platform, PlatformError
+    from harness.board import Board, BoardError
 
 SEEDS = [
     *sorted((Path(__file__).resolve().parents[1] / "tests" / "corpus" / "fixtures").glob("*.dtb")),
@@ -47,15 +47,15 @@ def test_one_input(data: bytes) -> None:
         except DtError as e:
             _one_line(str(e))
             return
-        Platform.from_json(p.to_json(), "fuzz")  # what converts must validate
+        Board.from_json(p.to_json(), "fuzz")  # what converts must validate
         return
     try:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return
     try:
-        Platform.from_json(obj, "fuzz.json")
-    except PlatformError as e:
+        Board.from_json(obj, "fuzz.json")
+    except BoardError as e:
         _one_line(str(e))
 
 

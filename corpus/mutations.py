@@ -1,7 +1,7 @@
 """Device-tree mutations: vary a real platform the way real boards differ.
 
-Every operation is a pure function ``(Platform, ...) -> Platform``: the
-input is left alone and the result still passes ``Platform.from_json``
+Every operation is a pure function ``(Board, ...) -> Board``: the
+input is left alone and the result still passes ``Board.from_json``
 validation (no dangling ``iommus``/``iommu-map`` references, parents present,
 ``iommus`` argument counts matching the provider's ``#iommu-cells``).  For
 speed the result shares the :class:`Node` objects it did not change with the
@@ -31,7 +31,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from harness.platform import ExtraDevice, IommuMapEntry, IommuRef, Node, Platform
+from harness.board import Board, ExtraDevice, IommuMapEntry, IommuRef, Node
 
 NO_DRIVER_COMPATIBLE = "probefuzz,iommu-without-driver"
 
@@ -43,46 +43,46 @@ class MutationError(ValueError):
 # -- queries ---------------------------------------------------------------------
 
 
-def iommus(p: Platform) -> list[Node]:
+def iommus(p: Board) -> list[Node]:
     """IOMMU providers (nodes with ``#iommu-cells``), in DT order."""
     return [n for n in p.nodes if n.iommu_cells is not None]
 
 
-def clients(p: Platform, iommu: str | None = None) -> list[Node]:
+def clients(p: Board, iommu: str | None = None) -> list[Node]:
     """Nodes with ``iommus`` (optionally: referencing ``iommu``)."""
     return [n for n in p.nodes if n.iommus and (iommu is None or any(r.iommu == iommu for r in n.iommus))]
 
 
-def devices(p: Platform) -> list[Node]:
+def devices(p: Board) -> list[Node]:
     """Non-IOMMU nodes with a ``compatible`` below the root: candidate clients."""
     return [n for n in p.nodes if n.compatible and n.iommu_cells is None and n.path != "/"]
 
 
-def validate(p: Platform) -> Platform:
-    """``p`` if it survives a JSON round trip with validation (PlatformError if not)."""
-    Platform.from_json(p.to_json(), p.name)
+def validate(p: Board) -> Board:
+    """``p`` if it survives a JSON round trip with validation (BoardError if not)."""
+    Board.from_json(p.to_json(), p.name)
     return p
 
 
 # -- helpers ---------------------------------------------------------------------
 
 
-def _node(p: Platform, path: str) -> Node:
+def _node(p: Board, path: str) -> Node:
     for n in p.nodes:
         if n.path == path:
             return n
     raise MutationError(f"{p.name}: no node {path}")
 
 
-def _iommu(p: Platform, path: str) -> Node:
+def _iommu(p: Board, path: str) -> Node:
     n = _node(p, path)
     if n.iommu_cells is None:
         raise MutationError(f"{p.name}: {path} is not an IOMMU (no #iommu-cells)")
     return n
 
 
-def _with(p: Platform, changes: dict[str, Node | None], *, add: Sequence[Node] = (),
-          extra: Sequence[ExtraDevice] | None = None) -> Platform:
+def _with(p: Board, changes: dict[str, Node | None], *, add: Sequence[Node] = (),
+          extra: Sequence[ExtraDevice] | None = None) -> Board:
     """A new platform: nodes replaced (None: removed), ``add`` appended, extras set."""
     nodes = []
     for n in p.nodes:
@@ -105,29 +105,29 @@ def _in_subtree(path: str, root: str) -> bool:
 # -- operations --------------------------------------------------------------------
 
 
-def set_status(p: Platform, path: str, status: str) -> Platform:
+def set_status(p: Board, path: str, status: str) -> Board:
     """Set a node's ``status`` ("okay", "disabled", "fail", ...)."""
     n = _node(p, path)
     return _with(p, {path: replace(n, status=status)})
 
 
-def disable_iommu(p: Platform, path: str) -> Platform:
+def disable_iommu(p: Board, path: str) -> Board:
     """``status = "disabled"`` on an IOMMU: its clients keep their references."""
     _iommu(p, path)
     return set_status(p, path, "disabled")
 
 
-def enable_node(p: Platform, path: str) -> Platform:
+def enable_node(p: Board, path: str) -> Board:
     """``status = "okay"``."""
     return set_status(p, path, "okay")
 
 
-def disable_node(p: Platform, path: str) -> Platform:
+def disable_node(p: Board, path: str) -> Board:
     """``status = "disabled"``."""
     return set_status(p, path, "disabled")
 
 
-def drop_iommu(p: Platform, path: str) -> Platform:
+def drop_iommu(p: Board, path: str) -> Board:
     """Remove an IOMMU node (and its subtree) and every reference to it."""
     _iommu(p, path)
     changes: dict[str, Node | None] = {}
@@ -143,14 +143,14 @@ def drop_iommu(p: Platform, path: str) -> Platform:
     return _with(p, changes)
 
 
-def orphan_iommu(p: Platform, path: str) -> Platform:
+def orphan_iommu(p: Board, path: str) -> Board:
     """Give an IOMMU a compatible no driver matches: its driver "is not built",
     the instance never registers and its clients wait for it."""
     n = _iommu(p, path)
     return _with(p, {path: replace(n, compatible=(NO_DRIVER_COMPATIBLE,))})
 
 
-def fresh_args(p: Platform, iommu: str) -> tuple[int, ...]:
+def fresh_args(p: Board, iommu: str) -> tuple[int, ...]:
     """Specifier cells for a new master of ``iommu``: the next unused first cell."""
     node = _iommu(p, iommu)
     cells = node.iommu_cells or 0
@@ -160,8 +160,8 @@ def fresh_args(p: Platform, iommu: str) -> tuple[int, ...]:
     return (max(used, default=-1) + 1,) + (0,) * (cells - 1)
 
 
-def add_iommus_ref(p: Platform, client: str, iommu: str,
-                   args: Sequence[int] | None = None) -> Platform:
+def add_iommus_ref(p: Board, client: str, iommu: str,
+                   args: Sequence[int] | None = None) -> Board:
     """Append one ``iommus`` specifier to ``client``.
 
     ``args`` defaults to :func:`fresh_args`; its length must match the
@@ -178,7 +178,7 @@ def add_iommus_ref(p: Platform, client: str, iommu: str,
     return _with(p, {client: replace(n, iommus=n.iommus + (IommuRef(iommu, a),))})
 
 
-def remove_iommus_ref(p: Platform, client: str, index: int = -1) -> Platform:
+def remove_iommus_ref(p: Board, client: str, index: int = -1) -> Board:
     """Drop one ``iommus`` specifier (default: the last) from ``client``."""
     n = _node(p, client)
     if not n.iommus:
@@ -191,7 +191,7 @@ def remove_iommus_ref(p: Platform, client: str, index: int = -1) -> Platform:
     return _with(p, {client: replace(n, iommus=tuple(refs))})
 
 
-def share_stream_ids(p: Platform, source: str, target: str) -> Platform:
+def share_stream_ids(p: Board, source: str, target: str) -> Board:
     """Make ``target`` use ``source``'s specifiers for every IOMMU ``source``
     uses (added if ``target`` had none for it): duplicate stream IDs."""
     src, dst = _node(p, source), _node(p, target)
@@ -202,8 +202,8 @@ def share_stream_ids(p: Platform, source: str, target: str) -> Platform:
     return _with(p, {target: replace(dst, iommus=refs)})
 
 
-def set_dma_ranges(p: Platform, path: str,
-                   ranges: Sequence[tuple[int, int, int]] | None) -> Platform:
+def set_dma_ranges(p: Board, path: str,
+                   ranges: Sequence[tuple[int, int, int]] | None) -> Board:
     """``dma-ranges`` of ``path``: None removes it, ``()`` is the empty (1:1)
     property, else ``(child, parent, size)`` triples."""
     n = _node(p, path)
@@ -214,14 +214,14 @@ def set_dma_ranges(p: Platform, path: str,
 
 
 def add_pci_host(
-    p: Platform,
+    p: Board,
     iommu: str,
     ranges: Sequence[tuple[int, int, int]] = ((0x0, 0x0, 0x10000),),
     *,
     mask: int | None = None,
     endpoints: Sequence[int] = (0x0, 0x100),
     address: int | None = None,
-) -> Platform:
+) -> Board:
     """Add a PCIe host bridge whose ``iommu-map`` sends requester IDs to ``iommu``.
 
     ``ranges`` are ``(rid-base, iommu-base, length)``; ``endpoints`` the
@@ -255,49 +255,49 @@ def add_pci_host(
 # -- random choice -------------------------------------------------------------------
 
 
-Mutation = Callable[[Platform, random.Random], tuple[Platform, str]]
+Mutation = Callable[[Board, random.Random], tuple[Board, str]]
 
 
-def _m_disable_iommu(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_disable_iommu(p: Board, rng: random.Random) -> tuple[Board, str]:
     n = rng.choice(iommus(p))
     return disable_iommu(p, n.path), f"disable IOMMU {n.path}"
 
 
-def _m_drop_iommu(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_drop_iommu(p: Board, rng: random.Random) -> tuple[Board, str]:
     n = rng.choice(iommus(p))
     return drop_iommu(p, n.path), f"drop IOMMU {n.path}"
 
 
-def _m_orphan_iommu(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_orphan_iommu(p: Board, rng: random.Random) -> tuple[Board, str]:
     n = rng.choice(iommus(p))
     return orphan_iommu(p, n.path), f"no driver for IOMMU {n.path}"
 
 
-def _m_add_ref(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_add_ref(p: Board, rng: random.Random) -> tuple[Board, str]:
     c, m = rng.choice(devices(p)), rng.choice(iommus(p))
     return add_iommus_ref(p, c.path, m.path), f"add iommus {m.path} to {c.path}"
 
 
-def _m_remove_ref(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_remove_ref(p: Board, rng: random.Random) -> tuple[Board, str]:
     c = rng.choice(clients(p))
     i = rng.randrange(len(c.iommus))
     return remove_iommus_ref(p, c.path, i), f"remove iommus[{i}] of {c.path}"
 
 
-def _m_share(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_share(p: Board, rng: random.Random) -> tuple[Board, str]:
     src = rng.choice(clients(p))
     dst = rng.choice([n for n in devices(p) if n.path != src.path])
     return share_stream_ids(p, src.path, dst.path), f"{dst.path} shares stream IDs of {src.path}"
 
 
-def _m_toggle_client(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_toggle_client(p: Board, rng: random.Random) -> tuple[Board, str]:
     c = rng.choice(clients(p))
     if c.available():
         return disable_node(p, c.path), f"disable {c.path}"
     return enable_node(p, c.path), f"enable {c.path}"
 
 
-def _m_pci(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_pci(p: Board, rng: random.Random) -> tuple[Board, str]:
     m = rng.choice(iommus(p))
     n = rng.randint(1, 3)
     bases = sorted(rng.sample(range(0, 0x100), n))
@@ -307,7 +307,7 @@ def _m_pci(p: Platform, rng: random.Random) -> tuple[Platform, str]:
     return add_pci_host(p, m.path, ranges, mask=mask, endpoints=eps), f"PCI host behind {m.path}"
 
 
-def _m_dma_ranges(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def _m_dma_ranges(p: Board, rng: random.Random) -> tuple[Board, str]:
     c = rng.choice(clients(p))
     target = c.parent_path or "/"
     choice = rng.choice(["absent", "empty", "offset"])
@@ -321,7 +321,7 @@ def _m_dma_ranges(p: Platform, rng: random.Random) -> tuple[Platform, str]:
 
 
 # (name, mutation, applicability test)
-MUTATIONS: tuple[tuple[str, Mutation, Callable[[Platform], bool]], ...] = (
+MUTATIONS: tuple[tuple[str, Mutation, Callable[[Board], bool]], ...] = (
     ("disable_iommu", _m_disable_iommu, lambda p: bool(iommus(p))),
     ("drop_iommu", _m_drop_iommu, lambda p: bool(iommus(p))),
     ("orphan_iommu", _m_orphan_iommu, lambda p: bool(iommus(p))),
@@ -334,7 +334,7 @@ MUTATIONS: tuple[tuple[str, Mutation, Callable[[Platform], bool]], ...] = (
 )
 
 
-def random_mutation(p: Platform, rng: random.Random) -> tuple[Platform, str]:
+def random_mutation(p: Board, rng: random.Random) -> tuple[Board, str]:
     """Apply one randomly chosen applicable mutation; return it and a description.
 
     Returns ``(p, "no applicable mutation")`` for a platform without IOMMUs

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.platform import ExtraDevice, Node, Platform
+from harness.board import Board, ExtraDevice, Node
 
 _PCI_TYPES = ("pci", "pciex")
 
@@ -23,7 +23,7 @@ def _is_pci(n: Node | None) -> bool:
     return n is not None and n.props.get("device_type") in _PCI_TYPES
 
 
-def dt_pci_functions(platform: Platform) -> list[ExtraDevice]:
+def dt_pci_functions(platform: Board) -> list[ExtraDevice]:
     """One extra device per available DT node that is a PCI function.
 
     A function is a node with ``reg`` whose parent is a PCI bus node (the
@@ -59,7 +59,7 @@ def dt_pci_functions(platform: Platform) -> list[ExtraDevice]:
     return out
 
 
-def with_dt_pci_functions(platform: Platform) -> Platform:
+def with_dt_pci_functions(platform: Board) -> Board:
     """A copy of ``platform`` with :func:`dt_pci_functions` added (existing
     extra devices of the same name win)."""
     have = {e.name for e in platform.extra_devices}

@@ -1,7 +1,7 @@
 """An ``explore`` campaign: every variant of a space x a corpus, on a cluster, resumable.
 
 The campaign is cut into work units (:class:`Part`): one variant on a slice
-of the corpus and a range of each board's scenarios.  Scenario ``j`` of a
+of the corpus and a range of each board's scenarios.  FuzzInput ``j`` of a
 board is its plain boot for ``j = 0`` and otherwise generated from bytes
 drawn from ``(seed, board name, j)`` alone, so every variant meets the same
 scenarios (a fair ranking) and the findings do not depend on how the
@@ -37,13 +37,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.store import CrashStore, SaveResult, StoreError, make_reproducer, platform_digest, title_key
+from tqdm import tqdm
+
 from fuzz.cluster import RunFigures, choose, executor
+from fuzz.crashstore import (
+    CrashStore,
+    SaveResult,
+    StoreError,
+    load_reproducer,
+    make_reproducer,
+    platform_digest,
+    title_key,
+    tool_version,
+)
+from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.session import Session
-from fuzz.gen import Board, GenContext, Scenario, from_bytes
+from fuzz.gen import CorpusBoard, FuzzInput, GenContext, from_bytes
 from harness.boot import boot_config_from_json
 from harness.findings import KINDS
-from harness.variant import Variant, variant_from_json, variant_to_json
+from harness.variant import SITES, Variant, variant_from_json, variant_to_json
+from mutators.space import resolve, space
 
 STATE = "state.jsonl"
 CAMPAIGN = "campaign.json"
@@ -67,7 +80,7 @@ class ExploreRequest:
 
     base: str
     depth: int
-    boards: list[Board]
+    boards: list[CorpusBoard]
     out: Path
     runs_per_board: int = DEFAULT_RUNS_PER_BOARD
     time_per_variant: float | None = None
@@ -81,9 +94,6 @@ class ExploreRequest:
 
     def identity(self) -> dict[str, Any]:
         """What must match for a restart to resume this campaign (not where it runs)."""
-        from corpus.store import tool_version
-        from harness.variant import SITES
-
         return {"tool": tool_version(), "sites": sorted(SITES), "layout": LAYOUT,
                 "base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
                 "time_per_variant": self.time_per_variant, "seed": self.seed,
@@ -156,8 +166,6 @@ def variant_dirname(v: Variant | str, fingerprint: str) -> str:
 
 def units_for(base: str, depth: int, also: tuple[str, ...] = ()) -> list[Unit]:
     """The base itself, every variant within ``depth`` mutations of it, and ``also``."""
-    from mutators.space import resolve, space
-
     root = resolve(base)
     mutants = [root, *space(base, depth)] if depth > 0 else [root]
     ids = {m.id for m in mutants}
@@ -227,21 +235,19 @@ def setup_worker(ctx: dict[str, Any]) -> dict[str, Any]:
             "variants": variants, "cfg": ctx["cfg"], "known": {}, "known_files": {}}
 
 
-def _known(st: dict[str, Any], minimised: Path) -> dict[str, Scenario]:
+def _known(st: dict[str, Any], minimised: Path) -> dict[str, FuzzInput]:
     """Minimised scenarios by title: this worker's own, and ``OUT/minimised`` when
     the worker shares the client's file system (cached per worker)."""
-    out: dict[str, Scenario] = dict(st["known"])
+    out: dict[str, FuzzInput] = dict(st["known"])
     if st["cfg"]["host"] != socket.gethostname():
         return out
-    from corpus.store import load_reproducer
-
-    cache: dict[str, tuple[str, Scenario]] = st["known_files"]
+    cache: dict[str, tuple[str, FuzzInput]] = st["known_files"]
     for path in CrashStore(minimised).paths():
         key = str(path)
         if key not in cache:
             try:
                 r = load_reproducer(path)
-                s = Scenario(board=r.platform().name, platform=r.platform(),
+                s = FuzzInput(board=r.platform().name, platform=r.platform(),
                              cfg=boot_config_from_json(r.config, list(r.schedule)))
                 cache[key] = (r.title, s)
             except (StoreError, ValueError, TypeError):
@@ -257,7 +263,7 @@ def run_part(st: dict[str, Any], part: Part) -> dict[str, Any]:
     cfg = st["cfg"]
     u: Unit = st["units"][part.unit]
     v: Variant = st["variants"][part.unit]
-    boards: list[Board] = st["boards"][part.b0:part.b1]
+    boards: list[CorpusBoard] = st["boards"][part.b0:part.b1]
     out = Path(cfg["out"])
     mem = MemoryStore()
     session = Session(v, cfg["engine"], None, known=_known(st, out / "minimised"))
@@ -274,12 +280,8 @@ def run_part(st: dict[str, Any], part: Part) -> dict[str, Any]:
         runs = None if cfg["time_per_variant"] else cfg["runs_per_board"] * len(boards)
         seconds = cfg["time_per_variant"]
         if cfg["engine"] == "hypothesis":
-            from fuzz.engines import hypothesis_engine
-
             stats = hypothesis_engine.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"])
         else:
-            from fuzz.engines import native
-
             stats = native.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"],
                                      guided=False)
     for title, s in session.known.items():
@@ -472,8 +474,6 @@ def _titles(path: Path) -> list[str]:
 def _bar(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=initial, unit="unit", file=sys.stderr, dynamic_ncols=True,
                 disable=None)
 

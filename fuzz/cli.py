@@ -34,10 +34,10 @@ class UsageError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     errs: list[type[BaseException]] = [UsageError]
-    from harness.platform import PlatformError
+    from harness.board import BoardError
     from harness.variant import VariantError
 
-    errs += [PlatformError, VariantError]
+    errs += [BoardError, VariantError]
     try:
         from corpus.hosttools import ToolError
 
@@ -52,7 +52,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         pass
     try:
         from corpus.mutations import MutationError
-        from corpus.store import StoreError
+        from fuzz.crashstore import StoreError
 
         errs += [StoreError, MutationError]
     except ImportError:

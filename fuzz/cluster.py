@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from fuzz.cli import UsageError
+
 EXECUTORS = ("dask", "fork", "serial")
 RECYCLE_EVERY = 8  # fork pool: a worker process is replaced after this many units
 PARENT_ENV = "PROBEFUZZ_CLUSTER_PARENT"
@@ -253,6 +255,7 @@ class _Dask(Executor):
     def __init__(self, figures: RunFigures, token: str, ctx: Any, setup: Callable[[Any], Any],
                  jobs: int, scheduler: str | None) -> None:
         super().__init__("dask", figures)
+        # distributed loads in ~1.4 s: imported only when Dask runs (a --jobs 1 run never does)
         import dask
         from distributed import Client, LocalCluster
 
@@ -399,8 +402,6 @@ def add_cluster_arguments(p: Any, executor: bool = True) -> None:
 
 def check_cluster_arguments(args: Any) -> None:
     """One-line errors for a malformed ``--scheduler`` or a contradiction."""
-    from fuzz.cli import UsageError
-
     if args.scheduler is None:
         return
     if args.executor not in (None, "dask"):

@@ -1,18 +1,24 @@
-"""Behaviour coverage of a run, for engines without code coverage.
+"""Behaviour coverage of a run: what every engine counts as coverage.
 
-libFuzzer measures edges of the instrumented model; the in-process engines
-measure *features* of a run's outcome instead: each end-of-run statistic
-value, each finding title, and each kernel-log line with its numbers and
-device names abstracted.  A run that shows a new feature did something no
-earlier run did, so its input is kept for mutation and the count of features
-seen is the coverage curve of the reports.
+The engines measure *features* of a run rather than line coverage of the
+model: each end-of-run statistic value, each finding title, each kernel-log
+line with its numbers and device names abstracted, the scheduling points
+where threads competed, and (with :class:`SiteRecorder`) each guard site's
+outcome.  A run that shows a new feature did something no earlier run did,
+so its input is kept for mutation and the count of features seen is the
+coverage curve of the reports.  The atheris engine hands the same features to
+libFuzzer as coverage counters (:func:`feature_index`).
 """
 
 from __future__ import annotations
 
 import re
+import zlib
+from collections.abc import Callable
+from typing import Any
 
-from harness.scenario import Result
+from harness import variant
+from harness.run import Result
 
 _NUM = re.compile(r"0x[0-9a-fA-F]+|\d+")
 _DEV = re.compile(r"[\w.-]+@[0-9a-fA-F]+|[0-9a-fA-F]{4,}\.[\w-]+")
@@ -28,4 +34,55 @@ def features(r: Result) -> set[str]:
         out.add("panic")
     # how much interleaving the run offered, bucketed
     out.add(f"decisions:{min(r.decisions, 64) // 4}")
+    # where threads competed (runs with record=True): the scheduling points
+    for where in set(r.where or ()):
+        out.add("sched:" + _NUM.sub("N", _DEV.sub("DEV", where))[:120])
     return out
+
+
+def feature_index(feature: str, counters: int) -> int:
+    """A stable counter index for ``feature`` (the same in every process)."""
+    return zlib.crc32(feature.encode()) % counters
+
+
+class SiteRecorder:
+    """Record which way each guard site went during runs (``site:<name>=<outcome>``).
+
+    While installed, ``harness.variant.check``/``choice`` (which the model
+    calls as ``variant.check(...)``) are wrapped to note their result; the
+    model's behaviour is unchanged.  One extra call per site evaluation, so
+    only the atheris worker installs it.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self._saved: tuple[Callable[..., Any], Callable[..., Any]] | None = None
+
+    def install(self) -> None:
+        check, choice = variant.check, variant.choice
+        seen = self.seen
+
+        def recorded_check(site: str, **env: Any) -> bool:
+            r = check(site, **env)
+            seen.add(f"site:{site}={r}")
+            return r
+
+        def recorded_choice(site: str) -> str:
+            r = choice(site)
+            seen.add(f"site:{site}={r}")
+            return r
+
+        self._saved = (check, choice)
+        variant.check = recorded_check  # type: ignore[assignment]
+        variant.choice = recorded_choice  # type: ignore[assignment]
+
+    def uninstall(self) -> None:
+        if self._saved is not None:
+            variant.check, variant.choice = self._saved  # type: ignore[assignment]
+            self._saved = None
+
+    def take(self) -> set[str]:
+        """The features recorded since the last call."""
+        out = set(self.seen)
+        self.seen.clear()
+        return out

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.store import CrashStore
 from fuzz.campaign import MemoryStore
 from fuzz.cluster import RunFigures, choose, executor
+from fuzz.crashstore import CrashStore
+from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.session import EngineStats, Session
-from fuzz.gen import Board, GenContext
+from fuzz.gen import CorpusBoard, GenContext
 from harness.variant import Variant, variant_from_json, variant_to_json
 
 UNITS_PER_JOB = 4  # spread a run budget finer than the workers, for balance
@@ -57,18 +58,14 @@ def _setup(ctx: dict[str, Any]) -> dict[str, Any]:
 
 def _run(st: dict[str, Any], u: FuzzUnit) -> dict[str, Any]:
     v: Variant = st["variant"]
-    boards: list[Board] = st["boards"]
+    boards: list[CorpusBoard] = st["boards"]
     mem = MemoryStore()
     ctx = GenContext(boards, mutate=st["mutate"])
     session = Session(v, st["engine"], None, minimise_findings=st["minimise"])
     session.store = mem
     if st["engine"] == "hypothesis":
-        from fuzz.engines import hypothesis_engine
-
         stats = hypothesis_engine.fuzz_loop(session, ctx, runs=u.runs, seconds=u.seconds, seed=u.seed)
     else:
-        from fuzz.engines import native
-
         stats = native.fuzz_loop(session, ctx, runs=u.runs, seconds=u.seconds, seed=u.seed)
     found = sorted((f.to_json() for f in session.found.values()), key=lambda d: d["first_execution"])
     return {"found": found, "files": {f.reproducer: mem.files[f.reproducer]
@@ -77,7 +74,7 @@ def _run(st: dict[str, Any], u: FuzzUnit) -> dict[str, Any]:
             "errors": stats.errors, "first": stats.time_to_first_finding}
 
 
-def fuzz_parallel(variant: Variant, boards: list[Board], *, engine: str, runs: int | None,
+def fuzz_parallel(variant: Variant, boards: list[CorpusBoard], *, engine: str, runs: int | None,
                   seconds: float | None, seed: int, jobs: int, scheduler: str | None, store: Path,
                   mutate: bool = True, minimise: bool = True,
                   on_found: Callable[[dict[str, Any]], None] | None = None,

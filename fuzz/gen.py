@@ -1,4 +1,4 @@
-"""Scenario generation from bytes: one generator for every engine.
+"""Fuzz input generation from bytes: one generator for every engine.
 
 A *scenario* is everything a run needs besides the variant: a platform from
 the corpus (maybe with one device-tree mutation from :mod:`corpus.mutations`)
@@ -29,6 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
+from hypothesis import strategies as st
+
+from corpus.mutations import MutationError, random_mutation
+from harness.board import Board
 from harness.boot import (
     ABSENT,
     BUILTIN,
@@ -39,7 +43,7 @@ from harness.boot import (
     boot_config_to_json,
 )
 from harness.errno import EINVAL, ENODEV, ENOMEM, EPROBE_DEFER
-from harness.platform import Platform
+from harness.iommu.drivers import all_drivers
 
 T = TypeVar("T")
 
@@ -103,8 +107,6 @@ class DrawProvider:
     sees each choice and shrinks it towards the range's low end."""
 
     def __init__(self, draw: Any) -> None:
-        from hypothesis import strategies as st
-
         self._draw = draw
         self._st = st
 
@@ -119,11 +121,11 @@ class DrawProvider:
 
 
 @dataclass(frozen=True)
-class Board:
+class CorpusBoard:
     """A corpus platform and what the generator picks from on it."""
 
     name: str
-    platform: Platform
+    platform: Board
     ref: str | None = None  # the file it came from (reproducers may refer to it)
 
 
@@ -131,7 +133,7 @@ class Board:
 class GenContext:
     """What a campaign lets the generator choose from."""
 
-    boards: list[Board]
+    boards: list[CorpusBoard]
     mutate: bool = True  # allow device-tree mutations
     events: bool = True  # allow post-boot unbind/bind/remove
     faults: bool = True  # allow fault injection (a failing allocation)
@@ -139,11 +141,11 @@ class GenContext:
 
 
 @dataclass
-class Scenario:
+class FuzzInput:
     """One run's inputs besides the variant."""
 
     board: str
-    platform: Platform
+    platform: Board
     cfg: BootConfig
     mutation: str | None = None
     platform_ref: str | None = None  # set only when the platform is the unmutated file
@@ -154,7 +156,7 @@ class Scenario:
         return boot_config_to_json(self.cfg)
 
     def __repr__(self) -> str:  # the platform is large: Hypothesis prints examples
-        return f"Scenario({self.describe()})"
+        return f"FuzzInput({self.describe()})"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # Hypothesis' pretty printer
         p.text(repr(self))
@@ -174,10 +176,8 @@ class Scenario:
 # -- what a platform offers -------------------------------------------------------
 
 
-def client_compatibles(p: Platform) -> list[str]:
+def client_compatibles(p: Board) -> list[str]:
     """First compatibles of the client drivers :class:`harness.boot.Boot` makes."""
-    from harness.iommu.drivers import all_drivers
-
     iommu_compat = {c for s in all_drivers() for c in s.compatible}
     seen: list[str] = []
     for n in p.nodes:
@@ -193,22 +193,20 @@ def client_compatibles(p: Platform) -> list[str]:
     return seen
 
 
-def iommu_driver_names(p: Platform) -> list[str]:
+def iommu_driver_names(p: Board) -> list[str]:
     """Names of the modelled IOMMU drivers that match an IOMMU node of ``p``."""
-    from harness.iommu.drivers import all_drivers
-
     compat = {c for n in p.nodes if n.iommu_cells is not None for c in n.compatible}
     return [s.name for s in all_drivers() if compat & set(s.compatible)]
 
 
-def event_targets(p: Platform) -> list[str]:
+def event_targets(p: Board) -> list[str]:
     """Devices an event may name: IOMMU clients first (the interesting ones)."""
     clients = [n.path for n in p.nodes if (n.iommus or n.iommu_map) and n.available()]
     others = [e.name for e in p.extra_devices]
     return clients + others
 
 
-def reorder_devices(p: Platform, rng: random.Random) -> Platform:
+def reorder_devices(p: Board, rng: random.Random) -> Board:
     """``p`` with its top-level subtrees in another order: of_platform_populate
     creates devices (and device_add runs the IOMMU notifier) in DT order."""
     blocks: dict[str, list[Any]] = {}
@@ -233,14 +231,12 @@ def _pick(fdp: Provider, seq: Sequence[T]) -> T:
     return seq[fdp.ConsumeIntInRange(0, len(seq) - 1)]
 
 
-def generate(fdp: Provider, ctx: GenContext) -> Scenario:
+def generate(fdp: Provider, ctx: GenContext) -> FuzzInput:
     """Read one scenario from ``fdp`` (the empty input is the plain boot of board 0)."""
     board = _pick(fdp, ctx.boards)
     platform = board.platform
     mutation = None
     if ctx.mutate and fdp.ConsumeIntInRange(0, 3) == 1:
-        from corpus.mutations import MutationError, random_mutation
-
         seed = fdp.ConsumeIntInRange(0, 0xFFFFFFFF)
         try:
             platform, mutation = random_mutation(platform, random.Random(seed))
@@ -281,21 +277,19 @@ def generate(fdp: Provider, ctx: GenContext) -> Scenario:
     # A boot makes thousands of scheduling decisions once probing is
     # asynchronous; a repeated pattern reaches the late windows too.
     cfg.schedule = pattern * _pick(fdp, SCHEDULE_REPEATS) if pattern else []
-    return Scenario(board=board.name, platform=platform, cfg=cfg, mutation=mutation,
+    return FuzzInput(board=board.name, platform=platform, cfg=cfg, mutation=mutation,
                     platform_ref=board.ref if mutation is None else None)
 
 
-def from_bytes(data: bytes, ctx: GenContext) -> Scenario:
+def from_bytes(data: bytes, ctx: GenContext) -> FuzzInput:
     """:func:`generate` over ``data`` with the pure-Python provider."""
     return generate(ByteProvider(data), ctx)
 
 
 def scenarios(ctx: GenContext) -> Any:
-    """The generator as a Hypothesis strategy of :class:`Scenario`."""
-    from hypothesis import strategies as st
-
+    """The generator as a Hypothesis strategy of :class:`FuzzInput`."""
     @st.composite
-    def _scenario(draw: Any) -> Scenario:
+    def _scenario(draw: Any) -> FuzzInput:
         return generate(DrawProvider(draw), ctx)
 
     return _scenario()
@@ -303,11 +297,14 @@ def scenarios(ctx: GenContext) -> Any:
 
 def scenario_from_bytes_strategy(ctx: GenContext, max_size: int = 256) -> Any:
     """The same generator driven by Hypothesis ``st.binary()`` (raw bytes)."""
-    from hypothesis import strategies as st
-
     return st.binary(max_size=max_size).map(lambda b: from_bytes(b, ctx))
 
 
-def with_cfg(s: Scenario, **changes: Any) -> Scenario:
+def with_cfg(s: FuzzInput, **changes: Any) -> FuzzInput:
     """A copy of ``s`` with BootConfig fields replaced."""
     return replace(s, cfg=replace(s.cfg, **changes))
+
+
+# Old name, for branches in flight when it was renamed (issue 12); gen.Board
+# (now CorpusBoard) has no alias: harness.board.Board is the board description.
+Scenario = FuzzInput

@@ -25,11 +25,11 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from fuzz.dedup import same_bug
-from fuzz.gen import Scenario, client_compatibles, with_cfg
+from fuzz.gen import FuzzInput, client_compatibles, with_cfg
+from harness.board import Board
 from harness.boot import ABSENT, BootConfig, DriverConfig
 from harness.findings import Finding
-from harness.platform import Platform
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.variant import Variant
 
 T = TypeVar("T")
@@ -40,7 +40,7 @@ DEFAULT_BUDGET = 600
 class MinimiseResult:
     """The minimised scenario, its finding, and what minimising cost."""
 
-    scenario: Scenario
+    scenario: FuzzInput
     finding: Finding
     runs: int
     devices_before: int
@@ -61,7 +61,7 @@ class Minimiser:
         self.runs = 0
         self.finding: Finding | None = None
 
-    def fails(self, s: Scenario) -> bool:
+    def fails(self, s: FuzzInput) -> bool:
         """Does ``s`` still produce the title?  (Harness errors count as no.)"""
         if self.runs >= self.budget:
             raise _Budget
@@ -76,8 +76,8 @@ class Minimiser:
             return True
         return False
 
-    def ddmin(self, items: Sequence[T], build: Callable[[list[T]], Scenario | None],
-              cur: Scenario) -> Scenario:
+    def ddmin(self, items: Sequence[T], build: Callable[[list[T]], FuzzInput | None],
+              cur: FuzzInput) -> FuzzInput:
         """Drop chunks of ``items`` while ``build(kept)`` still fails (None: invalid)."""
         kept = list(items)
         n = max(1, len(kept) // 2)
@@ -103,7 +103,7 @@ def first_match(r: Result, title: str) -> Finding | None:
     return None
 
 
-def minimise(s: Scenario, variant: Variant, title: str,
+def minimise(s: FuzzInput, variant: Variant, title: str,
              budget: int = DEFAULT_BUDGET) -> MinimiseResult:
     """Minimise ``s`` (which must produce ``title`` under ``variant``)."""
     m = Minimiser(variant, title, budget)
@@ -124,7 +124,7 @@ def minimise(s: Scenario, variant: Variant, title: str,
     return MinimiseResult(cur, m.finding, m.runs, before, _device_count(cur.platform))
 
 
-def _confirm(m: Minimiser, s: Scenario) -> bool:
+def _confirm(m: Minimiser, s: FuzzInput) -> bool:
     m.budget = m.runs + 1
     return m.fails(s)
 
@@ -132,13 +132,13 @@ def _confirm(m: Minimiser, s: Scenario) -> bool:
 # -- passes ------------------------------------------------------------------------
 
 
-def _events(m: Minimiser, s: Scenario) -> Scenario:
+def _events(m: Minimiser, s: FuzzInput) -> FuzzInput:
     if not s.cfg.events:
         return s
     return m.ddmin(list(s.cfg.events), lambda ev: with_cfg(s, events=tuple(ev)), s)
 
 
-def _schedule(m: Minimiser, s: Scenario) -> Scenario:
+def _schedule(m: Minimiser, s: FuzzInput) -> FuzzInput:
     sched = list(s.cfg.schedule)
     if not sched:
         return s
@@ -166,7 +166,7 @@ def _schedule(m: Minimiser, s: Scenario) -> Scenario:
     return cur
 
 
-def _config(m: Minimiser, s: Scenario) -> Scenario:
+def _config(m: Minimiser, s: FuzzInput) -> FuzzInput:
     d = BootConfig()
     simplifications: list[dict[str, object]] = []
     c = s.cfg
@@ -196,7 +196,7 @@ def _config(m: Minimiser, s: Scenario) -> Scenario:
     return cur
 
 
-def _drivers(m: Minimiser, s: Scenario) -> Scenario:
+def _drivers(m: Minimiser, s: FuzzInput) -> FuzzInput:
     """Make client drivers the finding does not need absent."""
     compats = [c for c in client_compatibles(s.platform)
                if s.cfg.drivers.get(c, DriverConfig()).presence != ABSENT]
@@ -204,7 +204,7 @@ def _drivers(m: Minimiser, s: Scenario) -> Scenario:
         return s
     base = s
 
-    def build(kept: list[str]) -> Scenario:
+    def build(kept: list[str]) -> FuzzInput:
         drivers = dict(base.cfg.drivers)
         keep = set(kept)
         for c in compats:
@@ -215,7 +215,7 @@ def _drivers(m: Minimiser, s: Scenario) -> Scenario:
     return m.ddmin(compats, build, s)
 
 
-def _devices(m: Minimiser, s: Scenario) -> Scenario:
+def _devices(m: Minimiser, s: FuzzInput) -> FuzzInput:
     p = s.platform
     units = [n.path for n in p.nodes if n.path != "/"]
     # Whole subtrees go together: try the outermost nodes first.
@@ -223,7 +223,7 @@ def _devices(m: Minimiser, s: Scenario) -> Scenario:
     extras = [f"extra:{e.name}" for e in p.extra_devices]
     base = s
 
-    def build(kept: list[str]) -> Scenario | None:
+    def build(kept: list[str]) -> FuzzInput | None:
         q = _restrict(p, set(kept))
         return None if q is None else replace(base, platform=q, platform_ref=None)
 
@@ -243,7 +243,7 @@ def _devices(m: Minimiser, s: Scenario) -> Scenario:
     return m.ddmin(units + extras, build, cur)
 
 
-def _relevant(p: Platform) -> set[str]:
+def _relevant(p: Board) -> set[str]:
     """IOMMU providers, their clients, and every ancestor of those."""
     keep: set[str] = set()
     for n in p.nodes:
@@ -268,7 +268,7 @@ def _parent(path: str) -> str | None:
     return head or "/"
 
 
-def _restrict(p: Platform, keep: set[str]) -> Platform | None:
+def _restrict(p: Board, keep: set[str]) -> Board | None:
     """``p`` with only the kept nodes (and root) and extra devices; None if that
     leaves a dangling parent or IOMMU reference."""
     nodes = [n for n in p.nodes if n.path == "/" or n.path in keep]
@@ -288,5 +288,5 @@ def _restrict(p: Platform, keep: set[str]) -> Platform | None:
                    provenance=dict(p.provenance))
 
 
-def _device_count(p: Platform) -> int:
+def _device_count(p: Board) -> int:
     return sum(1 for n in p.nodes if n.compatible and n.path != "/") + len(p.extra_devices)

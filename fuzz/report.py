@@ -1,143 +1,316 @@
 """Reports of an explore campaign: terminal table, ``report.md``, ``report.html``.
 
-The HTML report is self-contained: the ranked table and two inline SVG plots
-(findings per variant in rank order, stacked by kind; campaign coverage over
-time), drawn by hand since the project takes no plotting dependency.
+Written for a maintainer with a minute: the top 3 candidates (the best of
+three fix families) with a paragraph each -- what it fixes, what it costs,
+the evidence -- then the ranking.  ``report.html`` adds two plots made with
+matplotlib (a variant x board heatmap of findings fixed and introduced, and
+a per-variant fixed/introduced chart) and the campaign's coverage curve, and
+fits a 1400-pixel window; the terminal table fits 120 columns (rich).
 """
 
 from __future__ import annotations
 
 import html
-from pathlib import Path
+import io
+import textwrap
+
+from matplotlib.figure import Figure
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from fuzz.campaign import CampaignResult
-from fuzz.ranking import ORDER, Row
+from fuzz.ranking import GOAL_INVARIANTS, LEVELS, ORDER, Diff, Row, describe_change, families, top
 
-COLOURS = {"oops": "#c0392b", "deadlock": "#8e44ad", "group": "#d35400", "isolation": "#e67e22",
-           "warn": "#f1c40f", "defer": "#95a5a6"}
+TERMINAL_WIDTH = 120
+PAGE_WIDTH = 1400  # px: the HTML report fits a window this wide
+PLOT_ROWS = 30  # variants in the plots: the best of each family that changes something
+_SHORT = {"oops": "oops", "deadlock": "dlock", "group": "group", "isolation": "isol", "warn": "warn",
+          "defer": "defer"}
 
 
-def table(rows: list[Row], limit: int | None = None, width: int = 60) -> str:
-    """The ranking as a fixed-width text table."""
-    head = f"{'rank':>4}  {'variant':<{width}} " + " ".join(f"{k[:5]:>5}" for k in ORDER) + "  titles"
-    lines = [head, "-" * len(head)]
-    for r in rows[:limit] if limit else rows:
-        vid = r.id if len(r.id) <= width else r.id[:width - 1] + "…"
-        lines.append(f"{r.rank:>4}  {vid:<{width}} " + " ".join(f"{r.counts[k]:>5}" for k in ORDER)
-                     + "  " + ("; ".join(r.titles) if r.titles else "-"))
-    if limit and len(rows) > limit:
-        lines.append(f"... {len(rows) - limit} more in ranking.json / report.md")
-    return "\n".join(lines) + "\n"
+def _short(diffs: list[Diff]) -> str:
+    """``oops 1 (1 board), warn 2 (11 boards)``: bugs per kind and their boards."""
+    if not diffs:
+        return "-"
+    by: dict[str, list[Diff]] = {}
+    for d in diffs:
+        by.setdefault(d.kind, []).append(d)
+    parts = []
+    for k in sorted(by, key=lambda k: ORDER.index(k) if k in ORDER else 9):
+        n, b = len(by[k]), len({x for d in by[k] for x in d.boards})
+        parts.append(f"{_SHORT.get(k, k)} {n}/{b}b")
+    return " ".join(parts)
+
+
+def table(rows: list[Row], limit: int | None = None, width: int = TERMINAL_WIDTH) -> str:
+    """The best variant of each fix family, in rank order, as a table that fits ``width`` columns."""
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True,
+              caption="fixed/introduced: kind bugs/boards (warn 1/11b: one warning title on 11 boards); "
+                      "G: reverts the series' goal; fam: variants in the fix family (the best shown)",
+              caption_justify="left")
+    t.add_column("rank", justify="right", no_wrap=True, width=4)
+    t.add_column("variant", no_wrap=True, overflow="ellipsis", width=44)
+    t.add_column("fam", justify="right", no_wrap=True, width=3)
+    t.add_column("G", no_wrap=True, width=1)
+    t.add_column("fixed", no_wrap=True, overflow="ellipsis", width=14)
+    t.add_column("introduced", no_wrap=True, overflow="ellipsis", width=16)
+    t.add_column("why", no_wrap=True, overflow="ellipsis", width=width - 4 - 44 - 3 - 1 - 14 - 16 - 6 * 2)
+    best = [r for r in rows if r.family_best]
+    shown = best[:limit] if limit else best
+    for r in shown:
+        t.add_row(str(r.rank), r.id, str(r.family_size), "G" if r.reverts_goal else "",
+                  _short(r.fixed), _short(r.introduced), r.why)
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None, force_terminal=False, soft_wrap=False).print(t)
+    out = "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+    if len(best) > len(shown):
+        out += (f"... {len(best) - len(shown)} more fix families; all {len(rows)} variants in "
+                "ranking.json / report.md\n")
+    return out
+
+
+# -- words for the top 3 --------------------------------------------------------------
+
+
+def _diff_words(diffs: list[Diff], limit: int = 4) -> str:
+    parts = [f"{d.title} on {', '.join(d.boards) if len(d.boards) <= 3 else f'{len(d.boards)} boards'}"
+             for d in diffs[:limit]]
+    if len(diffs) > limit:
+        parts.append(f"{len(diffs) - limit} more")
+    return "; ".join(parts)
+
+
+def paragraph(r: Row, base: str, boards: int) -> str:
+    """What a top variant fixes, what it costs, the evidence: plain words."""
+    s = [f"{describe_change(r)}."]
+    s.append(f"Against {base} on the same scenarios it fixes {_diff_words(r.fixed)}." if r.fixed
+             else f"It fixes nothing {base} shows on these boards.")
+    if r.introduced:
+        s.append(f"It costs {_diff_words(r.introduced)}.")
+    else:
+        s.append(f"It introduces no finding on the {boards} boards.")
+    if r.reverts_goal:
+        s.append("It reverts the series' goal: " + "; ".join(r.goal[:2]) + ".")
+    else:
+        s.append("It keeps the series' goal (no new finding of invariants "
+                 + ", ".join(str(k) for k in GOAL_INVARIANTS) + ").")
+    if r.unchanged:
+        s.append(f"Unchanged: {_diff_words(r.unchanged, 2)}.")
+    s.append(f"Change size {r.size}; {r.executions} runs; {r.behaviour} behaviour features differ from "
+             f"{base}" + (f"; best of {r.family_size} variants in its family" if r.family_size > 1 else "")
+             + f". Rank {r.rank}: {r.reason}.")
+    return " ".join(s)
+
+
+def _top_words(rows: list[Row], base: str, boards: int) -> list[tuple[Row, str]]:
+    return [(r, paragraph(r, base, boards)) for r in top(rows)]
+
+
+def _order_words() -> str:
+    return ("Ranked by difference against the base on the same scenarios: a variant that introduces a "
+            "finding of the series' goal (" + "; ".join(f"{v} [{k}]" for k, v in GOAL_INVARIANTS.items())
+            + ") ranks below all that keep it; then net bugs fixed by severity ("
+            + ", ".join(n for n, _ in LEVELS) + "), then breadth (net title x board pairs, then "
+            "scenarios), then change size; ties go to the variant that changes less of the observed "
+            "probe-path behaviour, then to the space's order.")
 
 
 def markdown(c: CampaignResult, rows: list[Row]) -> str:
+    """``report.md``."""
     req = c.request
-    out = [f"# probefuzz explore: variants around {req.base}", "",
-           f"Depth {req.depth}, {len(rows)} variants x {len(req.boards)} boards, engine {req.engine}, "
-           f"seed {req.seed}, "
-           + (f"{req.time_per_variant} s per variant" if req.time_per_variant
-              else f"{req.runs_per_board} runs per board and variant")
-           + f"; {sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s "
-           f"({req.jobs} processes).", "",
-           "Ranked by (oopses, deadlocks, group problems, devices without isolation, warnings, "
-           "deferred-probe churn, change size); counts are distinct (title, board) pairs.", "",
-           "| rank | variant | " + " | ".join(ORDER) + " | titles | reproducers | why |",
-           "|---:|---|" + "---:|" * len(ORDER) + "---|---|---|"]
+    out = [f"# probefuzz explore: variants around {req.base}", "", _budget(c, rows), "",
+           _order_words(), "", "## Top 3 (best of three fix families)", ""]
+    tops = _top_words(rows, req.base, len(req.boards))
+    for i, (r, words) in enumerate(tops, 1):
+        out += [f"{i}. **`{_md(r.id)}`** (rank {r.rank}) {_md(words)}", ""]
+    if len(tops) < 3:
+        out += [f"Only {len(tops)} fix families fix anything {req.base} shows.", ""]
+    out += ["## Ranking", "",
+            "| rank | variant | fixed | introduced | unchanged | goal | why |",
+            "|---:|---|---|---|---:|---|---|"]
     for r in rows:
-        cell = "<br>".join(_md(t) for t in r.titles) or "-"
-        reps = "<br>".join(f"[{Path(p).name[:16]}]({p})" for p in r.reproducers) or "-"
-        out.append(f"| {r.rank} | `{_md(r.id)}`<br>{_md(r.description)} | "
-                   + " | ".join(str(r.counts[k]) for k in ORDER) + f" | {cell} | {reps} | {_md(r.reason)} |")
-    out += ["", "Replay a reproducer: `probefuzz repro OUT/<reproducer>`; gate a candidate on every "
-            "stored one: `probefuzz regress --variant ID --crashes OUT/crashes`.", ""]
+        out.append(f"| {r.rank} | `{_md(r.id)}`{' (best of family)' if r.family_best else ''} | "
+                   f"{_md(_diff_words(r.fixed, 3)) or '-'} | {_md(_diff_words(r.introduced, 3)) or '-'} | "
+                   f"{len(r.unchanged)} | {'reverts' if r.reverts_goal else 'kept'} | {_md(r.reason)} |")
+    out += ["", "Replay a reproducer: `probefuzz repro OUT/<reproducer>`; gate a candidate against the "
+            "base: `probefuzz regress --variant ID --base " + req.base + " --crashes OUT/crashes`.", ""]
     return "\n".join(out)
+
+
+def _budget(c: CampaignResult, rows: list[Row]) -> str:
+    req = c.request
+    fams = len([f for f, _ in families(rows) if not f.empty])
+    return (f"Depth {req.depth}, {len(rows)} variants in {fams} fix families (and the base) x "
+            f"{len(req.boards)} boards, engine {req.engine}, seed {req.seed}, "
+            + (f"{req.time_per_variant} s per variant" if req.time_per_variant
+               else f"{req.runs_per_board} runs per board and variant")
+            + f"; {sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s ({req.jobs} processes).")
 
 
 def _md(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def findings_svg(rows: list[Row], width: int = 900, height: int = 260) -> str:
-    """Stacked bars: findings per variant, in rank order."""
-    n = max(1, len(rows))
-    top = max([sum(r.counts.values()) for r in rows] + [1])
-    pad_l, pad_b, pad_t = 40, 30, 20
-    bw = (width - pad_l - 10) / n
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="findings per variant">',
-             f'<text x="{pad_l}" y="14" font-size="12">findings per variant (rank order)</text>']
-    plot_h = height - pad_b - pad_t
-    for i, r in enumerate(rows):
-        y = float(height - pad_b)
+# -- plots ----------------------------------------------------------------------------------
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _plot_rows(rows: list[Row]) -> list[Row]:
+    """The best of each family that changes a finding against the base, in rank order
+    (at most PLOT_ROWS): families that change nothing have nothing to plot."""
+    return [r for r in rows if r.family_best and (r.fixed or r.introduced)][:PLOT_ROWS]
+
+
+def _label(r: Row, n: int = 58) -> str:
+    text = f"{r.rank}. " + ("[G] " if r.reverts_goal else "") + r.id
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def heatmap_svg(rows: list[Row], boards: list[str]) -> str:
+    """Variant x board: (title, board) pairs fixed minus introduced on each board."""
+    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
+
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text (searchable, crisp)
+    sel = _plot_rows(rows)
+    if not sel:
+        return "<p>No variant changes a finding against the base.</p>"
+    data = [[sum(1 for d in r.fixed if b in d.boards) - sum(1 for d in r.introduced if b in d.boards)
+             for b in boards] for r in sel]
+    lim = max([abs(x) for row in data for x in row] + [1])
+    fig = Figure(figsize=(12.5, 1.6 + 0.28 * len(sel)))
+    ax = fig.add_subplot()
+    im = ax.imshow(data, cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(len(boards)), boards, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(sel)), [_label(r) for r in sel], fontsize=8)
+    for i, row in enumerate(data):
+        for j, v in enumerate(row):
+            if v:
+                ax.text(j, i, f"{v:+d}", ha="center", va="center", fontsize=7)
+    ax.set_xlabel("board")
+    ax.set_ylabel("variant (rank; best of each fix family that changes a finding;\n"
+                  "[G] reverts the series' goal)")
+    ax.set_title("findings fixed (+) and introduced (-) against the base, per board")
+    fig.colorbar(im, ax=ax, label="net (title, board) pairs fixed", shrink=0.6)
+    return _svg(fig)
+
+
+def fixed_introduced_svg(rows: list[Row]) -> str:
+    """Per variant: distinct findings fixed (right) and introduced (left), stacked by kind."""
+    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
+
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    sel = _plot_rows(rows)
+    if not sel:
+        return "<p>No variant changes a finding against the base.</p>"
+    colours = {"oops": "#c0392b", "deadlock": "#8e44ad", "group": "#d35400", "isolation": "#e67e22",
+               "warn": "#f1c40f", "defer": "#95a5a6"}
+    fig = Figure(figsize=(12.5, 1.6 + 0.28 * len(sel)))
+    ax = fig.add_subplot()
+    ys = range(len(sel))
+    for sign, attr in ((1, "fixed"), (-1, "introduced")):
+        left = [0.0] * len(sel)
         for k in ORDER:
-            v = r.counts[k]
-            if not v:
+            vals = [sign * sum(len(d.boards) for d in getattr(r, attr) if d.kind == k) for r in sel]
+            if not any(vals):
                 continue
-            h = plot_h * v / top
-            y -= h
-            parts.append(f'<rect x="{pad_l + i * bw:.1f}" y="{y:.1f}" width="{max(bw - 1, 1):.1f}" '
-                         f'height="{h:.1f}" fill="{COLOURS[k]}"><title>{html.escape(r.id)}: '
-                         f'{v} {k}</title></rect>')
-    parts.append(f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 10}" y2="{height - pad_b}" '
-                 'stroke="black"/>')
-    parts.append(f'<text x="4" y="{pad_t + 10}" font-size="11">{top}</text>')
-    parts.append(f'<text x="4" y="{height - pad_b}" font-size="11">0</text>')
-    x = pad_l
-    for k in ORDER:
-        parts.append(f'<rect x="{x}" y="{height - 14}" width="10" height="10" fill="{COLOURS[k]}"/>'
-                     f'<text x="{x + 13}" y="{height - 5}" font-size="11">{k}</text>')
-        x += 90
-    parts.append("</svg>")
-    return "".join(parts)
+            ax.barh(list(ys), vals, left=left, color=colours[k],
+                    label=k if sign > 0 or not any(sum(len(d.boards) for d in r.fixed if d.kind == k)
+                                                   for r in sel) else None)
+            left = [a + b for a, b in zip(left, vals, strict=True)]
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(list(ys), [_label(r) for r in sel], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("(title, board) pairs: introduced (left of 0) / fixed (right of 0)")
+    ax.set_ylabel("variant (rank order, best of each fix family)")
+    ax.set_title("what each variant fixes and introduces against the base")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, title="kind", fontsize=8, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _svg(fig)
 
 
-def coverage_svg(timeline: list[tuple[float, int]], width: int = 900, height: int = 220) -> str:
-    """A step line: distinct behaviour features seen by the campaign over time."""
-    pad_l, pad_b, pad_t = 50, 30, 20
-    t_max = max([t for t, _ in timeline] + [1e-9])
-    c_max = max([c for _, c in timeline] + [1])
-    pw, ph = width - pad_l - 10, height - pad_b - pad_t
-    pts = []
-    last_y = None
-    for t, c in timeline:
-        x = pad_l + pw * t / t_max
-        y = pad_t + ph * (1 - c / c_max)
-        if last_y is not None:
-            pts.append(f"{x:.1f},{last_y:.1f}")
-        pts.append(f"{x:.1f},{y:.1f}")
-        last_y = y
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-            f'aria-label="coverage over time"><text x="{pad_l}" y="14" font-size="12">coverage '
-            f'(distinct behaviour features) over time</text>'
-            f'<polyline fill="none" stroke="#2c3e50" stroke-width="2" points="{" ".join(pts)}"/>'
-            f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 10}" y2="{height - pad_b}" '
-            'stroke="black"/>'
-            f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{height - pad_b}" stroke="black"/>'
-            f'<text x="4" y="{pad_t + 10}" font-size="11">{c_max}</text>'
-            f'<text x="{width - 60}" y="{height - 8}" font-size="11">{t_max:.1f} s</text></svg>')
+def coverage_svg(timeline: list[tuple[float, int]]) -> str:
+    """Distinct behaviour features seen by the campaign over time (a step line)."""
+    import matplotlib  # late: a slow import (~0.5 s), needed only for the report plots
+
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    fig = Figure(figsize=(12.5, 2.6))
+    ax = fig.add_subplot()
+    ax.step([t for t, _ in timeline] or [0.0], [c for _, c in timeline] or [0], where="post")
+    ax.set_xlabel("seconds since the campaign started")
+    ax.set_ylabel("behaviour features")
+    ax.set_title("coverage over time")
+    ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
+# -- HTML -------------------------------------------------------------------------------------
 
 
 def html_report(c: CampaignResult, rows: list[Row]) -> str:
+    """``report.html``: top 3 in words, plots, the ranked table; fits 1400 px."""
     req = c.request
     esc = html.escape
+    tops = _top_words(rows, req.base, len(req.boards))
+    top_html = "".join(f"<li><p><code>{esc(r.id)}</code> (rank {r.rank}). {esc(words)}</p></li>"
+                       for r, words in tops)
     trs = []
     for r in rows:
-        reps = "<br>".join(f'<a href="{esc(p)}">{esc(Path(p).name[:16])}</a>' for p in r.reproducers)
-        trs.append(f"<tr><td>{r.rank}</td><td><code>{esc(r.id)}</code><br><small>{esc(r.description)}"
-                   "</small></td>" + "".join(f"<td>{r.counts[k]}</td>" for k in ORDER)
-                   + f"<td>{'<br>'.join(esc(t) for t in r.titles) or '-'}</td><td>{reps or '-'}</td>"
-                   f"<td>{esc(r.reason)}</td></tr>")
+        reps = " ".join(f'<a href="{esc(p)}">{i}</a>' for i, p in enumerate(r.reproducers, 1))
+        cls = ' class="goal"' if r.reverts_goal else ""
+        trs.append(f"<tr{cls}><td>{r.rank}</td><td><code>{esc(r.id)}</code>"
+                   f"{' <b>*</b>' if r.family_best and not r.family.empty else ''}<br>"
+                   f"<small>{esc(describe_change(r))}</small></td>"
+                   f"<td>{esc(_diff_words(r.fixed, 3)) or '-'}</td>"
+                   f"<td>{esc(_diff_words(r.introduced, 3)) or '-'}</td><td>{len(r.unchanged)}</td>"
+                   f"<td>{reps or '-'}</td><td>{esc(r.reason)}</td></tr>")
+    boards = [b.name for b in req.boards]
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>probefuzz explore around {esc(req.base)}</title>
-<style>body{{font-family:sans-serif;margin:1em}}table{{border-collapse:collapse;font-size:13px}}
-td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:top}}</style></head><body>
+<style>
+body{{font-family:sans-serif;margin:0 auto;padding:1em;max-width:{PAGE_WIDTH - 40}px;box-sizing:border-box}}
+svg{{max-width:100%;height:auto}}
+table{{border-collapse:collapse;font-size:12px;width:100%;table-layout:fixed}}
+td,th{{border:1px solid #ccc;padding:3px 5px;vertical-align:top;overflow-wrap:anywhere}}
+tr.goal td{{background:#fbeeee}} code{{font-size:11px}}
+</style></head><body>
 <h1>probefuzz explore: variants around {esc(req.base)}</h1>
-<p>Depth {req.depth}, {len(rows)} variants &times; {len(req.boards)} boards, engine {esc(req.engine)},
-seed {req.seed}; {sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s.</p>
-{findings_svg(rows)}
-{coverage_svg(c.coverage_timeline)}
-<table><tr><th>rank</th><th>variant</th>{''.join(f'<th>{k}</th>' for k in ORDER)}<th>titles</th>
-<th>reproducers</th><th>why</th></tr>
+<p>{esc(_budget(c, rows))}</p>
+<p>{esc(_order_words())}</p>
+<h2>Top 3 (best of three fix families)</h2>
+<ol>{top_html}</ol>
+{'' if len(tops) >= 3 else f'<p>Only {len(tops)} fix families fix anything {esc(req.base)} shows.</p>'}
+<h2>Per board</h2>
+{heatmap_svg(rows, boards)}
+<h2>Fixed and introduced</h2>
+{fixed_introduced_svg(rows)}
+<h2>Ranking</h2>
+<p>Rows shaded red revert the series' goal; <b>*</b> marks the best of a fix family.</p>
+<table><colgroup><col style="width:3%"><col style="width:27%"><col style="width:18%">
+<col style="width:18%"><col style="width:5%"><col style="width:5%"><col style="width:24%"></colgroup>
+<tr><th>rank</th><th>variant</th><th>fixed</th><th>introduced</th><th>un&shy;changed</th>
+<th>repro&shy;ducers</th><th>why</th></tr>
 {''.join(trs)}
-</table></body></html>
+</table>
+<h2>Coverage</h2>
+{coverage_svg(c.coverage_timeline)}
+</body></html>
 """
+
+
+def write_top(rows: list[Row], base: str, boards: int) -> str:
+    """The top 3 in words for the terminal (one paragraph each)."""
+    out = []
+    for i, (r, words) in enumerate(_top_words(rows, base, boards), 1):
+        out.append(f"{i}. {r.id} (rank {r.rank})\n" + textwrap.fill(
+            words, TERMINAL_WIDTH, initial_indent="   ", subsequent_indent="   "))
+    return "\n".join(out) + ("\n" if out else "")
+

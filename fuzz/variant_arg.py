@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from harness.variant import PRESETS, Variant, VariantError, variant_from_json
+from mutators.space import resolve
 
 
 def resolve_variant(arg: str) -> Variant:
@@ -16,8 +17,6 @@ def resolve_variant(arg: str) -> Variant:
     if arg in PRESETS:
         return PRESETS[arg]
     if arg.split("+", 1)[0] in PRESETS:
-        from mutators.space import resolve  # late: the space is only needed for ids
-
         return resolve(arg).variant
     p = Path(arg)
     if p.suffix == ".json" or p.exists():

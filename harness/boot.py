@@ -28,13 +28,24 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# imported for its effect: the oracles attach their checks to the model's
+# trace hooks (harness.trace), as a kernel config enables its checkers
+import harness.oracles  # noqa: F401
 from harness import variant
 from harness.acpi.viot import acpi_viot_init
 from harness.base import dd
-from harness.base.core import device_add
-from harness.base.platform import __platform_driver_register, platform_bus_type, platform_driver
+from harness.base.bus import driver_register
+from harness.base.core import device_add, device_del
+from harness.base.dd import device_release_driver
+from harness.base.platform import (
+    __platform_driver_register,
+    platform_bus_type,
+    platform_device,
+    platform_driver,
+)
+from harness.board import Board
 from harness.bus import virtio
 from harness.bus.amba import amba_bustype, amba_driver
 from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
@@ -47,7 +58,9 @@ from harness.kernel import Chooser, Kernel, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import DeviceTree, fwnode_handle
 from harness.of.platform import of_platform_default_populate_init
-from harness.platform import Platform
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device, device_driver
 
 # host1x-context has no dma_configure hook
 host1x_context_device_bus_type = bus_type("host1x-context")
@@ -119,43 +132,37 @@ def do_one_initcall(fn: Callable[..., int], *args: Any) -> int:
 
 
 @kfunc
-def device_attach(dev: Any) -> int:
+def device_attach(dev: device) -> int:
     """drivers/base/dd.c: bind a driver now, synchronously (sysfs drivers_probe)."""
     return dd.__device_attach(dev, False)
 
 
 @kfunc
-def unbind_store(dev: Any) -> None:
+def unbind_store(dev: device) -> None:
     """drivers/base/bus.c: ``echo DEV > .../unbind`` (device_driver_detach)."""
-    from harness.base.dd import device_release_driver
-
     if dev.driver is not None:
         device_release_driver(dev)
 
 
 @kfunc
-def device_unregister(dev: Any) -> None:
+def device_unregister(dev: device) -> None:
     """drivers/base/core.c: the device goes away (platform_device_unregister etc.)."""
-    from harness.base.core import device_del
-
     device_del(dev)
 
 
 @kfunc
-def module_driver_init(drv: Any, register: Callable[..., int]) -> int:
+def module_driver_init(drv: device_driver, register: Callable[..., int]) -> int:
     """The ``<name>_driver_init`` function ``module_platform_driver()`` makes."""
     __kframe__ = f"{_driver_name(drv).replace('-', '_')}_driver_init"  # noqa: F841
     return register(drv)
 
 
-def _driver_name(drv: Any) -> str:
+def _driver_name(drv: device_driver) -> str:
     inner = getattr(drv, "driver", None) or getattr(drv, "drv", None)
     return inner.name if inner is not None else str(drv)
 
 
 def _register_any(drv: Any) -> int:
-    from harness.base.bus import driver_register
-
     if isinstance(drv, platform_driver):
         return __platform_driver_register(drv)
     if isinstance(drv, amba_driver):
@@ -163,19 +170,19 @@ def _register_any(drv: Any) -> int:
     return driver_register(drv.driver)
 
 
-def _is_module(drv: Any) -> bool:
+def _is_module(drv: device_driver) -> bool:
     return drv is not None and getattr(drv, "presence", BUILTIN) == MODULE
 
 
 @kfunc
-def load_module(drv: Any, init: Callable[[Any], int] | None) -> None:
+def load_module(drv: device_driver, init: Callable[[Any], int] | None) -> None:
     """``modprobe``: ``finit_module`` -> ``do_init_module`` -> the module's init
     (``init``, or the ``module_platform_driver()`` one)."""
     do_init_module(drv, init)
 
 
 @kfunc
-def do_init_module(drv: Any, init: Callable[[Any], int] | None = None) -> int:
+def do_init_module(drv: device_driver, init: Callable[[Any], int] | None = None) -> int:
     if init is not None:
         ret = do_one_initcall(init, drv)
     else:
@@ -190,7 +197,7 @@ def do_init_module(drv: Any, init: Callable[[Any], int] | None = None) -> int:
 class Boot:
     """Everything one run builds: tree, devices, drivers, the kernel."""
 
-    def __init__(self, platform: Platform, v: variant.Variant, cfg: BootConfig,
+    def __init__(self, platform: Board, v: variant.Variant, cfg: BootConfig,
                  chooser: Chooser | None = None, record: bool = False) -> None:
         self.platform = platform
         self.variant = v
@@ -284,8 +291,6 @@ class Boot:
             elif e.bus == "cdx":
                 d = cdx_device(e.name, e.rid or 0, parent_np)
             else:
-                from harness.base.platform import platform_device
-
                 d = platform_device(e.name)
             d.compatible = c0
             dev = d.dev
@@ -341,7 +346,7 @@ class Boot:
             elif op == REMOVE and not dev.dead:
                 device_unregister(dev)
 
-    def _find_device(self, target: str) -> Any:
+    def _find_device(self, target: str) -> device | None:
         for dev in self.devices():
             np = dev.of_node
             if (np is not None and np.full_name == target) or dev.init_name == target:
@@ -404,8 +409,8 @@ class Boot:
         k.run()
         return k
 
-    def devices(self) -> list[Any]:
-        out = []
+    def devices(self) -> list[device]:
+        out: list[device] = []
         for bus in IOMMU_BUSES:
             out.extend(bus.devices)
         return out

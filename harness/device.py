@@ -7,14 +7,14 @@ kernel names.  ``None`` is NULL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from harness.kernel import Mutex
 
 if TYPE_CHECKING:
     from harness.iommu.structs import dev_iommu, iommu_group
-    from harness.of.node import device_node
+    from harness.of.node import device_node, fwnode_handle
 
 
 class bus_type:  # noqa: N801 - kernel name
@@ -27,25 +27,73 @@ class bus_type:  # noqa: N801 - kernel name
         probe: Callable[[device], int] | None = None,
         dma_configure: Callable[[device], int] | None = None,
         dma_cleanup: Callable[[device], None] | None = None,
+        match_keys: Callable[[device], Iterable[Hashable]] | None = None,
+        driver_keys: Callable[[device_driver], Iterable[Hashable]] | None = None,
     ) -> None:
         self.name = name
         self.match = match
         self.probe = probe
         self.dma_configure = dma_configure
         self.dma_cleanup = dma_cleanup
+        # Model only: the ids ``match`` compares (a device's compatibles, a
+        # driver's table), so walks can visit candidate pairs only.  ``match``
+        # still decides; a key in common is necessary, not sufficient.
+        self.match_keys = match_keys
+        self.driver_keys = driver_keys
         # subsys_private: klist_devices / klist_drivers, in insertion order
         self.devices: list[device] = []
         self.drivers: list[device_driver] = []
         self.notifiers: list[Callable[[Any, int, device], int]] = []
+        self.index = BusIndex()
 
     def reset(self) -> None:
         """Empty the lists: bus types are static objects reused across boots."""
         self.devices = []
         self.drivers = []
         self.notifiers = []
+        self.index = BusIndex()
 
     def __repr__(self) -> str:
         return f"<bus {self.name}>"
+
+
+class BusIndex:
+    """The bus's klists indexed by match key (model only, no kernel struct).
+
+    Each device and driver gets a sequence number when it joins its klist;
+    ``devices[key]`` / ``drivers[key]`` list the members with that key in
+    klist order, so a walk that only cares about members ``match`` could
+    accept finds them without calling ``match`` on every pair.
+    """
+
+    __slots__ = ("seq", "devices", "drivers")
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.devices: dict[Hashable, list[device]] = {}
+        self.drivers: dict[Hashable, list[device_driver]] = {}
+
+    def add_device(self, bus: bus_type, dev: device) -> None:
+        self.seq += 1
+        dev.knode_seq = self.seq
+        if bus.match_keys is not None:
+            keys = dev.match_keys = tuple(dict.fromkeys(bus.match_keys(dev)))
+            for key in keys:
+                self.devices.setdefault(key, []).append(dev)
+
+    def remove_device(self, dev: device) -> None:
+        for key in dev.match_keys:
+            lst = self.devices.get(key)
+            if lst is not None and dev in lst:
+                lst.remove(dev)
+
+    def add_driver(self, bus: bus_type, drv: device_driver) -> None:
+        self.seq += 1
+        drv.knode_seq = self.seq
+        if bus.driver_keys is not None:
+            keys = drv.match_keys = tuple(dict.fromkeys(bus.driver_keys(drv)))
+            for key in keys:
+                self.drivers.setdefault(key, []).append(drv)
 
 
 PROBE_DEFAULT_STRATEGY = 0
@@ -77,6 +125,9 @@ class device_driver:  # noqa: N801 - kernel name
         self.owner = owner  # module name, None when built in
         self.container: Any = None
         self.devices: list[device] = []  # klist_devices: bound devices
+        # model only: position on the bus's klist and the match keys (BusIndex)
+        self.knode_seq = 0
+        self.match_keys: tuple[Hashable, ...] = ()
 
     def __repr__(self) -> str:
         return f"<driver {self.name}>"
@@ -92,7 +143,7 @@ class device:  # noqa: N801 - kernel name
         self.driver: device_driver | None = None
         self.driver_data: Any = None
         self.of_node: device_node | None = None
-        self.fwnode: Any = None
+        self.fwnode: fwnode_handle | None = None
         self.acpi_node: Any = None  # ACPI companion (struct acpi_device *)
         self.numa_node = -1
         self.mutex = Mutex(f"&dev->mutex({init_name})", "&dev->mutex")
@@ -116,6 +167,9 @@ class device:  # noqa: N801 - kernel name
         self.iommu_group: iommu_group | None = None
         # bus-specific payload (struct platform_device, struct pci_dev, ...)
         self.container: Any = None
+        # model only: position on the bus's klist and the match keys (BusIndex)
+        self.knode_seq = 0
+        self.match_keys: tuple[Hashable, ...] = ()
 
     def __repr__(self) -> str:
         return f"<device {self.init_name}>"

@@ -30,6 +30,7 @@ mechanisms are provided here so that the rest of the model can stay plain:
 from __future__ import annotations
 
 import sys
+from bisect import insort
 from collections.abc import Callable
 from types import CodeType, FrameType, TracebackType
 from typing import Any, TypeVar
@@ -147,7 +148,7 @@ class Kthread:
         self.glet: greenlet.greenlet | None = None
         self.state = RUNNABLE
         self.held: list[Mutex] = []
-        self.waiting_on: Any = None
+        self.waiting_on: object = None
         self.blocked_in: list[str] = []
         # where it died (an oops): the trace hung-task reports show for it
         self.exit_trace: list[str] = []
@@ -193,6 +194,10 @@ Chooser = Callable[[list[Kthread], "Kthread | None", str], int]
 _EXIT = Completion("thread exit")
 
 
+def _pid(t: Kthread) -> int:
+    return t.pid
+
+
 class Kernel:
     """One boot of the model: threads, scheduler, global state, findings.
 
@@ -221,6 +226,9 @@ class Kernel:
         self.record_where: list[str] = []
         # number of RUNNABLE threads, kept by _set_state (sched_point's fast path)
         self.nr_running = 0
+        # the RUNNABLE threads in creation (pid) order, kept by _set_state: the
+        # scheduler's run queue, so a decision does not scan every thread
+        self.runqueue: list[Kthread] = []
         self.findings: list[Finding] = []
         self._finding_keys: dict[tuple[str, str | None], Finding] = {}
         self.log: list[str] = []
@@ -251,6 +259,7 @@ class Kernel:
         t.glet = greenlet.greenlet(self._thread_main, parent=self._root)
         self.threads.append(t)
         self.nr_running += 1
+        self.runqueue.append(t)  # the highest pid so far: the end of the queue
         return t
 
     def _set_state(self, t: Kthread, state: str) -> None:
@@ -258,8 +267,10 @@ class Kernel:
             return
         if t.state == RUNNABLE:
             self.nr_running -= 1
+            self.runqueue.remove(t)
         elif state == RUNNABLE:
             self.nr_running += 1
+            insort(self.runqueue, t, key=_pid)
         t.state = state
         if state == DEAD and self._exit_waiters:
             waiters, self._exit_waiters = self._exit_waiters, []
@@ -386,7 +397,7 @@ class Kernel:
             self._report_hung()
 
     def _runnable(self) -> list[Kthread]:
-        return [t for t in self.threads if t.state == RUNNABLE]
+        return list(self.runqueue)
 
     def _pick(self, cur: Kthread | None, where: str) -> Kthread | None:
         runnable = self._runnable()
@@ -452,7 +463,7 @@ class Kernel:
         else:
             nxt.glet.switch()
 
-    def block(self, t: Kthread, on: Any) -> None:
+    def block(self, t: Kthread, on: object) -> None:
         """Put the current thread to sleep on ``on`` until :meth:`wake`."""
         self._set_state(t, BLOCKED)
         t.waiting_on = on
@@ -531,10 +542,11 @@ class Kernel:
         Created on first use, so a boot starts with every subsystem in its
         initial (zeroed) state.
         """
-        s = self.globals.get(cls)
-        if s is None:
+        try:
+            return self.globals[cls]  # type: ignore[no-any-return]
+        except KeyError:
             s = self.globals[cls] = cls()
-        return s
+            return s
 
     # -- findings and log --------------------------------------------------
 
@@ -613,7 +625,8 @@ def mutex_lock(lock: Mutex) -> None:
         _report_deadlock(k, t, lock, recursive=True)
         k.block(t, lock)  # never returns: nobody will release it
         return
-    _lockdep_acquire(k, t, lock)
+    if t.held:  # lockdep records held -> new edges: none while nothing is held
+        _lockdep_acquire(k, t, lock)
     while lock.owner is not None:
         cycle = _wait_for_cycle(t, lock)
         if cycle:
@@ -801,14 +814,14 @@ def __warn(message: str, invariant: int | None = None, once_key: str | None = No
     )
 
 
-def WARN_ON(cond: Any, what: str = "", invariant: int | None = None) -> bool:  # noqa: N802
+def WARN_ON(cond: object, what: str = "", invariant: int | None = None) -> bool:  # noqa: N802
     """``WARN_ON(cond)``: report when true, return the condition."""
     if cond:
         __warn(what or "WARN_ON", invariant)
     return bool(cond)
 
 
-def WARN_ON_ONCE(cond: Any, key: str, what: str = "") -> bool:  # noqa: N802
+def WARN_ON_ONCE(cond: object, key: str, what: str = "") -> bool:  # noqa: N802
     if cond:
         __warn(what or "WARN_ON_ONCE", None, once_key=key)
     return bool(cond)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import findings as fnd
 from harness.findings import Finding
-from harness.scenario import Result
+from harness.run import Result
 
 
 def _dev_prefix(f: Finding) -> str:

@@ -1,8 +1,10 @@
 """The fuzzer's oracles: the invariants of spec §5, checked by instrumentation.
 
-The model calls the hooks below at the points where the kernel would have to
-hold an invariant (the way lockdep or KASAN hook into the real kernel).  A
-hook never changes the model's behaviour: it only records findings.
+The model calls trace hooks (:mod:`harness.trace`) at the points where the
+kernel would have to hold an invariant; the checks below attach to them when
+this module is imported (the way lockdep or KASAN hook into the real kernel;
+:mod:`harness.boot` imports it).  A check never changes the model's
+behaviour: it only records findings.
 Invariants 1 (NULL dereference) and 2 (lock discipline) are enforced by the
 runtime in :mod:`harness.kernel`; invariant 5 is the NEXT ``dev_WARN`` itself.
 """
@@ -10,11 +12,23 @@ runtime in :mod:`harness.kernel`; invariant 5 is the NEXT ``dev_WARN`` itself.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import findings as fnd
+from harness import trace
+from harness.base.platform import platform_bus_type
+from harness.device import device_is_bound
+from harness.errno import EPROBE_DEFER
 from harness.findings import Finding, guilty_frame
+from harness.iommu import fw_refs
+from harness.iommu.iommu import generic_single_device_group, iommu_probe_device_lock
 from harness.kernel import current_device_name, kernel, stack_trace
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.iommu.structs import iommu_device, iommu_fwspec, iommu_group
+    from harness.kernel import Kernel
+    from harness.of.node import of_phandle_args
 
 
 class OracleState:
@@ -27,18 +41,13 @@ class OracleState:
         # 13: devices whose last bind attempt deferred before drv->probe() (dma_configure,
         # i.e. waiting for an IOMMU), not because their own probe() asked for it
         self.deferred_for_iommu: set[int] = set()
-        # NULL-fwnode drivers' firmware tables (DMAR/IVRS): dev -> the
-        # registered instances those tables assign it to
-        self.fw_claims: list[Any] = []
-        # (id(dev), IOMMU node path) whose latest of_xlate the driver refused with -ENODEV
-        self.declined: set[tuple[int, str]] = set()
 
 
 def st() -> OracleState:
     return kernel().state(OracleState)
 
 
-def report(kind: str, summary: str, invariant: int, dev: Any = None, message: str = "",
+def report(kind: str, summary: str, invariant: int, dev: device | None = None, message: str = "",
            depth: int = 2) -> None:
     """Record a finding titled ``<summary> in <first non-generic frame>``."""
     frame = sys._getframe(depth)
@@ -57,9 +66,7 @@ def report(kind: str, summary: str, invariant: int, dev: Any = None, message: st
 
 # -- invariant 2: bus->dma_configure never under iommu_probe_device_lock --------
 
-def dma_configure_entry(dev: Any) -> None:
-    from harness.iommu.iommu import iommu_probe_device_lock
-
+def dma_configure_entry(dev: device) -> None:
     k = kernel()
     if iommu_probe_device_lock().owner is k.current and k.current is not None:
         report(fnd.DEADLOCK, "dma_configure under iommu_probe_device_lock", 2, dev,
@@ -75,7 +82,7 @@ def dma_configure_entry(dev: Any) -> None:
 
 # -- invariants 3 and 7: probe once, one group entry ----------------------------------
 
-def probe_device_ok(dev: Any, iommu_dev: Any) -> None:
+def probe_device_ok(dev: device, iommu_dev: iommu_device) -> None:
     s = st()
     n = s.probe_count.get(id(dev), 0) + 1
     s.probe_count[id(dev)] = n
@@ -84,30 +91,22 @@ def probe_device_ok(dev: Any, iommu_dev: Any) -> None:
                f"probe_device succeeded {n} times without release_device")
 
 
-def device_group_ok(dev: Any, group: Any) -> None:
-    pass
-
-
-def group_add(dev: Any, group: Any) -> None:
+def group_add(dev: device, group: iommu_group) -> None:
     if any(gd.dev is dev for gd in group.devices):
         report(fnd.GROUP, "iommu: device added to its group twice", 3, dev)
 
 
-def device_released(dev: Any) -> None:
+def device_released(dev: device) -> None:
     st().probe_count.pop(id(dev), None)
 
 
-def init_device_failed(dev: Any, ret: int) -> None:
+def init_device_failed(dev: device, ret: int) -> None:
     # 10: after iommu_init_device() fails, dev->iommu is NULL
     if dev.iommu is not None:
         report(fnd.WARNING, "iommu: dev->iommu left after failed init", 10, dev)
 
 
-def iommu_probe_done(dev: Any) -> None:
-    pass
-
-
-def walk_probe_result(dev: Any, ret: int) -> None:
+def walk_probe_result(dev: device, ret: int) -> None:
     # 11: probe_iommu_group() hides only -ENODEV; anything else from one client aborts
     # bus_iommu_probe() and iommu_device_register() unregisters the whole instance
     if ret:
@@ -117,15 +116,13 @@ def walk_probe_result(dev: Any, ret: int) -> None:
 
 # -- invariant 4 and 6: a driver probes with its IOMMU set up ---------------------
 
-def bind_attempt_start(dev: Any) -> None:
+def bind_attempt_start(dev: device) -> None:
     s = st()
     s.binding.add(id(dev))
     s.dma_configure_in_bind[id(dev)] = 0
 
 
-def bind_attempt_end(dev: Any, ret: int) -> None:
-    from harness.errno import EPROBE_DEFER
-
+def bind_attempt_end(dev: device, ret: int) -> None:
     s = st()
     if ret == -EPROBE_DEFER and id(dev) not in s.probe_started:
         s.deferred_for_iommu.add(id(dev))
@@ -135,34 +132,7 @@ def bind_attempt_end(dev: Any, ret: int) -> None:
     s.probe_started.discard(id(dev))
 
 
-def register_fw_claim(claim: Any) -> None:
-    """A NULL-fwnode driver (Intel DMAR, AMD IVRS) says which registered
-    instance its firmware tables give a device to: ``claim(dev)`` returns a
-    list of instances and reads only the tables (no driver state)."""
-    st().fw_claims.append(claim)
-
-
-def referenced_instances(dev: Any) -> list[Any]:
-    """Registered IOMMU instances this device's firmware names, except those
-    whose driver declined the device in of_xlate (:func:`of_xlate_result`)."""
-    from harness.iommu.iommu import core
-
-    out = [inst for claim in st().fw_claims for inst in claim(dev)]
-    np = dev.of_node
-    declined = st().declined
-    if np is not None:
-        for ref in np.desc.iommus:
-            if (id(dev), ref.iommu) in declined:
-                continue
-            for inst in core().iommu_device_list:
-                if inst.fwnode is not None and inst.fwnode.kind == "of" and \
-                        inst.fwnode.np.full_name == ref.iommu and \
-                        np.desc.available() and inst.fwnode.np.desc.available():
-                    out.append(inst)
-    return out
-
-
-def _served_by(iommu_dev: Any, inst: Any) -> bool:
+def _served_by(iommu_dev: iommu_device | None, inst: Any) -> bool:
     """The device was probed by ``inst``, or by a sibling instance of the same
     driver: the fwspec keeps the *first* instance's fwnode and accumulates the
     IDs of all of them (spec 2.1 ``iommu_fwspec_init``), so a master of two
@@ -171,13 +141,13 @@ def _served_by(iommu_dev: Any, inst: Any) -> bool:
                                                             and iommu_dev.ops is inst.ops))
 
 
-def driver_probe_entry(dev: Any) -> None:
+def driver_probe_entry(dev: device) -> None:
     s = st()
     s.binding.discard(id(dev))
     s.probe_started.add(id(dev))
     drv = dev.driver
     managed = getattr(getattr(drv, "container", None), "driver_managed_dma", False)
-    insts = referenced_instances(dev)
+    insts = fw_refs.referenced_instances(dev)
     if not insts:
         return
     group = dev.iommu_group
@@ -197,7 +167,7 @@ def driver_probe_entry(dev: Any) -> None:
         report(fnd.ISOLATION, "iommu: driver probe without default domain ownership", 6, dev)
 
 
-def dma_ops_changing(dev: Any, old: bool, new: bool) -> None:
+def dma_ops_changing(dev: device, old: bool, new: bool) -> None:
     # 6: the DMA path of a device must not change once drv->probe() started
     if old != new and id(dev) in st().probe_started and dev.driver is not None:
         report(fnd.ISOLATION, "iommu: DMA ops changed under a bound driver", 6, dev,
@@ -206,45 +176,32 @@ def dma_ops_changing(dev: Any, old: bool, new: bool) -> None:
 
 # -- invariant 8: of_xlate only for devices without a fwspec --------------------------
 
-def of_iommu_configure_entry(dev: Any) -> None:
+def of_iommu_configure_entry(dev: device) -> None:
     st().xlate_calls[id(dev)] = 0
 
 
-def of_xlate_call(dev: Any, spec: Any) -> None:
+def of_xlate_call(dev: device, spec: of_phandle_args) -> None:
     s = st()
     s.xlate_calls[id(dev)] = s.xlate_calls.get(id(dev), 0) + 1
 
 
-def of_xlate_result(dev: Any, spec: Any, ret: int) -> None:
-    """A driver's ``of_xlate`` returned: -ENODEV is the driver declining the
-    device (ipmmu-vmsa's allow-list, a sysmmu without drvdata): the device is
-    then, by that driver's decision, not behind that instance (4, 7)."""
-    from harness.errno import ENODEV
-
-    key = (id(dev), spec.np.full_name)
-    if ret == -ENODEV:
-        st().declined.add(key)
-    else:
-        st().declined.discard(key)
-
-
 # -- invariant 9: dma_range_map set once, freed once ------------------------------------
 
-def dma_range_map_set(dev: Any, new: Any) -> None:
+def dma_range_map_set(dev: device, new: Any) -> None:
     old = dev.dma_range_map
     if old is not None and old is not new:
         report(fnd.WARNING, "dma_range_map overwritten", 9, dev,
                "dma_range_map set while already set: the first map leaks")
 
 
-def dma_range_map_kfree(dev: Any, m: Any) -> None:
+def dma_range_map_kfree(dev: device, m: Any) -> None:
     """``kfree(map)`` of a map the caller owns (of_dma_configure_id()'s -EPROBE_DEFER path)."""
     if m.freed:
         report(fnd.WARNING, "dma_range_map freed twice", 9, dev)
     m.freed = True
 
 
-def dma_range_map_freed(dev: Any) -> None:
+def dma_range_map_freed(dev: device) -> None:
     m = dev.dma_range_map
     if m is not None:
         if m.freed:
@@ -254,36 +211,16 @@ def dma_range_map_freed(dev: Any) -> None:
 
 # -- invariant 10: of_iommu_configure restores dev->iommu presence ---------------------
 
-def of_iommu_configure_exit(dev: Any, err: int, dev_iommu_present: bool) -> None:
+def of_iommu_configure_exit(dev: device, err: int, dev_iommu_present: bool) -> None:
     if err and (dev.iommu is not None) != dev_iommu_present:
         report(fnd.WARNING, "iommu: dev->iommu state changed by failed of_iommu_configure", 10,
                dev, f"present on entry: {dev_iommu_present}, now: {dev.iommu is not None}")
 
 
-def dev_iommu_freed(dev: Any, param: Any) -> None:
-    pass
-
-
-# -- invariant 12: instance state published before use ----------------------------------
-
-def instance_listed(iommu: Any) -> None:
-    pass
-
-
-def instance_unlisted(iommu: Any) -> None:
-    pass
-
-
 # -- invariant 16: per-device allocations owned by something that outlives them -------
-
-def priv_set(dev: Any, priv: Any) -> None:
-    pass
-
 
 def devres_freed(dr: Any) -> None:
     """A devm allocation is freed: is some device's IOMMU data still using it?"""
-    from harness.base.platform import platform_bus_type
-
     for dev in platform_bus_type.devices:
         it = dev.iommu
         if it is not None and it.priv is dr.obj:
@@ -294,7 +231,7 @@ def devres_freed(dr: Any) -> None:
 
 # -- invariant 17: no duplicate IDs in a fwspec (soft) ---------------------------------------
 
-def fwspec_ids_added(dev: Any, fwspec: Any, ids: list[int]) -> None:
+def fwspec_ids_added(dev: device, fwspec: iommu_fwspec, ids: list[int]) -> None:
     """Called by ``iommu_fwspec_add_ids()`` before it appends ``ids``."""
     dup = sorted({i for i in ids if i in fwspec.ids} | {i for i in ids if ids.count(i) > 1})
     if dup:
@@ -306,9 +243,6 @@ def fwspec_ids_added(dev: Any, fwspec: Any, ids: list[int]) -> None:
 
 def final_checks(devices: list[Any]) -> None:
     """Invariants on the final state (3, 6, 7, 13, 14)."""
-    from harness.device import device_is_bound
-    from harness.iommu.iommu import generic_single_device_group
-
     k = kernel()
     for dev in devices:
         g = dev.iommu_group
@@ -318,7 +252,7 @@ def final_checks(devices: list[Any]) -> None:
             managed = getattr(dev.driver.container, "driver_managed_dma", False)
             if not managed and (g.default_domain is None or g.owner_cnt < 1):
                 _final(k, fnd.ISOLATION, "iommu: bound device without default domain", 6, dev)
-        if device_is_bound(dev) and g is None and referenced_instances(dev):
+        if device_is_bound(dev) and g is None and fw_refs.referenced_instances(dev):
             _final(k, fnd.GROUP, "iommu: missing IOMMU group for bound device", 7, dev)
     # 7: single-group drivers keep every device of an instance in one group
     for dev in devices:
@@ -333,7 +267,7 @@ def final_checks(devices: list[Any]) -> None:
     _final_unbound_groups(k, devices)
 
 
-def _named_instances_registered(dev: Any) -> bool:
+def _named_instances_registered(dev: device) -> bool:
     """Every available IOMMU the device's ``iommus`` names is registered (and there is one)."""
     np = dev.of_node
     if np is None or not np.desc.iommus:
@@ -344,11 +278,11 @@ def _named_instances_registered(dev: Any) -> bool:
         inode = tree.by_path.get(ref.iommu) if tree is not None else None
         if inode is not None and inode.desc.available():
             wanted.add(ref.iommu)
-    have = {inst.fwnode.np.full_name for inst in referenced_instances(dev)}
+    have = {inst.fwnode.np.full_name for inst in fw_refs.referenced_instances(dev)}
     return bool(wanted) and wanted <= have
 
 
-def _final_liveness(k: Any, devices: list[Any]) -> None:
+def _final_liveness(k: Kernel, devices: list[Any]) -> None:
     """13: a client deferred for its IOMMU is retried once that IOMMU registered."""
     s = st()
     for dev in devices:
@@ -357,22 +291,18 @@ def _final_liveness(k: Any, devices: list[Any]) -> None:
             _final(k, fnd.DEFER, "deferred probe pending after its IOMMU registered", 13, dev)
 
 
-def _final_unbound_groups(k: Any, devices: list[Any]) -> None:
+def _final_unbound_groups(k: Kernel, devices: list[Any]) -> None:
     """7, the series' own goal: a device behind a registered IOMMU has its group even
     without a driver (V614 probes a DT device only at driver bind, so one without a
     driver never gets one; the walk of iommu_device_register() is meant to give it)."""
-    from harness.device import device_is_bound
-
     for dev in devices:
         if dev.iommu_group is None and not device_is_bound(dev) and not dev.dead \
-                and referenced_instances(dev):
+                and fw_refs.referenced_instances(dev):
             _final(k, fnd.GROUP, "iommu: no IOMMU group for a device without driver", 7, dev)
 
 
-def _final_owner_counts(k: Any, devices: list[Any]) -> None:
+def _final_owner_counts(k: Kernel, devices: list[Any]) -> None:
     """14: ``owner_cnt`` counts the bound DMA-API members of a group, no more."""
-    from harness.device import device_is_bound
-
     groups: dict[int, Any] = {}
     for dev in devices:
         if dev.iommu_group is not None:
@@ -388,6 +318,23 @@ def _final_owner_counts(k: Any, devices: list[Any]) -> None:
                 _final(k, fnd.WARNING, "iommu: group owner_cnt leaked", 14, dev)
 
 
-def _final(k: Any, kind: str, summary: str, inv: int, dev: Any) -> None:
+def _final(k: Kernel, kind: str, summary: str, inv: int, dev: device) -> None:
     k.add_finding(Finding(kind=kind, title=summary, function="", device=dev.init_name,
                           trace=[], invariant=inv))
+
+
+#: the trace hooks the oracles attach to (the others have no check yet)
+CHECKS = ("dma_configure_entry", "probe_device_ok", "group_add", "device_released",
+          "init_device_failed", "walk_probe_result", "bind_attempt_start", "bind_attempt_end",
+          "driver_probe_entry", "dma_ops_changing", "of_iommu_configure_entry", "of_xlate_call",
+          "dma_range_map_set", "dma_range_map_kfree", "dma_range_map_freed",
+          "of_iommu_configure_exit", "devres_freed", "fwspec_ids_added")
+
+
+def attach() -> None:
+    """Attach every check to its trace hook (idempotent)."""
+    for name in CHECKS:
+        trace.attach(name, globals()[name])
+
+
+attach()

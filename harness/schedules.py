@@ -25,10 +25,10 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from harness.board import Board
 from harness.boot import BootConfig
 from harness.kernel import Kthread
-from harness.platform import Platform
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.variant import Variant
 
 #: Scheduling points that open a window of the spec (§3.5, §3.6): a PCT
@@ -77,19 +77,19 @@ class PctChooser:
         return me
 
 
-def replay(platform: Platform, v: Variant, cfg: BootConfig, schedule: list[int]) -> Result:
+def replay(platform: Board, v: Variant, cfg: BootConfig, schedule: list[int]) -> Result:
     """Run ``schedule`` (recorded), nothing else: the reproducer's run."""
     return run_scenario(platform, v, replace(cfg, schedule=list(schedule)), record=True)
 
 
-def explore_pct(platform: Platform, v: Variant, cfg: BootConfig, seeds: range | list[int],
+def explore_pct(platform: Board, v: Variant, cfg: BootConfig, seeds: range | list[int],
                 p: float = 0.02, p_window: float = 0.3) -> Iterator[tuple[int, Result]]:
     """One recorded run per seed under :class:`PctChooser` (after ``cfg.schedule``)."""
     for seed in seeds:
         yield seed, run_scenario(platform, v, cfg, chooser=PctChooser(seed, p, p_window), record=True)
 
 
-def preemption_bounded(platform: Platform, v: Variant, cfg: BootConfig, bound: int,
+def preemption_bounded(platform: Board, v: Variant, cfg: BootConfig, bound: int,
                        at: Callable[[str], bool] | None = None,
                        limit: int | None = None) -> Iterator[Result]:
     """Every schedule within ``bound`` deviations from the default, depth first.
@@ -123,7 +123,7 @@ def preemption_bounded(platform: Platform, v: Variant, cfg: BootConfig, bound: i
     yield from go(list(cfg.schedule), bound, len(cfg.schedule))
 
 
-def shortest_prefix(platform: Platform, v: Variant, cfg: BootConfig, schedule: list[int],
+def shortest_prefix(platform: Board, v: Variant, cfg: BootConfig, schedule: list[int],
                     holds: Callable[[Result], bool]) -> list[int]:
     """The shortest prefix of ``schedule`` whose run still satisfies ``holds``
     (the rest of the run takes the default), for storing small reproducers.
@@ -147,7 +147,7 @@ def shortest_prefix(platform: Platform, v: Variant, cfg: BootConfig, schedule: l
     return best
 
 
-def find_schedule(platform: Platform, v: Variant, cfg: BootConfig, holds: Callable[[Result], bool],
+def find_schedule(platform: Board, v: Variant, cfg: BootConfig, holds: Callable[[Result], bool],
                   seeds: int = 400,
                   rates: tuple[tuple[float, float], ...] = ((0.05, 0.3), (0.2, 0.5), (0.4, 0.6)),
                   ) -> list[int] | None:

@@ -28,6 +28,8 @@ import git
 from corpus.hosttools import ToolError, run, which
 from harness.variant import SITES, Guard, Variant
 from mutators import gitrepo
+from mutators.build import build_objects
+from mutators.cleanup import cleanup as _cleanup
 from mutators.engine import SPATCH_TIMEOUT, SiteOutcome, apply_plan
 from mutators.rules import plan
 from mutators.shapes import GuardedIf
@@ -175,7 +177,6 @@ def apply_variant(tree: str | os.PathLike[str], variant: Variant, *, base_ref: s
         if build:
             # compiled in the reusable build cache (a clone checked out at this
             # commit), not in the sparse worktree: see mutators.build
-            from mutators.build import build_objects
 
             br = build_objects(str(repo.common_dir), f"refs/heads/{branch}", commit,
                                res.changed_files)
@@ -206,8 +207,6 @@ def _has_identity(repo: git.Repo) -> bool:
 def cleanup(tree: str | os.PathLike[str], *, all_branches: bool = False) -> list[str]:
     """Prune stale worktrees (and with ``all_branches`` every ``probefuzz/*`` one
     probefuzz made); see :mod:`mutators.cleanup`."""
-    from mutators.cleanup import cleanup as _cleanup
-
     if not all_branches:
         repo = gitrepo.open_tree(tree)
         return sorted(gitrepo.prune_stale(repo))

@@ -3,7 +3,7 @@
 Only things probefuzz created are touched.  A branch qualifies when its name
 is ``probefuzz/<...>`` *and* its tip is a commit ``apply`` made (subject
 ``probefuzz: apply guard variant ...``) or, on a ``probefuzz/propose/`` branch,
-one ``propose`` made (its "Found and generated with probefuzz" line): a user's commit on top of one of our
+one ``propose`` made (its "Found with probefuzz" line): a user's commit on top of one of our
 branches, or a branch the user named that way by hand, makes it theirs.  A
 worktree qualifies when it is on such a branch, lives under probefuzz's
 worktree directory, and has no uncommitted changes.  Everything else is
@@ -19,12 +19,14 @@ from pathlib import Path
 import git
 
 from mutators import gitrepo
+from mutators.propose.message import MARK as PROPOSE_MARK
 
 #: subject prefix of every commit mutators.apply makes
 APPLY_SUBJECT = "probefuzz: apply guard variant "
-#: what every commit ``propose`` makes says of itself (its tool line), and the
-#: branch namespace it uses
-PROPOSE_MARK = "Found and generated with probefuzz "
+#: what every commit ``propose`` makes says of itself (its tool line; the second
+#: is how propose said it before 0.1.0's messages were rewritten), and the branch
+#: namespace it uses
+PROPOSE_MARKS = (PROPOSE_MARK, "Found and generated with probefuzz ")
 PROPOSE_PREFIX = gitrepo.BRANCH_PREFIX + "propose/"
 
 
@@ -48,7 +50,7 @@ def _ours(repo: git.Repo, branch: str) -> str | None:
         return None
     if branch.startswith(PROPOSE_PREFIX):
         body = " ".join(repo.git.log("-1", "--format=%B", f"refs/heads/{branch}").split())
-        if PROPOSE_MARK in body:
+        if any(m in body for m in PROPOSE_MARKS):
             return None
     return f"tip commit is not probefuzz's ({subject[:50]!r})"
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.hosttools import ToolError, run, which
-from harness.variant import Variant
+from harness.variant import SITES, Variant
 from mutators.fixups import fixup, has_placeholders
+from mutators.readback import ReadbackError, function_bodies, read_value
 from mutators.rules import FileRules, Plan, RuleError, plan
 from mutators.shapes import MARKER
 
@@ -65,9 +66,6 @@ def already(text: str, fr: FileRules) -> bool:
     Conservative: a site whose function is missing or whose C does not read
     back cleanly leaves the decision to spatch (which reports the mismatch).
     """
-    from harness.variant import SITES
-    from mutators.readback import ReadbackError, function_bodies, read_value
-
     for name in fr.sites:
         site = SITES[name]
         if not function_bodies(text, site.function):

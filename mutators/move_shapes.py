@@ -8,47 +8,34 @@ it right before/after the anchor, carrying its comment along (the comment
 placeholder of the new place gets the text, the old one removes a known
 comment above it).  The ``if`` may be above or below the anchor, so there is
 a rule for each direction, and each reports ``applied`` on its own.
-
-Like :mod:`mutators.shapes`, this module must not import :mod:`harness`.
+The site declares a :class:`harness.sites.shapes.MoveIf`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from mutators.shapes import MARKER, Alternative, ChoiceShape, _indent, _minus, _plus
-
-
-@dataclass(frozen=True)
-class Place:
-    """``anchor`` (an SmPL statement, metavariables in ``metavars``) and whether
-    the ``if`` goes right ``after`` it (else right before); ``regex`` reads the
-    placement back from the function text (whitespace collapsed)."""
-
-    anchor: str
-    after: bool
-    regex: str
-    metavars: str = ""
+from harness.sites.shapes import Alternative, ChoiceShape, MoveIf, Place
+from mutators.shapes import MARKER, _indent, _minus, _plus
 
 
 def _ctx(smpl: str) -> str:
     return "\n".join(ln if ln in ("(", "|", ")") else " " + ln for ln in smpl.strip().splitlines())
 
 
-def move_if(site: str, function: str, find: str | Callable[[Any], str], body: Callable[[Any], str],
-            places: Mapping[str, Place], comment: Callable[[Any], str] | None = None,
-            comment_texts: Mapping[str, str] | None = None,
-            when: Callable[[Any], bool] | None = None, order: int = 50) -> ChoiceShape:
-    """Rules that move the ``if`` matched by ``find`` (an SmPL statement pattern
-    whose condition is the metavariable ``E``, or a function of the variant
-    giving one) to each place, re-emitting it as ``if (E)`` + ``body(variant)``
-    (C text).
+def move_if(shape: MoveIf) -> ChoiceShape:
+    """The choice between the places of a placement site: rules that move the
+    ``if`` matched by ``find`` (an SmPL statement pattern whose condition is
+    the metavariable ``E``, or a function of the variant giving one) to each
+    place, re-emitting it as ``if (E)`` + ``body(variant)`` (C text).
 
     ``comment(variant)`` names the ``{ctx:NAME}`` comment that goes with the
     moved statement (a key of ``comment_texts``).
     """
+    site, function, find, body = shape.site, shape.function, shape.find, shape.body
+    places, comment, comment_texts = shape.places, shape.comment, shape.comment_texts
+    when, order = shape.when, shape.order
+
     def _find(v: Any) -> str:
         return find if isinstance(find, str) else find(v)
 
@@ -82,3 +69,6 @@ def move_if(site: str, function: str, find: str | Callable[[Any], str], body: Ca
             transform=transform, regex=pl.regex)
     return ChoiceShape(alternatives=alts, when=when, comment_texts=dict(comment_texts or {}),
                        order=order)
+
+
+__all__ = ["Place", "move_if"]

@@ -6,32 +6,27 @@ that publishes state its callbacks read, placed before or after
 driver's ``of_xlate``/``probe_device``/``device_group`` run *inside* it; state
 published after the call is not there yet when they run.  Whether a driver
 publishes before or after registering is therefore a site of its own, and
-this factory generates the Coccinelle rules that move the statement across
-the registration call for any such site.
-
-Like :mod:`mutators.shapes`, this module must not import :mod:`harness`.
+this module generates the Coccinelle rules that move the statement across
+the registration call for any such site (a :class:`harness.sites.shapes.PublishOrder`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from mutators.shapes import Alternative, ChoiceShape
-
-AFTER = "after_register"
-BEFORE = "before_register"
+from harness.sites.shapes import AFTER, BEFORE, Alternative, ChoiceShape, PublishOrder
 
 
 def _lines(c_text: str, sign: str) -> str:
     return "\n".join(sign + ln.strip() for ln in c_text.strip("\n").splitlines())
 
 
-def publish_order(function: str, stmt: str, comment: str | None = None,
-                  register: str = "iommu_device_register",
-                  check: str = "if (E) S", checked: bool = True) -> ChoiceShape:
-    """Rules that put ``stmt`` (C text, one or more lines) right after the
-    ``E = register(...); if (E) S`` pair of ``function`` or right before the
-    ``E = register(...);`` statement.
+def publish_order(shape: PublishOrder) -> ChoiceShape:
+    """The choice between the two placements of an order site (see
+    :class:`~harness.sites.shapes.PublishOrder`): rules that put ``stmt`` (C
+    text, one or more lines) right after the ``E = register(...); if (E) S``
+    pair of ``function`` or right before the ``E = register(...);`` statement.
 
     ``comment`` is the comment the C has above ``stmt``: it moves with it.
     ``check`` is the error check after the call as the rule spells it (a
@@ -41,6 +36,8 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
     bare ``register(...);`` statement (virtio-iommu).
     The readback regexes look at the order of the two in the function's text.
     """
+    function, stmt, comment = shape.function, shape.stmt, shape.comment
+    register, check, checked = shape.register, shape.check, shape.checked
     ctx = "+{ctx:publish}\n" if comment else ""
     flat = re.escape(" ".join(stmt.split()))
     reg = re.escape(register) + r"\("
@@ -65,5 +62,12 @@ def publish_order(function: str, stmt: str, comment: str | None = None,
                    f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {call}\n ...\n"
                    f"{_lines(stmt, '-')}\n ...\n }}\n"),
         regex=flat + ".*" + reg)
+    if AFTER in shape.transforms:
+        after = replace(after, transform=shape.transforms[AFTER])
+    if BEFORE in shape.transforms:
+        before = replace(before, transform=shape.transforms[BEFORE])
     return ChoiceShape(alternatives={AFTER: after, BEFORE: before},
                        comment_texts={"publish": comment} if comment else {})
+
+
+__all__ = ["AFTER", "BEFORE", "publish_order"]

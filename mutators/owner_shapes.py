@@ -10,19 +10,17 @@ Owners are C expressions usable where the allocation stands (``dma_dev``,
 ``dev``), plus one that needs a pointer the function looks up *after* the
 allocation (the IOMMU's own device): that alternative moves the allocation
 below the lookup, dropping the reference on failure.
-
-Like :mod:`mutators.shapes`, this module must not import :mod:`harness`.
+The site declares a :class:`harness.sites.shapes.DevmOwner`.
 """
 
 from __future__ import annotations
 
 import re
 
-from mutators.shapes import Alternative, ChoiceShape
+from harness.sites.shapes import Alternative, ChoiceShape, DevmOwner
 
 
-def devm_owner(function: str, var: str, size: str, owners: dict[str, str],
-               lookup: tuple[str, str, str, str] | None = None) -> ChoiceShape:
+def devm_owner(shape: DevmOwner) -> ChoiceShape:
     """Alternatives ``name -> owner C expression`` for ``var = devm_kzalloc(OWNER,
     size, GFP_KERNEL);`` in ``function``.
 
@@ -30,6 +28,8 @@ def devm_owner(function: str, var: str, size: str, owners: dict[str, str],
     alternative ``name`` whose owner is ``&pointer->dev``, allocated right after
     the lookup statement, calling ``put`` on the error path.
     """
+    function, var, size = shape.function, shape.var, shape.size
+    owners, lookup = shape.owners, shape.lookup
     alloc = f"devm_kzalloc(E, {size}, GFP_KERNEL)"
     alts: dict[str, Alternative] = {}
     after = ""

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.variant import Guard, Pred, Site
 from mutators.shapes import ChoiceShape, GuardedIf, shape_regex_alternative
+from mutators.smpl import lower
 
 
 class ReadbackError(ValueError):
@@ -111,7 +112,7 @@ def read_guard(site: Site, c: str) -> Guard | None:
 
 
 def read_choice(site: Site, c: str) -> str:
-    shape = site.c
+    shape = lower(site.c) if site.c is not None else None
     if not isinstance(shape, ChoiceShape):
         raise ReadbackError(f"{site.name}: not a choice site")
     hits: set[str] = set()

@@ -7,27 +7,22 @@ reads, so the guard sees a driver while the pointer derived at entry is
 ``container_of(NULL)``.  Alternative ``once`` declares ``LOCAL =
 READ_ONCE(FIELD)`` right before the declaration that derives the pointer and
 makes every later read of ``FIELD`` in the function read ``LOCAL``.
-
-Like :mod:`mutators.shapes`, this module must not import :mod:`harness`.
+The site declares a :class:`harness.sites.shapes.ReadOnce`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
-from mutators.shapes import Alternative, ChoiceShape
-
-TWICE = "twice"
-ONCE = "once"
+from harness.sites.shapes import ONCE, TWICE, Alternative, ChoiceShape, ReadOnce
 
 
-def read_once(function: str, field: str, ctype: str, local: str, derive: str, var: str,
-              when: Callable[[Any], bool] | None = None) -> ChoiceShape:
+def read_once(shape: ReadOnce) -> ChoiceShape:
     """Rules for ``function``: ``T *var = derive(field);`` reads ``field``
     (e.g. ``dev->driver``) and later code reads it again (``twice``), or a
     ``ctype *local = READ_ONCE(field);`` snapshot feeds both (``once``)."""
+    function, field, ctype, local = shape.function, shape.field, shape.ctype, shape.local
+    derive, var, when = shape.derive, shape.var, shape.when
     f = re.escape(field)
     d = re.escape(derive)
     snap = f"{ctype} *{local} = READ_ONCE({field});"
@@ -43,4 +38,7 @@ def read_once(function: str, field: str, ctype: str, local: str, derive: str, va
                    f" ...\n-{snap}\n T *{var} = {derive}(\n-{local}\n+{field}\n );\n"
                    f" <...\n-{local}\n+{field}\n ...>\n }}\n"),
         regex=rf"^(?!.*READ_ONCE\({f}\)).*{d}\({f}\)")
-    return ChoiceShape(alternatives={TWICE: twice, ONCE: once}, when=when, order=60)
+    return ChoiceShape(alternatives={TWICE: twice, ONCE: once}, when=when, order=shape.order)
+
+
+__all__ = ["ONCE", "TWICE", "read_once"]

@@ -39,6 +39,7 @@ from harness.variant import (
     variant_from_json,
 )
 from mutators.shapes import GuardedIf, RuleContext, ShapeError
+from mutators.smpl import site_rules
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _has_c(v: Variant, site_name: str) -> bool:
     if not site.c.applicable(site, v):
         return True
     try:
-        site.c.rules(site, v.value(site_name), "x", RuleContext(v))
+        site_rules(site, v.value(site_name), "x", RuleContext(v))
     except ShapeError:
         return False
     return True

@@ -19,6 +19,7 @@ import json
 import sys
 
 from fuzz.cli import UsageError
+from mutators.apply import apply_variant
 from mutators.engine import SPATCH_TIMEOUT
 from mutators.gitrepo import RepoError
 from mutators.rules import RuleError
@@ -40,8 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.apply import apply_variant
-
     mutant = resolve(args.variant)
     try:
         res = apply_variant(args.tree, mutant.variant, base_ref=args.base_ref,

@@ -16,6 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from corpus import bundled, kernel_tree
+from corpus.build import build, default_out
 from fuzz.cli import UsageError
 
 
@@ -58,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tree(args: argparse.Namespace) -> Path:
-    from corpus import kernel_tree
-
     tree = args.tree if args.tree is not None else kernel_tree.default_tree_path()
     if not tree.exists():
         hint = "" if args.tree is not None else " (run `probefuzz kernel-tree` or pass --tree)"
@@ -70,8 +72,6 @@ def _tree(args: argparse.Namespace) -> Path:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from corpus.build import build, default_out
-
     tree = _tree(args)
     archs = tuple(a.strip() for a in args.arch.split(",") if a.strip())
     if not archs:
@@ -85,7 +85,6 @@ def _build(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
 
-    from tqdm import tqdm
 
     bar: Any = None
 
@@ -147,8 +146,6 @@ def format_summary(s: dict[str, Any]) -> str:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from corpus import bundled
-
     tree = _tree(args)
     out = args.out if args.out is not None else bundled.BOARDS_DIR
     if out.exists() and not out.is_dir():

@@ -1,7 +1,8 @@
 """Explore fix candidates: fuzz every variant of the space around a base on a
 corpus (default: depth 1 around NEXT on the bundled boards, about a minute on
-2 cores), then rank them by (oopses, deadlocks, group problems, devices
-without isolation, warnings, deferred-probe churn, change size).  Writes
+2 cores), then rank them by their difference from the base on the same
+scenarios (:mod:`fuzz.ranking`: the series' goal as a constraint, then
+severity, breadth, change size; top 3 from different fix families).  Writes
 OUT/ranking.json, OUT/report.md, OUT/report.html and reproducers under
 OUT/crashes/.  A killed run restarted with the same --out resumes.
 Exit 0 when the best variant has no finding, 1 otherwise, 2 on bad input."""
@@ -12,14 +13,25 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
-from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, PART_RUNS, CampaignError, ExploreRequest, run_campaign
+from fuzz.campaign import (
+    DEFAULT_RUNS_PER_BOARD,
+    PART_RUNS,
+    CampaignError,
+    ExploreRequest,
+    run_campaign,
+    units_for,
+)
 from fuzz.cli import UsageError
 from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.corpus_arg import load_boards
 from fuzz.ranking import rank, ranking_json
-from fuzz.report import html_report, markdown, table
+from fuzz.report import TERMINAL_WIDTH, html_report, markdown, table, write_top
+from harness.variant import variant_from_json
+from mutators.space import resolve
 
 DEFAULT_OUT = "probefuzz-out"
 
@@ -61,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     if args.unit_runs < 1:
         raise UsageError("--unit-runs must be at least 1")
     check_cluster_arguments(args)
-    from mutators.space import resolve
 
     resolve(args.base)  # bad base: one-line VariantError before any work
     boards = load_boards([], args.corpus)
@@ -74,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         c = run_campaign(req, progress=not args.no_progress and not args.json)
     except (CampaignError, ClusterError) as e:
         raise UsageError(str(e)) from None
-    rows = rank(c.results)
+    rows = rank(c.results, variant_sites(args.base, args.depth))
     data = ranking_json(c, rows)
     _write(out / "ranking.json", json.dumps(data, indent=1) + "\n")
     _write(out / "report.md", markdown(c, rows) + ("\n## Run\n\n" + c.run.markdown() if c.run else ""))
@@ -86,15 +97,28 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(table(rows, args.top))
-        base_row = next((r for r in rows if r.id == args.base), None)
+        base_row = next((r for r in rows if r.is_base), None)
         if base_row is not None:
-            print(f"\n{args.base} ranks {base_row.rank}/{len(rows)}: {base_row.reason}")
+            print("\n" + textwrap.fill(f"{base_row.id} (the base) ranks {base_row.rank}/{len(rows)}: "
+                                      f"{base_row.reason}", TERMINAL_WIDTH, subsequent_indent="  "))
+        words = write_top(rows, args.base, len(boards))
+        if words:
+            print("\nTop 3, from different fix families:\n" + words, end="")
         print(f"{sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s"
               + (f" (resumed: {c.resumed} units were already done)" if c.resumed else "")
               + (f"; {c.run.units} units on {c.run.workers} {c.run.executor} worker(s), "
                  f"{c.run.units_per_s:.2f} units/s" if c.run and c.run.units else "")
-              + f"; reports: {out / 'report.md'}, {out / 'report.html'}, {out / 'ranking.json'}")
+              + f";\nreports in {out}: report.md, report.html, ranking.json, run.json")
     return 0 if rows and not rows[0].titles else 1
+
+
+def variant_sites(base: str, depth: int) -> dict[int, dict[str, Any]]:
+    """Each unit's variant JSON (with its fingerprint), by unit index: the ranking
+    groups variants into fix families from the sites' values, not from ids."""
+    out = {}
+    for u in units_for(base, depth):
+        out[u.index] = dict(u.variant, fingerprint=variant_from_json(u.variant, u.id).fingerprint())
+    return out
 
 
 def _write(path: Path, text: str) -> None:

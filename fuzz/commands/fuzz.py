@@ -17,8 +17,12 @@ from fuzz.campaign import variant_dirname
 from fuzz.cli import UsageError
 from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.corpus_arg import load_boards
-from fuzz.engines import ENGINES
+from fuzz.engines import ENGINES, hypothesis_engine, native
+from fuzz.engines.atheris_engine import AtherisJob
+from fuzz.engines.atheris_engine import run as run_atheris
+from fuzz.engines.session import Session
 from fuzz.gen import GenContext
+from mutators.space import resolve
 
 DEFAULT_CRASHES = "probefuzz-out/crashes"
 
@@ -27,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="NEXT",
                    help="V614, NEXT, PRESET+site:op..., or a variant JSON file (default: NEXT)")
     p.add_argument("--engine", choices=ENGINES, default="atheris",
-                   help="atheris (libFuzzer, instrumented model, own process), hypothesis, or "
+                   help="atheris (libFuzzer over the model's behaviour, own process), hypothesis, or "
                    "native (in-process, seeded) (default: atheris)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--time", type=float, metavar="S", help="fuzz for S seconds")
@@ -50,13 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pass a flag to libFuzzer (atheris), e.g. --libfuzzer=-max_len=128")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: repro --json's shape plus an 'engine' object")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (libFuzzer's status lines included)")
     p.add_argument("platforms", nargs="*", metavar="PLATFORM",
                    help=".dts in a kernel tree, .dtb, platform .json, or a bundled board name")
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.space import resolve
-
     if args.runs is not None and args.runs < 1:
         raise UsageError("--runs must be at least 1")
     if args.time is not None and args.time <= 0:
@@ -80,18 +84,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{at:8.3f}s] {kind}: {title} ({board})" + (f"\n            reproducer: {rep}" if rep else ""),
               flush=True)
 
-    if args.engine == "atheris":
-        from fuzz.engines.atheris_engine import AtherisJob
-        from fuzz.engines.atheris_engine import run as run_atheris
+    quiet = getattr(args, "quiet", False)
+    progress = None if quiet or not sys.stderr.isatty() else _progress
 
+    if args.engine == "atheris":
         vdir = variant_dirname(variant.name, variant.fingerprint())
         job = AtherisJob(variant, boards, store, runs=runs, seconds=args.time, seed=args.seed,
                          corpus_dir=Path(args.corpus_dir) / vdir if args.corpus_dir else None,
                          libfuzzer_args=list(args.libfuzzer), mutate=not args.no_mutate,
-                         minimise=not args.no_minimise)
+                         minimise=not args.no_minimise, quiet=quiet)
         try:
             found, stats = run_atheris(job, args.jobs, on_found=lambda f: show(
-                f["title"], f["kind"], f["board"], f["first_seconds"], f.get("reproducer")))
+                f["title"], f["kind"], f["board"], f["first_seconds"], f.get("reproducer")),
+                progress=progress)
         except RuntimeError as e:
             raise UsageError(str(e)) from None
     elif args.jobs > 1 or args.scheduler:
@@ -107,26 +112,19 @@ def run(args: argparse.Namespace) -> int:
         except ClusterError as e:
             raise UsageError(str(e)) from None
     else:
-        from fuzz.engines.session import Session
-
         ctx = GenContext(boards, mutate=not args.no_mutate)
         shrinker = None
         if args.engine == "hypothesis" and not args.no_minimise:
-            from fuzz.engines import hypothesis_engine
-
             def shrinker(title: str) -> Any:
                 return hypothesis_engine.shrink(ctx, variant, title)
 
         session = Session(variant, args.engine, store, minimise_findings=not args.no_minimise,
                           on_found=lambda f: show(f.title, f.kind, f.board, f.at, f.reproducer),
                           shrinker=shrinker)
+        session.progress = progress
         if args.engine == "hypothesis":
-            from fuzz.engines import hypothesis_engine
-
             stats = hypothesis_engine.fuzz_loop(session, ctx, runs=runs, seconds=args.time, seed=args.seed)
         else:
-            from fuzz.engines import native
-
             stats = native.fuzz_loop(session, ctx, runs=runs, seconds=args.time, seed=args.seed)
         found = [f.to_json() for f in sorted(session.found.values(), key=lambda f: f.at)]
     if args.json:
@@ -139,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
               + (f"; first after {tfirst:.3f} s" if tfirst is not None else "")
               + f"; reproducers in {os.path.relpath(store)}")
     return 1 if found else 0
+
+
+def _progress(st: Any, findings: int) -> None:
+    """libFuzzer's status line shape, for every engine (stderr, on a terminal)."""
+    print(f"#{st.executions}\tpulse  cov: {st.coverage} findings: {findings} "
+          f"exec/s: {st.exec_per_s:.0f} ({st.elapsed:.0f} s)", file=sys.stderr, flush=True)
 
 
 def _json(variant: str, boards: list[Any], found: list[dict[str, Any]],

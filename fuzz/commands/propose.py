@@ -21,11 +21,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corpus.bundled import bundled_names, load_bundled
+from corpus.dt import load_platform_file
 from fuzz.cli import UsageError
 from mutators.engine import SPATCH_TIMEOUT
+from mutators.gitrepo import RepoError, branch_name, cache_root
+from mutators.propose.evidence import SEED_BOARD, EvidenceError, best_in_ranking, ranking_base_of
+from mutators.propose.fixes import FixesError
+from mutators.propose.message import Trailers
+from mutators.propose.pipeline import ProposeError, ProposeRequest, propose, reference_for
+from mutators.rules import RuleError
+from mutators.space import resolve
 
 if TYPE_CHECKING:  # pragma: no cover
-    from harness.platform import Platform
+    from harness.board import Board
     from mutators.propose.pipeline import ProposeResult
 
 
@@ -35,7 +44,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "--evidence: the ranking's rank-1 variant")
     p.add_argument("--tree", required=True, help="the kernel git tree")
     p.add_argument("--base-ref", default="HEAD", help="commit the series applies to (default HEAD)")
-    p.add_argument("--fixes", metavar="REV", help="the commit the fix patches fix (Fixes: tag)")
+    p.add_argument("--fixes", metavar="REV",
+                   help="the commit the fix patches fix (Fixes: tag; default: the commit the "
+                   "reference preset records, e.g. NEXT's bcb81ac6ae3c, else the tree's history)")
+    p.add_argument("--upstream", metavar="REV",
+                   help="the commit maintainers have (base-commit:); the commits between it "
+                   "and --base-ref are declared as prerequisite-patch-id (default: the newest "
+                   "ancestor of the base another branch, tag or remote has)")
+    p.add_argument("--prerequisites-mbox", metavar="FILE",
+                   help="when the base lacks part of the series, re-create it into FILE, "
+                   "marked for testing, not for posting (default: name what is missing, "
+                   "exit 2)")
     p.add_argument("--reported-by", metavar='"Name <addr>"', help="Reported-by: trailer")
     p.add_argument("--closes", metavar="URL", help="Closes: trailer (the report)")
     p.add_argument("--link", metavar="URL", help="Link: trailer")
@@ -55,12 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
-def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
-    from corpus.bundled import bundled_names, load_bundled
-    from corpus.dt import load_platform_file
-    from mutators.propose.evidence import SEED_BOARD
-
-    out: list[tuple[str, Platform]] = []
+def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Board]]:
+    out: list[tuple[str, Board]] = []
     for name in names or [SEED_BOARD]:
         if name in bundled_names():
             out.append((name, load_bundled(name)))
@@ -70,14 +85,6 @@ def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Platform]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mutators.gitrepo import RepoError, branch_name, cache_root
-    from mutators.propose.evidence import EvidenceError, best_in_ranking, ranking_base_of
-    from mutators.propose.fixes import FixesError
-    from mutators.propose.message import Trailers
-    from mutators.propose.pipeline import ProposeError, ProposeRequest, propose, reference_for
-    from mutators.rules import RuleError
-    from mutators.space import resolve
-
     if args.closes and not args.reported_by:
         raise UsageError("--closes goes with --reported-by (Reported-by: is followed by Closes:)")
     for opt in ("closes", "link"):
@@ -102,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
             signoff=args.signoff, ranking=args.evidence,
             boards=_boards(args.board, args.tree),
             out=args.out or str(cache_root() / "outgoing" / branch_name(mutant.id).split("/", 1)[1]),
-            force=args.force, timeout=args.timeout)
+            force=args.force, timeout=args.timeout, upstream=args.upstream,
+            prerequisites_mbox=args.prerequisites_mbox)
         res = propose(req)
     except (RepoError, RuleError, ProposeError, EvidenceError, FixesError, ValueError) as e:
         raise UsageError(str(e)) from None
@@ -126,6 +134,18 @@ def _report(res: ProposeResult) -> None:
         print(f"      checkpatch --strict: {cp['total']}")
         for issue in cp["issues"]:  # type: ignore[attr-defined]
             print(f"        {issue['level']}:{issue['type']}: {issue['text']}")
+        for issue in cp["expected"]:  # type: ignore[attr-defined]
+            print(f"        expected, not counted: {issue['type']}: {issue['text']} "
+                  "(the Fixes: commit is upstream's; this tree has the series under "
+                  "other ids)")
+    print(f"base-commit: {res.upstream}" + (f" + {len(res.prerequisites)} prerequisite(s)"
+                                             if res.prerequisites else ""))
+    for pre in res.prerequisites:
+        print(f"  prerequisite-patch-id for {pre}")
+    if res.prerequisites_mbox:
+        print(f"for testing, not for posting: {res.prerequisites_mbox}")
+    if res.cocci:
+        print(f"semantic patch (coccicheck form): {res.cocci}")
     print(f"To: {', '.join(res.recipients['to'])}")
     print(f"Cc: {', '.join(res.recipients['cc'])}")
     if res.fixes:
@@ -137,6 +157,8 @@ def _report(res: ProposeResult) -> None:
     if res.signoff_missing:
         print("Signed-off-by: missing -- yours to add (git commit --amend -s on the branch, or "
               "rerun with --signoff); the tool never signs off for you.")
+    print(f"checkpatch --strict: {res.errors} error(s), {res.warnings} warning(s), "
+          f"{res.checks} check(s)")
     if res.errors:
         print(f"checkpatch found {res.errors} error(s): fix them before sending.")
     print("Nothing was sent. To send, review the patches, then:")

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from corpus.dt import load_platform_file
-from corpus.store import StoreError, load_reproducer
+from fuzz.crashstore import StoreError, load_reproducer
 from fuzz.variant_arg import resolve_variant
 from harness.boot import BootConfig, boot_config_from_json
 from harness.klog import render_result
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import variant_from_json
 
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from fuzz.cli import UsageError
 from harness.variant import PRESETS, SITES, render_value, variant_to_json
 from mutators.space import resolve, space
 
@@ -45,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     base = args.base or "NEXT"
     depth = 2 if args.depth is None else args.depth
     if depth < 0:
-        from fuzz.cli import UsageError
-
         raise UsageError("--depth must be >= 0")
     root = resolve(base)
     items = space(base, depth)

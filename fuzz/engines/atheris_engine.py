@@ -1,18 +1,22 @@
-"""The atheris engine: libFuzzer over the instrumented model, in its own process.
+"""The atheris engine: libFuzzer over the model's behaviour, in its own process.
 
 ``atheris.Fuzz()`` takes over its process (libFuzzer calls ``exit`` when the
-budget is spent) and instrumentation must happen before the model is
-imported, so each job runs :mod:`fuzz.engines.atheris_worker` as a child
-process and reads its ``PFZ`` event lines (findings as they are found,
-statistics) and libFuzzer's status lines (``cov:``, ``Done N runs``).  With
-``--runs N --seed S`` and no corpus directory a run is reproducible: the
-child's ``PYTHONHASHSEED`` is fixed and libFuzzer gets ``-seed=S -runs=N``.
+budget is spent), so each job runs :mod:`fuzz.engines.atheris_worker` as a
+child process and reads its ``PFZ`` event lines (findings as they are found,
+statistics) and libFuzzer's status lines (``#N pulse cov: ... exec/s: ...``,
+``Done N runs``), which it passes on to stderr unless ``quiet``.  libFuzzer's
+coverage is the model's behaviour features (see the worker).  The corpus
+starts with one input per board, the plain boot (as the native engine does),
+in a temporary directory unless ``corpus_dir`` is given.  With ``--runs N
+--seed S`` and no corpus directory a run is reproducible: the child's
+``PYTHONHASHSEED`` is fixed and libFuzzer gets ``-seed=S -runs=N``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -24,10 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fuzz.engines.session import EngineStats
-from fuzz.gen import Board
+from fuzz.engines.session import PROGRESS_EVERY, EngineStats
+from fuzz.gen import CorpusBoard
 from harness.variant import Variant, variant_to_json
 
+#: random inputs in a new corpus besides the plain boots
+SEED_INPUTS = 32
 _STATUS = re.compile(r"^#(\d+)\s+\w+\s+.*?cov: (\d+)")
 _DONE = re.compile(r"^Done (\d+) runs in (\d+) second")
 
@@ -37,7 +43,7 @@ class AtherisJob:
     """One atheris campaign on one variant."""
 
     variant: Variant
-    boards: list[Board]
+    boards: list[CorpusBoard]
     store: Path | None
     runs: int | None = None
     seconds: float | None = None
@@ -47,6 +53,7 @@ class AtherisJob:
     mutate: bool = True
     events: bool = True
     minimise: bool = True
+    quiet: bool = False  # do not pass libFuzzer's status lines on to stderr
 
 
 @dataclass
@@ -60,16 +67,30 @@ class _Child:
     stderr_tail: list[str] = field(default_factory=list)
 
 
-def _libfuzzer_flags(job: AtherisJob, seed: int) -> list[str]:
-    flags = [f"-seed={seed}", "-print_final_stats=0", "-close_fd_mask=0"]
+def _libfuzzer_flags(job: AtherisJob, seed: int, seeds_dir: Path) -> list[str]:
+    # inputs up to 128 bytes from the start (the generator reads a few dozen)
+    flags = [f"-seed={seed}", "-print_final_stats=0", "-close_fd_mask=0", "-max_len=128", "-len_control=0"]
     if job.runs is not None:
         flags.append(f"-runs={job.runs}")
     if job.seconds is not None:
         flags.append(f"-max_total_time={max(1, int(round(job.seconds)))}")
     flags += job.libfuzzer_args
-    if job.corpus_dir is not None:
-        job.corpus_dir.mkdir(parents=True, exist_ok=True)
-        flags.append(str(job.corpus_dir))
+    # The first corpus directory is where libFuzzer writes new inputs.  An
+    # empty one is seeded as the native engine starts: the plain boot of each
+    # board (byte i picks board i), then random inputs (from the seed), from
+    # which libFuzzer's mutations start.
+    corpus = job.corpus_dir if job.corpus_dir is not None else seeds_dir
+    corpus.mkdir(parents=True, exist_ok=True)
+    if not any(corpus.iterdir()):
+        for i in range(min(len(job.boards), 256)):
+            (corpus / f"plain-{i:03d}").write_bytes(bytes([i]))
+        rng = random.Random(seed)
+        n = SEED_INPUTS
+        if job.runs is not None:  # libFuzzer's -runs counts the corpus's runs (and one empty input)
+            n = max(0, min(n, job.runs - 1 - len(job.boards)))
+        for i in range(n):
+            (corpus / f"random-{i:03d}").write_bytes(rng.randbytes(rng.randint(1, 64)))
+    flags.append(str(corpus))
     return flags
 
 
@@ -84,7 +105,7 @@ def _spawn(job: AtherisJob, seed: int) -> _Child:
         boards.append({"name": b.name, "path": path})
     req = {"variant": variant_to_json(job.variant), "boards": boards,
            "store": str(job.store) if job.store is not None else None,
-           "libfuzzer_args": _libfuzzer_flags(job, seed), "mutate": job.mutate,
+           "libfuzzer_args": _libfuzzer_flags(job, seed, Path(tmp.name) / "corpus"), "mutate": job.mutate,
            "events": job.events, "minimise": job.minimise}
     req_path = Path(tmp.name) / "request.json"
     req_path.write_text(json.dumps(req))
@@ -97,12 +118,15 @@ def _spawn(job: AtherisJob, seed: int) -> _Child:
     return _Child(proc, tmp)
 
 
-def _read_stderr(c: _Child, t0: float) -> None:
+def _read_stderr(c: _Child, t0: float, quiet: bool) -> None:
     assert c.proc.stderr is not None
     for line in c.proc.stderr:
         m = _STATUS.match(line)
         if m:
             c.cov.append((time.monotonic() - t0, int(m.group(2))))
+            if not quiet:
+                sys.stderr.write(line)
+                sys.stderr.flush()
         d = _DONE.match(line)
         if d:
             c.done_runs = int(d.group(1))
@@ -110,11 +134,17 @@ def _read_stderr(c: _Child, t0: float) -> None:
 
 
 def run(job: AtherisJob, jobs: int = 1,
-        on_found: Callable[[dict[str, Any]], None] | None = None) -> tuple[list[dict[str, Any]], EngineStats]:
-    """Run ``jobs`` atheris processes (seeds ``seed``, ``seed+1``, ...) to completion."""
+        on_found: Callable[[dict[str, Any]], None] | None = None,
+        progress: Callable[[EngineStats, int], None] | None = None,
+        ) -> tuple[list[dict[str, Any]], EngineStats]:
+    """Run ``jobs`` atheris processes (seeds ``seed``, ``seed+1``, ...) to completion.
+
+    ``progress(stats, findings)`` is called about every
+    :data:`~fuzz.engines.session.PROGRESS_EVERY` seconds with the summed
+    statistics of the children."""
     t0 = time.monotonic()
     children = [_spawn(job, job.seed + i) for i in range(max(1, jobs))]
-    readers = [threading.Thread(target=_read_stderr, args=(c, t0), daemon=True) for c in children]
+    readers = [threading.Thread(target=_read_stderr, args=(c, t0, job.quiet), daemon=True) for c in children]
     for r in readers:
         r.start()
     lock = threading.Lock()
@@ -142,7 +172,13 @@ def run(job: AtherisJob, jobs: int = 1,
         o.start()
     try:
         for c in children:
-            c.proc.wait()
+            while True:
+                try:
+                    c.proc.wait(timeout=PROGRESS_EVERY)
+                    break
+                except subprocess.TimeoutExpired:
+                    if progress is not None:
+                        progress(_progress_stats(children, t0), len(seen))
     except BaseException:
         for c in children:
             if c.proc.poll() is None:
@@ -153,6 +189,15 @@ def run(job: AtherisJob, jobs: int = 1,
     for c in children:
         c.tmp.cleanup()
     return _merge(children, time.monotonic() - t0)
+
+
+def _progress_stats(children: list[_Child], t0: float) -> EngineStats:
+    st = EngineStats("atheris")
+    st.elapsed = max((float(c.stats.get("elapsed", 0.0)) for c in children), default=0.0) \
+        or time.monotonic() - t0
+    st.executions = sum(int(c.stats.get("executions", 0)) for c in children)
+    st.coverage = sum(c.cov[-1][1] for c in children if c.cov)
+    return st
 
 
 def _merge(children: list[_Child], wall: float) -> tuple[list[dict[str, Any]], EngineStats]:
@@ -178,7 +223,8 @@ def _merge(children: list[_Child], wall: float) -> tuple[list[dict[str, Any]], E
     st.coverage_timeline.sort()
     st.time_to_first_finding = min(firsts) if firsts else None
     fuzz_time = max((float(c.stats.get("elapsed", 0.0)) for c in children), default=0.0)
-    st.extra = {"coverage_kind": "libFuzzer edges (cov:) of the instrumented harness",
+    st.extra = {"coverage_kind": "libFuzzer cov: model behaviour features (guard-site outcomes, "
+                                 "contended scheduling points, statistics, findings, log lines)",
                 "fuzzing_seconds": round(fuzz_time, 3),
                 "startup_seconds": round(max(0.0, wall - fuzz_time), 3),
                 "processes": len(children)}

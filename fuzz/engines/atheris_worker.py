@@ -1,21 +1,43 @@
 """The atheris engine's fuzzing process (``python -m fuzz.engines.atheris_worker REQ``).
 
-It instruments the model (``atheris.instrument_imports`` over ``harness``)
-before importing it, so libFuzzer's coverage is the model's code coverage,
-then fuzzes one variant with libFuzzer's flags from the request.  Findings
-and statistics go to stdout as ``PFZ <json>`` lines, which the parent
+libFuzzer's coverage here is the model's *behaviour*, not its Python lines:
+the model runs uninstrumented (at the in-process engines' speed) and each
+run's features (:mod:`fuzz.features`: guard-site outcomes, the scheduling
+points where threads competed, end-of-run statistics, finding titles,
+kernel-log lines) are handed to libFuzzer as coverage counters, one counter
+per feature (a stable hash into :data:`COUNTERS` reserved counters).  So
+``cov:`` counts distinct behaviours, and libFuzzer keeps an input when the
+model did something new.  The input is consumed structurally through
+``atheris.FuzzedDataProvider`` (:func:`fuzz.gen.generate`).
+
+It fuzzes one variant with libFuzzer's flags from the request.  Findings and
+statistics go to stdout as ``PFZ <json>`` lines, which the parent
 (:mod:`fuzz.engines.atheris_engine`) reads as they come; libFuzzer's own
-output stays on stderr.  libFuzzer exits the process itself when its budget
-is spent, so nothing runs after ``atheris.Fuzz()``.
+output stays on stderr.  Each new finding also gets libFuzzer's artifact, the
+raw input as ``crash-<sha1>``, beside its structured reproducer (or under
+``-artifact_prefix``).  libFuzzer exits the process itself when its budget is
+spent, so nothing runs after ``atheris.Fuzz()``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import atheris
+
+from fuzz.engines.session import Found, Session
+from fuzz.features import SiteRecorder, feature_index
+from fuzz.gen import CorpusBoard, GenContext, generate
+from harness.board import load_board
+from harness.variant import variant_from_json
+
+#: libFuzzer counters reserved for model features (collisions merge features)
+COUNTERS = 1 << 14
 
 
 def emit(event: str, **data: Any) -> None:
@@ -23,30 +45,57 @@ def emit(event: str, **data: Any) -> None:
     sys.stdout.flush()
 
 
+def artifact_path(flags: list[str], reproducer: str | None, store: str | None, data: bytes) -> Path | None:
+    """Where libFuzzer's ``crash-<sha1>`` artifact of ``data`` goes: under
+    ``-artifact_prefix=`` if given, else beside the reproducer (or in the store)."""
+    name = "crash-" + hashlib.sha1(data).hexdigest()
+    for f in flags:
+        if f.startswith("-artifact_prefix="):
+            return Path(f.split("=", 1)[1] + name)
+    if reproducer is not None:
+        return Path(reproducer).parent / name
+    return Path(store) / name if store else None
+
+
 def main(argv: list[str]) -> None:
     req = json.loads(Path(argv[1]).read_text())
-    import atheris
-
-    with atheris.instrument_imports(include=["harness"]):
-        import harness.scenario  # noqa: F401 - instrumented here, used through the session
-        from fuzz.engines.session import Found, Session
-        from fuzz.gen import Board, GenContext, generate
-        from harness.platform import load_platform
-        from harness.variant import variant_from_json
-
+    flags = list(req.get("libfuzzer_args", []))
     variant = variant_from_json(req["variant"])
-    boards = [Board(b["name"], load_platform(b["path"])) for b in req["boards"]]
+    boards = [CorpusBoard(b["name"], load_board(b["path"])) for b in req["boards"]]
     ctx = GenContext(boards, mutate=req.get("mutate", True), events=req.get("events", True))
+    current = [b""]
 
     def on_found(f: Found) -> None:
-        emit("found", **f.to_json())
+        d = f.to_json()
+        path = artifact_path(flags, f.reproducer, req.get("store"), current[0])
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(current[0])
+            d["artifact"] = str(path)
+        emit("found", **d)
 
     session = Session(variant, "atheris", Path(req["store"]) if req.get("store") else None,
                       minimise_findings=req.get("minimise", True), on_found=on_found)
+    sites = SiteRecorder()
+    sites.install()
+    session.record = True
+    session.extra_features = sites.take
+    counters = [atheris._reserve_counter() for _ in range(COUNTERS)]
+    index: dict[str, int] = {}
     last = [0.0]
 
     def test_one_input(data: bytes) -> None:
+        current[0] = data
+        sites.seen.clear()  # minimising the last finding ran the model too
         session.run(generate(atheris.FuzzedDataProvider(data), ctx))
+        # atheris.Setup() swaps in the live _trace_branch: look it up now
+        trace_branch = atheris._trace_branch
+        for feat in session.last_features:
+            i = index.get(feat)
+            if i is None:
+                i = index[feat] = counters[feature_index(feat, COUNTERS)]
+            trace_branch(i)
+        session.last_features = set()
         now = time.monotonic()
         if now - last[0] >= 0.2:
             last[0] = now
@@ -54,7 +103,8 @@ def main(argv: list[str]) -> None:
             emit("stats", executions=st.executions, elapsed=session.now(), errors=st.errors,
                  time_to_first_finding=st.time_to_first_finding, features=len(session.features))
 
-    atheris.Setup([argv[0], *req.get("libfuzzer_args", [])], test_one_input)
+    atheris.Setup([argv[0], *flags], test_one_input)
+    atheris.UpdateCounterArrays()  # hand the reserved counters to libFuzzer
     emit("start")
     session.start()
     atheris.Fuzz()

@@ -18,10 +18,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import seed as hseed
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+
 from fuzz.engines.session import EngineStats, Session
-from fuzz.gen import GenContext, Scenario, scenarios
+from fuzz.gen import FuzzInput, GenContext, scenarios
 from fuzz.minimise import first_match
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import Variant
 
 SHRINK_EXAMPLES = 200
@@ -34,9 +38,6 @@ class _OutOfTime(Exception):
 def fuzz_loop(session: Session, ctx: GenContext, *, runs: int | None, seconds: float | None,
               seed: int) -> EngineStats:
     """Fuzz ``session.variant`` with Hypothesis for ``runs`` examples or ``seconds``."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hseed
-
     deadline = None if seconds is None else time.monotonic() + seconds
     strategy = scenarios(ctx)
     session.start()
@@ -71,12 +72,9 @@ def fuzz_loop(session: Session, ctx: GenContext, *, runs: int | None, seconds: f
 
 
 def shrink(ctx: GenContext, variant: Variant, title: str,
-           max_examples: int = SHRINK_EXAMPLES) -> Scenario | None:
+           max_examples: int = SHRINK_EXAMPLES) -> FuzzInput | None:
     """Hypothesis' simplest scenario producing ``title`` (None if not found in budget)."""
-    from hypothesis import HealthCheck, find, settings
-    from hypothesis.errors import NoSuchExample, Unsatisfiable
-
-    def produces(s: Scenario) -> bool:
+    def produces(s: FuzzInput) -> bool:
         try:
             r = run_scenario(s.platform, variant, s.cfg)
         except Exception:  # noqa: BLE001 - a scenario the model cannot run does not count

@@ -4,7 +4,7 @@ An engine generates scenarios its own way and hands each run to
 :meth:`Session.observe`.  The session deduplicates the findings by title
 (:mod:`fuzz.dedup`), and for each new bug minimises the scenario
 (:mod:`fuzz.minimise`) and saves it as a reproducer in the crash store
-(:mod:`corpus.store`), which ``probefuzz repro FILE`` replays.  It also keeps
+(:mod:`fuzz.crashstore`), which ``probefuzz repro FILE`` replays.  It also keeps
 the engine statistics: executions, executions per second, time to the first
 finding, and the coverage curve (features for the in-process engines, see
 :mod:`fuzz.features`).
@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus.store import CrashStore
+from fuzz.crashstore import CrashStore
 from fuzz.dedup import Deduper
 from fuzz.features import features
-from fuzz.gen import Scenario
+from fuzz.gen import FuzzInput
 from fuzz.minimise import DEFAULT_BUDGET, first_match, minimise
 from harness.findings import Finding
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.variant import Variant
+
+#: seconds between progress reports (``fuzz`` on a terminal)
+PROGRESS_EVERY = 5.0
 
 
 @dataclass
@@ -89,9 +92,9 @@ class Session:
 
     def __init__(self, variant: Variant, engine: str, store: Path | None = None, *,
                  minimise_findings: bool = True, minimise_budget: int = DEFAULT_BUDGET,
-                 known: dict[str, Scenario] | None = None,
+                 known: dict[str, FuzzInput] | None = None,
                  on_found: Callable[[Found], None] | None = None,
-                 shrinker: Callable[[str], Scenario | None] | None = None) -> None:
+                 shrinker: Callable[[str], FuzzInput | None] | None = None) -> None:
         self.variant = variant
         self.store = CrashStore(store) if store is not None else None
         self.minimise_findings = minimise_findings
@@ -106,6 +109,15 @@ class Session:
         self.stats = EngineStats(engine)
         self.t0 = time.monotonic()
         self._last_cov = -1.0
+        # Engines that want more behaviour features (atheris): record each
+        # run's scheduling decisions, add features from ``extra_features()``;
+        # the last run's features are kept for them in ``last_features``.
+        self.record = False
+        self.extra_features: Callable[[], set[str]] | None = None
+        self.last_features: set[str] = set()
+        # progress(stats, findings) every PROGRESS_EVERY seconds of fuzzing, if set
+        self.progress: Callable[[EngineStats, int], None] | None = None
+        self._next_progress = PROGRESS_EVERY
 
     def start(self) -> None:
         """Reset the clock (call when the engine's fuzzing loop begins)."""
@@ -114,22 +126,27 @@ class Session:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def run(self, s: Scenario) -> Result | None:
+    def run(self, s: FuzzInput) -> Result | None:
         """Run ``s`` under the session's variant and observe it (None: harness error)."""
         try:
-            r = run_scenario(s.platform, self.variant, s.cfg)
+            r = run_scenario(s.platform, self.variant, s.cfg, record=self.record)
         except Exception:  # noqa: BLE001 - a model bug must not stop a campaign; it is counted
             self.stats.executions += 1
             self.stats.errors += 1
+            if self.extra_features is not None:
+                self.extra_features()  # drop what the failed run recorded
             return None
         self.observe(s, r)
         return r
 
-    def observe(self, s: Scenario, r: Result) -> bool:
+    def observe(self, s: FuzzInput, r: Result) -> bool:
         """Account one run; returns whether it showed new coverage."""
         st = self.stats
         st.executions += 1
         feats = features(r)
+        if self.extra_features is not None:
+            feats |= self.extra_features()
+        self.last_features = feats
         new_cov = not feats <= self.features
         if new_cov:
             self.features |= feats
@@ -147,9 +164,15 @@ class Session:
                     old.boards.append(s.board)
                 continue
             self._new_bug(s, f)
+        if self.progress is not None:
+            t = self.now()
+            if t >= self._next_progress:
+                self._next_progress = t + PROGRESS_EVERY
+                st.elapsed = t
+                self.progress(st, len(self.found))
         return new_cov
 
-    def _new_bug(self, s: Scenario, f: Finding) -> None:
+    def _new_bug(self, s: FuzzInput, f: Finding) -> None:
         at = self.now()
         if self.stats.time_to_first_finding is None:
             self.stats.time_to_first_finding = at

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from harness import oracles, variant
+from harness.board import Board
 from harness.boot import Boot, BootConfig, device_attach, device_unregister, unbind_store
 from harness.kernel import Kernel, set_kernel
-from harness.platform import Platform
 from harness.variant import Variant
 
 INTERESTING = 48
@@ -32,7 +32,7 @@ DEVICE_INDEX = st.integers(0, 63)
 class DriverCoreMachine(RuleBasedStateMachine):
     """Set ``platform`` and ``variant`` in a subclass (see :func:`machine_for`)."""
 
-    platform: Platform
+    platform: Board
     variant: Variant
     cfg: BootConfig = BootConfig()
 
@@ -107,7 +107,7 @@ class DriverCoreMachine(RuleBasedStateMachine):
         assert not titles, f"after {self.steps or ['boot']}: {titles}"
 
 
-def machine_for(platform: Platform, v: Variant, cfg: BootConfig | None = None) -> type[DriverCoreMachine]:
+def machine_for(platform: Board, v: Variant, cfg: BootConfig | None = None) -> type[DriverCoreMachine]:
     """A :class:`DriverCoreMachine` subclass bound to ``platform`` and ``v``."""
     name = f"DriverCore_{platform.name}_{v.name}".replace("-", "_").replace("+", "_")
     attrs: dict[str, Any] = {"platform": platform, "variant": v}

@@ -8,9 +8,9 @@ platform's ``extra_devices[].acpi``): ``{"iort": {"iommu": NAME, "ids": [..]},
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness import oracles, variant
+from harness import trace, variant
 from harness.acpi.viot import viot_iommu_configure
 from harness.base.dd import driver_deferred_probe_check_state
 from harness.errno import ENODEV, EPROBE_DEFER
@@ -23,26 +23,31 @@ from harness.iommu.iommu import (
     iommu_probe_device_lock,
 )
 from harness.kernel import kernel, kfunc, mutex_lock, mutex_unlock
+from harness.of.device import arch_setup_dma_ops
 from harness.of.node import bus_dma_region
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.of.node import fwnode_handle
 
 DEV_DMA_NOT_SUPPORTED = 0
 DEV_DMA_NON_COHERENT = 1
 DEV_DMA_COHERENT = 2
 
 
-def acpi_get_dma_attr(fwnode: Any) -> int:
+def acpi_get_dma_attr(fwnode: fwnode_handle) -> int:
     dma = (fwnode.acpi or {}).get("dma", "coherent")
     return {"none": DEV_DMA_NOT_SUPPORTED, "noncoherent": DEV_DMA_NON_COHERENT}.get(
         dma, DEV_DMA_COHERENT)
 
 
-def _acpi_desc(dev: Any) -> dict[str, Any]:
+def _acpi_desc(dev: device) -> dict[str, Any]:
     fw = dev.fwnode
     return (fw.acpi or {}) if fw is not None and fw.kind == "acpi" else {}
 
 
 @kfunc
-def acpi_arch_dma_setup(dev: Any) -> None:
+def acpi_arch_dma_setup(dev: device) -> None:
     if dev.dma_mask is None:
         dev.dma_mask = dev.coherent_dma_mask
     end = dev.coherent_dma_mask or (1 << 32) - 1
@@ -53,7 +58,7 @@ def acpi_arch_dma_setup(dev: Any) -> None:
     if ranges:
         map_ = bus_dma_region(tuple(tuple(r) for r in ranges))
         end = map_.max()
-        oracles.dma_range_map_set(dev, map_)
+        trace.dma_range_map_set(dev, map_)
         dev.dma_range_map = map_
     mask = (1 << end.bit_length()) - 1
     dev.bus_dma_limit = end
@@ -62,7 +67,7 @@ def acpi_arch_dma_setup(dev: Any) -> None:
 
 
 @kfunc
-def iort_iommu_configure_id(dev: Any, id_in: int | None) -> int:
+def iort_iommu_configure_id(dev: device, id_in: int | None) -> int:
     """IORT: find the SMMU node for the device (or its RID), init the fwspec,
     add the mapped stream IDs."""
     iort = _acpi_desc(dev).get("iort")
@@ -83,7 +88,7 @@ def iort_iommu_configure_id(dev: Any, id_in: int | None) -> int:
 
 
 @kfunc
-def acpi_iommu_configure_id(dev: Any, id_in: int | None) -> int:
+def acpi_iommu_configure_id(dev: device, id_in: int | None) -> int:
     mutex_lock(iommu_probe_device_lock())
     # If we already translated the fwspec there is nothing left to do
     if dev_iommu_fwspec_get(dev) is not None:
@@ -103,12 +108,10 @@ def acpi_iommu_configure_id(dev: Any, id_in: int | None) -> int:
 
 
 @kfunc
-def acpi_dma_configure_id(dev: Any, attr: int, input_id: int | None) -> int:
-    from harness.of.device import arch_setup_dma_ops
-
+def acpi_dma_configure_id(dev: device, attr: int, input_id: int | None) -> int:
     if attr == DEV_DMA_NOT_SUPPORTED:
         return 0
-    oracles.dma_configure_entry(dev)
+    trace.dma_configure_entry(dev)
     acpi_arch_dma_setup(dev)
     ret = acpi_iommu_configure_id(dev, input_id)
     if ret == -EPROBE_DEFER:
@@ -117,6 +120,6 @@ def acpi_dma_configure_id(dev: Any, attr: int, input_id: int | None) -> int:
     return 0
 
 
-def acpi_dma_configure(dev: Any, attr: int) -> int:
+def acpi_dma_configure(dev: device, attr: int) -> int:
     """``static inline acpi_dma_configure(dev, attr)``."""
     return acpi_dma_configure_id(dev, attr, None)

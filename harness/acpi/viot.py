@@ -32,14 +32,19 @@ devices by base address), ranges spanning several segments.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness import oracles
 from harness.base.dd import driver_deferred_probe_check_state
+from harness.bus.pci import dev_is_pci, pci_bus_type, pci_for_each_dma_alias, to_pci_dev
+from harness.device import dev_fwnode
 from harness.errno import EINVAL, ENODEV, EPROBE_DEFER
-from harness.iommu.iommu import iommu_fwspec_add_ids, iommu_fwspec_init
+from harness.iommu import fw_refs
+from harness.iommu.iommu import iommu_device_from_fwnode, iommu_fwspec_add_ids, iommu_fwspec_init
 from harness.kernel import kernel, kfunc
 from harness.of.node import fwnode_handle
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
 
 DRIVER = "virtio_iommu"
 
@@ -47,7 +52,7 @@ DRIVER = "virtio_iommu"
 class viot_iommu:  # noqa: N801
     def __init__(self, name: str) -> None:
         self.name = name
-        self.fwnode: Any = None
+        self.fwnode: fwnode_handle | None = None
 
 
 class viot_endpoint:  # noqa: N801
@@ -72,9 +77,6 @@ def st() -> ViotState:
 
 @kfunc
 def viot_get_pci_iommu_fwnode(viommu: viot_iommu, segment: int, bdf: int) -> int:
-    from harness.bus.pci import pci_bus_type, to_pci_dev
-    from harness.device import dev_fwnode
-
     pdev = None
     for d in pci_bus_type.devices:
         p = to_pci_dev(d)
@@ -103,7 +105,7 @@ def acpi_viot_init() -> None:
             continue
         s.viot_iommus.append(viommu)
         if len(s.viot_iommus) == 1:
-            oracles.register_fw_claim(viot_fw_claim)
+            fw_refs.register_fw_claim(viot_fw_claim)
         for e in a.scope:
             if e.pci_range is None:
                 continue
@@ -112,9 +114,7 @@ def acpi_viot_init() -> None:
 
 
 @kfunc
-def viot_dev_iommu_init(dev: Any, viommu: viot_iommu | None, epid: int) -> int:
-    from harness.device import dev_fwnode
-
+def viot_dev_iommu_init(dev: device, viommu: viot_iommu | None, epid: int) -> int:
     if viommu is None:
         return -ENODEV
     # We're not translating ourself
@@ -140,20 +140,14 @@ def viot_pci_dev_iommu_init(pdev: Any, dev_id: int, data: Any) -> int:
 
 
 @kfunc
-def viot_iommu_configure(dev: Any) -> int:
-    from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, to_pci_dev
-
+def viot_iommu_configure(dev: device) -> int:
     if dev_is_pci(dev):
         return pci_for_each_dma_alias(to_pci_dev(dev), viot_pci_dev_iommu_init, dev)
     return -ENODEV
 
 
-def viot_fw_claim(dev: Any) -> list[Any]:
+def viot_fw_claim(dev: device) -> list[Any]:
     """For the oracles: the registered virtio-iommu the VIOT gives ``dev`` to."""
-    from harness.bus.pci import dev_is_pci, to_pci_dev
-    from harness.device import dev_fwnode
-    from harness.iommu.iommu import iommu_device_from_fwnode
-
     if not dev_is_pci(dev):
         return []
     pdev = to_pci_dev(dev)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import oracles
+from harness import trace, variant
+from harness.base import bus as base_bus
 from harness.base import devres
 from harness.device import (
     PROBE_FORCE_SYNCHRONOUS,
@@ -20,6 +21,7 @@ from harness.device import (
     device_is_bound,
 )
 from harness.errno import EBUSY, ENODEV, EPROBE_DEFER, ETIMEDOUT
+from harness.iommu import iommu
 from harness.kernel import Completion, Mutex, kernel, kfunc, kinline, mutex_lock, mutex_unlock
 
 BUS_NOTIFY_ADD_DEVICE = 1
@@ -161,8 +163,6 @@ def device_unlock(dev: device) -> None:
 
 @kfunc
 def deferred_probe_work_func(work: Work) -> None:
-    from harness.base.bus import bus_probe_device
-
     s = state()
     mutex_lock(s.deferred_probe_mutex)
     while s.active:
@@ -172,7 +172,7 @@ def deferred_probe_work_func(work: Work) -> None:
         # Drop the mutex while probing each device; the probe path may
         # manipulate the deferred list
         mutex_unlock(s.deferred_probe_mutex)
-        bus_probe_device(dev)
+        base_bus.bus_probe_device(dev)
         mutex_lock(s.deferred_probe_mutex)
     mutex_unlock(s.deferred_probe_mutex)
 
@@ -266,16 +266,12 @@ def device_set_driver(dev: device, drv: device_driver | None) -> None:
 
 @kinline
 def driver_sysfs_add(dev: device) -> int:
-    from harness.base.bus import bus_notify
-
-    bus_notify(dev, BUS_NOTIFY_BIND_DRIVER)
+    base_bus.bus_notify(dev, BUS_NOTIFY_BIND_DRIVER)
     return 0
 
 
 @kfunc
 def driver_bound(dev: device) -> None:
-    from harness.base.bus import bus_notify
-
     if device_is_bound(dev):
         kernel().printk(f"{dev.init_name}: driver_bound: device already bound")
         return
@@ -285,14 +281,14 @@ def driver_bound(dev: device) -> None:
     # kick off retrying all pending devices
     driver_deferred_probe_del(dev)
     driver_deferred_probe_trigger()
-    bus_notify(dev, BUS_NOTIFY_BOUND_DRIVER)
+    base_bus.bus_notify(dev, BUS_NOTIFY_BOUND_DRIVER)
 
 
 @kinline
 def device_unbind_cleanup(dev: device) -> None:
     devres.devres_release_all(dev)
     arch_teardown_dma_ops(dev)
-    oracles.dma_range_map_freed(dev)
+    trace.dma_range_map_freed(dev)
     dev.dma_range_map = None
     device_set_driver(dev, None)
     dev_set_drvdata(dev, None)
@@ -312,8 +308,6 @@ def call_driver_probe(dev: device, drv: device_driver) -> int:
 
 @kfunc
 def really_probe(dev: device, drv: device_driver) -> int:
-    from harness.base.bus import bus_notify
-
     s = state()
     if s.__dict__.get("defer_all_probes"):
         return -EPROBE_DEFER
@@ -322,7 +316,7 @@ def really_probe(dev: device, drv: device_driver) -> int:
         return -EBUSY
 
     device_set_driver(dev, drv)
-    oracles.bind_attempt_start(dev)
+    trace.bind_attempt_start(dev)
 
     ret = 0
     if dev.bus is not None and dev.bus.dma_configure is not None:
@@ -332,13 +326,13 @@ def really_probe(dev: device, drv: device_driver) -> int:
 
     ret = driver_sysfs_add(dev)
 
-    oracles.driver_probe_entry(dev)
+    trace.driver_probe_entry(dev)
     ret = call_driver_probe(dev, drv)
     if ret:
         # Return probe errors as positive values so that the callers can
         # distinguish them from other errors.
         ret = -ret
-        bus_notify(dev, BUS_NOTIFY_DRIVER_NOT_BOUND)
+        base_bus.bus_notify(dev, BUS_NOTIFY_DRIVER_NOT_BOUND)
         if dev.bus is not None and dev.bus.dma_cleanup is not None:
             dev.bus.dma_cleanup(dev)
         return _pinctrl_bind_failed(dev, ret)
@@ -350,7 +344,7 @@ def really_probe(dev: device, drv: device_driver) -> int:
 def _pinctrl_bind_failed(dev: device, ret: int) -> int:
     # pinctrl_bind_failed: device_links_no_driver(dev); device_unbind_cleanup(dev);
     device_unbind_cleanup(dev)
-    oracles.bind_attempt_end(dev, ret)
+    trace.bind_attempt_end(dev, ret)
     return ret
 
 
@@ -421,19 +415,15 @@ def __device_attach_driver(drv: device_driver, data: dict[str, Any]) -> int:  # 
 
 @kfunc
 def __device_attach_async_helper(dev: device) -> None:  # noqa: N807
-    from harness.base.bus import bus_for_each_drv
-
     device_lock(dev)
     if not (dev.dead or dev.driver is not None):
         data = {"dev": dev, "check_async": True, "want_async": True, "have_async": False}
-        bus_for_each_drv(dev.bus, data, __device_attach_driver)
+        base_bus.bus_for_each_drv(dev.bus, data, __device_attach_driver, _dev_keys(dev))
     device_unlock(dev)
 
 
 @kfunc
 def __device_attach(dev: device, allow_async: bool) -> int:  # noqa: N807
-    from harness.base.bus import bus_for_each_drv
-
     ret = 0
     do_async = False
     device_lock(dev)
@@ -443,7 +433,7 @@ def __device_attach(dev: device, allow_async: bool) -> int:  # noqa: N807
         ret = 1 if device_is_bound(dev) else 0
     else:
         data = {"dev": dev, "check_async": allow_async, "want_async": False, "have_async": False}
-        ret = bus_for_each_drv(dev.bus, data, __device_attach_driver)
+        ret = base_bus.bus_for_each_drv(dev.bus, data, __device_attach_driver, _dev_keys(dev))
         if not ret and allow_async and data["have_async"]:
             do_async = True
     device_unlock(dev)
@@ -504,9 +494,18 @@ def _may_match(dev: device, drv: device_driver) -> bool:
 
 @kfunc
 def driver_attach(drv: device_driver) -> int:
-    from harness.base.bus import bus_for_each_dev
+    bus = drv.bus
+    keys = drv.match_keys if bus.match_keys is not None and bus.driver_keys is not None else None
+    return base_bus.bus_for_each_dev(bus, drv, __driver_attach, _may_match, keys)
 
-    return bus_for_each_dev(drv.bus, drv, __driver_attach, _may_match)
+
+def _dev_keys(dev: device) -> tuple[Any, ...] | None:
+    # bus->match() only accepts a driver whose table shares a key with the
+    # device (bus_type.match_keys): bus_for_each_drv() visits those only.
+    bus = dev.bus
+    if bus is None or bus.match_keys is None or bus.driver_keys is None:
+        return None
+    return dev.match_keys
 
 
 # -- unbinding -------------------------------------------------------------------
@@ -523,19 +522,17 @@ def device_remove(dev: device) -> None:
 
 @kinline
 def __device_release_driver(dev: device) -> None:  # noqa: N807
-    from harness.base.bus import bus_notify
-
     drv = dev.driver
     if drv is None:
         return
-    bus_notify(dev, BUS_NOTIFY_UNBIND_DRIVER)
+    base_bus.bus_notify(dev, BUS_NOTIFY_UNBIND_DRIVER)
     device_remove(dev)
     if dev.bus is not None and dev.bus.dma_cleanup is not None:
         dev.bus.dma_cleanup(dev)
     if dev in drv.devices:
         drv.devices.remove(dev)
     device_unbind_cleanup(dev)
-    bus_notify(dev, BUS_NOTIFY_UNBOUND_DRIVER)
+    base_bus.bus_notify(dev, BUS_NOTIFY_UNBOUND_DRIVER)
 
 
 @kfunc
@@ -546,7 +543,7 @@ def device_release_driver(dev: device) -> None:
 
 
 @kinline
-def bus_dma_claim(hook: str, dev: device, drv: Any, ddrv: Any, ret: int) -> int:
+def bus_dma_claim(hook: str, dev: device, drv: device_driver, ddrv: Any, ret: int) -> int:
     """The end every bus ``dma_configure`` hook shares (platform, amba, pci,
     fsl-mc, cdx): when the hook's guard site ``<hook>.use_default_domain``
     holds, claim the group's default domain for the driver
@@ -557,10 +554,9 @@ def bus_dma_claim(hook: str, dev: device, drv: Any, ddrv: Any, ret: int) -> int:
     (``ddrv``); the guard may read ``dev->driver`` again, unlocked, after the
     scheduling point (window W4).
     """
-    from harness import variant
-    from harness.iommu import iommu
-
-    kernel().sched_point(f"{hook}:dev->driver")
+    k = kernel()
+    if k.nr_running > 1:  # (the point's name is built only when it is one)
+        k.sched_point(f"{hook}:dev->driver")
     if not variant.check(f"{hook}.use_default_domain", dev=dev, drv=drv, ret=ret, ddrv=ddrv):
         return ret
     ret = iommu.iommu_device_use_default_domain(dev)
@@ -573,7 +569,5 @@ def bus_dma_claim(hook: str, dev: device, drv: Any, ddrv: Any, ret: int) -> int:
 def bus_dma_cleanup(dev: device, drv: Any) -> None:
     """The bus ``dma_cleanup`` hooks: give the default domain back unless the
     (bound) driver manages DMA itself."""
-    from harness.iommu import iommu
-
     if not drv.driver_managed_dma:
         iommu.iommu_device_unuse_default_domain(dev)

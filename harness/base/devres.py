@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness import oracles
+from harness import trace
 from harness.kernel import kfunc
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
 
 T = TypeVar("T")
 
@@ -22,7 +25,7 @@ class devres:  # noqa: N801
 
 
 @kfunc
-def devm_kmalloc(dev: Any, struct: type[T]) -> T:
+def devm_kmalloc(dev: device, struct: type[T]) -> T:
     """``devm_kzalloc(dev, sizeof(struct), GFP_KERNEL)``.
 
     ``alloc_dr(..., dev_to_node(dev))`` reads ``dev->numa_node`` first: a
@@ -45,18 +48,18 @@ class devm_action:  # noqa: N801
 
 
 @kfunc
-def devm_add_action(dev: Any, fn: Any, data: Any) -> int:
+def devm_add_action(dev: device, fn: Any, data: Any) -> int:
     _node = dev.numa_node  # noqa: F841 - devres_alloc() + devres_add(dev, ...)
     dev.devres_head.append(devres(dev, devm_action(fn, data)))
     return 0
 
 
 @kfunc
-def devres_release_all(dev: Any) -> None:
+def devres_release_all(dev: device) -> None:
     """Free everything devm-allocated against ``dev`` (unbind, failed probe)."""
     for dr in reversed(dev.devres_head):
         if isinstance(dr.obj, devm_action):
             dr.obj.fn(dr.obj.data)
         dr.freed = True
-        oracles.devres_freed(dr)
+        trace.devres_freed(dr)
     dev.devres_head.clear()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
 from harness.base import dd
 from harness.base.bus import driver_register
 from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.kernel import BogusPointer, kfunc
+from harness.of.device import of_dma_configure_id
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.of.node import device_node
 
 # offsetof(struct platform_driver, driver) on arm64 6.12: probe, remove,
 # shutdown, suspend, resume precede it.  container_of(NULL, ...) of a NULL
@@ -120,9 +125,6 @@ def platform_probe(_dev: device) -> int:
 
 @kfunc
 def platform_dma_configure(dev: device) -> int:
-    from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
-    from harness.of.device import of_dma_configure_id
-
     ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
     drv = to_platform_driver(ddrv)
     fwnode = dev_fwnode(dev)
@@ -142,12 +144,26 @@ def platform_dma_cleanup(dev: device) -> None:
     dd.bus_dma_cleanup(dev, to_platform_driver(dev.driver))
 
 
+def platform_match_keys(dev: device) -> tuple[str, ...]:
+    """The ids ``platform_match()`` compares: OF compatibles, then ACPI ids."""
+    np = dev.of_node
+    ofc = tuple(np.compatible) if np is not None else ()
+    return ofc + tuple(getattr(dev.container, "acpi_compatible", ()))
+
+
+def of_match_table_keys(drv: device_driver) -> tuple[str, ...]:
+    """A driver's ``of_match_table`` (and ACPI ids, listed in the same table)."""
+    return tuple(drv.of_match_table)
+
+
 platform_bus_type = bus_type(
     "platform",
     match=platform_match,
     probe=platform_probe,
     dma_configure=platform_dma_configure,
     dma_cleanup=platform_dma_cleanup,
+    match_keys=platform_match_keys,
+    driver_keys=of_match_table_keys,
 )
 
 
@@ -158,7 +174,7 @@ def __platform_driver_register(drv: platform_driver, owner: str | None = None) -
 
 
 @kfunc
-def of_find_device_by_node(np: Any) -> platform_device | None:
+def of_find_device_by_node(np: device_node) -> platform_device | None:
     """``bus_find_device_by_of_node(&platform_bus_type, np)``."""
     for dev in platform_bus_type.devices:
         if dev.of_node is np:

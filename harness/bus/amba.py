@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
 from harness.base import dd
 from harness.base.core import device_add
-from harness.base.platform import of_driver_match_device
+from harness.base.platform import of_driver_match_device, of_match_table_keys
 from harness.device import bus_type, dev_fwnode, device, device_driver
 from harness.kernel import kfunc
+from harness.of.device import of_dma_configure_id
 
 
 class amba_device:  # noqa: N801
@@ -46,9 +48,6 @@ def amba_probe(dev: device) -> int:
 
 @kfunc
 def amba_dma_configure(dev: device) -> int:
-    from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
-    from harness.of.device import of_dma_configure_id
-
     ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
     drv = to_amba_driver(ddrv)
     ret = 0
@@ -65,8 +64,15 @@ def amba_dma_cleanup(dev: device) -> None:
     dd.bus_dma_cleanup(dev, to_amba_driver(dev.driver))
 
 
+def amba_match_keys(dev: device) -> tuple[str, ...]:
+    """The ids ``amba_match()`` compares: the OF node's compatibles."""
+    np = dev.of_node
+    return tuple(np.compatible) if np is not None else ()
+
+
 amba_bustype = bus_type("amba", match=amba_match, probe=amba_probe,
-                        dma_configure=amba_dma_configure, dma_cleanup=amba_dma_cleanup)
+                        dma_configure=amba_dma_configure, dma_cleanup=amba_dma_cleanup,
+                        match_keys=amba_match_keys, driver_keys=of_match_table_keys)
 
 
 @kfunc

@@ -9,6 +9,7 @@ from harness.base import dd
 from harness.device import bus_type, device, device_driver
 from harness.errno import EPROBE_DEFER
 from harness.kernel import kernel, kfunc
+from harness.of.device import of_dma_configure_id
 
 
 class cdx_device:  # noqa: N801
@@ -47,8 +48,6 @@ def cdx_probe(dev: device) -> int:
 
 @kfunc
 def cdx_dma_configure(dev: device) -> int:
-    from harness.of.device import of_dma_configure_id
-
     ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
     cdx_drv = to_cdx_driver(ddrv)
     cdx_dev = dev.container

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.acpi.scan import DEV_DMA_COHERENT, acpi_dma_configure_id
 from harness.base import dd
 from harness.device import bus_type, device, device_driver
 from harness.kernel import kfunc
+from harness.of.device import of_dma_configure_id
 
 
 class fsl_mc_device:  # noqa: N801
@@ -45,9 +47,6 @@ def fsl_mc_driver_probe(dev: device) -> int:
 
 @kfunc
 def fsl_mc_dma_configure(dev: device) -> int:
-    from harness.acpi.scan import DEV_DMA_COHERENT, acpi_dma_configure_id
-    from harness.of.device import of_dma_configure_id
-
     ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
     mc_drv = to_fsl_mc_driver(ddrv)
     mc_dev = dev.container
@@ -68,5 +67,5 @@ fsl_mc_bus_type = bus_type("fsl-mc", match=fsl_mc_bus_match, probe=fsl_mc_driver
                            dma_configure=fsl_mc_dma_configure, dma_cleanup=fsl_mc_dma_cleanup)
 
 
-def dev_is_fsl_mc(dev: Any) -> bool:
+def dev_is_fsl_mc(dev: device) -> bool:
     return getattr(dev, "bus", None) is fsl_mc_bus_type

@@ -7,7 +7,10 @@ from typing import Any
 
 from harness.base import dd
 from harness.device import bus_type, device, device_driver
-from harness.kernel import BogusPointer, kernel, kfunc
+from harness.errno import EINVAL, ERR_PTR
+from harness.iommu.iommu import iommu_group_alloc, iommu_group_ref_get
+from harness.kernel import WARN_ON, BogusPointer, kernel, kfunc
+from harness.of.device import of_dma_configure_id
 
 # offsetof(struct pci_driver, driver): node, name, id_table, probe, remove,
 # suspend, resume, shutdown, sriov_* ... precede it.
@@ -82,7 +85,7 @@ def to_pci_driver(drv: device_driver | None) -> Any:
     return drv.container
 
 
-def dev_is_pci(dev: Any) -> bool:
+def dev_is_pci(dev: device) -> bool:
     return getattr(dev, "bus", None) is pci_bus_type
 
 
@@ -123,8 +126,8 @@ def pci_device_probe(dev: device) -> int:
 
 @kfunc
 def pci_dma_configure(dev: device) -> int:
+    # late: acpi/scan.py -> acpi/viot.py -> bus/pci.py at import time
     from harness.acpi.scan import acpi_dma_configure, acpi_get_dma_attr
-    from harness.of.device import of_dma_configure_id
 
     ddrv = dev.driver  # read once here; the guard may read it again (driver_read site)
     driver = to_pci_driver(ddrv)
@@ -149,8 +152,6 @@ pci_bus_type = bus_type("pci", match=pci_match, probe=pci_device_probe,
 
 def iommu_group_get(dev: device) -> Any:
     """``iommu_group_get()``: the device's group with a new reference, or NULL."""
-    from harness.iommu.iommu import iommu_group_ref_get
-
     group = dev.iommu_group
     return iommu_group_ref_get(group) if group is not None else None
 
@@ -225,10 +226,6 @@ def pci_device_group(dev: device) -> Any:
     walk to the first ACS-isolated bridge is a no-op: the model has no PCI
     bridges (every function sits on a root bus).
     """
-    from harness.errno import EINVAL, ERR_PTR
-    from harness.iommu.iommu import iommu_group_alloc
-    from harness.kernel import WARN_ON
-
     if WARN_ON(not dev_is_pci(dev), "pci_device_group: not a PCI device"):
         return ERR_PTR(-EINVAL)
     pdev = to_pci_dev(dev)

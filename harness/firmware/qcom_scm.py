@@ -14,13 +14,16 @@ Facts modelled (6.12 line numbers):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.kernel import kernel, kfunc
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.of.node import device_node
+
 
 class qcom_scm:  # noqa: N801
-    def __init__(self, np: Any) -> None:
+    def __init__(self, np: device_node) -> None:
         self.dev = np  # the SCM device (its node stands for it)
 
 

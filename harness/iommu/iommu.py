@@ -7,10 +7,12 @@ of the series are read from :mod:`harness.variant`.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from harness import oracles, variant
-from harness.device import bus_type, device
+from harness import trace, variant
+from harness.base import bus as base_bus
+from harness.base import dd
+from harness.device import bus_type, dev_fwnode, device
 from harness.errno import EBUSY, EINVAL, ENODEV, ENOMEM, EPROBE_DEFER, ERR_PTR, IS_ERR, PTR_ERR
 from harness.iommu.structs import (
     IOMMU_DOMAIN_DMA,
@@ -34,6 +36,10 @@ from harness.kernel import (
     mutex_lock,
     mutex_unlock,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.errno import ErrPtr
+    from harness.of.node import fwnode_handle
 
 NOTIFY_DONE = 0
 NOTIFY_OK = 1
@@ -70,21 +76,17 @@ def _alloc_fails(site: str) -> bool:
 @kfunc
 def iommu_subsys_init() -> int:
     """subsys_initcall: register the notifier on every bus in iommu_buses[]."""
-    from harness.base.bus import bus_register_notifier
-
     for bus in core().iommu_buses:
-        bus_register_notifier(bus, iommu_bus_notifier)
+        base_bus.bus_register_notifier(bus, iommu_bus_notifier)
     return 0
 
 
 @kfunc
 def iommu_bus_notifier(nb: Any, action: int, dev: device) -> int:
-    from harness.base.dd import BUS_NOTIFY_ADD_DEVICE, BUS_NOTIFY_REMOVED_DEVICE
-
-    if action == BUS_NOTIFY_ADD_DEVICE:
+    if action == dd.BUS_NOTIFY_ADD_DEVICE:
         ret = iommu_probe_device(dev)
         return NOTIFY_DONE if ret else NOTIFY_OK
-    if action == BUS_NOTIFY_REMOVED_DEVICE:
+    if action == dd.BUS_NOTIFY_REMOVED_DEVICE:
         iommu_release_device(dev)
         return NOTIFY_OK
     return 0
@@ -95,8 +97,6 @@ def iommu_bus_notifier(nb: Any, action: int, dev: device) -> int:
 
 @kfunc
 def iommu_device_register(iommu: iommu_device, ops: iommu_ops, hwdev: device | None) -> int:
-    from harness.device import dev_fwnode
-
     if WARN_ON(ops.owner is not None and False):
         return -EINVAL
     iommu.ops = ops
@@ -107,7 +107,7 @@ def iommu_device_register(iommu: iommu_device, ops: iommu_ops, hwdev: device | N
     # iommu_ops_from_fwnode() finds the instance.
     core().iommu_device_list.append(iommu)
     iommu.listed = True
-    oracles.instance_listed(iommu)
+    trace.instance_listed(iommu)
     kernel().sched_point("iommu_device_register:listed")
     err = 0
     for bus in core().iommu_buses:
@@ -128,14 +128,12 @@ def remove_iommu_group(dev: device, iommu: iommu_device) -> int:
 
 @kfunc
 def iommu_device_unregister(iommu: iommu_device) -> None:
-    from harness.base.bus import bus_for_each_dev
-
     for bus in core().iommu_buses:
-        bus_for_each_dev(bus, iommu, remove_iommu_group)
+        base_bus.bus_for_each_dev(bus, iommu, remove_iommu_group)
     if iommu in core().iommu_device_list:
         core().iommu_device_list.remove(iommu)
     iommu.listed = False
-    oracles.instance_unlisted(iommu)
+    trace.instance_unlisted(iommu)
     if iommu.singleton_group is not None:
         iommu_group_put(iommu.singleton_group)
     iommu.singleton_group = None
@@ -143,10 +141,8 @@ def iommu_device_unregister(iommu: iommu_device) -> None:
 
 @kinline
 def bus_iommu_probe(bus: bus_type) -> int:
-    from harness.base.bus import bus_for_each_dev
-
     group_list: list[iommu_group] = []
-    ret = bus_for_each_dev(bus, group_list, probe_iommu_group)
+    ret = base_bus.bus_for_each_dev(bus, group_list, probe_iommu_group)
     if ret:
         return ret
     # Window W1 (spec 3.5): groups exist, default domains do not yet.
@@ -174,7 +170,7 @@ def probe_iommu_group(dev: device, group_list: list[iommu_group]) -> int:
     mutex_unlock(iommu_probe_device_lock())
     if ret == -ENODEV:
         ret = 0
-    oracles.walk_probe_result(dev, ret)
+    trace.walk_probe_result(dev, ret)
     return ret
 
 
@@ -206,7 +202,7 @@ def dev_iommu_free(dev: device) -> None:
     dev.iommu = None
     param.fwspec = None  # fwnode_handle_put(); kfree(fwspec)
     param.freed = True
-    oracles.dev_iommu_freed(dev, param)
+    trace.dev_iommu_freed(dev, param)
 
 
 def dev_has_iommu(dev: device) -> bool:
@@ -226,7 +222,7 @@ def dev_iommu_ops(dev: device) -> Any:
 def dev_iommu_priv_set(dev: device, priv: Any) -> None:
     lockdep_assert_held(iommu_probe_device_lock())
     dev.iommu.priv = priv
-    oracles.priv_set(dev, priv)
+    trace.priv_set(dev, priv)
 
 
 def dev_iommu_priv_get(dev: device) -> Any:
@@ -237,14 +233,14 @@ def dev_iommu_priv_get(dev: device) -> Any:
 
 
 @kfunc
-def iommu_ops_from_fwnode(fwnode: Any) -> iommu_ops | None:
+def iommu_ops_from_fwnode(fwnode: fwnode_handle | None) -> iommu_ops | None:
     for iommu in core().iommu_device_list:
         if iommu.fwnode is fwnode:
             return iommu.ops
     return None
 
 
-def iommu_device_from_fwnode(fwnode: Any) -> iommu_device | None:
+def iommu_device_from_fwnode(fwnode: fwnode_handle | None) -> iommu_device | None:
     for iommu in core().iommu_device_list:
         if iommu.fwnode is fwnode:
             return iommu
@@ -284,7 +280,7 @@ def iommu_fwspec_add_ids(dev: device, ids: list[int]) -> int:
     fwspec = dev_iommu_fwspec_get(dev)
     if fwspec is None:
         return -EINVAL
-    oracles.fwspec_ids_added(dev, fwspec, ids)
+    trace.fwspec_ids_added(dev, fwspec, ids)
     fwspec.ids.extend(ids)
     return 0
 
@@ -332,7 +328,7 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
         ret = PTR_ERR(iommu_dev)
         return _init_err_free(dev, ret)
     dev.iommu.iommu_dev = iommu_dev
-    oracles.probe_device_ok(dev, iommu_dev)
+    trace.probe_device_ok(dev, iommu_dev)
 
     group = ops.device_group(dev)
     if WARN_ON(group is None, "device_group returned NULL"):
@@ -344,7 +340,7 @@ def iommu_init_device(dev: device, ops: iommu_ops | None) -> int:
             ops.release_device(dev)
         return _init_err_free(dev, ret)
     dev.iommu_group = group
-    oracles.device_group_ok(dev, group)
+    trace.device_group_ok(dev, group)
     return 0
 
 
@@ -387,7 +383,7 @@ def _init_err_free(dev: device, ret: int) -> int:
     # err_free: dev->iommu->iommu_dev = NULL; dev_iommu_free(dev);
     dev.iommu.iommu_dev = None
     dev_iommu_free(dev)
-    oracles.init_device_failed(dev, ret)
+    trace.init_device_failed(dev, ret)
     return ret
 
 
@@ -407,7 +403,7 @@ def iommu_deinit_device(dev: device) -> None:
         group.blocking_domain = None
         group.domain = None
     dev.iommu_group = None
-    oracles.device_released(dev)
+    trace.device_released(dev)
     dev_iommu_free(dev)
     dev.dma_iommu = False
 
@@ -436,7 +432,7 @@ def __iommu_probe_device(dev: device, group_list: list[iommu_group] | None) -> i
     gdev = group_device(dev)
     mutex_lock(group.mutex)
     # The gdev must be in the list before calling iommu_setup_default_domain()
-    oracles.group_add(dev, group)
+    trace.group_add(dev, group)
     group.devices.append(gdev)
     WARN_ON(group.default_domain is not None and group.domain is None)
     if group.domain is not None:
@@ -457,7 +453,7 @@ def __iommu_probe_device(dev: device, group_list: list[iommu_group] | None) -> i
     if group.default_domain is not None:
         iommu_setup_dma_ops(dev)
     mutex_unlock(group.mutex)
-    oracles.iommu_probe_done(dev)
+    trace.iommu_probe_done(dev)
     return 0
 
 
@@ -560,7 +556,7 @@ def fsl_mc_device_group(dev: device) -> Any:
 
 
 @kfunc
-def generic_single_device_group(dev: device) -> Any:
+def generic_single_device_group(dev: device) -> iommu_group | ErrPtr | None:
     iommu = dev.iommu.iommu_dev
     if iommu.singleton_group is None:
         group = iommu_group_alloc()
@@ -650,7 +646,7 @@ def iommu_setup_dma_ops(dev: device) -> None:
     group = dev.iommu_group
     domain = group.domain if group is not None else None
     new = iommu_is_dma_domain(domain)
-    oracles.dma_ops_changing(dev, dev.dma_iommu, new)
+    trace.dma_ops_changing(dev, dev.dma_iommu, new)
     dev.dma_iommu = new
 
 

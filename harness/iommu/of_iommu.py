@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness import oracles, variant
+from harness import trace, variant
 from harness.base.dd import driver_deferred_probe_check_state
 from harness.errno import ENODEV, EPROBE_DEFER
+from harness.iommu import fw_refs
 from harness.iommu.iommu import (
     dev_iommu_free,
     dev_iommu_fwspec_get,
@@ -27,6 +28,9 @@ from harness.of.node import (
     of_property_read_bool,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+
 IOMMU_FWSPEC_PCI_RC_ATS = 1
 
 
@@ -35,7 +39,7 @@ def _tree() -> Any:
 
 
 @kfunc
-def of_iommu_xlate(dev: Any, iommu_spec: of_phandle_args) -> int:
+def of_iommu_xlate(dev: device, iommu_spec: of_phandle_args) -> int:
     if not of_device_is_available(iommu_spec.np):
         return -ENODEV
     ret = iommu_fwspec_init(dev, of_fwnode_handle(iommu_spec.np))
@@ -47,14 +51,14 @@ def of_iommu_xlate(dev: Any, iommu_spec: of_phandle_args) -> int:
     # No NULL check on ops: iommu_fwspec_init() just found the instance.
     if ops.of_xlate is None:
         return -ENODEV
-    oracles.of_xlate_call(dev, iommu_spec)
+    trace.of_xlate_call(dev, iommu_spec)
     ret = int(ops.of_xlate(dev, iommu_spec))
-    oracles.of_xlate_result(dev, iommu_spec, ret)
+    fw_refs.of_xlate_result(dev, iommu_spec, ret)
     return ret
 
 
 @kinline
-def of_iommu_configure_dev_id(master_np: device_node, dev: Any, id_: int) -> int:
+def of_iommu_configure_dev_id(master_np: device_node, dev: device, id_: int) -> int:
     err, spec = of_map_id(master_np, _tree(), id_)
     if err:
         return err
@@ -63,7 +67,7 @@ def of_iommu_configure_dev_id(master_np: device_node, dev: Any, id_: int) -> int
 
 
 @kinline
-def of_iommu_configure_dev(master_np: device_node, dev: Any) -> int:
+def of_iommu_configure_dev(master_np: device_node, dev: device) -> int:
     err = -ENODEV
     idx = 0
     tree = _tree()
@@ -84,14 +88,15 @@ def of_pci_iommu_init(pdev: Any, alias: int, info: dict[str, Any]) -> int:
 
 
 @kinline
-def of_iommu_configure_device(master_np: device_node, dev: Any, id_: int | None) -> int:
+def of_iommu_configure_device(master_np: device_node, dev: device, id_: int | None) -> int:
     if id_ is not None:
         return of_iommu_configure_dev_id(master_np, dev, id_)
     return of_iommu_configure_dev(master_np, dev)
 
 
 @kfunc
-def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None) -> int:
+def of_iommu_configure(dev: device, master_np: device_node | None, id_: int | None) -> int:
+    # late: bus/pci.py -> of/device.py -> iommu/of_iommu.py at import time
     from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, pci_request_acs, to_pci_dev
 
     if master_np is None:
@@ -102,7 +107,7 @@ def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None)
         mutex_unlock(iommu_probe_device_lock())
         return 0
     dev_iommu_present = dev.iommu is not None
-    oracles.of_iommu_configure_entry(dev)
+    trace.of_iommu_configure_entry(dev)
 
     if dev_is_pci(dev):
         info = {"dev": dev, "np": master_np}
@@ -122,7 +127,7 @@ def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None)
             dev_iommu_free(dev)
     elif err:
         iommu_fwspec_free(dev)
-    oracles.of_iommu_configure_exit(dev, err, dev_iommu_present)
+    trace.of_iommu_configure_exit(dev, err, dev_iommu_present)
     # site of_iommu_configure.replay_lock: the replay below the unlock (drop,
     # as in the C) or above it, with iommu_probe_device_lock still held
     held = variant.choice("of_iommu_configure.replay_lock") == "hold"
@@ -134,7 +139,7 @@ def of_iommu_configure(dev: Any, master_np: device_node | None, id_: int | None)
     return err
 
 
-def _replay(dev: Any, err: int, dev_iommu_present: bool) -> int:
+def _replay(dev: device, err: int, dev_iommu_present: bool) -> int:
     # V614: if (!err && dev->bus) err = iommu_probe_device(dev);
     # NEXT: ... && !dev_iommu_present
     if variant.check("of_iommu_configure.replay", dev=dev, err=err,

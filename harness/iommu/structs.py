@@ -8,6 +8,7 @@ from harness.kernel import Mutex
 
 if TYPE_CHECKING:
     from harness.device import device
+    from harness.of.node import fwnode_handle
 
 
 class iommu_fwspec:  # noqa: N801
@@ -76,7 +77,7 @@ class iommu_device:  # noqa: N801
 
     def __init__(self) -> None:
         self.ops: iommu_ops | None = None
-        self.fwnode: Any = None
+        self.fwnode: fwnode_handle | None = None
         self.dev: device | None = None  # the hardware device (sysfs parent)
         self.singleton_group: iommu_group | None = None
         self.max_pasids = 0

@@ -28,19 +28,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.base.platform import platform_bus_type, platform_device, platform_driver
+from harness.bus.amba import amba_bustype
 from harness.kernel import kfunc, kfunc_named
 from harness.of.node import device_node
 from harness.of.platform import of_platform_bus_create
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+
 
 @kfunc_named("of_platform_populate")
-def of_platform_populate_node(np: device_node, matches: tuple[str, ...], parent: Any) -> int:
+def of_platform_populate_node(np: device_node, matches: tuple[str, ...], parent: device) -> int:
     """``of_platform_populate(np, matches, NULL, parent)`` for a bus node."""
-    from harness.bus.amba import amba_bustype
-
     names = {d.init_name for d in platform_bus_type.devices}
     names |= {d.init_name for d in amba_bustype.devices}
     for child in np.children:

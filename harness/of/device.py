@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from harness import oracles, variant
+from harness import trace, variant
 from harness.errno import ENODEV, EPROBE_DEFER
 from harness.iommu.of_iommu import of_iommu_configure
 from harness.kernel import kernel, kfunc
 from harness.of.node import __of_get_dma_parent, device_node, of_dma_get_range, of_dma_is_coherent
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+
 T = TypeVar("T")
 
 
 @kfunc
-def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | None) -> int:
+def of_dma_configure_id(dev: device, np: device_node, force_dma: bool, id_: int | None) -> int:
     map_ = None
     end = 0
     set_map = False
-    oracles.dma_configure_entry(dev)
+    trace.dma_configure_entry(dev)
 
     # NEXT (4/4): if (dev->dma_range_map) { dev_dbg(...); goto skip_map; }
     skip = variant.check("of_dma_configure_id.skip_range_map", dev=dev)
@@ -50,7 +53,7 @@ def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | N
     # ...but only set bus limit and range map if we found valid dma-ranges
     if set_map:
         dev.bus_dma_limit = end
-        oracles.dma_range_map_set(dev, map_)
+        trace.dma_range_map_set(dev, map_)
         dev.dma_range_map = map_
 
     coherent = of_dma_is_coherent(np)
@@ -61,7 +64,7 @@ def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | N
         if set_map:
             dev.dma_range_map = None
         if map_ is not None:
-            oracles.dma_range_map_kfree(dev, map_)  # kfree(map)
+            trace.dma_range_map_kfree(dev, map_)  # kfree(map)
         return -EPROBE_DEFER
     # Take all other IOMMU errors to mean we'll just carry on without it
     arch_setup_dma_ops(dev, coherent)
@@ -69,13 +72,13 @@ def of_dma_configure_id(dev: Any, np: device_node, force_dma: bool, id_: int | N
 
 
 @kfunc
-def arch_setup_dma_ops(dev: Any, coherent: bool) -> None:
+def arch_setup_dma_ops(dev: device, coherent: bool) -> None:
     """arm64: record coherency; the DMA ops come from dev->dma_iommu."""
     dev.dma_coherent = coherent
     dev.dma_ops_set = True
 
 
-def of_device_get_match_data(dev: Any, match: Mapping[str, T]) -> T | None:
+def of_device_get_match_data(dev: device, match: Mapping[str, T]) -> T | None:
     """``of_device_get_match_data()`` against the driver's ``of_match_table``
     (``match``: compatible -> data): the first of the node's compatibles that
     the table lists wins, as ``of_match_node()`` scores an earlier compatible

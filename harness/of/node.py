@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.board import Board, Node
 from harness.errno import ENODEV
 from harness.kernel import kfunc
-from harness.platform import Node, Platform
 
 
 class fwnode_handle:  # noqa: N801
@@ -60,7 +60,7 @@ class of_phandle_args:  # noqa: N801
 class DeviceTree:
     """The unflattened tree of one boot (``of_root``)."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Board) -> None:
         self.by_path: dict[str, device_node] = {}
         self.root: device_node | None = None
         for n in platform.nodes:
@@ -93,7 +93,8 @@ def of_property_read_bool(np: device_node, prop: str) -> bool:
 
 
 @kfunc
-def of_parse_phandle_with_args(np: device_node, tree: DeviceTree, index: int) -> of_phandle_args | None:
+def of_parse_phandle_with_args(np: device_node | None, tree: DeviceTree,
+                               index: int) -> of_phandle_args | None:
     """The index-th ``iommus`` specifier, None past the end (-ENOENT)."""
     refs = np.desc.iommus
     if index >= len(refs):
@@ -186,7 +187,7 @@ def of_find_node_by_phandle(tree: DeviceTree, phandle: int) -> device_node | Non
     return None
 
 
-def of_count_phandle_with_args(np: device_node, prop: str) -> int:
+def of_count_phandle_with_args(np: device_node | None, prop: str) -> int:
     """``of_count_phandle_with_args(np, prop, NULL)``: -ENOENT if absent."""
     v = np.desc.props.get(prop)
     if not isinstance(v, list):
@@ -195,7 +196,7 @@ def of_count_phandle_with_args(np: device_node, prop: str) -> int:
 
 
 @kfunc
-def of_parse_phandle(np: device_node, tree: DeviceTree, prop: str, index: int) -> device_node | None:
+def of_parse_phandle(np: device_node | None, tree: DeviceTree, prop: str, index: int) -> device_node | None:
     """``of_parse_phandle(np, prop, index)`` for a list of bare phandles."""
     v = np.desc.props.get(prop)
     if not isinstance(v, list) or not 0 <= index < len(v):

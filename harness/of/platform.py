@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.base.core import device_add
 from harness.base.platform import platform_device
+from harness.bus.amba import amba_device, amba_device_add
 from harness.kernel import kfunc
 from harness.of.node import DeviceTree, device_node, of_device_is_available
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
 
 # of_default_bus_match_table (CONFIG_ARM_AMBA=y on arm64)
 of_default_bus_match_table = ("simple-bus", "simple-mfd", "isa", "arm,amba-bus")
@@ -116,7 +120,7 @@ def of_translate_address(np: device_node) -> int | None:
 
 
 @kfunc
-def of_device_alloc(np: device_node, bus_id: str | None, parent: Any) -> platform_device:
+def of_device_alloc(np: device_node, bus_id: str | None, parent: device | None) -> platform_device:
     pdev = platform_device(bus_id or of_device_make_bus_id(np))
     pdev.dev.of_node = np
     pdev.dev.parent = parent
@@ -124,7 +128,7 @@ def of_device_alloc(np: device_node, bus_id: str | None, parent: Any) -> platfor
 
 
 @kfunc
-def of_platform_device_create_pdata(np: device_node, bus_id: str | None, parent: Any,
+def of_platform_device_create_pdata(np: device_node, bus_id: str | None, parent: device | None,
                                     names: set[str]) -> platform_device | None:
     if not of_device_is_available(np) or np.populated:
         return None
@@ -143,10 +147,8 @@ def of_platform_device_create_pdata(np: device_node, bus_id: str | None, parent:
 
 
 @kfunc
-def of_amba_device_create(np: device_node, bus_id: str | None, parent: Any,
+def of_amba_device_create(np: device_node, bus_id: str | None, parent: device | None,
                           names: set[str]) -> Any:
-    from harness.bus.amba import amba_device, amba_device_add
-
     if not of_device_is_available(np) or np.populated:
         return None
     np.populated = True
@@ -164,7 +166,7 @@ def of_amba_device_create(np: device_node, bus_id: str | None, parent: Any,
 
 
 @kfunc
-def of_platform_bus_create(bus: device_node, matches: tuple[str, ...], parent: Any,
+def of_platform_bus_create(bus: device_node, matches: tuple[str, ...], parent: device | None,
                            strict: bool, names: set[str]) -> int:
     # Make sure it has a compatible property
     if strict and not bus.compatible:

@@ -30,6 +30,9 @@ class Verdict:
     patch: str
     issues: list[Issue] = field(default_factory=list)
     total: str = ""
+    #: issues the base explains (not counted): the ``Fixes:`` commit is upstream's,
+    #: and a base that re-creates or re-applies the series has it under another id
+    expected: list[Issue] = field(default_factory=list)
 
     def of(self, level: str, signoff_ok: bool = False) -> list[Issue]:
         return [i for i in self.issues if i.level == level
@@ -41,7 +44,8 @@ class Verdict:
 
     def as_json(self) -> dict[str, object]:
         return {"patch": self.patch, "total": self.total,
-                "issues": [i.__dict__ for i in self.issues]}
+                "issues": [i.__dict__ for i in self.issues],
+                "expected": [i.__dict__ for i in self.expected]}
 
 
 _ISSUE = re.compile(r"^(ERROR|WARNING|CHECK):(\w+): (.*)$")
@@ -58,7 +62,10 @@ def parse(patch: str, output: str) -> Verdict:
     return v
 
 
-def check(tree: Path, patch: Path) -> Verdict:
+def check(tree: Path, patch: Path, upstream_ids: set[str] | frozenset[str] = frozenset(),
+          ) -> Verdict:
+    """checkpatch.pl --strict on ``patch``; ``upstream_ids``: commit ids that are
+    known upstream but not in ``tree`` (their UNKNOWN_COMMIT_ID is expected)."""
     script = tree / "scripts/checkpatch.pl"
     if not script.is_file():
         raise ToolError(f"{tree}: no scripts/checkpatch.pl in this tree")
@@ -67,6 +74,10 @@ def check(tree: Path, patch: Path) -> Verdict:
                subject=patch.name)
     out = proc.stdout.decode("utf-8", "replace")
     v = parse(patch.name, out)
+    for i in list(v.issues):
+        if i.type == "UNKNOWN_COMMIT_ID" and any(f"'{c}'" in i.text for c in upstream_ids):
+            v.issues.remove(i)
+            v.expected.append(i)
     if not v.total:
         raise ToolError(f"checkpatch.pl gave no verdict on {patch.name}: "
                         + proc.stderr.decode("utf-8", "replace").strip()[:300])

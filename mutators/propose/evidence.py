@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.board import Board
 from harness.findings import KINDS, Finding
-from harness.platform import Platform
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import V614, Variant
 
 #: the seed board (bundled, so no kernel tree is needed to boot it)
@@ -99,7 +99,7 @@ def _count(findings: list[Finding]) -> dict[str, int]:
     return out
 
 
-def boot(board: str, platform: Platform, v: Variant, label: str | None = None) -> tuple[Run, list[Finding]]:
+def boot(board: str, platform: Board, v: Variant, label: str | None = None) -> tuple[Run, list[Finding]]:
     """Boot one board under one variant."""
     r = run_scenario(platform, v)
     titles = sorted({f.title for f in r.findings})
@@ -114,7 +114,7 @@ def trim_trace(trace: list[str]) -> tuple[list[str], int]:
     return list(trace), 0
 
 
-def _problem(board: str, platform: Platform, avoided: list[Finding]) -> Problem | None:
+def _problem(board: str, platform: Board, avoided: list[Finding]) -> Problem | None:
     if not avoided:
         return None
     rank = {k: i for i, k in enumerate(KINDS)}
@@ -123,7 +123,7 @@ def _problem(board: str, platform: Platform, avoided: list[Finding]) -> Problem 
     return Problem(board, platform.model, f.title, f.kind, f.device, f.message, trace, omitted)
 
 
-def gather(boards: list[tuple[str, Platform]], target: Variant, reference: Variant,
+def gather(boards: list[tuple[str, Board]], target: Variant, reference: Variant,
            ranking: Ranking | None = None) -> Evidence:
     """Boot every board under target, reference and v6.14; find the avoided finding."""
     ev = Evidence(target.name, reference.name, ranking=ranking)

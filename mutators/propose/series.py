@@ -14,8 +14,9 @@ carried into this tree (possibly modified by the variant).
 Fix sites are grouped per file (one subsystem's change per patch); port
 sites per patch of the series that introduced them (``Site.patch``: those
 changes only work together, so splitting them would break bisection), and
-per file when a site has no series patch.  Fixes come first, so that no
-commit of the series ever has the reference's behaviour without its fix.
+per file when a site has no series patch.  Ports come first: the fix goes on
+top of the change it fixes (ports are only ever re-created for testing; the
+user's series holds the fixes alone).
 """
 
 from __future__ import annotations
@@ -80,6 +81,6 @@ def split(changed: list[str], tree_values: dict[str, Any], target: Variant,
             if target.value(name) != reference.value(name):
                 u.modified.append(name)
         u.sites.append(name)
-    out = sorted(fixes.values(), key=lambda u: u.key)
-    out += sorted(ports.values(), key=lambda u: _patch_order(u.key))
+    out = sorted(ports.values(), key=lambda u: _patch_order(u.key))
+    out += sorted(fixes.values(), key=lambda u: u.key)
     return out

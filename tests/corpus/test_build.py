@@ -14,7 +14,7 @@ from corpus.build import board_summary, build, cache_key, find_boards, load_corp
 from corpus.dt import load_platform_file
 from corpus.families import FAMILIES, check_against_tree, family_of
 from fuzz.cli import main
-from harness.platform import Platform, load_platform
+from harness.board import Board, load_board
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ODROID = "arch/arm64/boot/dts/rockchip/rk3568-odroid-m1.dts"
@@ -149,7 +149,7 @@ def test_build_rockchip_subset_then_warm_rerun(tree: Path, tmp_path: Path) -> No
     s = r.summary()
     assert s["built"] == s["boards"] and s["with_iommus"] == s["boards"]
     assert s["families"]["rockchip"]["enabled_instances"] >= 3 * s["boards"] - 3
-    odroid = load_platform(out / "arm64/rockchip/rk3568-odroid-m1.json")
+    odroid = load_board(out / "arm64/rockchip/rk3568-odroid-m1.json")
     assert odroid == load_platform_file(tree / ODROID)
     warm = build(tree, out, ["arm64"], jobs=2, match=["rockchip/rk3568-*"])
     assert all(b.cached for b in warm.boards)
@@ -212,4 +212,4 @@ def test_cli_bad_arch(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_platforms_written_by_build_round_trip(tmp_path: Path) -> None:
     p = load_platform_file(FIXTURES / "dma-ranges.dtb")
     p.save(tmp_path / "x.json")
-    assert Platform.from_json(json.loads((tmp_path / "x.json").read_text())) == p
+    assert Board.from_json(json.loads((tmp_path / "x.json").read_text())) == p

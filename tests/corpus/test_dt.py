@@ -1,4 +1,4 @@
-"""corpus.dt: DTS/DTB/JSON to Platform, on fixtures and on the real 6.12 tree."""
+"""corpus.dt: DTS/DTB/JSON to Board, on fixtures and on the real 6.12 tree."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from corpus.dt import DtError, dtb_to_platform, dts_to_dtb, load_platform_file
-from harness.platform import IommuMapEntry, IommuRef, Platform, load_platform
+from harness.board import Board, IommuMapEntry, IommuRef, load_board
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ODROID = "arch/arm64/boot/dts/rockchip/rk3568-odroid-m1.dts"
 
 
-def fixture(name: str) -> Platform:
+def fixture(name: str) -> Board:
     return load_platform_file(FIXTURES / f"{name}.dtb")
 
 
@@ -117,10 +117,10 @@ def test_dtb_file_name_and_provenance() -> None:
 @pytest.mark.parametrize("name", ["iommu-map", "dma-ranges", "multi-iommu"])
 def test_json_round_trip_is_identical(name: str, tmp_path: Path) -> None:
     p = fixture(name)
-    assert Platform.from_json(p.to_json()) == p
+    assert Board.from_json(p.to_json()) == p
     out = tmp_path / f"{name}.json"
     p.save(out)
-    assert load_platform(out) == p
+    assert load_board(out) == p
     assert load_platform_file(out) == p
 
 
@@ -230,12 +230,12 @@ def test_unknown_format(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def odroid(tree: Path) -> Platform:
+def odroid(tree: Path) -> Board:
     return load_platform_file(tree / ODROID)
 
 
 @pytest.mark.kernel_tree
-def test_odroid_m1_iommus(odroid: Platform) -> None:
+def test_odroid_m1_iommus(odroid: Board) -> None:
     assert odroid.name == "rk3568-odroid-m1"
     assert odroid.model == "Hardkernel ODROID-M1"
     nodes = odroid.node_map()
@@ -259,7 +259,7 @@ def test_odroid_m1_iommus(odroid: Platform) -> None:
 
 
 @pytest.mark.kernel_tree
-def test_odroid_dtb_and_json_paths_agree(odroid: Platform, tree: Path, tmp_path: Path) -> None:
+def test_odroid_dtb_and_json_paths_agree(odroid: Board, tree: Path, tmp_path: Path) -> None:
     blob = dts_to_dtb(tree / ODROID)
     f = tmp_path / "rk3568-odroid-m1.dtb"
     f.write_bytes(blob)

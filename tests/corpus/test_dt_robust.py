@@ -1,4 +1,4 @@
-"""Bad DTBs never crash: random mutations end in a Platform or a DtError.
+"""Bad DTBs never crash: random mutations end in a Board or a DtError.
 
 libfdt reads raw memory, so an unchecked blob can take the interpreter down;
 these tests run in-process on purpose (a crash fails the whole session).
@@ -13,21 +13,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus.dt import DtError, dtb_to_platform
-from harness.platform import Platform
+from harness.board import Board
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BLOBS = {p.stem: p.read_bytes() for p in sorted(FIXTURES.glob("*.dtb"))}
 
 
-def convert(blob: bytes) -> Platform | None:
-    """The property under test: a Platform that validates, or a DtError."""
+def convert(blob: bytes) -> Board | None:
+    """The property under test: a Board that validates, or a DtError."""
     try:
         p = dtb_to_platform(blob, "m", {}, label="m.dtb")
     except DtError as e:
         msg = str(e)
         assert msg.startswith("m.dtb: ") and "\n" not in msg
         return None
-    assert Platform.from_json(p.to_json()) == p
+    assert Board.from_json(p.to_json()) == p
     return p
 
 

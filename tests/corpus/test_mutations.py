@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from corpus import mutations as m
 from corpus.bundled import bundled_names, load_bundled
 from corpus.dt import load_platform_file
-from harness.platform import IommuMapEntry, IommuRef, Platform
+from harness.board import Board, IommuMapEntry, IommuRef
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VOP, VOP_MMU = "/vop@fe040000", "/iommu@fe043e00"
@@ -21,15 +21,15 @@ VPU, VPU_MMU = "/video-codec@fdea0400", "/iommu@fdea0800"
 
 
 @pytest.fixture()
-def odroid() -> Platform:
+def odroid() -> Board:
     return load_bundled("rk3568-odroid-m1")
 
 
-def frozen(p: Platform) -> str:
+def frozen(p: Board) -> str:
     return json.dumps(p.to_json(), sort_keys=True)
 
 
-def test_disable_and_enable(odroid: Platform) -> None:
+def test_disable_and_enable(odroid: Board) -> None:
     before = frozen(odroid)
     q = m.disable_iommu(odroid, VOP_MMU)
     assert q.node_map()[VOP_MMU].status == "disabled"
@@ -39,7 +39,7 @@ def test_disable_and_enable(odroid: Platform) -> None:
     m.validate(q)
 
 
-def test_drop_iommu_removes_references(odroid: Platform) -> None:
+def test_drop_iommu_removes_references(odroid: Board) -> None:
     q = m.drop_iommu(odroid, VOP_MMU)
     assert VOP_MMU not in q.node_map()
     assert q.node_map()[VOP].iommus == ()
@@ -47,7 +47,7 @@ def test_drop_iommu_removes_references(odroid: Platform) -> None:
     m.validate(q)
 
 
-def test_orphan_iommu(odroid: Platform) -> None:
+def test_orphan_iommu(odroid: Board) -> None:
     q = m.orphan_iommu(odroid, VPU_MMU)
     assert q.node_map()[VPU_MMU].compatible == (m.NO_DRIVER_COMPATIBLE,)
     assert q.node_map()[VPU_MMU].iommu_cells == 0
@@ -72,7 +72,7 @@ def test_multiple_iommus_per_client_and_shared_stream_ids() -> None:
         m.validate(x)
 
 
-def test_pci_host_with_iommu_map(odroid: Platform) -> None:
+def test_pci_host_with_iommu_map(odroid: Board) -> None:
     q = m.add_pci_host(odroid, VPU_MMU, [(0x0, 0x100, 0x100), (0x100, 0x800, 0x100)],
                        mask=0xFF00, endpoints=[0x8, 0x100])
     host = [n for n in q.nodes if n.iommu_map][0]
@@ -90,7 +90,7 @@ def test_pci_host_with_iommu_map(odroid: Platform) -> None:
     assert [n for n in d.nodes if n.path == host.path][0].iommu_map == ()
 
 
-def test_dma_ranges_present_empty_absent(odroid: Platform) -> None:
+def test_dma_ranges_present_empty_absent(odroid: Board) -> None:
     q = m.set_dma_ranges(odroid, "/", [(0, 0x80000000, 1 << 32)])
     assert q.node_map()["/"].dma_ranges == ((0, 0x80000000, 1 << 32),)
     assert m.set_dma_ranges(q, "/", ()).node_map()["/"].dma_ranges == ()
@@ -99,7 +99,7 @@ def test_dma_ranges_present_empty_absent(odroid: Platform) -> None:
         m.set_dma_ranges(q, "/", [(0, 0, 1 << 64)])
 
 
-def test_unknown_node(odroid: Platform) -> None:
+def test_unknown_node(odroid: Board) -> None:
     with pytest.raises(m.MutationError, match="rk3568-odroid-m1: no node /nope"):
         m.disable_node(odroid, "/nope")
 
@@ -119,7 +119,7 @@ def test_random_mutation_sequences_stay_valid(name: str, seed: int, steps: int) 
     assert frozen(p) == before
 
 
-def test_every_mutation_applies_to_the_odroid(odroid: Platform) -> None:
+def test_every_mutation_applies_to_the_odroid(odroid: Board) -> None:
     rng = random.Random(1)
     for name, fn, ok in m.MUTATIONS:
         assert ok(odroid), name
@@ -128,9 +128,9 @@ def test_every_mutation_applies_to_the_odroid(odroid: Platform) -> None:
         assert frozen(q) != frozen(odroid) or name == "dma_ranges", name
 
 
-def test_dropping_the_rockchip_iommus_avoids_the_oops(odroid: Platform) -> None:
+def test_dropping_the_rockchip_iommus_avoids_the_oops(odroid: Board) -> None:
     """The mutated platform runs in the harness: no instance, no rk_iommu_of_xlate."""
-    from harness.scenario import run_scenario
+    from harness.run import run_scenario
     from harness.variant import NEXT
 
     assert any("rk_iommu_of_xlate" in f.title for f in run_scenario(odroid, NEXT).findings)

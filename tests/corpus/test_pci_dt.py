@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from corpus.pci_dt import dt_pci_functions, with_dt_pci_functions
-from harness.platform import ExtraDevice, Node, Platform
+from harness.board import Board, ExtraDevice, Node
 
 
-def _board(port_status: str = "okay") -> Platform:
+def _board(port_status: str = "okay") -> Board:
     pci = {"device_type": "pci", "#address-cells": [3], "#size-cells": [2]}
-    return Platform("pci", nodes=[
+    return Board("pci", nodes=[
         Node("/"), Node("/soc"),
         Node("/soc/pcie@690000000", compatible=("apple,pcie",),
              props={**pci, "reg": [6, 0x90000000, 0, 0x1000000], "linux,pci-domain": [2]}),

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from corpus.bundled import bundled_path, load_bundled
-from fuzz.gen import Board, GenContext
+from fuzz.gen import CorpusBoard, GenContext
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_TITLE = "BUG: kernel NULL pointer dereference in rk_iommu_of_xlate"
@@ -15,8 +15,8 @@ RK = "rk3568-odroid-m1"
 FIX = "NEXT+rk_iommu_probe.dma_dev:=before_register"
 
 
-def board(name: str) -> Board:
-    return Board(name, load_bundled(name), str(bundled_path(name)))
+def board(name: str) -> CorpusBoard:
+    return CorpusBoard(name, load_bundled(name), str(bundled_path(name)))
 
 
 def ctx(*names: str, **kw: bool) -> GenContext:

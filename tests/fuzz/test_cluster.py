@@ -221,15 +221,16 @@ def test_regress_batches_on_a_local_cluster_agree_with_one_process(tmp_path: Pat
     a, b = json.loads(one.stdout), json.loads(many.stdout)
     assert a["scenarios"] >= 2 and a == b
     # the same through the API: 2 processes, one batch per scenario here
-    from corpus.store import CrashStore
+    from fuzz.crashstore import CrashStore
     from fuzz.replay import Replay, replay_all
 
     reps = [r for sub in ("NEXT", "V614") for r in CrashStore(tmp_path / "crashes" / sub)]
     replays = [Replay(r.platform(), r.config, list(r.schedule)) for r in reps]
-    serial, f1 = replay_all(NEXT, replays, jobs=1)
-    dask, f2 = replay_all(NEXT, replays, jobs=2)
+    serial, f1 = replay_all([NEXT, V614], replays, jobs=1)
+    dask, f2 = replay_all([NEXT, V614], replays, jobs=2)
     assert f1.executor == "serial" and f2.executor == "dask" and f2.units == len(replays)
-    assert serial == dask and any(o.title == SEED_TITLE for x in dask for o in x)
+    assert serial == dask and any(o.title == SEED_TITLE for x in dask for o in x[0])
+    assert not any(o.title == SEED_TITLE for x in dask for o in x[1])
 
 
 def test_fuzz_native_in_seed_range_units_on_a_local_cluster(tmp_path: Path) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import atheris
 import pytest
 
-from corpus.store import CrashStore
+from fuzz.crashstore import CrashStore
 from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.atheris_engine import AtherisJob
 from fuzz.engines.atheris_engine import run as run_atheris
 from fuzz.engines.session import Session
+from fuzz.gen import generate
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
 from mutators.space import resolve
 from tests.fuzz.helpers import FIX, RK, SEED_TITLE, board, ctx
@@ -65,10 +69,20 @@ def test_session_reuses_a_known_minimised_scenario(tmp_path: Path) -> None:
 def test_atheris_engine_reports_the_seed_oops(tmp_path: Path) -> None:
     job = AtherisJob(NEXT, [board(RK)], tmp_path, runs=30, seed=1)
     found, st = run_atheris(job)
-    assert [f["title"] for f in found] == [SEED_TITLE]
-    assert st.executions == 30 and st.coverage > 0
+    assert SEED_TITLE in [f["title"] for f in found]
+    assert st.executions == 30 and st.coverage > 0  # -runs honoured, corpus runs included
     assert st.time_to_first_finding is not None
     assert Path(found[0]["reproducer"]).is_file()
+    for f in found:
+        # libFuzzer's artifact beside the structured reproducer: the raw input,
+        # named by its SHA-1, which decodes to a scenario showing the finding
+        art = Path(f["artifact"])
+        assert art.parent == Path(f["reproducer"]).parent
+        data = art.read_bytes()
+        assert art.name == "crash-" + hashlib.sha1(data).hexdigest()
+        s = generate(atheris.FuzzedDataProvider(data), ctx(RK))
+        r = run_scenario(s.platform, NEXT, s.cfg)
+        assert f["title"] in {x.title for x in r.findings}
 
 
 @pytest.mark.slow

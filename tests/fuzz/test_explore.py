@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from corpus.bundled import bundled_path
-from corpus.store import load_reproducer
+from fuzz.crashstore import load_reproducer
 from harness.boot import boot_config_from_json
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import variant_from_json
 from tests.fuzz.helpers import FIX, RK, ROOT, SEED_TITLE, probefuzz
 
@@ -33,16 +33,24 @@ def small_corpus(tmp: Path, *names: str) -> Path:
 
 
 def check_ranking(data: dict, out: Path) -> None:
-    assert set(data) == {"base", "budget", "variants"}
+    assert {"base", "budget", "variants", "top", "order"} <= set(data)
     rows = data["variants"]
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
     for r in rows:
-        assert set(r) == {"id", "rank", "description", "counts", "titles", "reproducers"}
+        assert {"id", "rank", "description", "counts", "titles", "reproducers", "fixed", "introduced",
+                "unchanged", "reverts_goal", "family", "reason"} <= set(r)
         assert set(r["counts"]) == COUNTS
         assert len(r["reproducers"]) == len(r["titles"])
-    keys = [tuple(r["counts"][k] for k in ("oops", "deadlock", "group", "isolation", "warn", "defer"))
-            for r in rows]
-    assert keys == sorted(keys)
+    # the series' goal is a constraint: no variant that reverts it ranks above one that keeps it
+    goal = [r["reverts_goal"] for r in rows]
+    assert goal == sorted(goal)
+    # rank 1 removes the seed oops and keeps the goal; the top 3 are from different families
+    best = rows[0]
+    assert not best["reverts_goal"] and SEED_TITLE in [d["title"] for d in best["fixed"]]
+    assert not best["introduced"]
+    top = [r for r in rows if r["id"] in data["top"]]
+    assert len(top) == len(data["top"]) and len({r["family"] for r in top}) == len(top)
+    assert top[0]["id"] == best["id"]
     ids = [r["id"] for r in rows]
     nxt = rows[ids.index("NEXT")]
     assert SEED_TITLE in nxt["titles"]
@@ -62,7 +70,8 @@ def test_explore_small_space_ranks_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = probefuzz("explore", "--corpus", str(corpus), "--runs-per-board", "1", "--jobs", "2",
                   "--out", str(out), "--no-progress")
-    assert "NEXT ranks" in r.stdout
+    assert "NEXT (the base) ranks" in r.stdout and "Top 3, from different fix families" in r.stdout
+    assert max(len(line) for line in r.stdout.splitlines() if str(out) not in line) <= 120
     data = json.loads((out / "ranking.json").read_text())
     # exit 0 only when the best-ranked variant has no finding at all
     assert r.returncode == (1 if data["variants"][0]["titles"] else 0), r.stderr
@@ -72,10 +81,10 @@ def test_explore_small_space_ranks_and_reports(tmp_path: Path) -> None:
     assert data["base"] == "NEXT" and data["budget"]["variants"] == len(space("NEXT", 1)) + 1
     assert data["budget"]["boards"] == [RK, "sun50i-h6-orangepi-3"]
     md = (out / "report.md").read_text()
-    assert "| rank | variant |" in md and "NEXT" in md
+    assert "| rank | variant |" in md and "## Top 3" in md and "NEXT" in md
     html = (out / "report.html").read_text()
     svgs = [html[i:html.index("</svg>", i) + 6] for i in range(len(html)) if html.startswith("<svg", i)]
-    assert len(svgs) == 2
+    assert len(svgs) == 3  # heatmap, fixed/introduced, coverage (matplotlib)
     for s in svgs:
         ET.fromstring(s)  # well-formed
     # a second run with the same --out resumes everything: nothing to do
@@ -154,3 +163,4 @@ def test_default_explore_meets_the_issue(tmp_path: Path) -> None:
     assert r.returncode == (1 if data["variants"][0]["titles"] else 0), r.stderr
     check_ranking(data, out)
     assert len(data["budget"]["boards"]) == 13
+    assert len(data["top"]) == 3

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from tests.fuzz.helpers import RK, SEED_TITLE, probefuzz
+from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, probefuzz
 
 REPRO_KEYS = {"variant", "platform", "findings", "stats"}
 ENGINE_KEYS = {"name", "executions", "executions_per_second", "time_to_first_finding", "coverage",
@@ -46,6 +47,16 @@ def test_fuzz_atheris_text_output(tmp_path: Path) -> None:
     assert SEED_TITLE in r.stdout and "executions" in r.stdout and "reproducer:" in r.stdout
 
 
+def test_fuzz_atheris_passes_libfuzzer_status_on_stderr_unless_quiet(tmp_path: Path) -> None:
+    args = ("fuzz", "--engine", "atheris", "--runs", "40", "--seed", "2",
+            "--crashes", str(tmp_path / "c"), RK)
+    loud = probefuzz(*args)
+    assert re.search(r"^#\d+\s+(INITED|DONE|NEW|pulse).*cov: \d+", loud.stderr, re.M), loud.stderr
+    quiet = probefuzz(*args, "--quiet")
+    assert "cov:" not in quiet.stderr
+    assert quiet.returncode == loud.returncode == 1
+
+
 def test_fuzz_fix_finds_nothing_on_plain_boots(tmp_path: Path) -> None:
     r = probefuzz("fuzz", "--variant", "NEXT+rk_iommu_probe.dma_dev:=before_register", "--engine",
                   "native", "--runs", "1", "--crashes", str(tmp_path / "c"), RK)
@@ -60,3 +71,22 @@ def test_fuzz_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
             if "--engine" not in args else probefuzz("fuzz", "--crashes", str(tmp_path / "c"), *args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_fuzz_atheris_few_hundred_executions_find_a_known_title(tmp_path: Path) -> None:
+    """The atheris engine through the CLI on a small board: a WARNING the board's default
+    boot does not show (the fuzzed platform and probe order do), with a reproducer that
+    replays."""
+    r = probefuzz("fuzz", "--variant", "NEXT", "--engine", "atheris", "--runs", "200", "--seed",
+                  "1", "--crashes", str(tmp_path / "c"), "--json", "apq8016-sbc")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["engine"]["name"] == "atheris" and out["engine"]["executions"] == 200
+    found = {f["title"]: f for f in out["found"]}
+    assert "WARNING in qcom_iommu_of_xlate" in found
+    rr = probefuzz("repro", "--json", found["WARNING in qcom_iommu_of_xlate"]["reproducer"])
+    assert rr.returncode == 1
+    assert "WARNING in qcom_iommu_of_xlate" in {f["title"] for f in json.loads(rr.stdout)["findings"]}
+    plain = probefuzz("repro", "--variant", "NEXT", "--json",
+                      str(ROOT / "corpus" / "boards" / "apq8016-sbc.json"))
+    assert plain.returncode == 0 and json.loads(plain.stdout)["findings"] == []

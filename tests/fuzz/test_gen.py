@@ -7,9 +7,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz.gen import ByteProvider, Scenario, from_bytes, scenario_from_bytes_strategy, scenarios
+from fuzz.gen import ByteProvider, FuzzInput, from_bytes, scenario_from_bytes_strategy, scenarios
 from harness.boot import EVENT_OPS, BootConfig, boot_config_from_json
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
 from tests.fuzz.helpers import RK, SEED_TITLE, ctx
 
@@ -64,21 +64,21 @@ def test_config_json_round_trip() -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(s=scenarios(ctx(*BOARDS)))
-def test_hypothesis_strategy_scenarios_run(s: Scenario) -> None:
+def test_hypothesis_strategy_scenarios_run(s: FuzzInput) -> None:
     r = run_scenario(s.platform, V614, s.cfg)
     assert r.platform == s.platform.name
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(s=scenario_from_bytes_strategy(ctx(*BOARDS)), extra=st.integers(0, 3))
-def test_binary_strategy_drives_the_same_generator(s: Scenario, extra: int) -> None:
+def test_binary_strategy_drives_the_same_generator(s: FuzzInput, extra: int) -> None:
     assert s.board in BOARDS
     run_scenario(s.platform, NEXT, s.cfg)
 
 
 def test_reorder_devices_keeps_subtrees_whole_and_parents_first() -> None:
     from fuzz.gen import reorder_devices
-    from harness.platform import Platform
+    from harness.board import Board
 
     p = ctx(RK).boards[0].platform
     q = reorder_devices(p, random.Random(4))
@@ -88,4 +88,4 @@ def test_reorder_devices_keeps_subtrees_whole_and_parents_first() -> None:
     for n in q.nodes:
         assert n.parent_path is None or n.parent_path in seen
         seen.add(n.path)
-    Platform.from_json(q.to_json(), "reordered")  # still valid
+    Board.from_json(q.to_json(), "reordered")  # still valid

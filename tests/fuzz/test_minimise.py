@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz.gen import Scenario, with_cfg
+from fuzz.gen import FuzzInput, with_cfg
 from fuzz.minimise import _restrict, minimise
 from harness.boot import BootConfig, DriverConfig
 from harness.errno import EPROBE_DEFER
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
 from tests.fuzz.helpers import RK, SEED_TITLE, board
 
 
-def noisy_seed_scenario() -> Scenario:
+def noisy_seed_scenario() -> FuzzInput:
     b = board(RK)
     clients = [n.path for n in b.platform.nodes if n.iommus][:3]
     compat = [n.compatible[0] for n in b.platform.nodes if n.compatible and not n.iommus][5:8]
@@ -21,7 +21,7 @@ def noisy_seed_scenario() -> Scenario:
         drivers={c: DriverConfig(probe_ret=-EPROBE_DEFER) for c in compat},
         schedule=[1, 2, 3, 1, 0, 2], deferred_probe_timeout=30, driver_order=tuple(compat[:2]),
         events=tuple(("unbind", c) for c in clients))
-    return Scenario(RK, b.platform, cfg)
+    return FuzzInput(RK, b.platform, cfg)
 
 
 def test_minimise_keeps_title_and_the_iommu_its_client_needs() -> None:
@@ -44,7 +44,7 @@ def test_minimise_keeps_title_and_the_iommu_its_client_needs() -> None:
 
 
 def test_minimise_refuses_a_scenario_without_the_finding() -> None:
-    s = Scenario(RK, board(RK).platform, BootConfig())
+    s = FuzzInput(RK, board(RK).platform, BootConfig())
     with pytest.raises(ValueError):
         minimise(s, V614, SEED_TITLE)
 
@@ -65,6 +65,6 @@ def test_restrict_refuses_dangling_references() -> None:
 
 
 def test_with_cfg_copies() -> None:
-    s = Scenario(RK, board(RK).platform, BootConfig(schedule=[1]))
+    s = FuzzInput(RK, board(RK).platform, BootConfig(schedule=[1]))
     t = with_cfg(s, schedule=[])
     assert s.cfg.schedule == [1] and t.cfg.schedule == []

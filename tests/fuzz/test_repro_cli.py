@@ -75,13 +75,13 @@ def test_unknown_variant(kernel_tree: Path) -> None:
 
 def test_repro_replays_a_stored_reproducer(tmp_path: Path) -> None:
     """A reproducer saved in the crash store replays to the same finding."""
-    from corpus.store import make_reproducer
-    from harness.platform import load_platform
-    from harness.scenario import run_scenario
+    from fuzz.crashstore import make_reproducer
+    from harness.board import load_board
+    from harness.run import run_scenario
     from harness.variant import NEXT, variant_to_json
 
     board = Path(__file__).resolve().parents[2] / "corpus" / "boards" / "rk3568-odroid-m1.json"
-    p = load_platform(board)
+    p = load_board(board)
     f = run_scenario(p, NEXT).findings[0]
     rep = make_reproducer(f, platform=p, variant=variant_to_json(NEXT), schedule=[])
     path = tmp_path / "rep.json"

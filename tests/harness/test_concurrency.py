@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
-from corpus.store import make_reproducer
+from fuzz.crashstore import make_reproducer
 from harness import findings as fnd
 from harness import variant
+from harness.board import Board, load_board
 from harness.boot import Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
 from harness.findings import Finding
 from harness.kernel import BLOCKED, DEAD, Kernel, kfunc, mutex_lock, set_kernel
-from harness.platform import Platform, load_platform
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.schedules import (
     PctChooser,
     explore_pct,
@@ -62,8 +62,8 @@ W1 = "iommu: driver probe before default domain in really_probe"
 
 
 @pytest.fixture(scope="module")
-def board() -> Platform:
-    return load_platform(BOARD)
+def board() -> Board:
+    return load_board(BOARD)
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +86,7 @@ def outcome(r: Result) -> dict[str, Any]:
 # -- the threads of a boot -------------------------------------------------------------------
 
 
-def test_async_iommu_probe_runs_each_instance_on_its_own_worker(board: Platform) -> None:
+def test_async_iommu_probe_runs_each_instance_on_its_own_worker(board: Board) -> None:
     boot = Boot(board, NEXT_RK, IOMMU_ASYNC)
     k = boot.run()
     comms = [t.comm for t in k.threads]
@@ -101,7 +101,7 @@ def test_async_iommu_probe_runs_each_instance_on_its_own_worker(board: Platform)
     assert r.stats == run_scenario(board, NEXT_RK).stats  # same end state as the synchronous boot
 
 
-def test_modules_load_on_modprobe_threads_after_init(board: Platform) -> None:
+def test_modules_load_on_modprobe_threads_after_init(board: Board) -> None:
     cfg = BootConfig(drivers={"rockchip,rk3568-vop": DriverConfig(presence="module")})
     boot = Boot(board, NEXT_RK, cfg)
     k = boot.run()
@@ -116,7 +116,7 @@ def test_modules_load_on_modprobe_threads_after_init(board: Platform) -> None:
     assert vop.iommu_group is not None and vop.iommu_group.owner_cnt == 1
 
 
-def test_iommu_driver_as_a_module_registers_from_modprobe(board: Platform) -> None:
+def test_iommu_driver_as_a_module_registers_from_modprobe(board: Board) -> None:
     """rk_iommu built as a module: it registers from modprobe after init, racing the
     client retries; the default schedule still ends with every client grouped, and
     exploration reaches W2 (a client bind parses its firmware before the walk)."""
@@ -141,7 +141,7 @@ def test_iommu_driver_as_a_module_registers_from_modprobe(board: Platform) -> No
                                  BootConfig(iommu_drivers={"rk_iommu": "module"}, async_probe_all=True)],
                          ids=["sync", "iommu-async", "all-async", "clients-async", "iommu-module"])
 @pytest.mark.parametrize("v", [V614, NEXT, NEXT_RK], ids=lambda v: v.name)
-def test_the_default_schedule_never_preempts(board: Platform, v: Variant, cfg: BootConfig,
+def test_the_default_schedule_never_preempts(board: Board, v: Variant, cfg: BootConfig,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The empty schedule is the synchronous boot: the running thread keeps the CPU at
     every scheduling point, so turning them all off changes nothing at all."""
@@ -160,7 +160,7 @@ def test_the_default_schedule_never_preempts(board: Platform, v: Variant, cfg: B
     (NEXT_RK_NO_1_4, NEXT_RK, IOMMU_ASYNC, 120, 0.02, 0.2),
 ], ids=["V614", "NEXT"])
 def test_w1_race_reachable_without_1_4_and_unreachable_with_it(
-        board: Platform, without: Variant, with_: Variant, cfg: BootConfig, n: int, p: float,
+        board: Board, without: Variant, with_: Variant, cfg: BootConfig, n: int, p: float,
         p_window: float) -> None:
     """Patch 1/4: a client bound while the registration walk has grouped it but not yet
     made the group's default domain, then switched to iommu-dma under its driver.
@@ -193,7 +193,7 @@ def test_w1_race_reachable_without_1_4_and_unreachable_with_it(
         assert W1 in titles(replay(board, without, cfg, r.schedule))
 
 
-def test_the_other_windows_are_reached_by_exploration(board: Platform) -> None:
+def test_the_other_windows_are_reached_by_exploration(board: Board) -> None:
     """W2, W3 and W4 of spec 3.5 on the real board, NEXT+rk-fix with the IOMMUs probing
     (and registering) concurrently, 30 PCT seeds -- each by its own mechanism."""
     found: dict[str, Finding] = {}
@@ -224,7 +224,7 @@ def test_the_other_windows_are_reached_by_exploration(board: Platform) -> None:
 
 
 @pytest.mark.slow
-def test_w1_bounded_exhaustive_one_deviation_at_the_windows(board: Platform) -> None:
+def test_w1_bounded_exhaustive_one_deviation_at_the_windows(board: Board) -> None:
     """Every schedule that deviates once from the synchronous default, at a named
     window point other than a lock operation (668 runs each)."""
 
@@ -236,7 +236,7 @@ def test_w1_bounded_exhaustive_one_deviation_at_the_windows(board: Platform) -> 
     assert not [r for r in preemption_bounded(board, NEXT_RK, IOMMU_ASYNC, 1, at) if W1 in titles(r)]
 
 
-def test_v614_rockchip_async_probe_reaches_the_null_dma_dev(board: Platform) -> None:
+def test_v614_rockchip_async_probe_reaches_the_null_dma_dev(board: Board) -> None:
     """V614's rk_iommu_probe publishes dma_dev after iommu_device_register() (spec 3.8);
     with the IOMMUs probing asynchronously a client bind on init can run
     rk_iommu_of_xlate in between -- the 2022 Scarlet report's root cause."""
@@ -259,7 +259,7 @@ HOLD = NEXT_RK.with_values("NEXT+rk-fix+hold", "iommu_probe_device_lock held acr
                            **{"iommu_init_device.dma_configure_lock": "hold"})
 
 
-def test_lock_held_across_dma_configure_deadlocks_with_both_stacks(board: Platform) -> None:
+def test_lock_held_across_dma_configure_deadlocks_with_both_stacks(board: Board) -> None:
     r = run_scenario(board, HOLD)
     [f] = [f for f in r.findings if f.title == "possible deadlock in of_iommu_configure"]
     assert f.kind == fnd.DEADLOCK and f.invariant == 2 and f.thread == "swapper/0/1"
@@ -273,7 +273,7 @@ def test_lock_held_across_dma_configure_deadlocks_with_both_stacks(board: Platfo
     assert r.stats["bound_drivers"] == 0  # init never comes back
 
 
-def test_concurrent_deadlock_carries_every_blocked_threads_stack(board: Platform) -> None:
+def test_concurrent_deadlock_carries_every_blocked_threads_stack(board: Board) -> None:
     """The IOMMUs register on async workers: the first one deadlocks on itself inside
     its walk, the others (and the deferred-probe work) sleep behind it on the lock,
     and init hangs in flush_work()."""
@@ -296,7 +296,7 @@ def test_concurrent_deadlock_carries_every_blocked_threads_stack(board: Platform
     assert owner in hung[0].threads  # whoever could have completed the work, where it sleeps
 
 
-def test_a_module_load_that_never_finishes_does_not_hang_init(board: Platform) -> None:
+def test_a_module_load_that_never_finishes_does_not_hang_init(board: Board) -> None:
     """rk_iommu as a module under the lock-holding variant: modprobe deadlocks on itself
     inside its walk.  Init still gets past waiting for the module loads (the
     deferred-probe timeout fires when nothing else can run)."""
@@ -312,7 +312,7 @@ def test_a_module_load_that_never_finishes_does_not_hang_init(board: Platform) -
     assert {n.split("/")[0] for n in hung.threads} == {"modprobe", "kworker"}
 
 
-def test_no_thread_hangs_silently(board: Platform) -> None:
+def test_no_thread_hangs_silently(board: Board) -> None:
     """Across explored NEXT runs (with their real oopses and deadlocks), every thread
     asleep at the end of a run is reported: in a deadlock finding or as a hung task."""
     seen_hung = 0
@@ -335,7 +335,7 @@ def test_no_thread_hangs_silently(board: Platform) -> None:
 # -- lock order (lockdep) --------------------------------------------------------------------
 
 
-def test_lock_order_of_a_concurrent_boot_and_an_inversion(board: Platform) -> None:
+def test_lock_order_of_a_concurrent_boot_and_an_inversion(board: Board) -> None:
     """device_lock -> iommu_probe_device_lock -> group->mutex, in every thread of every
     explored run; taking the device lock under a group mutex is reported with both
     dependency stacks."""
@@ -372,7 +372,7 @@ def test_lock_order_of_a_concurrent_boot_and_an_inversion(board: Platform) -> No
 # -- done-when 3: replay ------------------------------------------------------------------------
 
 
-def _replays(board: Platform, v: Variant, cfg: BootConfig, seeds: range) -> int:
+def _replays(board: Board, v: Variant, cfg: BootConfig, seeds: range) -> int:
     checked = 0
     for seed in seeds:
         rng = random.Random(seed)
@@ -389,16 +389,16 @@ def _replays(board: Platform, v: Variant, cfg: BootConfig, seeds: range) -> int:
     return checked
 
 
-def test_random_schedules_replay_identically(board: Platform) -> None:
+def test_random_schedules_replay_identically(board: Board) -> None:
     assert _replays(board, NEXT_RK, IOMMU_ASYNC, range(100)) == 100
 
 
 @pytest.mark.slow
-def test_thousand_random_schedules_replay_identically(board: Platform) -> None:
+def test_thousand_random_schedules_replay_identically(board: Board) -> None:
     assert _replays(board, NEXT_RK, ALL_ASYNC, range(1000)) == 1000
 
 
-def test_repro_replays_a_stored_race_bit_for_bit(board: Platform, tmp_path: Path,
+def test_repro_replays_a_stored_race_bit_for_bit(board: Board, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """A race found by exploration, minimised, stored as a reproducer (schedule + boot
     config) and replayed by ``probefuzz repro`` to the same findings."""
@@ -430,7 +430,7 @@ def test_repro_replays_a_stored_race_bit_for_bit(board: Platform, tmp_path: Path
     assert "config: unknown field 'no_such_field'" in capsys.readouterr().err
 
 
-def test_find_schedule_returns_a_short_replayable_witness(board: Platform) -> None:
+def test_find_schedule_returns_a_short_replayable_witness(board: Board) -> None:
     def w3(r: Result) -> bool:
         return "BUG: kernel NULL pointer dereference in __iommu_probe_device" in titles(r)
 

@@ -31,14 +31,14 @@ from harness.base.platform import (
     PLATFORM_DRIVER_MANAGED_DMA_OFFSET,
     platform_bus_type,
 )
+from harness.board import Board, IommuRef, Node
 from harness.boot import Boot, BootConfig, DriverConfig
 from harness.device import device
 from harness.findings import Finding
 from harness.iommu import iommu as iommu_core
 from harness.iommu.structs import dev_iommu
 from harness.kernel import Kernel, kfunc, mutex_lock, mutex_unlock, set_kernel
-from harness.platform import IommuRef, Node, Platform
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.variant import NEXT, V614, G, P, Variant
 
 # -- variants --------------------------------------------------------------------------------
@@ -66,49 +66,49 @@ def _soc(dma_ranges: tuple[tuple[int, int, int], ...] | None = None) -> list[Nod
     return [Node("/"), Node("/soc", compatible=("simple-bus",), dma_ranges=dma_ranges)]
 
 
-def rk_board(clients: int = 2, dma_ranges: bool = False) -> Platform:
+def rk_board(clients: int = 2, dma_ranges: bool = False) -> Board:
     """One rockchip IOMMU and ``clients`` masters behind it."""
     nodes = _soc(((0, 0, 0x80000000),) if dma_ranges else None)
     nodes.append(Node("/soc/iommu@1", compatible=RK, iommu_cells=0))
     for i in range(clients):
         nodes.append(Node(f"/soc/vop@{2 + i}", compatible=(f"rockchip,rk3568-vop{i}",),
                           iommus=(IommuRef("/soc/iommu@1", ()),)))
-    return Platform("rk-board", nodes=nodes)
+    return Board("rk-board", nodes=nodes)
 
 
-def amba_board() -> Platform:
+def amba_board() -> Board:
     """A PrimeCell DMA controller behind a rockchip IOMMU (amba bus)."""
-    return Platform("amba-board", nodes=_soc() + [
+    return Board("amba-board", nodes=_soc() + [
         Node("/soc/iommu@1", compatible=RK, iommu_cells=0),
         Node("/soc/dma@4", compatible=("arm,pl330", "arm,primecell"),
              iommus=(IommuRef("/soc/iommu@1", ()),))])
 
 
-def mixed_board() -> Platform:
+def mixed_board() -> Board:
     """A master naming a rockchip IOMMU and an SMMUv3: the second iommu_fwspec_init()
     fails (-EINVAL, other ops) after the first allocated dev->iommu."""
-    return Platform("mixed-board", nodes=_soc() + [
+    return Board("mixed-board", nodes=_soc() + [
         Node("/soc/iommu@1", compatible=RK, iommu_cells=0),
         Node("/soc/smmu@5", compatible=SMMU, iommu_cells=1),
         Node("/soc/vop@2", compatible=("rockchip,rk3568-vop",),
              iommus=(IommuRef("/soc/iommu@1", ()), IommuRef("/soc/smmu@5", (7,))))])
 
 
-def chain_board() -> Platform:
+def chain_board() -> Board:
     """iommu@1 is itself a master of iommu@9 (later in DT order), so it defers at
     device_initcall and registers from the deferred-probe kworker, while the
     asynchronously probing clients vop/isp run in their own threads."""
-    return Platform("chain-board", nodes=_soc(((0, 0, 0x80000000),)) + [
+    return Board("chain-board", nodes=_soc(((0, 0, 0x80000000),)) + [
         Node("/soc/iommu@1", compatible=RK, iommu_cells=0, iommus=(IommuRef("/soc/iommu@9", ()),)),
         Node("/soc/vop@2", compatible=("rockchip,rk3568-vop",), iommus=(IommuRef("/soc/iommu@1", ()),)),
         Node("/soc/isp@3", compatible=("rockchip,rk3568-isp",), iommus=(IommuRef("/soc/iommu@1", ()),)),
         Node("/soc/iommu@9", compatible=RK, iommu_cells=0)])
 
 
-def w5_board() -> Platform:
+def w5_board() -> Board:
     """chain_board's IOMMU pair plus a camera behind an SMMUv3 whose driver is absent
     (its IOMMU probe always defers) and dma-ranges on the bus."""
-    return Platform("w5-board", nodes=_soc(((0, 0, 0x80000000),)) + [
+    return Board("w5-board", nodes=_soc(((0, 0, 0x80000000),)) + [
         Node("/soc/iommu@1", compatible=RK, iommu_cells=0, iommus=(IommuRef("/soc/iommu@9", ()),)),
         Node("/soc/cam@3", compatible=("vendor,cam",), iommus=(IommuRef("/soc/smmu@5", (3,)),)),
         Node("/soc/smmu@5", compatible=SMMU, iommu_cells=1),
@@ -137,7 +137,7 @@ def _reset_model_globals() -> Iterator[None]:
     variant.activate(V614)
 
 
-def run(p: Platform, v: Variant, **cfg: Any) -> Result:
+def run(p: Board, v: Variant, **cfg: Any) -> Result:
     return run_scenario(p, v, BootConfig(**cfg))
 
 

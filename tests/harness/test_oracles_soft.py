@@ -14,15 +14,15 @@ import pytest
 
 from harness import findings as fnd
 from harness.base import dd
+from harness.board import Board, IommuRef, Node
 from harness.iommu import iommu as iommu_core
-from harness.platform import IommuRef, Node, Platform
 from harness.variant import NEXT, V614, Variant
 from tests.harness.test_oracles import FIX, SMMU, _soc, chain_board, of_invariant, rk_board, run
 
 
-def smmu_board(ids: tuple[tuple[int, ...], ...]) -> Platform:
+def smmu_board(ids: tuple[tuple[int, ...], ...]) -> Board:
     """One SMMUv3 and a master with the given ``iommus`` specifiers."""
-    return Platform("smmu-board", nodes=_soc() + [
+    return Board("smmu-board", nodes=_soc() + [
         Node("/soc/smmu@5", compatible=SMMU, iommu_cells=1),
         Node("/soc/dma@6", compatible=("vendor,dma",),
              iommus=tuple(IommuRef("/soc/smmu@5", i) for i in ids))])

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from corpus.dt import dts_to_dtb, load_platform_file
+from harness.board import Board
 from harness.findings import OOPS
 from harness.klog import render_result
-from harness.platform import Platform
-from harness.scenario import run_scenario
+from harness.run import run_scenario
 from harness.variant import NEXT, V614
+from tests.golden import check_golden
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -28,7 +29,7 @@ SEED_TRACE = [
 
 
 @pytest.fixture(scope="module")
-def platforms(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Platform]:
+def platforms(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Board]:
     dts = kernel_tree / BOARD
     tmp = tmp_path_factory.mktemp("seed")
     dtb = tmp / "rk3568-odroid-m1.dtb"
@@ -45,7 +46,7 @@ def _in_order(trace: list[str], wanted: list[str]) -> bool:
 
 
 @pytest.mark.parametrize("form", ["dts", "dtb", "json"])
-def test_next_oopses_in_rk_iommu_of_xlate(platforms: dict[str, Platform], form: str) -> None:
+def test_next_oopses_in_rk_iommu_of_xlate(platforms: dict[str, Board], form: str) -> None:
     r = run_scenario(platforms[form], NEXT)
     oopses = [f for f in r.findings if f.kind == OOPS]
     assert len(oopses) == 1, r.findings
@@ -63,7 +64,7 @@ def test_next_oopses_in_rk_iommu_of_xlate(platforms: dict[str, Platform], form: 
 
 
 @pytest.mark.parametrize("form", ["dts", "dtb", "json"])
-def test_v614_boots_with_every_rockchip_client_grouped(platforms: dict[str, Platform], form: str) -> None:
+def test_v614_boots_with_every_rockchip_client_grouped(platforms: dict[str, Board], form: str) -> None:
     p = platforms[form]
     r = run_scenario(p, V614)
     assert r.findings == []
@@ -76,17 +77,12 @@ def test_v614_boots_with_every_rockchip_client_grouped(platforms: dict[str, Plat
     assert st["deferred"] == 0 and st["bound_drivers"] == st["devices"]
 
 
-def test_forms_agree(platforms: dict[str, Platform]) -> None:
+def test_forms_agree(platforms: dict[str, Board]) -> None:
     assert platforms["dts"].to_json()["nodes"] == platforms["dtb"].to_json()["nodes"]
     assert platforms["dts"].to_json()["nodes"] == platforms["json"].to_json()["nodes"]
 
 
-def test_golden_kernel_log(platforms: dict[str, Platform]) -> None:
-    """The oops text is pinned: regenerate with PROBEFUZZ_REGEN_GOLDEN=1."""
-    import os
-
+def test_golden_kernel_log(platforms: dict[str, Board]) -> None:
+    """The oops text is pinned: regenerate with PROBEFUZZ_REGEN_GOLDEN=1 (not on CI)."""
     text = render_result(run_scenario(platforms["dts"], NEXT), platforms["dts"].model)
-    golden = GOLDEN / "rk3568-odroid-m1.NEXT.log"
-    if os.environ.get("PROBEFUZZ_REGEN_GOLDEN"):
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(GOLDEN / "rk3568-odroid-m1.NEXT.log", text)

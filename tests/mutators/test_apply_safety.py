@@ -141,3 +141,49 @@ def test_cli_json(mini_repo: Path) -> None:
     assert all(f in out["diffstat"] for f in changed)
     statuses = {s["site"]: s["status"] for s in out["sites"]}
     assert statuses["iommu_device_use_default_domain.defer"] == "already"
+
+
+def _interrupting_spatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A spatch that sends SIGINT to its parent, as Ctrl-C in the user's terminal does:
+    KeyboardInterrupt arrives in the apply/propose process mid-run."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    seen = tmp_path / "spatch-ran"
+    (fake / "spatch").write_text(f"#!/bin/sh\ntouch {seen}\nkill -INT $PPID\nsleep 10\n")
+    (fake / "spatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    return seen
+
+
+def test_keyboard_interrupt_in_apply_cleans_up_at_once(mini_repo: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    before = snapshot(mini_repo)
+    seen = _interrupting_spatch(tmp_path, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        apply_variant(mini_repo, NEXT)
+    assert seen.exists()  # the interrupt came mid-run, with the worktree made
+    # checked right away: no later apply or prune has had a chance to tidy up
+    assert snapshot(mini_repo) == before
+    _no_leftovers(mini_repo)
+    assert not list(gitrepo.worktrees_root().glob("*/*"))
+
+
+def test_keyboard_interrupt_in_propose_cleans_up_at_once(mini_repo: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    from mutators.propose.pipeline import ProposeRequest, propose
+    from mutators.space import resolve
+    from tests.mutators.test_propose_e2e import rk_only
+
+    variant = resolve(str(rk_only(tmp_path))).variant
+    before = snapshot(mini_repo)
+    out = tmp_path / "out"
+    seen = _interrupting_spatch(tmp_path, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        propose(ProposeRequest(tree=str(mini_repo), variant=variant, variant_id="rk-only",
+                               reference=NEXT, out=str(out)))
+    assert seen.exists()
+    assert snapshot(mini_repo) == before
+    _no_leftovers(mini_repo)
+    assert not list(gitrepo.worktrees_root().glob("*/*"))
+    assert not [p for p in out.rglob("*") if p.is_file()]

@@ -85,7 +85,7 @@ def test_propose_branches_are_ours_only_with_propose_commits(mini_repo: Path) ->
     home = git(mini_repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
     git(mini_repo, "branch", "probefuzz/propose/fix")
     git(mini_repo, "branch", "probefuzz/propose/mine")
-    for br, body in (("probefuzz/propose/fix", f"Found and generated with {TOOL} 0.1.0 (variant\nNEXT)"),
+    for br, body in (("probefuzz/propose/fix", f"Found with {TOOL} 0.1.0, which runs a\nmodel"),
                      ("probefuzz/propose/mine", "my own patch")):
         git(mini_repo, "checkout", "-q", br)
         git(mini_repo, *ident, "commit", "-q", "--allow-empty", "-m", "iommu: subject", "-m", body)

@@ -7,6 +7,7 @@ import pytest
 from harness.variant import NEXT, SITES, V614, G, P, Variant
 from mutators.rules import plan
 from mutators.shapes import ChoiceShape, GuardedIf, RuleContext
+from mutators.smpl import lower, site_rules
 from mutators.space import parse_id, resolve, space
 
 
@@ -18,8 +19,10 @@ def test_every_site_has_a_c_shape() -> None:
 @pytest.mark.parametrize("name", [n for n, s in SITES.items() if s.kind == "choice"])
 def test_every_alternative_has_c(name: str) -> None:
     s = SITES[name]
-    assert isinstance(s.c, ChoiceShape)
-    assert set(s.c.alternatives) == set(s.alternatives)
+    assert s.c is not None
+    shape = lower(s.c)
+    assert isinstance(shape, ChoiceShape)
+    assert set(shape.alternatives) == set(s.alternatives)
 
 
 @pytest.mark.parametrize("name", [n for n, s in SITES.items() if s.kind == "guard"])
@@ -30,7 +33,7 @@ def test_guard_sites_render_their_presets(name: str) -> None:
         val = v.value(name)
         if val is None and not s.c.removable:
             continue
-        text = s.c.rules(s, val, "t", RuleContext(v))
+        text = site_rules(s, val, "t", RuleContext(v))
         assert "PROBEFUZZ\\t" + name in text
 
 

@@ -12,7 +12,7 @@ from corpus.bundled import load_bundled
 from harness import variant
 from harness.boot import BootConfig
 from harness.kernel import set_kernel
-from harness.scenario import Result, run_scenario
+from harness.run import Result, run_scenario
 from harness.variant import NEXT, SITES, V614
 from mutators.space import resolve, semantic_key, space
 from tests.harness.test_oracles import FIX, RACE, SCHED_W4_TOCTOU, chain_board

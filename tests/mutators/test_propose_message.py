@@ -1,14 +1,15 @@
-"""Commit messages of a fixed scenario, pinned (b4-style golden mbox), and their rules.
+"""Commit messages of a fixed scenario, pinned (a golden mbox message), and their rules.
 
-The scenario: NEXT+rk_iommu_probe.dma_dev:=before_register proposed on a tree
-whose guard sites read back as Debian's 6.12 does (1/4 and 3/4 of the series
-already there), evidence from the bundled seed board.  No kernel tree needed.
-Regenerate the golden file with PROBEFUZZ_REGEN_GOLDEN=1.
+The scenario: NEXT+rk_iommu_probe.dma_dev:=before_register proposed on a base
+that has the series (its guard sites read back as NEXT), evidence from the
+bundled seed board: one fix patch, Fixes: the series' commit from the NEXT
+preset.  The same variant on a base as Debian's 6.12 (1/4 and 3/4 of the
+series only) needs prerequisites, re-created "for testing, not for posting".
+No kernel tree needed.  Regenerate the golden file with PROBEFUZZ_REGEN_GOLDEN=1.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,18 +18,21 @@ from typing import Any
 import pytest
 
 from corpus.bundled import load_bundled
+from harness.upstream import PRESETS as UPSTREAM
 from harness.variant import NEXT, SITES
 from mutators.propose import evidence, message, prefixes, series
 from mutators.propose.fixes import FixesTag
-from mutators.propose.pipeline import _transform_rules, stage_variants
-from mutators.rules import plan
+from mutators.propose.pipeline import stage_variants
+from mutators.rules import coccicheck_form, plan
 from mutators.space import resolve
+from tests.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "propose.rk3568-odroid-m1.verify"
 VID = "NEXT+rk_iommu_probe.dma_dev:=before_register"
-BASE = '"Debian linux-source-6.12 6.12.117" (the base-commit below)'
-FIXES = FixesTag("7dc92568f84f361b9847fe08c64311e48f583eef",
-                 "Debian linux-source-6.12 6.12.117", "--fixes")
+BASE = message.base_description("Debian linux-source-6.12 6.12.117", True, NEXT)
+_IB = UPSTREAM["NEXT"].introduced_by
+assert _IB is not None and _IB.sha is not None
+FIXES = FixesTag(_IB.sha, _IB.subject, "the NEXT preset")
 REPORTER = "Marek Szyprowski <m.szyprowski@samsung.com>"
 CLOSES = "https://lore.kernel.org/all/seed-report@samsung.com/"
 LINK = "https://lore.kernel.org/r/series@arm.com/"
@@ -43,10 +47,16 @@ def tree_612() -> dict[str, Any]:
     return vals
 
 
+def tree_next() -> dict[str, Any]:
+    """Site values of a base that has the series (``probefuzz apply NEXT``'s branch)."""
+    return {n: NEXT.value(n) for n in SITES}
+
+
 def make_texts(signoff: str | None = None, fixes: FixesTag | None = FIXES,
-               with_evidence: bool = True) -> list[message.PatchText]:
+               with_evidence: bool = True, tv: dict[str, Any] | None = None,
+               ) -> list[message.PatchText]:
     target = resolve(VID).variant
-    tv = tree_612()
+    tv = tree_next() if tv is None else tv
     changed = [n for n in tv if tv[n] != target.value(n)]
     units = series.split(changed, tv, target, NEXT)
     ev = None
@@ -61,23 +71,25 @@ def make_texts(signoff: str | None = None, fixes: FixesTag | None = FIXES,
         out.append(message.PatchText(
             unit=u, prefix=prefixes.unit_prefix(None, "HEAD", dict(sites_per_file)),
             tree_values=tv, target=target, reference=NEXT, evidence=ev,
-            rules=_transform_rules("\n".join(fr.smpl for fr in plan(target, only=set(u.sites)).files)),
-            tool_version="0.1.0", spatch_version="1.1.1", base=BASE, fixes=fixes,
+            tool_version="0.1.0", spatch_version="1.1.1", base=BASE,
+            fixes=fixes if u.kind == series.FIX else None,
             trailers=message.Trailers(REPORTER, CLOSES, LINK, signoff), index=k, total=len(units)))
     return out
 
 
-def mbox(texts: list[message.PatchText]) -> str:
-    n = len(texts)
-    subjects = [message.subject(t) for t in texts]
-    csubj, cbody = message.cover_letter(texts, subjects)
-    parts = [f"From probefuzz Mon Sep 17 00:00:00 2001\nSubject: [PATCH 0/{n}] {csubj}\n\n{cbody}"]
-    for k, t in enumerate(texts, 1):
-        msg = message.commit_message(t)
-        subj, body = msg.split("\n\n", 1)
-        parts.append(f"From probefuzz Mon Sep 17 00:00:00 2001\nSubject: [PATCH {k}/{n}] "
-                     f"{subj}\n\n{body}")
-    return "\n".join(parts)
+def cocci(texts: list[message.PatchText]) -> str:
+    fix = [t for t in texts if t.unit.kind == series.FIX]
+    smpl = "".join(fr.smpl for t in fix
+                   for fr in plan(t.target, only=set(t.unit.sites)).files)
+    return coccicheck_form(smpl, message.cocci_description(fix), message.cocci_report(fix[0]),
+                           message.cocci_comments(fix[0]))
+
+
+def mail(t: message.PatchText, notes: str) -> str:
+    """One patch as git format-patch writes it, up to the diff (headers pinned by hand)."""
+    subj, body = message.commit_message(t).split("\n\n", 1)
+    return (f"From probefuzz Mon Sep 17 00:00:00 2001\nSubject: [PATCH] {subj}\n\n{body}"
+            f"---\n{notes}")
 
 
 @pytest.fixture(scope="module")
@@ -85,20 +97,27 @@ def texts() -> list[message.PatchText]:
     return make_texts()
 
 
-def test_golden_messages(texts: list[message.PatchText]) -> None:
-    text = mbox(texts)
-    if os.environ.get("PROBEFUZZ_REGEN_GOLDEN"):
-        GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text()
+def test_golden_message(texts: list[message.PatchText]) -> None:
+    assert len(texts) == 1
+    check_golden(GOLDEN, mail(texts[0], message.notes(texts[0], cocci(texts))))
 
 
-def test_series_shape(texts: list[message.PatchText]) -> None:
+def test_only_the_fix_on_a_base_with_the_series(texts: list[message.PatchText]) -> None:
     assert [message.subject(t) for t in texts] == [
-        "iommu/rockchip: Set the global dma_dev before registering",
-        "iommu: Resolve the instance ops from the fwspec in iommu_init_device()",
-        "iommu: Run the bus dma_configure (firmware parsing) from the IOMMU probe path",
-    ]
-    assert [t.unit.kind for t in texts] == ["fix", "port", "port"]
+        "iommu/rockchip: Set the global dma_dev before registering"]
+    assert [t.unit.kind for t in texts] == ["fix"]
+
+
+def test_prerequisites_on_612_come_first_and_are_not_for_posting() -> None:
+    ts = make_texts(tv=tree_612(), with_evidence=False)
+    assert [t.unit.kind for t in ts] == ["port", "port", "fix"]
+    assert [t.unit.key for t in ts[:2]] == ["2/4", "4/4"]
+    m = message.prerequisite_message(ts[1])
+    flat = " ".join(m.split())
+    assert "For testing only, not for posting" in flat
+    assert 'linux-next\'s patch 4/4 ("iommu: Get DT/ACPI parsing into the proper probe path")' \
+        in flat
+    assert "Signed-off-by" not in m and "Fixes:" not in m and "Reported-by" not in m
 
 
 def _trailers(msg: str) -> list[str]:
@@ -106,14 +125,11 @@ def _trailers(msg: str) -> list[str]:
 
 
 def test_trailer_rules(texts: list[message.PatchText]) -> None:
-    fix, *ports = [message.commit_message(t) for t in texts]
+    fix = message.commit_message(texts[0])
     tr = _trailers(fix)
-    assert tr == [FIXES.line(), f"Reported-by: {REPORTER}", f"Closes: {CLOSES}", f"Link: {LINK}"]
-    assert re.fullmatch(r'Fixes: [0-9a-f]{12} \("[^"]+"\)', tr[0])
-    for m in ports:  # the ports fix nothing: no Fixes/Reported-by, the Link stays
-        assert _trailers(m) == [f"Link: {LINK}"]
-    for m in (fix, *ports):
-        assert "Signed-off-by" not in m
+    assert tr == ['Fixes: bcb81ac6ae3c ("iommu: Get DT/ACPI parsing into the proper probe path")',
+                  f"Reported-by: {REPORTER}", f"Closes: {CLOSES}", f"Link: {LINK}"]
+    assert "Signed-off-by" not in fix
 
 
 def test_signoff_only_when_given() -> None:
@@ -131,25 +147,34 @@ def test_problem_is_title_and_trimmed_trace(texts: list[message.PatchText]) -> N
     assert trace[:2] == ["devm_kmalloc", "rk_iommu_of_xlate"] and trace[-1] == "really_probe"
     assert "do_one_initcall" not in fix and not re.search(r"\[\s*\d+\.\d+\]", fix)
     assert "+0x" not in fix  # no offsets, no timestamps
-    # the port patches do not repeat the problem
-    assert "Call trace" not in message.commit_message(texts[1])
 
 
-def test_evidence_and_tool_lines(texts: list[message.PatchText]) -> None:
+def test_mechanism_change_and_tests_in_words(texts: list[message.PatchText]) -> None:
     fix = message.commit_message(texts[0])
-    assert re.search(r"rk3568-odroid-m1\s+NEXT\s+1 oops: BUG: kernel NULL pointer", fix)
-    assert re.search(r"rk3568-odroid-m1\s+this series\s+no findings", fix)
     flat = " ".join(fix.split())
-    assert "1/3: no findings; 2/3: no findings; 3/3: no findings" in flat
+    # the mechanism in C terms: the order in rk_iommu_probe() and the path to the fault
+    assert "rk_iommu_probe() sets the global dma_dev after registering." in flat
+    assert ("rk_iommu_probe() reaches the fault through iommu_device_register() -> "
+            "bus_for_each_dev() ->") in flat
+    assert "before it sets the global dma_dev" in flat
+    assert "rk_iommu_probe() sets the global dma_dev before registering, not after" in flat
+    # evidence by prose names, how found and tested, and what was not
+    assert re.search(r"rk3568-odroid-m1\s+linux-next\s+1 oops: BUG: kernel NULL pointer", fix)
+    assert re.search(r"rk3568-odroid-m1\s+with the fix\s+no findings", fix)
     assert "probefuzz 0.1.0" in fix and "Coccinelle 1.1.1" in fix
-    # the rule that produced the change, indented, without the marker rules
-    assert re.search(r"^    @s(\d+)_to depends on !s\1_done exists@$", fix, re.M)
-    assert "    +dma_dev = &pdev->dev;" in fix and "@script:python" not in fix
+    assert "Tested: the model boots of rk3568-odroid-m1 above; checkpatch.pl --strict" in flat
+    assert "Not tested: not compiled, not booted on hardware or under QEMU" in flat
+    # no model names, no Python reprs, no SmPL in the log
+    for bad in ("NEXT", "V614", "before_register", "after_register", "{", "None", "@@",
+                "PROBEFUZZ_"):
+        assert bad not in fix, bad
+    assert not re.search(r"'[\w ]*'", fix)  # a quoted Python string
 
 
 def test_commit_log_lines_fit_checkpatch(texts: list[message.PatchText]) -> None:
-    for t in texts:
-        body = message.commit_message(t)
+    for t in texts + make_texts(tv=tree_612()):
+        body = message.commit_message(t) if t.unit.kind == series.FIX else \
+            message.prerequisite_message(t)
         # checkpatch GIT_COMMIT_ID: no commit ids in the body but the Fixes: tag's
         assert not re.search(r"\bcommit\s+[0-9a-f]{5,}", body, flags=re.I)
         # (checkpatch skips a stack dump: from a BUG:/WARNING: line to the next blank line)
@@ -159,6 +184,20 @@ def test_commit_log_lines_fit_checkpatch(texts: list[message.PatchText]) -> None
         for ln in body.splitlines()[1:]:
             if not ln.startswith(("Fixes:", "Closes:", "Link:", "Reported-by:")):
                 assert len(ln) <= 75, ln
+
+
+def test_cocci_is_in_coccicheck_form(texts: list[message.PatchText]) -> None:
+    c = cocci(texts)
+    lines = c.splitlines()
+    assert lines[0].startswith("/// Set the global dma_dev before registering")
+    assert "// Confidence: Moderate" in lines and "virtual patch" in lines \
+        and "virtual report" in lines
+    assert any(ln.startswith("// Options: ") for ln in lines)
+    assert re.search(r"^@s(\d+)_to depends on patch && \(!s\1_done\) exists@$", c, re.M)
+    assert re.search(r"^@s(\d+)_to_r depends on report && \(!s\1_done\) exists@$", c, re.M)
+    assert "coccilib.report.print_report(p[0], " in c
+    # no Python reprs, no probefuzz markers or placeholders
+    assert "'" not in c and "PROBEFUZZ" not in c and "// site" not in c
 
 
 def test_ranking_in_evidence(tmp_path: Path) -> None:
@@ -172,9 +211,17 @@ def test_ranking_in_evidence(tmp_path: Path) -> None:
     assert t.evidence is not None
     t.evidence.ranking = evidence.load_ranking(p, VID)
     msg = " ".join(message.commit_message(t).split())
-    assert "ranked this variant 1 of 2 against NEXT (budget 2000)" in msg
+    assert ("ranked this change 1 of 2 against linux-next over 2000 fuzzed probe orders "
+            "per variant") in msg
     assert "0 oops, 0 deadlock, 0 group, 0 isolation, 0 warn, 2 defer" in msg
     assert "Reproducers (probefuzz repro): r1, r2." in msg
+
+
+def test_budget_in_words_not_a_repr() -> None:
+    assert message._budget({"variants": 40, "scenarios_per_variant": 50,
+                            "time_per_variant": None}) == \
+        "40 variants, 50 scenarios per variant"
+    assert message._budget(2000) == "2000 fuzzed probe orders per variant"
 
 
 def test_summaries_of_guard_changes() -> None:
@@ -189,13 +236,6 @@ def test_summaries_of_guard_changes() -> None:
         "iommu_device_use_default_domain.defer")).startswith("Add -EPROBE_DEFER")
 
 
-def test_smpl_wrapping_keeps_strings_and_signs() -> None:
-    w = message.wrap_smpl('+\tdev_WARN(dev, "late IOMMU probe at driver bind, something '
-                          'fishy here, really, truly!\\n");', width=40)
-    assert w[0] == "+\tdev_WARN(dev," and all(x.startswith("+") for x in w)
-    assert any("late IOMMU probe at driver bind, something fishy" in x for x in w)
-
-
 def test_notes_for_a_variant_that_fixes_nothing_or_breaks_bisection() -> None:
     from mutators.propose.pipeline import evidence_notes
 
@@ -208,3 +248,27 @@ def test_notes_for_a_variant_that_fixes_nothing_or_breaks_bisection() -> None:
     ev.stages = [[evidence.boot(b, p, NEXT, "NEXT@1/2")[0] for b, p in boards], []]
     assert any("after patch 1/2" in n and "does not bisect" in n for n in evidence_notes(ev))
     assert evidence_notes(make_texts()[0].evidence) == []
+
+
+def test_two_fix_patches_share_one_cover_letter_with_the_cocci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.mutators.test_propose_message as me
+
+    monkeypatch.setattr(me, "VID", VID + "+of_iommu_configure.replay:-dev->bus")
+    ts = make_texts()
+    assert [t.unit.kind for t in ts] == ["fix", "fix"]
+    subjects = [message.subject(t) for t in ts]
+    assert subjects == ["iommu: Stop testing dev->bus in of_iommu_configure()",
+                        "iommu/rockchip: Set the global dma_dev before registering"]
+    c = cocci(ts)
+    _, body = message.cover_letter(ts, subjects, c)
+    assert body.count("virtual report") == 1 and "- 1/2 iommu: Stop testing" in body
+    for t in ts:
+        m = message.commit_message(t)
+        assert "semantic patch in the cover letter" in " ".join(m.split())
+        assert "With the whole series, rk3568-odroid-m1 boots" in " ".join(m.split())
+        assert "virtual report" not in m
+    flat = " ".join(message.commit_message(ts[0]).split())
+    assert ("drivers/iommu/of_iommu.c: In of_iommu_configure(), replay iommu_probe_device() "
+            "after a successful parse: under if (!err && !dev_iommu_present), not if (!err && "
+            "dev->bus && !dev_iommu_present).") in flat

@@ -32,14 +32,15 @@ def test_classify() -> None:
     assert classify(rk, None, t, NEXT, known=False) == FIX  # unread, variant != reference
 
 
-def test_seed_variant_on_612_is_fix_then_series_patches() -> None:
+def test_seed_variant_on_612_is_series_patches_then_the_fix() -> None:
+    # the fix goes on top of what it fixes (the ports are prerequisites, never posted)
     t = resolve("NEXT+rk_iommu_probe.dma_dev:=before_register").variant
     tree = tree_612()
     units = split(_changed(tree, t), tree, t, NEXT)
     assert [(u.kind, u.key) for u in units] == [
-        (FIX, "drivers/iommu/rockchip-iommu.c"), (PORT, "2/4"), (PORT, "4/4")]
-    assert units[0].sites == ["rk_iommu_probe.dma_dev"]
-    assert "platform_dma_configure.use_default_domain" in units[2].sites
+        (PORT, "2/4"), (PORT, "4/4"), (FIX, "drivers/iommu/rockchip-iommu.c")]
+    assert units[2].sites == ["rk_iommu_probe.dma_dev"]
+    assert "platform_dma_configure.use_default_domain" in units[1].sites
     assert not any(u.modified for u in units)
 
 
@@ -70,8 +71,8 @@ def test_stages_take_the_tree_value_until_their_patch() -> None:
     units = split(_changed(tree, t), tree, t, NEXT)
     st = stage_variants(units, tree, t)
     assert len(st) == 3
-    assert st[0].value("rk_iommu_probe.dma_dev") == "before_register"
+    assert st[0].value("rk_iommu_probe.dma_dev") == "after_register"  # the fix comes last
     assert st[0].value("iommu_init_device.dma_configure") is None  # 4/4 not applied yet
-    assert st[0].value("iommu_init_device.ops_lookup") == "__iommu_probe_device"
-    assert st[1].value("iommu_init_device.ops_lookup") == "iommu_init_device"
+    assert st[0].value("iommu_init_device.ops_lookup") == "iommu_init_device"  # 2/4 is
+    assert st[1].value("iommu_init_device.dma_configure") is not None
     assert st[2].fingerprint() == t.fingerprint()

@@ -26,8 +26,8 @@ import pytest
 from corpus.bundled import bundled_names, bundled_path, load_bundled
 from fuzz.engines import hypothesis_engine, native
 from fuzz.engines.session import Found, Session
-from fuzz.gen import Board, GenContext
-from harness.scenario import run_scenario
+from fuzz.gen import CorpusBoard, GenContext
+from harness.run import run_scenario
 from mutators.space import resolve
 
 pytestmark = pytest.mark.quality
@@ -80,7 +80,7 @@ def corpus(seed: int) -> GenContext:
     names = names[k:] + names[:k]
     # no fault injection: an allocation failure leaves a device without its IOMMU on
     # any variant, which is not the seeded bug
-    return GenContext([Board(n, load_bundled(n), str(bundled_path(n))) for n in names], faults=False)
+    return GenContext([CorpusBoard(n, load_bundled(n), str(bundled_path(n))) for n in names], faults=False)
 
 
 def matches(f: Found, bug: Seeded) -> bool:

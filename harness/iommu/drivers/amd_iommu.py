@@ -54,11 +54,12 @@ special IOAPIC/HPET entries, the exclusion ranges, IOMMUv2/PPR.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness import oracles
+from harness.board import AcpiIommu
 from harness.bus.pci import dev_is_pci, pci_bus_type, pci_device_group, to_pci_dev
 from harness.errno import EINVAL, ENODEV, ERR_PTR
+from harness.iommu import fw_refs
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
     dev_iommu_priv_get,
@@ -70,7 +71,11 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import iommu_device, iommu_ops
 from harness.kernel import kernel, kfunc
-from harness.platform import AcpiIommu
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
 
 DRIVER_NAME = "amd-iommu"
 
@@ -101,7 +106,7 @@ class amd_iommu:  # noqa: N801
         self.index = index
         self.devid = desc.rid
         self.pci_seg = pci_seg
-        self.dev: Any = None  # its PCI function
+        self.dev: Any = None  # its PCI function (a struct pci_dev)
         self.dev_data_list: dict[int, iommu_dev_data] = {}
         self.iommu = iommu_device()
 
@@ -109,14 +114,14 @@ class amd_iommu:  # noqa: N801
 class iommu_dev_data:  # noqa: N801
     def __init__(self, devid: int) -> None:
         self.devid = devid
-        self.dev: Any = None
+        self.dev: device | None = None
 
 
 class acpihid_map_entry:  # noqa: N801
     def __init__(self, name: str, devid: int) -> None:
         self.name = name  # hid + uid: the model's ACPI device name
         self.devid = devid  # PCI_SEG_DEVID_TO_SBDF(seg, devid)
-        self.group: Any = None
+        self.group: iommu_group | None = None
 
 
 class AmdState:
@@ -140,7 +145,7 @@ def _sbdf(seg: int, devid: int) -> int:
 
 
 @kfunc
-def get_acpihid_device_id(dev: Any) -> tuple[int, acpihid_map_entry | None]:
+def get_acpihid_device_id(dev: device) -> tuple[int, acpihid_map_entry | None]:
     fw = dev.fwnode
     if fw is None or fw.kind != "acpi":  # ACPI_COMPANION(dev) == NULL
         return -ENODEV, None
@@ -150,7 +155,7 @@ def get_acpihid_device_id(dev: Any) -> tuple[int, acpihid_map_entry | None]:
     return -EINVAL, None
 
 
-def get_device_sbdf_id(dev: Any) -> int:
+def get_device_sbdf_id(dev: device) -> int:
     if dev_is_pci(dev):
         pdev = to_pci_dev(dev)
         return _sbdf(pdev.segment, pdev.rid)
@@ -158,7 +163,7 @@ def get_device_sbdf_id(dev: Any) -> int:
 
 
 @kfunc
-def rlookup_amd_iommu(dev: Any) -> amd_iommu | None:
+def rlookup_amd_iommu(dev: device) -> amd_iommu | None:
     sbdf = get_device_sbdf_id(dev)
     seg = (sbdf >> 16) & 0xFFFF if sbdf >= 0 else 0
     pci_seg = g().pci_segments.get(seg)
@@ -168,7 +173,7 @@ def rlookup_amd_iommu(dev: Any) -> amd_iommu | None:
 
 
 @kfunc
-def check_device(dev: Any) -> bool:
+def check_device(dev: device) -> bool:
     if dev is None:
         return False
     sbdf = get_device_sbdf_id(dev)
@@ -191,7 +196,7 @@ def find_dev_data(iommu: amd_iommu, devid: int) -> iommu_dev_data:
 
 
 @kfunc
-def amd_iommu_init_device(iommu: amd_iommu, dev: Any) -> int:
+def amd_iommu_init_device(iommu: amd_iommu, dev: device) -> int:
     """iommu.c L676 ``iommu_init_device`` (static; renamed here so it is not
     confused with the core's function of the same name)."""
     if dev_iommu_priv_get(dev) is not None:
@@ -210,7 +215,7 @@ def amd_iommu_init_device(iommu: amd_iommu, dev: Any) -> int:
 
 
 @kfunc
-def amd_iommu_probe_device(dev: Any) -> Any:
+def amd_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     if not check_device(dev):
         return ERR_PTR(-ENODEV)
     iommu = rlookup_amd_iommu(dev)
@@ -229,7 +234,7 @@ def amd_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def amd_iommu_release_device(dev: Any) -> None:
+def amd_iommu_release_device(dev: device) -> None:
     if not check_device(dev):
         return
     if rlookup_amd_iommu(dev) is None:
@@ -238,7 +243,7 @@ def amd_iommu_release_device(dev: Any) -> None:
 
 
 @kfunc
-def acpihid_device_group(dev: Any) -> Any:
+def acpihid_device_group(dev: device) -> iommu_group | ErrPtr | None:
     devid, entry = get_acpihid_device_id(dev)
     if devid < 0 or entry is None:
         return ERR_PTR(devid)
@@ -253,7 +258,7 @@ def acpihid_device_group(dev: Any) -> Any:
 
 
 @kfunc
-def amd_iommu_device_group(dev: Any) -> Any:
+def amd_iommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return acpihid_device_group(dev)
@@ -358,7 +363,7 @@ def amd_iommu_init_pci() -> int:
     return 0
 
 
-def amd_fw_claim(dev: Any) -> list[iommu_device]:
+def amd_fw_claim(dev: device) -> list[iommu_device]:
     """For the oracles: the registered IOMMU the IVRS tables give ``dev`` to."""
     if not check_device(dev):
         return []
@@ -374,7 +379,7 @@ def amd_iommu_init() -> int:
     ret = early_amd_iommu_init()
     if ret:
         return ret
-    oracles.register_fw_claim(amd_fw_claim)
+    fw_refs.register_fw_claim(amd_fw_claim)
     return amd_iommu_init_pci()
 
 

@@ -42,7 +42,7 @@ Facts modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.core import device_link_add
@@ -55,6 +55,7 @@ from harness.base.platform import (
     platform_get_drvdata,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci, pci_device_group
 from harness.errno import EINVAL, ENODEV, ENOMEM, ERR_PTR, IS_ERR, PTR_ERR
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
@@ -78,6 +79,12 @@ from harness.iommu.structs import (
 )
 from harness.kernel import BogusPointer, Mutex, kernel, kfunc, kinline, mutex_lock, mutex_unlock
 from harness.of.device import of_device_get_match_data
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
+    from harness.of.node import of_phandle_args
 
 MAX_DARTS_PER_DEVICE = 2
 DART_MAX_STREAMS = 256
@@ -116,7 +123,7 @@ class apple_dart:  # noqa: N801
     """``struct apple_dart``: drvdata of the DART platform device."""
 
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
         self.hw: Any = None
         self.pgsize = 0
         self.supports_bypass = False
@@ -165,7 +172,7 @@ def for_each_set_bit(sm: apple_dart_stream_map) -> list[int]:
 
 
 @kfunc
-def apple_dart_probe_device(dev: Any) -> Any:
+def apple_dart_probe_device(dev: device) -> iommu_device | ErrPtr | BogusPointer:
     cfg = dev_iommu_priv_get(dev)
     if cfg is None:
         return ERR_PTR(-ENODEV)
@@ -178,21 +185,21 @@ def apple_dart_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def apple_dart_release_device(dev: Any) -> None:
+def apple_dart_release_device(dev: device) -> None:
     cfg = dev_iommu_priv_get(dev)
     if cfg is not None:
         cfg.freed = True  # kfree(cfg)
 
 
 @kfunc
-def apple_dart_domain_alloc_paging(dev: Any) -> Any:
+def apple_dart_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     # apple_dart_finalize_domain() with the device's cfg: page table sized
     # from the first DART; nothing the probe path publishes.
     return iommu_domain(IOMMU_DOMAIN_DMA, apple_dart_iommu_ops)
 
 
 @kfunc
-def apple_dart_of_xlate(dev: Any, args: Any) -> int:
+def apple_dart_of_xlate(dev: device, args: of_phandle_args) -> int:
     cfg = dev_iommu_priv_get(dev)
     iommu_pdev = of_find_device_by_node(args.np)
     dart = platform_get_drvdata(iommu_pdev)
@@ -251,7 +258,7 @@ def apple_dart_merge_master_cfg(dst: apple_dart_master_cfg, src: apple_dart_mast
 
 
 @kfunc
-def apple_dart_device_group(dev: Any) -> Any:
+def apple_dart_device_group(dev: device) -> iommu_group | ErrPtr | None:
     mutex_lock(g().apple_dart_groups_lock)
     res = _apple_dart_device_group_locked(dev, dev_iommu_priv_get(dev))
     # out: (an oops above leaves the mutex held, as in the kernel)
@@ -260,9 +267,7 @@ def apple_dart_device_group(dev: Any) -> Any:
 
 
 @kinline
-def _apple_dart_device_group_locked(dev: Any, cfg: apple_dart_master_cfg) -> Any:
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
+def _apple_dart_device_group_locked(dev: device, cfg: apple_dart_master_cfg) -> Any:
     stream_group_found = None
     for sm in for_each_stream_map(cfg):
         for sid in for_each_set_bit(sm):
@@ -298,7 +303,7 @@ def _apple_dart_device_group_locked(dev: Any, cfg: apple_dart_master_cfg) -> Any
 
 
 @kfunc
-def apple_dart_def_domain_type(dev: Any) -> int:
+def apple_dart_def_domain_type(dev: device) -> int:
     cfg = dev_iommu_priv_get(dev)
     if cfg.stream_maps[0].dart.pgsize > PAGE_SIZE:
         return IOMMU_DOMAIN_IDENTITY

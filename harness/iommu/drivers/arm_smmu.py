@@ -19,7 +19,7 @@ Facts modelled (6.12 line numbers; docs/drivers/arm-smmu.md has the list):
   &arm_smmu_ops, using_legacy_binding ? NULL : dev)``.  6.12 registers
   (L2253) *before* drvdata (L2261) and the SMR mask probe (L2266-2267);
   v6.14 ("iommu/arm-smmu: Make instance lookup robust") publishes both first.
-  Both are order sites (:mod:`harness.sites.arm_smmu`), v6.14 = before.
+  Both are order sites (:mod:`harness.sites.drivers.arm_smmu`), v6.14 = before.
 * ``arm_smmu_get_by_fwnode()`` (L1412): 6.12 ``driver_find_device_by_fwnode``
   (bound SMMUs only) + drvdata, and ``arm_smmu_probe_device`` defers with
   "smmu dev has not bound yet" (L1440-1450) when NULL.  v6.14 looks the
@@ -59,7 +59,7 @@ arm-smmu-qcom.c L352-366, is not modelled).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.bus import bus_find_device_by_fwnode, driver_for_each_device
@@ -72,6 +72,8 @@ from harness.base.platform import (
     platform_driver,
     platform_set_drvdata,
 )
+from harness.bus.fsl_mc import dev_is_fsl_mc
+from harness.bus.pci import dev_is_pci, pci_device_group, pci_for_each_dma_alias, to_pci_dev
 from harness.device import dev_get_drvdata
 from harness.errno import EEXIST, EINVAL, ENODEV, ENOMEM, ENOSPC, EPROBE_DEFER, ERR_PTR, IS_ERR, PTR_ERR
 from harness.firmware.qcom_scm import qcom_scm_is_available
@@ -92,6 +94,12 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import WARN_ON, Mutex, kernel, kfunc, mutex_lock, mutex_unlock
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_fwspec, iommu_group
+    from harness.of.node import device_node, fwnode_handle, of_phandle_args
 
 ARM_SMMU_SMR_ID_SHIFT = 0  # ARM_SMMU_SMR_ID = GENMASK(15, 0)
 ARM_SMMU_SMR_MASK_SHIFT = 16  # ARM_SMMU_SMR_MASK = GENMASK(31, 16)
@@ -176,7 +184,7 @@ class arm_smmu_s2cr:  # noqa: N801
     __slots__ = ("group", "count", "type", "cbndx")
 
     def __init__(self) -> None:
-        self.group: Any = None
+        self.group: iommu_group | None = None
         self.count = 0
         self.type = "S2CR_TYPE_BYPASS"
         self.cbndx = 0
@@ -224,7 +232,7 @@ def _mask(fwid: int) -> int:
     return (fwid >> ARM_SMMU_SMR_MASK_SHIFT) & 0xFFFF
 
 
-def _u32_prop(np: Any, prop: str) -> int | None:
+def _u32_prop(np: device_node, prop: str) -> int | None:
     v = np.desc.props.get(prop)
     return v[0] if isinstance(v, list) and v else None
 
@@ -241,9 +249,7 @@ class _legacy_it:  # noqa: N801
         self.found: Any = None  # *(void **)data = dev
 
 
-def dev_get_dev_node(dev: Any) -> Any:
-    from harness.bus.pci import dev_is_pci, to_pci_dev
-
+def dev_get_dev_node(dev: device) -> Any:
     if dev_is_pci(dev):
         # bus->bridge->parent->of_node of the root bus: the host controller's node
         return to_pci_dev(dev).host_np
@@ -259,7 +265,7 @@ def _node_by_phandle(ph: int) -> Any:
 
 
 @kfunc
-def __find_legacy_master_phandle(dev: Any, it: _legacy_it) -> int:  # noqa: N807
+def __find_legacy_master_phandle(dev: device, it: _legacy_it) -> int:  # noqa: N807
     """of_for_each_phandle(it, err, dev->of_node, "mmu-masters", "#stream-id-cells", -1)."""
     np = it.node
     cells = dev.of_node.desc.props.get("mmu-masters") if dev.of_node is not None else None
@@ -280,10 +286,8 @@ def __find_legacy_master_phandle(dev: Any, it: _legacy_it) -> int:  # noqa: N807
 
 
 @kfunc
-def arm_smmu_register_legacy_master(dev: Any) -> tuple[int, arm_smmu_device | None]:
+def arm_smmu_register_legacy_master(dev: device) -> tuple[int, arm_smmu_device | None]:
     """Returns (err, *smmu)."""
-    from harness.bus.pci import dev_is_pci, pci_for_each_dma_alias, to_pci_dev
-
     np = dev_get_dev_node(dev)
     if np is None or "#stream-id-cells" not in np.desc.props:
         return -ENODEV, None
@@ -354,7 +358,7 @@ def arm_smmu_free_sme(smmu: arm_smmu_device, idx: int) -> bool:
 
 
 @kfunc
-def arm_smmu_master_alloc_smes(dev: Any) -> int:
+def arm_smmu_master_alloc_smes(dev: device) -> int:
     fwspec = dev_iommu_fwspec_get(dev)
     cfg = dev_iommu_priv_get(dev)
     smmu = cfg.smmu
@@ -396,7 +400,7 @@ def arm_smmu_master_alloc_smes(dev: Any) -> int:
 
 
 @kfunc
-def arm_smmu_master_free_smes(cfg: arm_smmu_master_cfg, fwspec: Any) -> None:
+def arm_smmu_master_free_smes(cfg: arm_smmu_master_cfg, fwspec: iommu_fwspec | None) -> None:
     smmu: Any = cfg.smmu
     mutex_lock(smmu.stream_map_mutex)
     for i in range(fwspec.num_ids):
@@ -410,7 +414,7 @@ def arm_smmu_master_free_smes(cfg: arm_smmu_master_cfg, fwspec: Any) -> None:
 
 
 @kfunc
-def arm_smmu_get_by_fwnode(fwnode: Any) -> arm_smmu_device | None:
+def arm_smmu_get_by_fwnode(fwnode: fwnode_handle) -> arm_smmu_device | None:
     # v6.14: bus_find_device_by_fwnode(&platform_bus_type, fwnode) (6.12:
     # driver_find_device_by_fwnode(&arm_smmu_driver.driver, fwnode))
     dev = bus_find_device_by_fwnode(platform_bus_type, fwnode)
@@ -418,7 +422,7 @@ def arm_smmu_get_by_fwnode(fwnode: Any) -> arm_smmu_device | None:
 
 
 @kfunc
-def arm_smmu_probe_device(dev: Any) -> Any:
+def arm_smmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     smmu: Any = None
     fwspec = dev_iommu_fwspec_get(dev)
     if g().using_legacy_binding:
@@ -461,13 +465,13 @@ def arm_smmu_probe_device(dev: Any) -> Any:
     return smmu.iommu
 
 
-def _out_free(dev: Any, ret: int) -> Any:
+def _out_free(dev: device, ret: int) -> Any:
     iommu_fwspec_free(dev)
     return ERR_PTR(ret)
 
 
 @kfunc
-def arm_smmu_release_device(dev: Any) -> None:
+def arm_smmu_release_device(dev: device) -> None:
     fwspec = dev_iommu_fwspec_get(dev)
     cfg = dev_iommu_priv_get(dev)
     arm_smmu_master_free_smes(cfg, fwspec)
@@ -475,7 +479,7 @@ def arm_smmu_release_device(dev: Any) -> None:
 
 
 @kfunc
-def arm_smmu_probe_finalize(dev: Any) -> None:
+def arm_smmu_probe_finalize(dev: device) -> None:
     cfg = dev_iommu_priv_get(dev)
     smmu = cfg.smmu
     if smmu.impl is not None and smmu.impl.probe_finalize is not None:
@@ -483,14 +487,11 @@ def arm_smmu_probe_finalize(dev: Any) -> None:
 
 
 @kfunc
-def arm_smmu_device_group(dev: Any) -> Any:
-    from harness.bus.fsl_mc import dev_is_fsl_mc
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
+def arm_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     cfg = dev_iommu_priv_get(dev)
     fwspec = dev_iommu_fwspec_get(dev)
     smmu = cfg.smmu
-    group: Any = None
+    group: iommu_group | None = None
     mutex_lock(smmu.stream_map_mutex)
     for i in range(fwspec.num_ids):
         idx = cfg.smendx[i]
@@ -519,7 +520,7 @@ def arm_smmu_device_group(dev: Any) -> Any:
 
 
 @kfunc
-def arm_smmu_of_xlate(dev: Any, args: Any) -> int:
+def arm_smmu_of_xlate(dev: device, args: of_phandle_args) -> int:
     fwid = 0
     if args.args_count > 0:
         fwid |= (args.args[0] & 0xFFFF) << ARM_SMMU_SMR_ID_SHIFT
@@ -533,7 +534,7 @@ def arm_smmu_of_xlate(dev: Any, args: Any) -> int:
 
 
 @kfunc
-def arm_smmu_def_domain_type(dev: Any) -> int:
+def arm_smmu_def_domain_type(dev: device) -> int:
     cfg = dev_iommu_priv_get(dev)
     impl = cfg.smmu.impl
     if g().using_legacy_binding:
@@ -556,7 +557,7 @@ QCOM_SMMU_CLIENT_OF_MATCH = (
 
 
 @kfunc
-def qcom_smmu_def_domain_type(dev: Any) -> int:
+def qcom_smmu_def_domain_type(dev: device) -> int:
     np = dev.of_node
     match = np is not None and any(c in QCOM_SMMU_CLIENT_OF_MATCH for c in np.compatible)
     return IOMMU_DOMAIN_IDENTITY if match else 0
@@ -612,7 +613,7 @@ QCOM_SMMU_IMPL_OF_MATCH: dict[str, tuple[Any, Any]] = {
 }
 
 
-def of_match_node(table: dict[str, Any], np: Any) -> Any:
+def of_match_node(table: dict[str, Any], np: device_node) -> Any:
     """Best match: the node's earliest compatible that is in the table."""
     if np is None:
         return None
@@ -623,7 +624,7 @@ def of_match_node(table: dict[str, Any], np: Any) -> Any:
 
 
 @kfunc
-def devm_krealloc(dev: Any, obj: arm_smmu_device, cls: type[qcom_smmu]) -> qcom_smmu:
+def devm_krealloc(dev: device, obj: arm_smmu_device, cls: type[qcom_smmu]) -> qcom_smmu:
     _node = dev.numa_node  # noqa: F841
     new = cls()
     new.__dict__.update(copy.copy(obj.__dict__))

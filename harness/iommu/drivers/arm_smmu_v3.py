@@ -20,7 +20,7 @@ Facts modelled (6.12 line numbers):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.base.bus import bus_find_device_by_fwnode
 from harness.base.platform import (
@@ -29,6 +29,7 @@ from harness.base.platform import (
     platform_driver,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci, pci_device_group
 from harness.device import dev_get_drvdata
 from harness.errno import EBUSY, EINVAL, ENODEV, ERANGE, ERR_PTR
 from harness.iommu.drivers import IommuDriverSpec
@@ -43,6 +44,12 @@ from harness.iommu.iommu import (
 from harness.iommu.structs import iommu_device, iommu_ops
 from harness.kernel import WARN_ON_ONCE, kernel, kfunc
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
+    from harness.of.node import fwnode_handle, of_phandle_args
+
 COMPATIBLE = ("arm,smmu-v3",)
 # SMMU_IDR1.SIDSIZE: the model's SMMUs implement 32-bit stream IDs with a
 # 2-level stream table unless the platform says otherwise.
@@ -50,7 +57,7 @@ DEFAULT_SID_BITS = 32
 
 
 class arm_smmu_device:  # noqa: N801
-    def __init__(self, dev: Any) -> None:
+    def __init__(self, dev: device) -> None:
         self.dev = dev
         self.iommu = iommu_device()
         self.sid_bits = DEFAULT_SID_BITS
@@ -58,14 +65,14 @@ class arm_smmu_device:  # noqa: N801
 
 
 class arm_smmu_master:  # noqa: N801
-    def __init__(self, dev: Any, smmu: arm_smmu_device) -> None:
+    def __init__(self, dev: device, smmu: arm_smmu_device) -> None:
         self.dev = dev
         self.smmu = smmu
         self.streams: list[int] = []
 
 
 @kfunc
-def arm_smmu_get_by_fwnode(fwnode: Any) -> arm_smmu_device | None:
+def arm_smmu_get_by_fwnode(fwnode: fwnode_handle) -> arm_smmu_device | None:
     dev = bus_find_device_by_fwnode(platform_bus_type, fwnode)
     return dev_get_drvdata(dev) if dev is not None else None
 
@@ -99,7 +106,7 @@ def arm_smmu_insert_master(smmu: arm_smmu_device, master: arm_smmu_master) -> in
 
 
 @kfunc
-def arm_smmu_probe_device(dev: Any) -> Any:
+def arm_smmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     if WARN_ON_ONCE(dev_iommu_priv_get(dev) is not None, "arm_smmu_probe_device:priv"):
         return ERR_PTR(-EBUSY)
@@ -116,7 +123,7 @@ def arm_smmu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def arm_smmu_release_device(dev: Any) -> None:
+def arm_smmu_release_device(dev: device) -> None:
     master = dev_iommu_priv_get(dev)
     for sid in master.streams:
         master.smmu.streams.pop(sid, None)
@@ -124,16 +131,14 @@ def arm_smmu_release_device(dev: Any) -> None:
 
 
 @kfunc
-def arm_smmu_device_group(dev: Any) -> Any:
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
+def arm_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return generic_device_group(dev)
 
 
 @kfunc
-def arm_smmu_of_xlate(dev: Any, args: Any) -> int:
+def arm_smmu_of_xlate(dev: device, args: of_phandle_args) -> int:
     return iommu_fwspec_add_ids(dev, list(args.args[:1]))
 
 

@@ -26,7 +26,7 @@ numbers; the probe path is the same in v6.14).  See docs/drivers/exynos.md.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.core import device_link_add
@@ -52,6 +52,11 @@ from harness.iommu.iommu import (
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import kernel, kfunc
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
+
 COMPATIBLE = ("samsung,exynos-sysmmu",)
 
 
@@ -59,7 +64,7 @@ class exynos_globals:  # noqa: N801
     """File-scope statics: ``dma_dev`` (L175), the identity domain."""
 
     def __init__(self) -> None:
-        self.dma_dev: Any = None
+        self.dma_dev: device | None = None
         self.exynos_identity_domain = iommu_domain(IOMMU_DOMAIN_IDENTITY, None)
 
 
@@ -85,15 +90,15 @@ class exynos_iommu_owner:  # noqa: N801
 
     def __init__(self) -> None:
         self.controllers: list[sysmmu_drvdata] = []
-        self.domain: Any = None
+        self.domain: iommu_domain | None = None
 
 
-def has_sysmmu(dev: Any) -> bool:
+def has_sysmmu(dev: device) -> bool:
     return dev_iommu_priv_get(dev) is not None
 
 
 @kfunc
-def exynos_iommu_probe_device(dev: Any) -> Any:
+def exynos_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     owner = dev_iommu_priv_get(dev)
     if not has_sysmmu(dev):
         return ERR_PTR(-ENODEV)
@@ -107,7 +112,7 @@ def exynos_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def exynos_iommu_release_device(dev: Any) -> None:
+def exynos_iommu_release_device(dev: device) -> None:
     owner = dev_iommu_priv_get(dev)
     # WARN_ON(exynos_iommu_identity_attach(&exynos_identity_domain, dev));
     for data in owner.controllers:
@@ -115,7 +120,7 @@ def exynos_iommu_release_device(dev: Any) -> None:
 
 
 @kfunc
-def exynos_iommu_of_xlate(dev: Any, spec: Any) -> int:
+def exynos_iommu_of_xlate(dev: device, spec: of_phandle_args) -> int:
     sysmmu = of_find_device_by_node(spec.np)
     owner = dev_iommu_priv_get(dev)
     if sysmmu is None:

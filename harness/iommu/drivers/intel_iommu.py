@@ -48,12 +48,13 @@ same.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness import oracles
 from harness.base.platform import platform_bus_type
+from harness.board import AcpiIommu, ScopeEntry
 from harness.bus.pci import dev_is_pci, pci_bus_type, pci_device_group, to_pci_dev
 from harness.errno import ENODEV, ERR_PTR
+from harness.iommu import fw_refs
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
     dev_iommu_priv_get,
@@ -65,7 +66,11 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import iommu_device, iommu_ops
 from harness.kernel import kernel, kfunc
-from harness.platform import AcpiIommu, ScopeEntry
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
 
 DRIVER_NAME = "intel-iommu"
 
@@ -95,7 +100,7 @@ class intel_iommu:  # noqa: N801
 class device_domain_info:  # noqa: N801
     """``struct device_domain_info``: per device, ``dev->iommu->priv``."""
 
-    def __init__(self, dev: Any, iommu: intel_iommu, bus: int, devfn: int, segment: int) -> None:
+    def __init__(self, dev: device, iommu: intel_iommu, bus: int, devfn: int, segment: int) -> None:
         self.dev = dev
         self.iommu = iommu
         self.bus = bus
@@ -158,19 +163,19 @@ def for_each_active_dev_scope(drhd: dmar_drhd_unit) -> list[tuple[ScopeEntry, An
 
 
 @kfunc
-def is_downstream_to_pci_bridge(dev: Any, e: ScopeEntry, bridge: Any) -> bool:
+def is_downstream_to_pci_bridge(dev: device, e: ScopeEntry, bridge: Any) -> bool:
     if not dev_is_pci(dev) or not dev_is_pci(bridge) or e.bridge is None:
         return False
     bus = to_pci_dev(dev).bus_nr
     return e.bridge[0] <= bus <= e.bridge[1]
 
 
-def iommu_is_dummy(iommu: intel_iommu | None, dev: Any) -> bool:
+def iommu_is_dummy(iommu: intel_iommu | None, dev: device) -> bool:
     return iommu is None or iommu.drhd.ignored
 
 
 @kfunc
-def device_lookup_iommu(dev: Any) -> tuple[intel_iommu | None, int, int]:
+def device_lookup_iommu(dev: device) -> tuple[intel_iommu | None, int, int]:
     """(iommu, bus, devfn) as iommu.c L607 computes them."""
     pdev = None
     segment = 0
@@ -212,7 +217,7 @@ def device_lookup_iommu(dev: Any) -> tuple[intel_iommu | None, int, int]:
 
 
 @kfunc
-def intel_iommu_probe_device(dev: Any) -> Any:
+def intel_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     iommu, bus, devfn = device_lookup_iommu(dev)
     if iommu is None or iommu.iommu.ops is None:
         return ERR_PTR(-ENODEV)
@@ -222,14 +227,14 @@ def intel_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def intel_iommu_release_device(dev: Any) -> None:
+def intel_iommu_release_device(dev: device) -> None:
     info = dev_iommu_priv_get(dev)
     _ = info.iommu  # struct intel_iommu *iommu = info->iommu;
     info.freed = True  # kfree(info)
 
 
 @kfunc
-def intel_iommu_device_group(dev: Any) -> Any:
+def intel_iommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return generic_device_group(dev)
@@ -288,7 +293,7 @@ def probe_acpi_namespace_devices() -> int:
     return 0
 
 
-def intel_fw_claim(dev: Any) -> list[iommu_device]:
+def intel_fw_claim(dev: device) -> list[iommu_device]:
     """For the oracles: the registered unit the DMAR tables assign ``dev`` to
     (the same scope rules, read-only)."""
     iommu, _bus, _devfn = device_lookup_iommu(dev)
@@ -304,7 +309,7 @@ def intel_iommu_init() -> int:
     # dmar_dev_scope_init(): scopes resolve against the devices on the buses
     # dmar_register_bus_notifier(): see the module docstring
     init_no_remapping_devices()
-    oracles.register_fw_claim(intel_fw_claim)
+    fw_refs.register_fw_claim(intel_fw_claim)
     for drhd in g().dmar_drhd_units:  # for_each_active_iommu()
         if drhd.ignored:
             continue

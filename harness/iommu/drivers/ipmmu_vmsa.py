@@ -27,8 +27,9 @@ path is the same in v6.14).  See docs/drivers/ipmmu-vmsa.md.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.devres import devm_kmalloc
@@ -41,10 +42,12 @@ from harness.base.platform import (
     platform_get_drvdata,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci
 from harness.device import dev_get_drvdata
 from harness.errno import ENODEV, EPROBE_DEFER, ERR_PTR
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
+    dev_iommu_fwspec_get,
     dev_iommu_priv_get,
     dev_iommu_priv_set,
     generic_device_group,
@@ -57,6 +60,11 @@ from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_dom
 from harness.kernel import kernel, kfunc
 from harness.of.device import of_device_get_match_data
 from harness.of.node import of_property_present
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device, device_driver
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
 
 
 @dataclass(frozen=True)
@@ -113,8 +121,6 @@ def _soc_attrs() -> dict[str, str]:
 
 
 def _glob_match(pattern: str, s: str) -> bool:
-    import fnmatch
-
     return fnmatch.fnmatchcase(s, pattern)
 
 
@@ -134,7 +140,7 @@ def CONFIG_ARM() -> bool:  # noqa: N802
 
 class ipmmu_vmsa_device:  # noqa: N801
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
         self.features: ipmmu_features | None = None
         self.root: ipmmu_vmsa_device | None = None
         self.iommu = iommu_device()
@@ -142,7 +148,7 @@ class ipmmu_vmsa_device:  # noqa: N801
         self.utlb_ctx: dict[int, int] = {}
 
 
-def to_ipmmu(dev: Any) -> ipmmu_vmsa_device | None:
+def to_ipmmu(dev: device) -> ipmmu_vmsa_device | None:
     return dev_iommu_priv_get(dev)
 
 
@@ -151,9 +157,7 @@ def ipmmu_is_root(mmu: ipmmu_vmsa_device) -> bool:
 
 
 @kfunc
-def ipmmu_device_is_allowed(dev: Any) -> bool:
-    from harness.bus.pci import dev_is_pci
-
+def ipmmu_device_is_allowed(dev: device) -> bool:
     # R-Car Gen3/4 and RZ/G2 use the allow list to opt-in devices.
     # For Other SoCs, this returns true anyway.
     if not soc_device_match(soc_needs_opt_in):
@@ -169,7 +173,7 @@ def ipmmu_device_is_allowed(dev: Any) -> bool:
 
 
 @kfunc
-def ipmmu_init_platform_device(dev: Any, args: Any) -> int:
+def ipmmu_init_platform_device(dev: device, args: of_phandle_args) -> int:
     ipmmu_pdev = of_find_device_by_node(args.np)
     if ipmmu_pdev is None:
         return -ENODEV
@@ -179,7 +183,7 @@ def ipmmu_init_platform_device(dev: Any, args: Any) -> int:
 
 
 @kfunc
-def ipmmu_of_xlate(dev: Any, spec: Any) -> int:
+def ipmmu_of_xlate(dev: device, spec: of_phandle_args) -> int:
     if not ipmmu_device_is_allowed(dev):
         return -ENODEV
     iommu_fwspec_add_ids(dev, list(spec.args[:1]))
@@ -190,7 +194,7 @@ def ipmmu_of_xlate(dev: Any, spec: Any) -> int:
 
 
 @kfunc
-def ipmmu_probe_device(dev: Any) -> Any:
+def ipmmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     mmu = to_ipmmu(dev)
     # Only let through devices that have been verified in xlate()
     if mmu is None:
@@ -199,7 +203,7 @@ def ipmmu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def ipmmu_init_arm_mapping(dev: Any) -> int:
+def ipmmu_init_arm_mapping(dev: device) -> int:
     mmu = to_ipmmu(dev)
     if mmu.mapping is None:
         mmu.mapping = ("arm_iommu_create_mapping", 1 << 30, 2 << 30)
@@ -207,7 +211,7 @@ def ipmmu_init_arm_mapping(dev: Any) -> int:
 
 
 @kfunc
-def ipmmu_probe_finalize(dev: Any) -> None:
+def ipmmu_probe_finalize(dev: device) -> None:
     ret = 0
     if CONFIG_ARM():  # && !IS_ENABLED(CONFIG_IOMMU_DMA)
         ret = ipmmu_init_arm_mapping(dev)
@@ -216,9 +220,7 @@ def ipmmu_probe_finalize(dev: Any) -> None:
 
 
 @kfunc
-def ipmmu_release_device(dev: Any) -> None:
-    from harness.iommu.iommu import dev_iommu_fwspec_get
-
+def ipmmu_release_device(dev: device) -> None:
     fwspec = dev_iommu_fwspec_get(dev)
     mmu = to_ipmmu(dev)
     for utlb in fwspec.ids:
@@ -246,7 +248,7 @@ def _ipmmu_driver() -> Any:
 
 
 @kfunc
-def driver_for_each_device(drv: Any, data: list[Any], fn: Any) -> int:
+def driver_for_each_device(drv: device_driver, data: list[Any], fn: Any) -> int:
     """Bound devices of ``drv`` (its klist, filled by ``driver_bound``)."""
     for dev in list(drv.devices if drv is not None else ()):
         error = fn(dev, data)
@@ -256,7 +258,7 @@ def driver_for_each_device(drv: Any, data: list[Any], fn: Any) -> int:
 
 
 @kfunc
-def __ipmmu_check_device(dev: Any, rootp: list[Any]) -> int:  # noqa: N807
+def __ipmmu_check_device(dev: device, rootp: list[Any]) -> int:  # noqa: N807
     mmu = dev_get_drvdata(dev)
     if ipmmu_is_root(mmu):
         rootp[0] = mmu

@@ -30,7 +30,7 @@ Facts modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.devres import devm_kmalloc
@@ -53,6 +53,11 @@ from harness.iommu.structs import (
 )
 from harness.kernel import kernel, kfunc
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
+
 COMPATIBLE = ("qcom,apq8064-iommu",)
 MAX_NUM_MIDS = 32
 
@@ -74,7 +79,7 @@ class msm_iommu_dev:  # noqa: N801
     """``struct msm_iommu_dev``."""
 
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
         self.ncb = 0
         self.ctx_list: list[msm_iommu_ctx_dev] = []
         self.iommu = iommu_device()
@@ -101,7 +106,7 @@ class _ListHeadAsEntry:
 
 
 @kfunc
-def find_iommu_for_dev(dev: Any) -> msm_iommu_dev | None:
+def find_iommu_for_dev(dev: device) -> msm_iommu_dev | None:
     for iommu in g().qcom_iommu_devices:
         master: Any = iommu.ctx_list[0] if iommu.ctx_list else _ListHeadAsEntry()
         if master.of_node is dev.of_node:
@@ -110,7 +115,7 @@ def find_iommu_for_dev(dev: Any) -> msm_iommu_dev | None:
 
 
 @kfunc
-def msm_iommu_probe_device(dev: Any) -> Any:
+def msm_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     # spin_lock_irqsave(&msm_iommu_lock, flags)
     iommu = find_iommu_for_dev(dev)
     if iommu is None:
@@ -119,7 +124,7 @@ def msm_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def insert_iommu_master(dev: Any, iommu: msm_iommu_dev, spec: Any) -> int:
+def insert_iommu_master(dev: device, iommu: msm_iommu_dev, spec: of_phandle_args) -> int:
     master = dev_iommu_priv_get(dev)
     if not iommu.ctx_list:
         master = msm_iommu_ctx_dev()  # kzalloc(GFP_ATOMIC)
@@ -138,7 +143,7 @@ def insert_iommu_master(dev: Any, iommu: msm_iommu_dev, spec: Any) -> int:
 
 
 @kfunc
-def qcom_iommu_of_xlate(dev: Any, spec: Any) -> int:
+def qcom_iommu_of_xlate(dev: device, spec: of_phandle_args) -> int:
     # spin_lock_irqsave(&msm_iommu_lock, flags)
     iommu = None
     for it in g().qcom_iommu_devices:
@@ -151,7 +156,7 @@ def qcom_iommu_of_xlate(dev: Any, spec: Any) -> int:
 
 
 @kfunc
-def msm_iommu_domain_alloc_paging(dev: Any) -> Any:
+def msm_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, msm_iommu_ops)
 
 

@@ -30,7 +30,7 @@ v6.14).  See docs/drivers/mediatek.md for the list of modelled facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.core import device_link_add
@@ -65,6 +65,12 @@ from harness.of.node import (
     of_parse_phandle,
     of_property_read_u32,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
+    from harness.of.node import of_phandle_args
 
 MTK_LARB_NR_MAX = 32  # include/dt-bindings/memory/mtk-memory-port.h L9
 MTK_IOMMU_GROUP_MAX = 8  # L162
@@ -171,7 +177,7 @@ def g() -> mtk_globals:
 
 class mtk_smi_larb_iommu:  # noqa: N801
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
         self.mmu = 0
 
 
@@ -179,11 +185,11 @@ class mtk_iommu_data:  # noqa: N801
     """``struct mtk_iommu_data`` (L252): the m4u pdev's drvdata."""
 
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
         self.plat_data: mtk_iommu_plat_data | None = None
         self.m4u_group: list[Any] = [None] * MTK_IOMMU_GROUP_MAX
         self.iommu = iommu_device()
-        self.smicomm_dev: Any = None
+        self.smicomm_dev: device | None = None
         self.bank: list[Any] = []
         # zeroed by devm_kzalloc until mutex_init(): the model's mutex works
         # either way (a zeroed struct mutex is usable without DEBUG_MUTEXES)
@@ -208,7 +214,7 @@ def mtk_iommu_get_frst_data(hwlist: list_head | None) -> Any:
 
 
 @kfunc
-def mtk_iommu_probe_device(dev: Any) -> Any:
+def mtk_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     data = dev_iommu_priv_get(dev)
     if not MTK_IOMMU_IS_TYPE_MM(data.plat_data):
@@ -230,7 +236,7 @@ def mtk_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def mtk_iommu_release_device(dev: Any) -> None:
+def mtk_iommu_release_device(dev: device) -> None:
     fwspec = dev_iommu_fwspec_get(dev)
     data = dev_iommu_priv_get(dev)
     if MTK_IOMMU_IS_TYPE_MM(data.plat_data):
@@ -238,7 +244,7 @@ def mtk_iommu_release_device(dev: Any) -> None:
         _larbdev = data.larb_imu[larbid].dev  # noqa: F841 - device_link_remove(dev, larbdev)
 
 
-def mtk_iommu_get_bank_id(dev: Any, plat_data: mtk_iommu_plat_data) -> int:
+def mtk_iommu_get_bank_id(dev: device, plat_data: mtk_iommu_plat_data) -> int:
     fwspec = dev_iommu_fwspec_get(dev)
     bankid = 0
     if plat_data.banks_num == 1:
@@ -255,7 +261,7 @@ def mtk_iommu_get_bank_id(dev: Any, plat_data: mtk_iommu_plat_data) -> int:
     return bankid  # default is 0
 
 
-def mtk_iommu_get_iova_region_id(dev: Any, plat_data: mtk_iommu_plat_data) -> int:
+def mtk_iommu_get_iova_region_id(dev: device, plat_data: mtk_iommu_plat_data) -> int:
     fwspec = dev_iommu_fwspec_get(dev)
     if plat_data.iova_region_nr == 1:
         return 0
@@ -271,7 +277,7 @@ def mtk_iommu_get_iova_region_id(dev: Any, plat_data: mtk_iommu_plat_data) -> in
     return -EINVAL
 
 
-def mtk_iommu_get_group_id(dev: Any, plat_data: mtk_iommu_plat_data) -> int:
+def mtk_iommu_get_group_id(dev: device, plat_data: mtk_iommu_plat_data) -> int:
     # If the bank function is enabled, each bank is a iommu group/domain.
     # Otherwise, each iova region is a iommu group/domain.
     bankid = mtk_iommu_get_bank_id(dev, plat_data)
@@ -281,7 +287,7 @@ def mtk_iommu_get_group_id(dev: Any, plat_data: mtk_iommu_plat_data) -> int:
 
 
 @kfunc
-def mtk_iommu_device_group(dev: Any) -> Any:
+def mtk_iommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     c_data = dev_iommu_priv_get(dev)
     hw_list = c_data.hw_list
     data = mtk_iommu_get_frst_data(hw_list)
@@ -303,7 +309,7 @@ def mtk_iommu_device_group(dev: Any) -> Any:
 
 
 @kfunc
-def mtk_iommu_of_xlate(dev: Any, args: Any) -> int:
+def mtk_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     if args.args_count != 1:
         kernel().printk(f"{dev.init_name}: invalid #iommu-cells({args.args_count}) property for IOMMU")
         return -EINVAL
@@ -332,7 +338,7 @@ def _tree() -> Any:
 
 
 @kfunc
-def mtk_iommu_mm_dts_parse(dev: Any, match: list[Any], data: mtk_iommu_data) -> int:
+def mtk_iommu_mm_dts_parse(dev: device, match: list[Any], data: mtk_iommu_data) -> int:
     tree = _tree()
     np = dev.of_node
     frst_avail_smicomm_node = None
@@ -388,7 +394,7 @@ def mtk_iommu_mm_dts_parse(dev: Any, match: list[Any], data: mtk_iommu_data) -> 
 
 
 @kfunc
-def component_master_add_with_match(dev: Any, match: list[Any]) -> int:
+def component_master_add_with_match(dev: device, match: list[Any]) -> int:
     """Binds the larb components once all of them have registered (mtk-smi);
     ``mtk_iommu_bind()`` -> ``component_bind_all()`` writes the larbs' MMU
     settings, which no IOMMU probe-path callback reads."""

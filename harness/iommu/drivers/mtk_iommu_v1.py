@@ -25,7 +25,7 @@ probe path is the same in v6.14).  See docs/drivers/mediatek.md.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.base.core import device_link_add
 from harness.base.devres import devm_kmalloc
@@ -61,6 +61,11 @@ from harness.of.node import (
     of_parse_phandle_with_args,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
+
 COMPATIBLE = ("mediatek,mt2701-m4u",)
 MTK_LARB_NR_MAX = 32
 MT2701_LARB_NR_MAX = 4  # L81
@@ -85,30 +90,30 @@ class dma_iommu_mapping:  # noqa: N801
 
 class mtk_smi_larb_iommu:  # noqa: N801
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
 
 
 class mtk_iommu_v1_data:  # noqa: N801
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
         self.iommu = iommu_device()
         self.mapping: dma_iommu_mapping | None = None
         self.larb_imu = [mtk_smi_larb_iommu() for _ in range(MTK_LARB_NR_MAX)]
 
 
 @kfunc
-def arm_iommu_create_mapping(dev: Any, base: int, size: int) -> dma_iommu_mapping:
+def arm_iommu_create_mapping(dev: device, base: int, size: int) -> dma_iommu_mapping:
     return dma_iommu_mapping(base, size)
 
 
 @kfunc
-def arm_iommu_attach_device(dev: Any, mapping: dma_iommu_mapping | None) -> int:
+def arm_iommu_attach_device(dev: device, mapping: dma_iommu_mapping | None) -> int:
     _size = mapping.size  # noqa: F841 - __arm_iommu_attach_device reads the mapping
     return 0
 
 
 @kfunc
-def mtk_iommu_v1_create_mapping(dev: Any, args: Any) -> int:
+def mtk_iommu_v1_create_mapping(dev: device, args: of_phandle_args) -> int:
     if args.args_count != 1:
         kernel().printk(f"{dev.init_name}: invalid #iommu-cells({args.args_count}) property for IOMMU")
         return -EINVAL
@@ -134,7 +139,7 @@ def mtk_iommu_v1_create_mapping(dev: Any, args: Any) -> int:
 
 
 @kfunc
-def mtk_iommu_v1_probe_device(dev: Any) -> Any:
+def mtk_iommu_v1_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     # In the deferred case, free the existed fwspec.
     # Always initialize the fwspec internally.
@@ -171,7 +176,7 @@ def mtk_iommu_v1_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def mtk_iommu_v1_probe_finalize(dev: Any) -> None:
+def mtk_iommu_v1_probe_finalize(dev: device) -> None:
     data = dev_iommu_priv_get(dev)
     err = arm_iommu_attach_device(dev, data.mapping)
     if err:
@@ -179,7 +184,7 @@ def mtk_iommu_v1_probe_finalize(dev: Any) -> None:
 
 
 @kfunc
-def mtk_iommu_v1_release_device(dev: Any) -> None:
+def mtk_iommu_v1_release_device(dev: device) -> None:
     fwspec = dev_iommu_fwspec_get(dev)
     data = dev_iommu_priv_get(dev)
     larbid = mt2701_m4u_to_larb(fwspec.ids[0])
@@ -197,7 +202,7 @@ mtk_iommu_v1_ops = iommu_ops(
 
 
 @kfunc
-def component_master_add_with_match(dev: Any, match: list[Any]) -> int:
+def component_master_add_with_match(dev: device, match: list[Any]) -> int:
     return 0
 
 

@@ -37,7 +37,7 @@ Facts modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.devres import devm_kmalloc
@@ -70,6 +70,11 @@ from harness.iommu.structs import (
 from harness.kernel import kernel, kfunc
 from harness.of.node import device_node, of_device_is_compatible
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
+
 COMPATIBLE = ("ti,omap2-iommu", "ti,omap4-iommu", "ti,dra7-iommu", "ti,dra7-dsp-iommu")
 
 omap_iommu_identity_domain = iommu_domain(IOMMU_DOMAIN_IDENTITY, None)
@@ -80,7 +85,7 @@ class omap_iommu:  # noqa: N801
 
     def __init__(self) -> None:
         self.name = ""
-        self.dev: Any = None
+        self.dev: device | None = None
         self.nr_tlb_entries = 32
         self.id = 0
         self.has_iommu_driver = False
@@ -97,7 +102,7 @@ class omap_iommu_arch_data:  # noqa: N801
 
 
 @kfunc
-def omap_iommu_domain_alloc_paging(dev: Any) -> Any:
+def omap_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, omap_iommu_ops)
 
 
@@ -126,7 +131,7 @@ def of_parse_phandle(np: device_node, index: int) -> device_node | None:
 
 
 @kfunc
-def omap_iommu_probe_device(dev: Any) -> Any:
+def omap_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     # Allocate the per-device iommu structure for DT-based devices.
     if dev.of_node is None:
         return ERR_PTR(-ENODEV)
@@ -155,7 +160,7 @@ def omap_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def omap_iommu_release_device(dev: Any) -> None:
+def omap_iommu_release_device(dev: device) -> None:
     arch_data = dev_iommu_priv_get(dev)
     if dev.of_node is None or arch_data is None:
         return
@@ -163,7 +168,7 @@ def omap_iommu_release_device(dev: Any) -> None:
 
 
 @kfunc
-def omap_iommu_of_xlate(dev: Any, args: Any) -> int:
+def omap_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     # v6.14: "TODO: collect args->np to save re-parsing in probe above"
     return 0
 

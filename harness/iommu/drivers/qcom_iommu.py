@@ -14,7 +14,7 @@ Facts modelled (6.12 line numbers; v6.14 is the same on the probe path):
   creates the context-bank devices, which the already registered ctx driver
   binds right away; ``iommu_device_sysfs_add()``; ``iommu_device_register()``
   (L864).  drvdata and the population are order sites
-  (:mod:`harness.sites.qcom_iommu`); both precede registration in the C.
+  (:mod:`harness.sites.drivers.qcom_iommu`); both precede registration in the C.
 * ``qcom_iommu_ctx_probe()`` (L679): ``dev_get_drvdata(dev->parent)`` (L683) (no NULL
   check), ``ctx->asid = get_asid()``, ``qcom_iommu->ctxs[ctx->asid] = ctx``
   (L735).
@@ -30,10 +30,10 @@ Facts modelled (6.12 line numbers; v6.14 is the same on the probe path):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
-from harness.base.core import device_link_add
+from harness.base.core import device_del, device_link_add
 from harness.base.devres import devm_add_action, devm_kmalloc
 from harness.base.platform import (
     __platform_driver_register,
@@ -49,6 +49,7 @@ from harness.errno import EINVAL, ENODEV, ENOMEM, ERR_PTR
 from harness.firmware.qcom_scm import qcom_scm_iommu_secure_ptbl_init, qcom_scm_iommu_secure_ptbl_size
 from harness.iommu.drivers import IommuDriverSpec
 from harness.iommu.iommu import (
+    core,
     dev_iommu_priv_get,
     dev_iommu_priv_set,
     generic_device_group,
@@ -58,6 +59,12 @@ from harness.iommu.iommu import (
 )
 from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import WARN_ON, kernel, kfunc
+from harness.of.platform import of_platform_bus_create
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import device_node, of_phandle_args
 
 COMPATIBLE = ("qcom,msm-iommu-v1", "qcom,msm-iommu-v2")  # qcom_iommu_of_match (L929)
 CTX_COMPATIBLE = ("qcom,msm-iommu-v1-ns", "qcom,msm-iommu-v1-sec",  # ctx_of_match (L750)
@@ -86,7 +93,7 @@ def g() -> qcom_iommu_globals:
 
 class qcom_iommu_ctx:  # noqa: N801
     def __init__(self) -> None:
-        self.dev: Any = None
+        self.dev: device | None = None
         self.secured_ctx = False
         self.asid = 0
 
@@ -94,7 +101,7 @@ class qcom_iommu_ctx:  # noqa: N801
 class qcom_iommu_dev:  # noqa: N801
     def __init__(self) -> None:
         self.iommu = iommu_device()
-        self.dev: Any = None
+        self.dev: device | None = None
         self.local_base = False
         self.sec_id = 0
         self.max_asid = 0
@@ -104,13 +111,13 @@ class qcom_iommu_dev:  # noqa: N801
         return f"<qcom_iommu_dev {self.dev.init_name if self.dev else '?'}>"
 
 
-def _u32(np: Any, prop: str, index: int = 0) -> int | None:
+def _u32(np: device_node | None, prop: str, index: int = 0) -> int | None:
     v = np.desc.props.get(prop)
     return v[index] if isinstance(v, list) and len(v) > index else None
 
 
 @kfunc
-def get_asid(np: Any) -> int:
+def get_asid(np: device_node | None) -> int:
     # read the "reg" property directly to get the relative address of the
     # context bank, and calculate the asid from that
     reg = _u32(np, "reg")
@@ -124,7 +131,7 @@ def get_asid(np: Any) -> int:
 
 
 @kfunc
-def qcom_iommu_probe_device(dev: Any) -> Any:
+def qcom_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     qcom_iommu = dev_iommu_priv_get(dev)
     if qcom_iommu is None:
         return ERR_PTR(-ENODEV)
@@ -135,7 +142,7 @@ def qcom_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def qcom_iommu_of_xlate(dev: Any, args: Any) -> int:
+def qcom_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     asid = args.args[0] if args.args else 0
     if args.args_count != 1:
         kernel().printk(f"{dev.init_name}: incorrect number of iommu params found for "
@@ -187,11 +194,9 @@ def qcom_iommu_ctx_probe(pdev: platform_device) -> int:
 
 
 @kfunc
-def devm_of_platform_populate(dev: Any) -> int:
+def devm_of_platform_populate(dev: device) -> int:
     """``of_platform_populate(dev->of_node, NULL, NULL, dev)``: a platform
     device for every available child with a "compatible"."""
-    from harness.of.platform import of_platform_bus_create
-
     names = {d.init_name for d in platform_bus_type.devices}
     for child in dev.of_node.children:
         rc = of_platform_bus_create(child, (), dev, True, names)
@@ -202,10 +207,8 @@ def devm_of_platform_populate(dev: Any) -> int:
 
 
 @kfunc
-def devm_of_platform_populate_release(dev: Any) -> None:
+def devm_of_platform_populate_release(dev: device) -> None:
     """``of_platform_depopulate()``: unregister the children it created."""
-    from harness.base.core import device_del
-
     for child in [d for d in platform_bus_type.devices if d.parent is dev and d.of_node is not None]:
         device_del(child)
         child.of_node.populated = False
@@ -221,7 +224,7 @@ def qcom_iommu_has_secure_context(qcom_iommu: qcom_iommu_dev) -> bool:
 
 
 @kfunc
-def qcom_iommu_sec_ptbl_init(dev: Any) -> int:
+def qcom_iommu_sec_ptbl_init(dev: device) -> int:
     if g().sec_ptbl_allocated:
         return 0
     ret, psize = qcom_scm_iommu_secure_ptbl_size(0)
@@ -229,7 +232,6 @@ def qcom_iommu_sec_ptbl_init(dev: Any) -> int:
         kernel().printk(f"{dev.init_name}: failed to get iommu secure pgtable size ({ret})")
         return ret
     # dma_alloc_attrs(dev, psize, ...)
-    from harness.iommu.iommu import core
 
     if "qcom_iommu_sec_ptbl" in core().fail_alloc:
         return -ENOMEM
@@ -244,7 +246,7 @@ def _publish_drvdata(pdev: platform_device, qcom_iommu: qcom_iommu_dev) -> None:
     platform_set_drvdata(pdev, qcom_iommu)
 
 
-def _populate_contexts(dev: Any) -> int:
+def _populate_contexts(dev: device) -> int:
     # register context bank devices, which are child nodes:
     ret = devm_of_platform_populate(dev)
     if ret:

@@ -20,7 +20,7 @@ Facts modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.core import device_link_add
@@ -52,6 +52,11 @@ from harness.iommu.structs import (
 from harness.kernel import WARN_ON, kernel, kfunc
 from harness.of.device import of_device_get_match_data
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
+
 
 class rk_globals:  # noqa: N801
     """File-scope statics: ``dma_dev``, ``rk_ops``, ``rk_identity_domain``."""
@@ -78,8 +83,8 @@ class rk_iommu:  # noqa: N801
     """``struct rk_iommu``: per instance, drvdata of the IOMMU device."""
 
     def __init__(self) -> None:
-        self.dev: Any = None
-        self.domain: Any = None
+        self.dev: device | None = None
+        self.domain: iommu_domain | None = None
         self.num_mmu = 0
         self.iommu = iommu_device()
 
@@ -88,19 +93,19 @@ RK_MATCH_DATA = {"rockchip,iommu": "iommu_data_ops_v1", "rockchip,rk3568-iommu":
 
 
 @kfunc
-def rk_iommu_domain_alloc_paging(dev: Any) -> Any:
+def rk_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     if g().dma_dev is None:
         return None
     return iommu_domain(IOMMU_DOMAIN_DMA, rk_iommu_ops)
 
 
-def rk_iommu_from_dev(dev: Any) -> Any:
+def rk_iommu_from_dev(dev: device) -> Any:
     data = dev_iommu_priv_get(dev)
     return data.iommu if data is not None else None
 
 
 @kfunc
-def rk_iommu_probe_device(dev: Any) -> Any:
+def rk_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     data = dev_iommu_priv_get(dev)
     if data is None:
         return ERR_PTR(-ENODEV)
@@ -110,13 +115,13 @@ def rk_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def rk_iommu_release_device(dev: Any) -> None:
+def rk_iommu_release_device(dev: device) -> None:
     data = dev_iommu_priv_get(dev)
     data.link = None  # device_link_del(data->link)
 
 
 @kfunc
-def rk_iommu_of_xlate(dev: Any, args: Any) -> int:
+def rk_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     # site rk_iommu_of_xlate.alloc_owner: devm_kzalloc(dma_dev | dev | &iommu_dev->dev, ...)
     owner = variant.choice("rk_iommu_of_xlate.alloc_owner")
     if owner == "iommu_dev":

@@ -22,7 +22,7 @@ Facts modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.devres import devm_kmalloc
@@ -45,6 +45,11 @@ from harness.iommu.iommu import (
 from harness.iommu.structs import IOMMU_DOMAIN_DMA, iommu_device, iommu_domain, iommu_ops
 from harness.kernel import BogusPointer, kfunc
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
+
 COMPATIBLE = ("sprd,iommu-v1",)
 # offsetof(struct sprd_iommu_device, iommu) on arm64: dom, ver (+pad),
 # prot_page_va, prot_page_pa, base, dev
@@ -56,17 +61,17 @@ class sprd_iommu_device:  # noqa: N801
 
     def __init__(self) -> None:
         self.dom: Any = None
-        self.dev: Any = None
+        self.dev: device | None = None
         self.iommu = iommu_device()
 
 
 @kfunc
-def sprd_iommu_domain_alloc_paging(dev: Any) -> Any:
+def sprd_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, sprd_iommu_ops)
 
 
 @kfunc
-def sprd_iommu_probe_device(dev: Any) -> Any:
+def sprd_iommu_probe_device(dev: device) -> iommu_device | ErrPtr | BogusPointer:
     sdev = dev_iommu_priv_get(dev)
     if sdev is None:
         return BogusPointer("struct iommu_device", SPRD_IOMMU_DEVICE_IOMMU_OFFSET)
@@ -74,7 +79,7 @@ def sprd_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def sprd_iommu_of_xlate(dev: Any, args: Any) -> int:
+def sprd_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     if dev_iommu_priv_get(dev) is None:
         pdev = of_find_device_by_node(args.np)
         dev_iommu_priv_set(dev, platform_get_drvdata(pdev))

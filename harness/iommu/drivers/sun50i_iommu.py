@@ -27,7 +27,7 @@ Facts modelled:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.devres import devm_kmalloc
@@ -59,6 +59,11 @@ from harness.iommu.structs import (
 )
 from harness.kernel import kfunc
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.of.node import of_phandle_args
+
 COMPATIBLE = ("allwinner,sun50i-h6-iommu", "allwinner,sun50i-h616-iommu")
 
 sun50i_iommu_identity_domain = iommu_domain(IOMMU_DOMAIN_IDENTITY, None)
@@ -69,21 +74,21 @@ class sun50i_iommu:  # noqa: N801
 
     def __init__(self) -> None:
         self.iommu = iommu_device()
-        self.dev: Any = None
-        self.domain: Any = None
+        self.dev: device | None = None
+        self.domain: iommu_domain | None = None
 
 
-def sun50i_iommu_from_dev(dev: Any) -> Any:
+def sun50i_iommu_from_dev(dev: device) -> Any:
     return dev_iommu_priv_get(dev)
 
 
 @kfunc
-def sun50i_iommu_domain_alloc_paging(dev: Any) -> Any:
+def sun50i_iommu_domain_alloc_paging(dev: device) -> iommu_domain | ErrPtr | None:
     return iommu_domain(IOMMU_DOMAIN_DMA, sun50i_iommu_ops)
 
 
 @kfunc
-def sun50i_iommu_probe_device(dev: Any) -> Any:
+def sun50i_iommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     iommu = sun50i_iommu_from_dev(dev)
     if iommu is None:
         return ERR_PTR(-ENODEV)
@@ -91,7 +96,7 @@ def sun50i_iommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def sun50i_iommu_of_xlate(dev: Any, args: Any) -> int:
+def sun50i_iommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     iommu_pdev = of_find_device_by_node(args.np)
     id_ = args.args[0]
     dev_iommu_priv_set(dev, platform_get_drvdata(iommu_pdev))

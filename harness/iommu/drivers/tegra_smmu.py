@@ -35,7 +35,7 @@ in v6.14.  See docs/drivers/tegra-smmu.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.devres import devm_kmalloc
@@ -47,6 +47,7 @@ from harness.base.platform import (
     platform_get_drvdata,
     platform_set_drvdata,
 )
+from harness.bus.pci import dev_is_pci, pci_device_group
 from harness.device import dev_fwnode
 from harness.errno import ENODEV, ERR_PTR, IS_ERR, PTR_ERR
 from harness.iommu.drivers import IommuDriverSpec
@@ -66,6 +67,12 @@ from harness.iommu.structs import IOMMU_DOMAIN_IDENTITY, iommu_device, iommu_dom
 from harness.kernel import Mutex, kernel, kfunc, mutex_lock, mutex_unlock
 from harness.of.device import of_device_get_match_data
 from harness.of.node import of_parse_phandle_with_args
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
+    from harness.of.node import device_node, of_phandle_args
 
 
 @dataclass(frozen=True)
@@ -127,11 +134,11 @@ class tegra_smmu_group:  # noqa: N801
         self.swgroup = 0
         self.smmu: tegra_smmu | None = None
         self.soc: tegra_smmu_group_soc | None = None
-        self.group: Any = None
+        self.group: iommu_group | None = None
 
 
 @kfunc
-def tegra_smmu_find(np: Any) -> tegra_smmu | None:
+def tegra_smmu_find(np: device_node) -> tegra_smmu | None:
     pdev = of_find_device_by_node(np)
     if pdev is None:
         return None
@@ -143,7 +150,7 @@ def tegra_smmu_find(np: Any) -> tegra_smmu | None:
 
 
 @kfunc
-def tegra_smmu_configure(smmu: tegra_smmu, dev: Any, args: Any) -> int:
+def tegra_smmu_configure(smmu: tegra_smmu, dev: device, args: of_phandle_args) -> int:
     ops = smmu.iommu.ops
     err = iommu_fwspec_init(dev, dev_fwnode(smmu.dev))
     if err < 0:
@@ -158,7 +165,7 @@ def tegra_smmu_configure(smmu: tegra_smmu, dev: Any, args: Any) -> int:
 
 
 @kfunc
-def tegra_smmu_probe_device(dev: Any) -> Any:
+def tegra_smmu_probe_device(dev: device) -> iommu_device | ErrPtr:
     np = dev.of_node
     tree = kernel().globals["of_root"]
     index = 0
@@ -200,9 +207,7 @@ def list_for_each_entry(head: list[tegra_smmu_group] | None) -> list[Any]:
 
 
 @kfunc
-def tegra_smmu_device_group(dev: Any) -> Any:
-    from harness.bus.pci import dev_is_pci, pci_device_group
-
+def tegra_smmu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     fwspec = dev_iommu_fwspec_get(dev)
     smmu = dev_iommu_priv_get(dev)
     swgroup = fwspec.ids[0]
@@ -230,7 +235,7 @@ def tegra_smmu_device_group(dev: Any) -> Any:
 
 
 @kfunc
-def tegra_smmu_of_xlate(dev: Any, args: Any) -> int:
+def tegra_smmu_of_xlate(dev: device, args: of_phandle_args) -> int:
     iommu_pdev = of_find_device_by_node(args.np)
     mc = platform_get_drvdata(iommu_pdev)
     id_ = args.args[0]
@@ -240,7 +245,7 @@ def tegra_smmu_of_xlate(dev: Any, args: Any) -> int:
 
 
 @kfunc
-def tegra_smmu_def_domain_type(dev: Any) -> int:
+def tegra_smmu_def_domain_type(dev: device) -> int:
     return IOMMU_DOMAIN_IDENTITY
 
 
@@ -255,7 +260,7 @@ tegra_smmu_ops = iommu_ops(
 
 
 @kfunc
-def tegra_smmu_probe(dev: Any, soc: tegra_smmu_soc, mc: tegra_mc) -> Any:
+def tegra_smmu_probe(dev: device, soc: tegra_smmu_soc, mc: tegra_mc) -> Any:
     smmu = devm_kmalloc(dev, tegra_smmu)
     o_mc_smmu = variant.choice("tegra_smmu_probe.mc_smmu")
     o_soc = variant.choice("tegra_smmu_probe.soc")

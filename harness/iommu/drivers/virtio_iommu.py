@@ -41,7 +41,7 @@ bypass, RESV_MEM regions.  ACPI VIOT: :mod:`harness.acpi.viot`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import variant
 from harness.base.devres import devm_kmalloc
@@ -57,10 +57,17 @@ from harness.iommu.iommu import (
     generic_device_group,
     iommu_device_register,
     iommu_device_sysfs_add,
+    iommu_device_unregister,
     iommu_fwspec_add_ids,
 )
 from harness.iommu.structs import iommu_device, iommu_ops
 from harness.kernel import kernel, kfunc
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from harness.device import device
+    from harness.errno import ErrPtr
+    from harness.iommu.structs import iommu_group
+    from harness.of.node import fwnode_handle, of_phandle_args
 
 VIOMMU_PROBE_SIZE = 512
 
@@ -70,14 +77,14 @@ class viommu_dev:  # noqa: N801
 
     def __init__(self) -> None:
         self.iommu = iommu_device()
-        self.dev: Any = None
+        self.dev: device | None = None
         self.vdev: Any = None
         # config probe_size: VIRTIO_IOMMU_F_PROBE offered (QEMU: 512 bytes)
         self.probe_size = VIOMMU_PROBE_SIZE
 
 
 class viommu_endpoint:  # noqa: N801
-    def __init__(self, dev: Any, viommu: viommu_dev) -> None:
+    def __init__(self, dev: device, viommu: viommu_dev) -> None:
         self.dev = dev
         self.viommu = viommu
         self.freed = False
@@ -94,12 +101,12 @@ def g() -> ViommuState:
     return kernel().state(ViommuState)
 
 
-def device_match_fwnode(dev: Any, fwnode: Any) -> bool:
+def device_match_fwnode(dev: device | None, fwnode: fwnode_handle) -> bool:
     return dev is not None and dev_fwnode(dev) is fwnode
 
 
 @kfunc
-def viommu_match_node(dev: Any, data: Any) -> bool:
+def viommu_match_node(dev: device, data: Any) -> bool:
     return device_match_fwnode(dev.parent, data)
 
 
@@ -115,14 +122,14 @@ def driver_find_device(drv: device_driver | None, data: Any, match: Any) -> Any:
 
 
 @kfunc
-def viommu_get_by_fwnode(fwnode: Any) -> viommu_dev | None:
+def viommu_get_by_fwnode(fwnode: fwnode_handle) -> viommu_dev | None:
     drv = g().virtio_iommu_drv
     dev = driver_find_device(drv.driver if drv is not None else None, fwnode, viommu_match_node)
     return dev.container.priv if dev is not None else None
 
 
 @kfunc
-def viommu_probe_device(dev: Any) -> Any:
+def viommu_probe_device(dev: device) -> iommu_device | ErrPtr:
     fwspec = dev_iommu_fwspec_get(dev)
     viommu = viommu_get_by_fwnode(fwspec.iommu_fwnode)
     if viommu is None:
@@ -140,7 +147,7 @@ def viommu_probe_device(dev: Any) -> Any:
 
 
 @kfunc
-def viommu_probe_endpoint(viommu: viommu_dev, dev: Any) -> int:
+def viommu_probe_endpoint(viommu: viommu_dev, dev: device) -> int:
     """PROBE request for ``fwspec->ids[0]`` (L514-574); the device answers
     with no property the probe path reads (RESV_MEM regions only)."""
     fwspec = dev_iommu_fwspec_get(dev)
@@ -151,20 +158,20 @@ def viommu_probe_endpoint(viommu: viommu_dev, dev: Any) -> int:
 
 
 @kfunc
-def viommu_release_device(dev: Any) -> None:
+def viommu_release_device(dev: device) -> None:
     vdev = dev_iommu_priv_get(dev)
     vdev.freed = True  # viommu_detach_dev(); kfree(vdev)
 
 
 @kfunc
-def viommu_device_group(dev: Any) -> Any:
+def viommu_device_group(dev: device) -> iommu_group | ErrPtr | None:
     if dev_is_pci(dev):
         return pci_device_group(dev)
     return generic_device_group(dev)
 
 
 @kfunc
-def viommu_of_xlate(dev: Any, args: Any) -> int:
+def viommu_of_xlate(dev: device, args: of_phandle_args) -> int:
     return iommu_fwspec_add_ids(dev, list(args.args[:1]))
 
 
@@ -206,8 +213,6 @@ def viommu_probe(vdev: virtio_device) -> int:
 
 @kfunc
 def viommu_remove(vdev: virtio_device) -> None:
-    from harness.iommu.iommu import iommu_device_unregister
-
     iommu_device_unregister(vdev.priv.iommu)
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from harness.board import Board, Node
 from harness.bus.pci import of_pci_find_child_device, pci_bus_type, pci_dev, pci_device_group
 from harness.kernel import Kernel, set_kernel
 from harness.of.node import DeviceTree
-from harness.platform import Node, Platform
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +75,7 @@ def test_alias_of_a_non_isolated_function_joins_the_slot_group() -> None:
 
 
 def test_of_pci_find_child_device_by_devfn_on_the_root_bus() -> None:
-    plat = Platform(name="t", nodes=[
+    plat = Board(name="t", nodes=[
         Node("/"), Node("/pcie@0", props={"bus-range": [0, 255]}),
         Node("/pcie@0/iommu@1,0", props={"reg": [0x800, 0, 0, 0, 0]})])
     tree = DeviceTree(plat)

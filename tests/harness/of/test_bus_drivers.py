@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from harness.board import Board, Node
 from harness.boot import Boot, BootConfig
 from harness.kernel import set_kernel
-from harness.platform import Node, Platform
 from harness.variant import V614
 
 
-def _board() -> Platform:
+def _board() -> Board:
     cells = {"#address-cells": [1], "#size-cells": [1]}
-    return Platform("buses", nodes=[
+    return Board("buses", nodes=[
         Node("/", props=dict(cells)),
         Node("/ocp", compatible=("simple-pm-bus",), props={**cells, "ranges": True}),
         Node("/ocp/l4@4a000000", compatible=("ti,omap4-l4-cfg", "simple-pm-bus"),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from harness.board import Board, Node
 from harness.of.node import DeviceTree
 from harness.of.platform import of_device_make_bus_id, of_translate_address
-from harness.platform import Node, Platform
 
 
 def _tree(*nodes: Node) -> DeviceTree:
     root = Node("/", props={"#address-cells": [1], "#size-cells": [1]})
-    return DeviceTree(Platform("t", nodes=[root, *nodes]))
+    return DeviceTree(Board("t", nodes=[root, *nodes]))
 
 
 def _bus(path: str, ranges: object, reg: list[int] | None = None) -> Node:
@@ -34,7 +34,7 @@ def test_reg_is_translated_through_the_parents_ranges() -> None:
 def test_reg_not_the_unit_address_and_no_padding() -> None:
     # rk356x: video-codec@fdea0400 { reg = <0x0 0xfdea0000 0x0 0x800>; }
     root = Node("/", props={"#address-cells": [2], "#size-cells": [2], "ranges": True})
-    t = DeviceTree(Platform("t", nodes=[
+    t = DeviceTree(Board("t", nodes=[
         root, Node("/video-codec@fdea0400", props={"reg": [0, 0xFDEA0000, 0, 0x800]}),
         Node("/mixer@100000", props={"reg": [0, 0x100000, 0, 0x100]})]))
     assert of_device_make_bus_id(t.find("/video-codec@fdea0400")) == "fdea0000.video-codec"
@@ -52,6 +52,6 @@ def test_untranslatable_nodes_are_named_by_their_path() -> None:
 
 
 def test_platforms_without_ranges_keep_unit_address_names() -> None:
-    t = DeviceTree(Platform("old", nodes=[Node("/"), Node("/soc"),
+    t = DeviceTree(Board("old", nodes=[Node("/"), Node("/soc"),
                                           Node("/soc/iommu@30f0000", props={"reg": [0x30F0000]})]))
     assert of_device_make_bus_id(t.find("/soc/iommu@30f0000")) == "30f0000.iommu"

@@ -1,0 +1,100 @@
+"""Run a scenario (platform + variant + boot configuration) and collect the result.
+
+This is the harness's single entry point: ``run_scenario()`` returns a
+:class:`Result` with the findings and the end-of-run statistics that
+``probefuzz repro --json`` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import oracles
+from harness.board import Board
+from harness.boot import Boot, BootConfig
+from harness.device import device_is_bound
+from harness.findings import Finding
+from harness.iommu import fw_refs
+from harness.iommu.iommu import core
+from harness.kernel import Chooser, set_kernel
+from harness.variant import Variant
+
+
+@dataclass
+class Result:
+    variant: str
+    platform: str
+    findings: list[Finding]
+    stats: dict[str, int]
+    log: list[str] = field(default_factory=list)
+    panicked: bool = False
+    decisions: int = 0
+    # with record=True: every scheduling decision's choice (replays the run
+    # as a plain schedule) and the number of runnable threads at each
+    schedule: list[int] | None = None
+    widths: list[int] | None = None
+    where: list[str] | None = None  # the scheduling point of each decision
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "platform": self.platform,
+            "findings": [f.to_json() for f in self.findings],
+            "stats": dict(self.stats),
+        }
+
+
+def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
+                 chooser: Chooser | None = None, record: bool = False) -> Result:
+    """Boot ``platform`` under variant ``v``; never raises for model findings.
+
+    ``cfg.schedule`` drives the scheduler; past its end ``chooser`` (an
+    exploration strategy, see :mod:`harness.schedules`) or the synchronous
+    default picks.  ``record`` returns the decisions taken as
+    ``Result.schedule``, which replays the run exactly.
+    """
+    boot = Boot(platform, v, cfg or BootConfig(), chooser=chooser, record=record)
+    try:
+        k = boot.run()
+        devices = boot.devices()
+        if not k.panicked:
+            oracles.final_checks(devices)
+        stats = _stats(boot, devices)
+        return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
+                      k.decisions, k.record, k.record_widths if record else None,
+                      k.record_where if record else None)
+    finally:
+        set_kernel(None)
+
+
+def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
+    """Counts at the end of the run (the ``repro --json`` contract)."""
+    modelled = {c for s in boot.iommu_specs for c in s.compatible}
+    instances = [n for n in boot.platform.nodes
+                 if n.iommu_cells is not None and n.available()
+                 and any(c in modelled for c in n.compatible)]
+    inst_paths = {n.path for n in instances}
+    registered = [i for i in core().iommu_device_list]
+    clients = []
+    for dev in devices:
+        np = dev.of_node
+        if np is not None and any(r.iommu in inst_paths for r in np.desc.iommus):
+            clients.append(dev)
+        elif fw_refs.referenced_instances(dev):
+            # firmware tables (DMAR, IVRS, VIOT) give it to a registered unit
+            clients.append(dev)
+    # ACPI-described units of modelled drivers (DMAR DRHDs, IVHDs, VIOT, IORT)
+    names = {s.name for s in boot.iommu_specs}
+    acpi_units = [a for a in boot.platform.acpi_iommus if a.driver in names]
+    groups = {id(d.iommu_group) for d in devices if d.iommu_group is not None}
+    return {
+        "devices": len(devices),
+        "iommu_instances": len(instances) + len(acpi_units),
+        "registered_instances": len(registered),
+        "clients": len(clients),
+        "grouped_clients": sum(1 for d in clients if d.iommu_group is not None),
+        "groups": len(groups),
+        "bound_drivers": sum(1 for d in devices if device_is_bound(d)),
+        "deferred": sum(1 for d in devices if d.deferred_probe),
+    }

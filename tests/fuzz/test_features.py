@@ -1,0 +1,59 @@
+"""Behaviour features: what the engines count as coverage (and atheris hands to libFuzzer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fuzz.engines import native, session
+from fuzz.engines.session import Session
+from fuzz.features import SiteRecorder, feature_index, features
+from harness import variant
+from harness.boot import BootConfig
+from harness.run import run_scenario
+from harness.variant import NEXT, V614
+from tests.fuzz.helpers import RK, board, ctx
+
+
+def test_site_recorder_notes_each_guard_outcome_without_changing_the_run() -> None:
+    p = board(RK).platform
+    plain = run_scenario(p, NEXT)
+    rec = SiteRecorder()
+    rec.install()
+    try:
+        r = run_scenario(p, NEXT)
+    finally:
+        rec.uninstall()
+    assert variant.check.__name__ == "check"  # uninstalled
+    assert [f.to_json() for f in r.findings] == [f.to_json() for f in plain.findings]
+    feats = rec.take()
+    # NEXT's replay guard is evaluated on this board, one way or the other
+    assert any(f.startswith("site:iommu_init_device.dma_configure=") for f in feats)
+    assert any(f.startswith("site:iommu_init_device.ops_lookup=") for f in feats)
+    assert rec.take() == set()
+
+
+def test_contended_scheduling_points_are_features_of_a_recorded_run() -> None:
+    p = board(RK).platform
+    cfg = BootConfig(driver_async_probe=("*",), schedule=[1, 0, 2] * 50)
+    r = run_scenario(p, V614, cfg, record=True)
+    assert r.where, "an async boot makes scheduling decisions"
+    sched = {f for f in features(r) if f.startswith("sched:")}
+    assert sched and all("0x" not in f for f in sched)  # numbers abstracted
+    assert not any(f.startswith("sched:") for f in features(run_scenario(p, V614, cfg)))
+
+
+def test_feature_index_is_stable_and_in_range() -> None:
+    idx = feature_index("site:iommu_init_device.dma_configure=True", 1 << 14)
+    assert idx == feature_index("site:iommu_init_device.dma_configure=True", 1 << 14)
+    assert 0 <= idx < 1 << 14
+
+
+def test_session_reports_progress(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(session, "PROGRESS_EVERY", 0.0)
+    seen: list[tuple[int, int]] = []
+    s = Session(NEXT, "native", tmp_path, minimise_findings=False)
+    s._next_progress = 0.0
+    s.progress = lambda st, n: seen.append((st.executions, n))
+    native.fuzz_loop(s, ctx(RK), runs=3, seconds=None, seed=0)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    assert seen[-1][1] == len(s.found) >= 1

@@ -1,0 +1,78 @@
+"""BootConfig inputs added for the fuzzers: post-boot events, driver order, JSON form."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpus.bundled import load_bundled
+from harness.boot import Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
+from harness.errno import EPROBE_DEFER
+from harness.run import run_scenario
+from harness.variant import V614
+
+
+def _board():
+    return load_bundled("sun50i-h6-orangepi-3")
+
+
+def _client(p) -> str:
+    """A populated IOMMU client (nodes below non-simple buses are not devices)."""
+    b = Boot(p, V614, BootConfig())
+    b.run()
+    paths = {d.of_node.full_name for d in b.devices() if d.of_node is not None}
+    return next(n.path for n in p.nodes if n.iommus and n.available() and n.path in paths)
+
+
+def test_unbind_leaves_the_device_unbound_and_bind_binds_it_again() -> None:
+    p = _board()
+    c = _client(p)
+    base = run_scenario(p, V614, BootConfig())
+    unbound = run_scenario(p, V614, BootConfig(events=(("unbind", c),)))
+    assert unbound.stats["bound_drivers"] == base.stats["bound_drivers"] - 1
+    rebound = run_scenario(p, V614, BootConfig(events=(("unbind", c), ("bind", c))))
+    assert rebound.stats["bound_drivers"] == base.stats["bound_drivers"]
+    assert not rebound.findings
+
+
+def test_remove_deletes_the_device_and_later_events_on_it_are_skipped() -> None:
+    p = _board()
+    c = _client(p)
+    base = run_scenario(p, V614, BootConfig())
+    r = run_scenario(p, V614, BootConfig(events=(("remove", c), ("bind", c), ("unbind", "/nowhere"))))
+    assert r.stats["devices"] == base.stats["devices"] - 1
+    assert not r.findings
+
+
+def test_events_run_in_a_userspace_thread_after_init() -> None:
+    p = _board()
+    b = Boot(p, V614, BootConfig(events=(("unbind", _client(p)),)))
+    k = b.run()
+    assert [t.comm for t in k.threads][0] == "swapper/0"
+    assert "sh" in [t.comm for t in k.threads]
+
+
+def test_driver_order_registers_those_client_drivers_first() -> None:
+    p = _board()
+    b = Boot(p, V614, BootConfig())
+    b._drivers()
+    names = [d.driver.name for d in b.client_drivers]
+    want = (names[-1], names[-3])
+    b2 = Boot(p, V614, BootConfig(driver_order=want))
+    b2._drivers()
+    assert [d.driver.name for d in b2.client_drivers][:2] == list(want)
+    assert sorted(d.driver.name for d in b2.client_drivers) == sorted(names)
+
+
+def test_json_round_trip_and_errors() -> None:
+    cfg = BootConfig(drivers={"a,b": DriverConfig("module", True, -EPROBE_DEFER, True)},
+                     iommu_drivers={"rk_iommu": "absent"}, fail_alloc=("domain_alloc",),
+                     config_modules=False, deferred_probe_timeout=0, async_probe_all=True,
+                     driver_order=("x",), events=(("unbind", "/a"),), schedule=[1, 2])
+    j = boot_config_to_json(cfg)
+    assert "schedule" not in j
+    assert boot_config_from_json(j, [1, 2]) == cfg
+    assert boot_config_to_json(BootConfig()) == {}
+    with pytest.raises(ValueError):
+        boot_config_from_json({"nonsense": 1})
+    with pytest.raises(ValueError):
+        boot_config_from_json({"events": [["explode", "/a"]]})
