@@ -36,6 +36,10 @@ TOOLS: dict[str, str] = {
     "flex": "flex",
     "bison": "bison",
     "bc": "bc",
+    # validate: boot an arm64 Image under QEMU with a cpio initramfs
+    "qemu-system-aarch64": "qemu-system-arm",
+    "cpio": "cpio",
+    "ccache": "ccache",
 }
 
 # How much of a failing tool's stderr goes into the one-line error message.

@@ -37,6 +37,10 @@ from mutators.shapes import GuardedIf
 TOOL = "probefuzz"
 
 
+class NothingToApply(gitrepo.RepoError):
+    """The variant is what the base commit already has (no commit made)."""
+
+
 @dataclass
 class ApplyResult:
     """What ``apply`` did; ``as_json()`` is the ``--json`` output."""
@@ -158,8 +162,8 @@ def apply_variant(tree: str | os.PathLike[str], variant: Variant, *, base_ref: s
         res = apply_plan(wt, p, timeout)
         t_spatch = time.monotonic()
         if not res.changed_files:
-            raise gitrepo.RepoError(f"variant {vid} is already what {base[:12]} has: "
-                                    "nothing to commit")
+            raise NothingToApply(f"variant {vid} is already what {base[:12]} has: "
+                                 "nothing to commit")
         wrepo.git.add("-u", "--", *res.changed_files)
         subject = repo.git.log("-1", "--format=%s", base)
         msg = commit_message(variant, res.outcomes, f'commit {base[:12]} ("{subject}")')

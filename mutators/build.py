@@ -145,7 +145,8 @@ def needed_symbols(src: Path, rel: str) -> list[str]:
 # -- the cache ------------------------------------------------------------------------
 
 @contextmanager
-def _locked(root: Path) -> Iterator[None]:
+def locked(root: Path) -> Iterator[None]:
+    """Hold the build cache's flock (``apply --build`` and ``validate`` share ``src/``)."""
     root.mkdir(parents=True, exist_ok=True)
     with (root / ".lock").open("w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -234,7 +235,7 @@ def build_objects(repo_dir: str, ref: str, commit: str, files: list[str],
     root = build_root()
     src, out = root / "src", root / "out"
     t0 = time.monotonic()
-    with _locked(root):
+    with locked(root):
         sync_source(src, repo_dir, ref, commit)
         t_sync = time.monotonic()
         sources = [f for f in files if f.endswith(".c")]

@@ -11,7 +11,12 @@ Facts modelled (6.12 line numbers):
 * ``arm_smmu_get_by_fwnode()``: v6.14 looks the SMMU up on the platform
   bus (``bus_find_device_by_fwnode`` + drvdata, "iommu/arm-smmu: Make
   instance lookup robust"); 6.12 still uses ``driver_find_device_by_fwnode``
-  (bound devices only).  The model follows v6.14 as the spec describes.
+  (bound devices only: not the SMMU whose probe is registering it, so every
+  client ``bus_iommu_probe()`` reaches from ``iommu_device_register()`` gets
+  -ENODEV and is only grouped later, at its own driver bind).  The model
+  follows v6.14 as the spec describes; a scenario whose tree still has the
+  6.12 lookup sets ``kernel().globals[LOOKUP] = LOOKUP_DRIVER``
+  (``probefuzz validate`` reads it from the tree it boots).
 * ``arm_smmu_device_group()`` (L3401): PCI -> ``pci_device_group``, else
   ``generic_device_group`` (no sharing of non-PCI stream IDs).
 * ``arm_smmu_device_probe()`` (L4599): ``platform_set_drvdata()`` (L4680)
@@ -54,6 +59,10 @@ COMPATIBLE = ("arm,smmu-v3",)
 # SMMU_IDR1.SIDSIZE: the model's SMMUs implement 32-bit stream IDs with a
 # 2-level stream table unless the platform says otherwise.
 DEFAULT_SID_BITS = 32
+#: kernel global: how arm_smmu_get_by_fwnode() finds the SMMU (see above)
+LOOKUP = "arm_smmu_v3.get_by_fwnode"
+LOOKUP_BUS = "bus_find_device_by_fwnode"  # v6.14
+LOOKUP_DRIVER = "driver_find_device_by_fwnode"  # 6.12
 
 
 class arm_smmu_device:  # noqa: N801
@@ -74,6 +83,12 @@ class arm_smmu_master:  # noqa: N801
 @kfunc
 def arm_smmu_get_by_fwnode(fwnode: fwnode_handle) -> arm_smmu_device | None:
     dev = bus_find_device_by_fwnode(platform_bus_type, fwnode)
+    if dev is not None and kernel().globals.get(LOOKUP) == LOOKUP_DRIVER:
+        # driver_find_device_by_fwnode(&arm_smmu_driver.driver, fwnode): the
+        # driver's klist_devices, which driver_bound() fills after probe
+        drv = dev.driver
+        if drv is None or drv.name != "arm-smmu-v3" or dev not in drv.devices:
+            dev = None
     return dev_get_drvdata(dev) if dev is not None else None
 
 
