@@ -143,13 +143,16 @@ def _call(fn: Callable[[Any, Any], Any], token: str, item: Any) -> tuple[Any, st
 
 
 def _worker_name() -> str:
-    try:
-        from distributed import get_worker
-
-        w = get_worker()
-        return str(w.name if w.name is not None and not str(w.name).isdigit() else w.address)
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()}:{os.getpid()}"
+    # A Dask worker has distributed loaded; a fork-pool worker or this process
+    # must not pay its ~1.4 s import just to learn that it is not one.
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        try:
+            w = distributed.get_worker()
+            return str(w.name if w.name is not None and not str(w.name).isdigit() else w.address)
+        except ValueError:
+            pass
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def die_with_parent(parent: int) -> None:
@@ -304,6 +307,7 @@ class _Dask(Executor):
         return str(link) if link else None
 
     def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
+        # late, as in __init__ (which has imported distributed by now)
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 

@@ -21,6 +21,7 @@ from fuzz.engines import ENGINES, hypothesis_engine, native
 from fuzz.engines.atheris_engine import AtherisJob
 from fuzz.engines.atheris_engine import run as run_atheris
 from fuzz.engines.session import Session
+from fuzz.fuzz_units import fuzz_parallel
 from fuzz.gen import GenContext
 from mutators.space import resolve
 
@@ -100,8 +101,6 @@ def run(args: argparse.Namespace) -> int:
         except RuntimeError as e:
             raise UsageError(str(e)) from None
     elif args.jobs > 1 or args.scheduler:
-        from fuzz.fuzz_units import fuzz_parallel
-
         try:
             found, stats, _run = fuzz_parallel(
                 variant, boards, engine=args.engine, runs=None if args.time else runs, seconds=args.time,

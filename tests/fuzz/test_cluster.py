@@ -17,8 +17,7 @@ import pytest
 
 from fuzz.campaign import ExploreRequest, parts_for, run_campaign, units_for
 from fuzz.cluster import RunFigures, choose
-from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, probefuzz
-from tests.fuzz.test_explore import small_corpus
+from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, probefuzz, small_corpus
 
 SUN = "sun50i-h6-orangepi-3"
 
