@@ -14,24 +14,35 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from distributed import Client
 
 from fuzz.campaign import ExploreRequest, parts_for, run_campaign, units_for
 from fuzz.cluster import RunFigures, choose
-from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, probefuzz, small_corpus
+from fuzz.crashstore import CrashStore
+from fuzz.engines import native
+from fuzz.engines.session import Session
+from fuzz.fuzz_units import fuzz_units
+from fuzz.ranking import rank
+from fuzz.replay import Outcome, Replay, replay_all
+from harness.boot import boot_config_from_json
+from harness.run import run_scenario
+from harness.variant import NEXT, V614
+from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, ctx, probefuzz
+from tests.fuzz.test_explore import small_corpus
 
 SUN = "sun50i-h6-orangepi-3"
+VIRT = "qemu-virt-smmuv3"  # PCI functions behind a DT host bridge (issue 16)
 
 
 def _ranking(results: list) -> list[tuple[str, dict[str, int], list[str]]]:
-    from fuzz.ranking import rank
-
     return [(r.id, r.counts, r.titles) for r in rank(results)]
 
 
 def test_units_cut_the_campaign_without_changing_it(tmp_path: Path) -> None:
     """Two LocalCluster processes running the campaign cut into 6 units find what
-    one process running it as 1 unit finds."""
-    boards = [board(RK), board(SUN)]
+    one process running it as 1 unit finds (the QEMU virt board's PCI functions
+    travel with the board to the workers)."""
+    boards = [board(RK), board(VIRT)]
     whole = ExploreRequest(base="NEXT", depth=0, boards=boards, out=tmp_path / "serial",
                            runs_per_board=3, jobs=1)
     cut = ExploreRequest(base="NEXT", depth=0, boards=boards, out=tmp_path / "dask",
@@ -46,6 +57,7 @@ def test_units_cut_the_campaign_without_changing_it(tmp_path: Path) -> None:
     assert sum(w.cpu_s for w in b.run.per_worker.values()) > 0
     assert _ranking(a.results) == _ranking(b.results)
     assert SEED_TITLE in _ranking(b.results)[0][2]
+    assert [r.executions for r in a.results] == [r.executions for r in b.results] == [6]
     # the client wrote the units' reproducers, and state.jsonl has one line per unit
     row = b.results[0]
     reps = [f["reproducer"] for f in row.found]
@@ -153,8 +165,6 @@ def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[by
         workers = [_spawn("worker", addr, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
                           "--name", f"w{i}", log=d / f"worker{i}.log") for i in range(2)]
         procs += workers
-        from distributed import Client
-
         with Client(addr, timeout=60) as c:
             c.wait_for_workers(2, timeout=120)
         yield addr, workers
@@ -205,11 +215,6 @@ def test_scheduler_with_a_worker_killed_mid_campaign(
 
 
 def test_regress_batches_on_a_local_cluster_agree_with_one_process(tmp_path: Path) -> None:
-    from fuzz.engines import native
-    from fuzz.engines.session import Session
-    from harness.variant import NEXT, V614
-    from tests.fuzz.helpers import ctx
-
     for v in (NEXT, V614):
         s = Session(v, "native", tmp_path / "crashes" / v.name)
         native.fuzz_loop(s, ctx(RK, SUN), runs=40, seconds=None, seed=3)
@@ -219,22 +224,26 @@ def test_regress_batches_on_a_local_cluster_agree_with_one_process(tmp_path: Pat
     assert one.returncode == 1 and many.returncode == 1, many.stderr
     a, b = json.loads(one.stdout), json.loads(many.stdout)
     assert a["scenarios"] >= 2 and a == b
-    # the same through the API: 2 processes, one batch per scenario here
-    from fuzz.crashstore import CrashStore
-    from fuzz.replay import Replay, replay_all
-
+    # the same through the API: 2 processes, one batch per scenario here, with
+    # issue 16's scenario inputs in the shipped configs (fw_devlink=on, a
+    # hot-plugged PCI function found by a rescan)
     reps = [r for sub in ("NEXT", "V614") for r in CrashStore(tmp_path / "crashes" / sub)]
     replays = [Replay(r.platform(), r.config, list(r.schedule)) for r in reps]
+    fidelity = {"fw_devlink": "on", "pci": ["hotplug:00:05.0=pci8086,10d3"], "events": [["rescan", ""]]}
+    replays += [Replay(board(RK).platform, {"fw_devlink": "on"}, []),
+                Replay(board(VIRT).platform, fidelity, [])]
     serial, f1 = replay_all([NEXT, V614], replays, jobs=1)
     dask, f2 = replay_all([NEXT, V614], replays, jobs=2)
     assert f1.executor == "serial" and f2.executor == "dask" and f2.units == len(replays)
     assert serial == dask and any(o.title == SEED_TITLE for x in dask for o in x[0])
     assert not any(o.title == SEED_TITLE for x in dask for o in x[1])
+    for rp, per in zip(replays[-2:], dask[-2:], strict=True):
+        direct = run_scenario(rp.platform, NEXT, boot_config_from_json(rp.config, []))
+        assert per[0] == [Outcome(f.title, list(f.alt_titles)) for f in direct.findings]
+    assert [o.title for o in dask[-2][0]] == [SEED_TITLE]
 
 
 def test_fuzz_native_in_seed_range_units_on_a_local_cluster(tmp_path: Path) -> None:
-    from fuzz.fuzz_units import fuzz_units
-
     units = fuzz_units(30, None, 5, 2)
     assert [u.seed for u in units] == list(range(5, 13)) and sum(u.runs or 0 for u in units) == 30
     assert [u.seconds for u in fuzz_units(None, 2.0, 0, 3)] == [2.0] * 3
