@@ -26,6 +26,8 @@ docs/benchmarks.md (section "campaigns on Dask") records the figures.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import random
@@ -114,9 +116,30 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def _become_subreaper() -> None:
+    """Descendants orphaned by their parent's exit (a worker that outlives the
+    CLI by a moment) re-parent to this process instead of init, so that
+    :func:`_reap` can wait for them and their CPU time is counted."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise SystemExit(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+
+
+def _reap() -> None:
+    """Wait for every remaining child (this process starts no others)."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 def _children_cpu() -> float:
-    """CPU seconds of the waited-for descendants so far (worker processes included:
-    each parent reaps its own)."""
+    """CPU seconds of the waited-for descendants so far: a process's rusage
+    includes the children it reaped, and :func:`_reap` reaps the orphans."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
 
@@ -126,6 +149,7 @@ def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
     times: dict[str, list[float]] = {"dask": [], "fork": []}
     cpu: dict[str, list[float]] = {"dask": [], "fork": []}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    _become_subreaper()
     for i in range(args.overhead):
         for ex in ("dask", "fork") if i % 2 == 0 else ("fork", "dask"):
             d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
@@ -134,7 +158,9 @@ def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
                 r = subprocess.run([sys.executable, "-m", "fuzz.cli", "explore", "--executor", ex,
                                     "--no-progress", "--out", str(d / "out")], cwd=d, env=env,
                                    capture_output=True, text=True, timeout=3600)
-                took, used = time.monotonic() - t, _children_cpu() - c
+                took = time.monotonic() - t
+                _reap()
+                used = _children_cpu() - c
             finally:
                 shutil.rmtree(d, ignore_errors=True)
             if r.returncode not in (0, 1):

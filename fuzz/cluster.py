@@ -44,6 +44,20 @@ RECYCLE_EVERY = 8  # fork pool: a worker process is replaced after this many uni
 PARENT_ENV = "PROBEFUZZ_CLUSTER_PARENT"
 CONNECT_TIMEOUT = 15.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# The LocalCluster's background timers, slowed or off.  By default the
+# scheduler, nannies and workers wake 50 times a second to time their event
+# loops, the workers sample their threads' stacks every 10 ms for the
+# dashboard's profile page, and memory and system monitors poll psutil
+# every 0.1-0.5 s: 10-11 % of a core for a 2-worker cluster doing nothing
+# (1.6 % with these), paid for the whole wall time of a campaign and taken
+# from the pure-Python units.  A --scheduler cluster keeps its own settings.
+LOCAL_QUIET = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 # The context of each campaign this worker process serves, by token.
 _CONTEXTS: dict[str, Any] = {}
@@ -280,7 +294,7 @@ class _Dask(Executor):
                 # Forked workers start in a fraction of spawn's time: the model is
                 # imported already.  They die with this process (dask_setup).
                 with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
-                                      "distributed.worker.daemon": True}):
+                                      "distributed.worker.daemon": True, **LOCAL_QUIET}):
                     self.cluster = LocalCluster(
                         n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                         # A free port, never the default 8787 another cluster may hold

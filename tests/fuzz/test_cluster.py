@@ -4,6 +4,7 @@ behind when the client is SIGKILLed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 from distributed import Client
 
 from fuzz.campaign import ExploreRequest, parts_for, run_campaign, units_for
-from fuzz.cluster import RunFigures, choose
+from fuzz.cluster import RunFigures, choose, die_with_parent
 from fuzz.crashstore import CrashStore
 from fuzz.engines import native
 from fuzz.engines.session import Session
@@ -137,9 +138,13 @@ def test_local_workers_die_with_a_sigkilled_client(tmp_path: Path) -> None:
 
 
 def _spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    """A `dask` CLI process in its own group, killed by the kernel if this test
+    process dies (PDEATHSIG), so no scheduler or worker outlives the suite."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=subprocess.DEVNULL,
-                            stderr=open(log, "wb"), env=env, start_new_session=True, cwd=log.parent)
+    with open(log, "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=subprocess.DEVNULL,
+                                stderr=err, env=env, start_new_session=True, cwd=log.parent,
+                                preexec_fn=functools.partial(die_with_parent, os.getpid()))
 
 
 def _stop(p: subprocess.Popen[bytes]) -> None:
@@ -162,8 +167,9 @@ def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[by
             assert procs[0].poll() is None, (d / "scheduler.log").read_text()
             time.sleep(0.1)
         addr = json.loads(sched_file.read_text())["address"]
+        # no nanny: the worker is the process we start (and kill), not a grandchild
         workers = [_spawn("worker", addr, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
-                          "--name", f"w{i}", log=d / f"worker{i}.log") for i in range(2)]
+                          "--no-nanny", "--name", f"w{i}", log=d / f"worker{i}.log") for i in range(2)]
         procs += workers
         with Client(addr, timeout=60) as c:
             c.wait_for_workers(2, timeout=120)
