@@ -249,6 +249,7 @@ class _Fork(Executor):
         mctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context()
         self.pool = mctx.Pool(jobs, _fork_init, (os.getpid(), token, ctx, setup),
                               maxtasksperchild=RECYCLE_EVERY)
+        self.finished = False
         figures.workers = jobs
 
     def run(self, fn: Callable[[Any, Any], Any], items: list[Any]) -> Iterator[tuple[Any, Any]]:
@@ -256,9 +257,16 @@ class _Fork(Executor):
         for (i, res), worker, secs, cpu in self.pool.imap_unordered(_fork_call_indexed, args, chunksize=1):
             self.figures.account(worker, secs, cpu)
             yield items[i], res
+        self.finished = True
 
     def close(self) -> None:
-        self.pool.terminate()
+        if self.finished:
+            # Every unit is done: the workers exit on their own.  (terminate()
+            # takes the task queue's lock first, and once, after a finished
+            # campaign, waited on it forever.)
+            self.pool.close()
+        else:
+            self.pool.terminate()
         self.pool.join()
 
 
