@@ -14,8 +14,9 @@ as units complete, in completion order.
   worker's units are rescheduled by Dask on the others.  Local worker
   processes are forked from this process (the model is already imported) and
   die with it, even on SIGKILL (``PR_SET_PDEATHSIG``).
-* ``fork``: the previous :mod:`multiprocessing` fork pool, kept as a
-  selectable engine for comparisons (``bench/bench_campaign.py``).
+* ``fork``: the previous :mod:`multiprocessing` fork pool (workers for the
+  whole campaign, no longer recycled), kept as a selectable engine for
+  comparisons (``bench/bench_campaign.py``).
 * ``serial``: this process, for one job.
 """
 
@@ -40,7 +41,6 @@ from typing import Any
 from fuzz.cli import UsageError
 
 EXECUTORS = ("dask", "fork", "serial")
-RECYCLE_EVERY = 8  # fork pool: a worker process is replaced after this many units
 PARENT_ENV = "PROBEFUZZ_CLUSTER_PARENT"
 CONNECT_TIMEOUT = 15.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -247,8 +247,13 @@ class _Fork(Executor):
         super().__init__("fork", figures)
         self.token = token
         mctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context()
-        self.pool = mctx.Pool(jobs, _fork_init, (os.getpid(), token, ctx, setup),
-                              maxtasksperchild=RECYCLE_EVERY)
+        # No recycling (maxtasksperchild): PR_SET_PDEATHSIG fires when the
+        # *thread* that forked a worker exits, and the pool forks replacements
+        # from its worker-handler thread, which exits at close(): a worker
+        # killed then while it held the task queue's lock hung close() and
+        # the pool's finaliser.  Workers forked here, by the main thread, live
+        # as long as the campaign (as Dask's do).
+        self.pool = mctx.Pool(jobs, _fork_init, (os.getpid(), token, ctx, setup))
         self.finished = False
         figures.workers = jobs
 
@@ -261,10 +266,7 @@ class _Fork(Executor):
 
     def close(self) -> None:
         if self.finished:
-            # Every unit is done: the workers exit on their own.  (terminate()
-            # takes the task queue's lock first, and once, after a finished
-            # campaign, waited on it forever.)
-            self.pool.close()
+            self.pool.close()  # every unit is done: the workers exit on their own
         else:
             self.pool.terminate()
         self.pool.join()
