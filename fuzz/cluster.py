@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import logging
 import multiprocessing as mp
 import os
@@ -182,9 +183,20 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def settle() -> None:
+    """Move everything a worker holds so far (imports, the campaign's boards and
+    variants) out of the garbage collector's reach: the model allocates fast
+    and triggers many full collections, whose cost grows with every object
+    they traverse; a Dask worker carries distributed, tornado and the rest
+    (its units took 30 % more CPU than a fork-pool worker's without this)."""
+    gc.collect()
+    gc.freeze()
+
+
 def _fork_init(parent: int, token: str, ctx: Any, setup: Callable[[Any], Any]) -> None:
     die_with_parent(parent)
     install(token, ctx, setup)
+    settle()
 
 
 # -- the client side ----------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from fuzz.cluster import PARENT_ENV, die_with_parent, install, uninstall
+from fuzz.cluster import PARENT_ENV, die_with_parent, install, settle, uninstall
 
 
 class ContextPlugin(WorkerPlugin):
@@ -27,6 +27,7 @@ class ContextPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         install(self.token, self.context, self.setup_fn)
+        settle()
 
     def teardown(self, worker: Any) -> None:
         uninstall(self.token)
