@@ -1,42 +1,57 @@
-"""An ``explore`` campaign: every variant of a space x a corpus, on all cores, resumable.
+"""An ``explore`` campaign: every variant of a space x a corpus, on a cluster, resumable.
 
-The unit of work is one variant: a worker process fuzzes it over every board
-with the in-process engine (each board's plain boot first, then a fixed
-number of generated scenarios per board; the same scenarios for every
-variant, from the campaign seed, so the ranking compares like with like),
-minimises each new bug and stores its
-reproducer under ``OUT/crashes/<variant>/``.  Minimised scenarios are shared
-through ``OUT/minimised/`` (one per title), so a bug seen by many variants is
-minimised once and re-checked in one run elsewhere.
+The campaign is cut into work units (:class:`Part`): one variant on a slice
+of the corpus and a range of each board's scenarios.  FuzzInput ``j`` of a
+board is its plain boot for ``j = 0`` and otherwise generated from bytes
+drawn from ``(seed, board name, j)`` alone, so every variant meets the same
+scenarios (a fair ranking) and the findings do not depend on how the
+campaign was cut, on which worker ran what, or on a resume.  A unit fuzzes
+with the in-process engine, minimises each new bug and returns the
+reproducers with its result; the client writes them under
+``OUT/crashes/<variant>/`` and the first reproducer of each title under
+``OUT/minimised/``, where workers on the client's host look first, so a bug
+seen by many variants is minimised once and re-checked in one run elsewhere.
 
-Workers are processes (``multiprocessing``), recycled every few variants.
-The parent appends each finished variant's result to ``OUT/state.jsonl``
-(flushed and fsynced); a campaign killed at any point and restarted with the
-same ``--out`` and parameters skips the variants already there and re-runs
-the others deterministically, and since reproducers are written before a
-variant's result line, no finding is lost.
+Units run on Dask (:mod:`fuzz.cluster`): a LocalCluster of ``--jobs``
+processes, or the cluster behind ``--scheduler``; the boards and variant
+definitions go to each worker once.  The client appends each finished
+unit's result to ``OUT/state.jsonl`` (flushed and fsynced) after writing its
+reproducers; a campaign killed at any point and restarted with the same
+``--out`` and parameters skips the units already there and re-runs the
+others deterministically, so no finding is lost.  A dead worker's units are
+re-run elsewhere by the scheduler.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import multiprocessing as mp
 import os
+import random
+import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from corpus.reaper import watch_parent
-from fuzz.crashstore import CrashStore, StoreError, load_reproducer, platform_digest, tool_version
+from fuzz.cluster import RunFigures, choose, executor
+from fuzz.crashstore import (
+    CrashStore,
+    SaveResult,
+    StoreError,
+    load_reproducer,
+    make_reproducer,
+    platform_digest,
+    title_key,
+    tool_version,
+)
 from fuzz.engines import hypothesis_engine, native
-from fuzz.engines.session import Found, Session
-from fuzz.gen import CorpusBoard, FuzzInput, GenContext
-from harness.board import Board
+from fuzz.engines.session import Session
+from fuzz.gen import CorpusBoard, FuzzInput, GenContext, from_bytes
 from harness.boot import boot_config_from_json
 from harness.findings import KINDS
 from harness.variant import PRESETS, SITES, Variant, variant_from_json, variant_to_json
@@ -45,8 +60,12 @@ from mutators.space import resolve, space
 
 STATE = "state.jsonl"
 CAMPAIGN = "campaign.json"
-RECYCLE_EVERY = 8
+LAYOUT = "parts-1"  # how a campaign is cut into units; part of its identity
 DEFAULT_RUNS_PER_BOARD = 3
+# Runs per unit: large enough that a unit's few milliseconds of scheduling and
+# transfer vanish against it, small enough to spread a campaign over workers.
+PART_RUNS = 256
+MAX_LEN = 64  # bytes of a generated input (fuzz.engines.native's bound)
 COUNT_KEYS = {"oops": "oops", "deadlock": "deadlock", "group": "group", "isolation": "isolation",
               "warning": "warn", "defer": "defer"}
 
@@ -68,14 +87,23 @@ class ExploreRequest:
     jobs: int = 1
     seed: int = 0
     engine: str = "native"
+    scheduler: str | None = None  # a running `dask scheduler`; None: a LocalCluster of `jobs`
+    executor: str | None = None  # dask, fork or serial (None: dask beyond one job)
+    part_runs: int = PART_RUNS
+    also: tuple[str, ...] = ()  # further variants ranked beside the space (e.g. V614)
 
     def identity(self) -> dict[str, Any]:
-        """What must match for a restart to resume this campaign."""
-        return {"tool": tool_version(), "sites": sorted(SITES),
+        """What must match for a restart to resume this campaign (not where it runs)."""
+        return {"tool": tool_version(), "sites": sorted(SITES), "layout": LAYOUT,
                 "base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
                 "time_per_variant": self.time_per_variant, "seed": self.seed,
-                "engine": self.engine,
+                "engine": self.engine, "part_runs": self.part_runs, "also": list(self.also),
                 "boards": [[b.name, platform_digest(b.platform)] for b in self.boards]}
+
+    @property
+    def reproducible(self) -> bool:
+        """A run budget with the native engine: units follow the common scenario sequence."""
+        return self.time_per_variant is None and self.engine == "native"
 
 
 @dataclass
@@ -89,9 +117,24 @@ class Unit:
     variant: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Part:
+    """A work unit: variant ``unit`` on boards ``[b0, b1)``, each board's scenarios ``[r0, r1)``."""
+
+    unit: int
+    b0: int
+    b1: int
+    r0: int
+    r1: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.unit}:{self.b0}-{self.b1}:{self.r0}-{self.r1}"
+
+
 @dataclass
 class UnitResult:
-    """A fuzzed variant (one line of ``state.jsonl``)."""
+    """A fuzzed variant: the merge of its parts (what the ranking reads)."""
 
     id: str
     index: int
@@ -126,89 +169,143 @@ def variant_dirname(v: Variant | str, fingerprint: str) -> str:
     return f"{slug}-{fingerprint}"
 
 
-def units_for(base: str, depth: int) -> list[Unit]:
-    """The base itself and every variant within ``depth`` mutations of it."""
+def units_for(base: str, depth: int, also: tuple[str, ...] = ()) -> list[Unit]:
+    """The base itself, every variant within ``depth`` mutations of it, and ``also``."""
     root = resolve(base)
     mutants = [root, *space(base, depth)] if depth > 0 else [root]
+    ids = {m.id for m in mutants}
+    mutants += [m for m in map(resolve, also) if m.id not in ids]
     return [Unit(i, m.id, m.description, len(m.mutations), variant_to_json(m.variant))
             for i, m in enumerate(mutants)]
 
 
+def parts_for(req: ExploreRequest, units: list[Unit]) -> list[Part]:
+    """Cut the campaign into work units of about ``req.part_runs`` runs each.
+
+    A time budget or the hypothesis engine fuzzes a variant as a whole (one
+    unit per variant, every board)."""
+    nb = len(req.boards)
+    if not req.reproducible:
+        return [Part(u.index, 0, nb, 0, req.runs_per_board) for u in units]
+    rpb = req.runs_per_board
+    if rpb >= req.part_runs:  # a board's scenarios in several seed ranges
+        ranges = [(r, min(r + req.part_runs, rpb)) for r in range(0, rpb, req.part_runs)]
+        return [Part(u.index, b, b + 1, r0, r1) for u in units for b in range(nb) for r0, r1 in ranges]
+    per = max(1, req.part_runs // rpb)
+    # Equal slices: 13 boards at 3 runs make one unit, not one of 13 and a remainder.
+    nslices = -(-nb // per)
+    size = -(-nb // nslices)
+    return [Part(u.index, b, min(b + size, nb), 0, rpb) for u in units for b in range(0, nb, size)]
+
+
+def common_input(seed: int, board: str, j: int) -> bytes:
+    """The bytes of scenario ``j`` of ``board``: its plain boot for ``j = 0``,
+    otherwise random bytes drawn from ``(seed, board, j)`` only."""
+    if j == 0:
+        return bytes([0])
+    h = hashlib.sha256(f"{seed}:common:{board}:{j}".encode()).digest()
+    rng = random.Random(int.from_bytes(h[:8], "big"))
+    return rng.randbytes(rng.randint(1, MAX_LEN))
+
+
 # -- the worker side -----------------------------------------------------------------
 
-_W: dict[str, Any] = {}
+
+class MemoryStore(CrashStore):
+    """A crash store that keeps reproducers in memory: the worker may be on
+    another host, so the client writes them into ``OUT``."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("."))
+        self.files: dict[str, dict[str, Any]] = {}
+
+    def save(self, finding: Any, *, platform: Any, variant: Any, schedule: list[int],
+             config: dict[str, Any] | None = None, platform_ref: Any = None) -> SaveResult:
+        rep = make_reproducer(finding, platform=platform, variant=variant, schedule=schedule,
+                              config=config, platform_ref=platform_ref)
+        data = rep.to_json()
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        name = f"{title_key(rep.title)}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.json"
+        self.files[name] = data
+        return SaveResult("new", Path(name))
 
 
-def _worker_init(boards: list[tuple[str, dict[str, Any]]], cfg: dict[str, Any]) -> None:
-    watch_parent()  # a SIGKILLed explore takes its workers with it
-    _W["boards"] = [CorpusBoard(name, Board.from_json(pj, name)) for name, pj in boards]
-    _W["cfg"] = cfg
-    _W["known_files"] = {}
+def setup_worker(ctx: dict[str, Any]) -> dict[str, Any]:
+    """A worker's state for one campaign, built once from what the client shipped."""
+    variants = {}
+    for u in ctx["units"]:
+        v = variant_from_json(u.variant, u.id)
+        variants[u.index] = Variant(u.id, u.description, v.values)
+    return {"boards": ctx["boards"], "units": {u.index: u for u in ctx["units"]},
+            "variants": variants, "cfg": ctx["cfg"], "known": {}, "known_files": {}}
 
 
-def _known(minimised: Path) -> dict[str, FuzzInput]:
-    """Minimised scenarios by title from ``OUT/minimised`` (cached per worker)."""
-    cache: dict[str, tuple[str, FuzzInput]] = _W.setdefault("known_files", {})
-    out: dict[str, FuzzInput] = {}
+def _known(st: dict[str, Any], minimised: Path) -> dict[str, FuzzInput]:
+    """Minimised scenarios by title: this worker's own, and ``OUT/minimised`` when
+    the worker shares the client's file system (cached per worker)."""
+    out: dict[str, FuzzInput] = dict(st["known"])
+    if st["cfg"]["host"] != socket.gethostname():
+        return out
+    cache: dict[str, tuple[str, FuzzInput]] = st["known_files"]
     for path in CrashStore(minimised).paths():
         key = str(path)
         if key not in cache:
             try:
-                rep = CrashStore(minimised).root / path.name
-
-                r = load_reproducer(rep)
+                r = load_reproducer(path)
                 s = FuzzInput(board=r.platform().name, platform=r.platform(),
                              cfg=boot_config_from_json(r.config, list(r.schedule)))
                 cache[key] = (r.title, s)
             except (StoreError, ValueError, TypeError):
                 continue
         title, s = cache[key]
-        out[title] = s
+        out.setdefault(title, s)
     return out
 
 
-def run_unit(u: Unit) -> dict[str, Any]:
-    """Fuzz one variant (in a worker); returns its :class:`UnitResult` as JSON."""
-    cfg = _W["cfg"]
-    boards: list[CorpusBoard] = _W["boards"]
+def run_part(st: dict[str, Any], part: Part) -> dict[str, Any]:
+    """Fuzz one work unit (in a worker): its state line plus ``files``, the
+    reproducers by path relative to ``OUT``."""
+    cfg = st["cfg"]
+    u: Unit = st["units"][part.unit]
+    v: Variant = st["variants"][part.unit]
+    boards: list[CorpusBoard] = st["boards"][part.b0:part.b1]
     out = Path(cfg["out"])
-    v = variant_from_json(u.variant, u.id)
-    v = Variant(u.id, u.description, v.values)
-    store = out / "crashes" / variant_dirname(u.id, v.fingerprint())
-    minimised = out / "minimised"
-    session = Session(v, cfg["engine"], store, known=_known(minimised))
-    ctx = GenContext(boards)
-    runs = None if cfg["time_per_variant"] else cfg["runs_per_board"] * len(boards)
-    seconds = cfg["time_per_variant"]
-    if cfg["engine"] == "hypothesis":
-        st = hypothesis_engine.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"])
+    mem = MemoryStore()
+    session = Session(v, cfg["engine"], None, known=_known(st, out / "minimised"))
+    session.store = mem
+    if cfg["reproducible"]:
+        session.start()
+        for b in boards:
+            ctx = GenContext([b])
+            for j in range(part.r0, part.r1):
+                session.run(from_bytes(common_input(cfg["seed"], b.name, j), ctx))
+        stats = session.finish()
     else:
-        # The same scenarios for every variant: a fair comparison for the ranking.
-        st = native.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"], guided=False)
-    mstore = CrashStore(minimised)
+        ctx = GenContext(boards)
+        runs = None if cfg["time_per_variant"] else cfg["runs_per_board"] * len(boards)
+        seconds = cfg["time_per_variant"]
+        if cfg["engine"] == "hypothesis":
+            stats = hypothesis_engine.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"])
+        else:
+            stats = native.fuzz_loop(session, ctx, runs=runs, seconds=seconds, seed=cfg["seed"],
+                                     guided=False)
     for title, s in session.known.items():
-        f = next((x for x in session.found.values() if x.title == title), None)
-        if f is None or mstore.find_title(title):
-            continue
-        mstore.save(f.finding, platform=s.platform, variant=v, schedule=list(s.cfg.schedule),
-                    config=s.config_json())
-    found = [_found_json(f, out) for f in session.found.values()]
-    res = UnitResult(u.id, u.index, u.description, u.size, found, st.executions, st.elapsed,
-                     st.coverage, sorted(session.features), st.errors)
-    return asdict(res)
+        st["known"].setdefault(title, s)
+    vdir = variant_dirname(u.id, v.fingerprint())
+    found, files = [], {}
+    for f in session.found.values():
+        d = f.to_json()
+        if f.reproducer:
+            rel = f"crashes/{vdir}/{f.reproducer}"
+            files[rel] = mem.files[f.reproducer]
+            d["reproducer"] = rel
+        found.append(d)
+    return {"part": part.key, "id": u.id, "index": u.index, "found": found,
+            "executions": stats.executions, "elapsed": round(stats.elapsed, 4),
+            "features": sorted(session.features), "errors": stats.errors, "files": files}
 
 
-def _found_json(f: Found, out: Path) -> dict[str, Any]:
-    d = f.to_json()
-    if d.get("reproducer"):
-        try:
-            d["reproducer"] = str(Path(d["reproducer"]).resolve().relative_to(out.resolve()))
-        except ValueError:
-            pass
-    return d
-
-
-# -- the parent side -------------------------------------------------------------------
+# -- the client side -------------------------------------------------------------------
 
 
 @dataclass
@@ -219,22 +316,23 @@ class CampaignResult:
     results: list[UnitResult]
     elapsed: float
     coverage_timeline: list[tuple[float, int]]
-    resumed: int = 0
+    resumed: int = 0  # units done by an earlier run of the campaign
+    run: RunFigures | None = None  # where and how fast the units ran
 
 
-def _load_state(out: Path) -> list[UnitResult]:
+def _load_state(out: Path) -> dict[str, dict[str, Any]]:
     path = out / STATE
-    done: dict[str, UnitResult] = {}
+    done: dict[str, dict[str, Any]] = {}
     if not path.exists():
-        return []
+        return done
     for line in path.read_text(errors="replace").splitlines():
         try:
             d = json.loads(line)
-            r = UnitResult(**d)
-        except (ValueError, TypeError):
+            key = d["part"]
+        except (ValueError, TypeError, KeyError):
             continue  # a line cut short by a kill
-        done[r.id] = r
-    return list(done.values())
+        done[key] = d
+    return done
 
 
 def _check_campaign(req: ExploreRequest) -> None:
@@ -262,61 +360,126 @@ def _append(out: Path, res: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def merge_parts(u: Unit, parts: list[dict[str, Any]]) -> UnitResult:
+    """A variant's result from its units' results, in unit order: a title's first
+    unit gives its reproducer; hits add up and boards are united."""
+    found: dict[str, dict[str, Any]] = {}
+    feats: set[str] = set()
+    execs = errors = 0
+    elapsed = 0.0
+    for p in parts:
+        execs += p["executions"]
+        errors += p["errors"]
+        elapsed += p["elapsed"]
+        feats.update(p["features"])
+        for f in p["found"]:
+            old = found.get(f["title"])
+            if old is None:
+                found[f["title"]] = dict(f, boards=list(f.get("boards", [])))
+            else:
+                old["hits"] = old.get("hits", 1) + f.get("hits", 1)
+                old["boards"] = sorted(set(old["boards"]) | set(f.get("boards", [])))
+    return UnitResult(u.id, u.index, u.description, u.size, list(found.values()), execs,
+                      round(elapsed, 4), len(feats), sorted(feats), errors)
+
+
 def run_campaign(req: ExploreRequest, progress: bool = True,
                  on_result: Callable[[UnitResult], None] | None = None) -> CampaignResult:
-    """Fuzz every pending variant; returns all results (resumed ones included)."""
+    """Fuzz every pending unit; returns all variants' results (resumed ones included).
+
+    ``on_result`` is called with a variant's merged result when its last unit lands."""
     _check_campaign(req)
-    units = units_for(req.base, req.depth)
-    done = {r.id: r for r in _load_state(req.out)}
-    resumed = len(done)
-    pending = [u for u in units if u.id not in done]
-    cfg = {"out": str(req.out), "runs_per_board": req.runs_per_board,
-           "time_per_variant": req.time_per_variant, "seed": req.seed, "engine": req.engine}
-    boards = [(b.name, b.platform.to_json()) for b in req.boards]
+    units = units_for(req.base, req.depth, req.also)
+    parts = parts_for(req, units)
+    done = _load_state(req.out)
+    keys = {p.key for p in parts}
+    resumed = sum(1 for k in done if k in keys)
+    pending = [p for p in parts if p.key not in done]
+    left: dict[int, int] = {}
+    for p in pending:
+        left[p.unit] = left.get(p.unit, 0) + 1
+    cfg = {"out": str(req.out.resolve()), "runs_per_board": req.runs_per_board,
+           "time_per_variant": req.time_per_variant, "seed": req.seed, "engine": req.engine,
+           "reproducible": req.reproducible, "host": socket.gethostname()}
+    ctx = {"boards": req.boards, "units": units, "cfg": cfg}
+    minimised = req.out / "minimised"
+    have_min = {t for path in CrashStore(minimised).paths() for t in _titles(path)}
     t0 = time.monotonic()
     union: set[str] = set()
     timeline: list[tuple[float, int]] = [(0.0, 0)]
-    for r in done.values():
-        union |= set(r.features)
+    for d in done.values():
+        union |= set(d["features"])
     if union:
         timeline.append((0.0, len(union)))
-    bar = _bar(len(units), resumed, progress)
+    bar = _bar(len(parts), resumed, progress)
+    by_unit = {u.index: u for u in units}
+    parts_of: dict[int, list[Part]] = {}
+    for p in parts:
+        parts_of.setdefault(p.unit, []).append(p)
 
-    def take(d: dict[str, Any]) -> None:
+    def take(part: Part, d: dict[str, Any]) -> None:
+        files = d.pop("files", {})
+        for rel, data in files.items():  # reproducers before the state line: none is lost
+            path = req.out / rel
+            if not path.exists():
+                _write_json(path, data)
+            if data["title"] not in have_min:
+                _write_json(minimised / Path(rel).name, data)
+                have_min.add(data["title"])
         _append(req.out, d)
-        r = UnitResult(**d)
-        done[r.id] = r
-        union.update(r.features)
+        done[d["part"]] = d
+        union.update(d["features"])
         timeline.append((time.monotonic() - t0, len(union)))
         if bar is not None:
             bar.update(1)
-            bar.set_postfix_str(f"{sum(len(x.found) for x in done.values())} findings", refresh=False)
-        if on_result is not None:
-            on_result(r)
+            bar.set_postfix_str(f"{sum(len(x['found']) for x in done.values())} findings", refresh=False)
+        left[part.unit] -= 1
+        if on_result is not None and left[part.unit] == 0:
+            on_result(_merged(by_unit[part.unit]))
 
+    def _merged(u: Unit) -> UnitResult:
+        return merge_parts(u, [done[p.key] for p in parts_of[u.index] if p.key in done])
+
+    kind = choose(req.executor, req.scheduler, req.jobs, len(pending))
     try:
-        if req.jobs <= 1 or len(pending) <= 1:
-            _worker_init(boards, cfg)
-            for u in pending:
-                take(run_unit(u))
-        else:
-            ctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context()
-            with ctx.Pool(req.jobs, _worker_init, (boards, cfg), maxtasksperchild=RECYCLE_EVERY) as pool:
-                for d in pool.imap_unordered(run_unit, pending, chunksize=1):
-                    take(d)
+        with executor(kind, ctx, setup_worker, jobs=req.jobs, scheduler=req.scheduler) as ex:
+            if ex.figures.dashboard and progress:
+                print(f"probefuzz: Dask dashboard at {ex.figures.dashboard}", file=sys.stderr)
+            t_run = time.monotonic()
+            for part, d in ex.run(run_part, pending):
+                take(part, d)
+            figures = ex.figures
+            figures.elapsed_s = time.monotonic() - t_run
     finally:
         if bar is not None:
             bar.close()
-    order = {u.id: u.index for u in units}
-    results = sorted((r for r in done.values() if r.id in order), key=lambda r: order[r.id])
-    return CampaignResult(req, results, time.monotonic() - t0, timeline, resumed)
+    results = [_merged(u) for u in units if any(p.key in done for p in parts_of[u.index])]
+    return CampaignResult(req, results, time.monotonic() - t0, timeline, resumed, figures)
+
+
+def _titles(path: Path) -> list[str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [data["title"]] if isinstance(data, dict) and isinstance(data.get("title"), str) else []
 
 
 def _bar(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
-
-    return tqdm(total=total, initial=initial, unit="variant", file=sys.stderr, dynamic_ncols=True,
+    return tqdm(total=total, initial=initial, unit="unit", file=sys.stderr, dynamic_ncols=True,
                 disable=None)
 
 

@@ -17,8 +17,16 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from fuzz.campaign import DEFAULT_RUNS_PER_BOARD, CampaignError, ExploreRequest, run_campaign, units_for
+from fuzz.campaign import (
+    DEFAULT_RUNS_PER_BOARD,
+    PART_RUNS,
+    CampaignError,
+    ExploreRequest,
+    run_campaign,
+    units_for,
+)
 from fuzz.cli import UsageError
+from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.corpus_arg import load_boards
 from fuzz.options import SECONDS, SEED, check_out_dir, int_in
 from fuzz.ranking import rank, ranking_json
@@ -43,7 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="in-process engine the workers run (default: native)")
     p.add_argument("--seed", type=SEED, default=0, help="campaign seed (default: 0)")
     p.add_argument("--jobs", type=int_in(1, 1024), default=len(os.sched_getaffinity(0)) or 1,
-                   help="worker processes (default: all cores)")
+                   help="worker processes of the local Dask cluster (default: all cores)")
+    add_cluster_arguments(p)
+    p.add_argument("--unit-runs", type=int_in(1, 10**9), default=PART_RUNS, metavar="N",
+                   help=f"about N scenarios per work unit (default: {PART_RUNS}); the findings do "
+                   "not depend on it")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
     p.add_argument("--top", type=int_in(1, 10**6), default=15,
                    help="rows of the terminal table (default: 15)")
@@ -60,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--time-per-variant must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.unit_runs < 1:
+        raise UsageError("--unit-runs must be at least 1")
+    check_cluster_arguments(args)
 
     args.base = resolve(args.base).id  # bad base: one-line VariantError before any work
     try:
@@ -69,16 +84,19 @@ def run(args: argparse.Namespace) -> int:
     boards = load_boards([], args.corpus)
     req = ExploreRequest(base=args.base, depth=args.depth, boards=boards, out=out,
                          runs_per_board=args.runs_per_board, time_per_variant=args.time_per_variant,
-                         jobs=args.jobs, seed=args.seed, engine=args.engine)
+                         jobs=args.jobs, seed=args.seed, engine=args.engine,
+                         scheduler=args.scheduler, executor=args.executor, part_runs=args.unit_runs)
     try:
         c = run_campaign(req, progress=not args.no_progress and not args.json)
-    except CampaignError as e:
+    except (CampaignError, ClusterError) as e:
         raise UsageError(str(e)) from None
     rows = rank(c.results, variant_sites(args.base, args.depth))
     data = ranking_json(c, rows)
     _write(out / "ranking.json", json.dumps(data, indent=1) + "\n")
-    _write(out / "report.md", markdown(c, rows))
+    _write(out / "report.md", markdown(c, rows) + ("\n## Run\n\n" + c.run.markdown() if c.run else ""))
     _write(out / "report.html", html_report(c, rows))
+    if c.run is not None:
+        _write(out / "run.json", json.dumps(c.run.to_json(), indent=1) + "\n")
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -92,8 +110,10 @@ def run(args: argparse.Namespace) -> int:
         if words:
             print("\nTop 3, from different fix families:\n" + words, end="")
         print(f"{sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s"
-              + (f" (resumed: {c.resumed} variants were already done)" if c.resumed else "")
-              + f";\nreports in {out}: report.md, report.html, ranking.json")
+              + (f" (resumed: {c.resumed} units were already done)" if c.resumed else "")
+              + (f"; {c.run.units} units on {c.run.workers} {c.run.executor} worker(s), "
+                 f"{c.run.units_per_s:.2f} units/s" if c.run and c.run.units else "")
+              + f";\nreports in {out}: report.md, report.html, ranking.json, run.json")
     return 0 if rows and not rows[0].titles else 1
 
 

@@ -15,11 +15,13 @@ from typing import Any
 
 from fuzz.campaign import variant_dirname
 from fuzz.cli import UsageError
+from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.corpus_arg import load_boards
 from fuzz.engines import ENGINES, hypothesis_engine, native
 from fuzz.engines.atheris_engine import AtherisJob
 from fuzz.engines.atheris_engine import run as run_atheris
 from fuzz.engines.session import Session
+from fuzz.fuzz_units import fuzz_parallel
 from fuzz.gen import GenContext
 from fuzz.options import SECONDS, SEED, check_out_dir, int_in
 from mutators.space import resolve
@@ -39,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         help="fuzz N executions (default: 2000)")
     p.add_argument("--seed", type=SEED, default=0, help="random seed (default: 0)")
     p.add_argument("--jobs", type=int_in(1, 1024), default=1,
-                   help="processes (atheris only; seeds S, S+1, ...)")
+                   help="processes, seeds S, S+1, ... (atheris: its own; native/hypothesis: a local "
+                   "Dask cluster)")
+    add_cluster_arguments(p, executor=False)
     p.add_argument("--crashes", default=DEFAULT_CRASHES,
                    help=f"crash store; reproducers go to CRASHES/<variant>/ (default: {DEFAULT_CRASHES})")
     p.add_argument("--corpus", default=None, metavar="DIR",
@@ -66,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--time must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.jobs > 1 and args.engine != "atheris":
-        raise UsageError("--jobs > 1 needs --engine atheris")
+    check_cluster_arguments(args)
+    if args.scheduler and args.engine == "atheris":
+        raise UsageError("--scheduler needs --engine native or hypothesis (atheris runs its own processes)")
     runs = args.runs if args.runs is not None or args.time is not None else 2000
     m = resolve(args.variant)
     variant = m.variant
@@ -106,6 +111,16 @@ def run(args: argparse.Namespace) -> int:
                 f["title"], f["kind"], f["board"], f["first_seconds"], f.get("reproducer")),
                 progress=progress)
         except RuntimeError as e:
+            raise UsageError(str(e)) from None
+    elif args.jobs > 1 or args.scheduler:
+        try:
+            found, stats, _run = fuzz_parallel(
+                variant, boards, engine=args.engine, runs=None if args.time else runs, seconds=args.time,
+                seed=args.seed, jobs=args.jobs, scheduler=args.scheduler, store=store,
+                mutate=not args.no_mutate, minimise=not args.no_minimise,
+                on_found=lambda f: show(f["title"], f["kind"], f["board"], f["first_seconds"],
+                                        f.get("reproducer")))
+        except ClusterError as e:
             raise UsageError(str(e)) from None
     else:
         ctx = GenContext(boards, mutate=not args.no_mutate)

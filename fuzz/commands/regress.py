@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from fuzz.cli import UsageError
+from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_arguments
 from fuzz.commands.fuzz import DEFAULT_CRASHES
 from fuzz.crashstore import StoreError, load_reproducer
+from fuzz.replay import Outcome, Replay, replay_all
 from harness.boot import boot_config_from_json
-from harness.findings import Finding
-from harness.run import run_scenario
 from mutators.space import resolve
 
 
@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "on a scenario count (default: every finding counts)")
     p.add_argument("--crashes", default=DEFAULT_CRASHES,
                    help=f"directory of reproducers, searched recursively (default: {DEFAULT_CRASHES})")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="replay in batches on a local Dask cluster of N processes (default: 1, here)")
+    add_cluster_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of KTAP")
 
 
@@ -55,7 +58,7 @@ def _reproducer_files(root: Path) -> list[Path]:
     return out
 
 
-def _titles(findings: list[Finding]) -> dict[str, set[str]]:
+def _titles(findings: list[Outcome]) -> dict[str, set[str]]:
     """Title -> the title and its alternative titles (a finding matches across variants by any)."""
     return {f.title: {f.title, *f.alt_titles} for f in findings}
 
@@ -72,6 +75,9 @@ def ktap_name(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    check_cluster_arguments(args)
     v = resolve(args.variant).variant
     base = resolve(args.base).variant if args.base else None
     root = Path(args.crashes)
@@ -82,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.crashes}: no reproducers")
     seen: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
+    replays: list[Replay] = []
     for f in files:
         rep = load_reproducer(f)
         key = json.dumps([rep.platform_json, rep.schedule, rep.config], sort_keys=True)
@@ -90,23 +97,29 @@ def run(args: argparse.Namespace) -> int:
             continue
         platform = rep.platform()
         try:
-            cfg = boot_config_from_json(rep.config, list(rep.schedule))
+            boot_config_from_json(rep.config, list(rep.schedule))
         except (TypeError, ValueError) as e:
             raise StoreError(f"{f}: config: {e}") from None
-        found = _titles(run_scenario(platform, v, cfg).findings)
-        row: dict[str, Any] = {"title": rep.title, "platform": platform.name, "files": [str(f)],
-                               "findings": list(found)}
+        row: dict[str, Any] = {"title": rep.title, "platform": platform.name, "files": [str(f)]}
+        seen[key] = row
+        rows.append(row)
+        replays.append(Replay(platform, rep.config, list(rep.schedule)))
+    try:
+        outcomes, _run = replay_all([v] if base is None else [v, base], replays, jobs=args.jobs,
+                                    scheduler=args.scheduler, kind=args.executor)
+    except ClusterError as e:
+        raise UsageError(str(e)) from None
+    for row, per in zip(rows, outcomes, strict=True):
+        found = _titles(per[0])
+        row["findings"] = list(found)
         if base is None:
             row["status"] = "passes" if not found else "fails"
         else:
-            on_base = _titles(run_scenario(platform, base, boot_config_from_json(
-                rep.config, list(rep.schedule))).findings)
+            on_base = _titles(per[1])
             row["base_findings"] = list(on_base)
             row["new"] = _new(found, on_base)
             row["status"] = ("regression" if row["new"] else "passes" if not found
                              else "fails on the base too")
-        seen[key] = row
-        rows.append(row)
     failing = [r for r in rows if r["status"] in ("fails", "regression")]
     if args.json:
         json.dump({"variant": v.name, "base": base.name if base else None, "scenarios": len(rows),

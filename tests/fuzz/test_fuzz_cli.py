@@ -64,7 +64,8 @@ def test_fuzz_fix_finds_nothing_on_plain_boots(tmp_path: Path) -> None:
 
 
 def test_fuzz_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
-    for args in (["--variant", "NOPE"], ["--runs", "0"], ["--engine", "native", "--jobs", "2"],
+    for args in (["--variant", "NOPE"], ["--runs", "0"],
+                 ["--engine", "atheris", "--scheduler", "127.0.0.1:8786"],
                  [str(tmp_path / "missing.json")], ["--corpus", str(tmp_path / "nodir")]):
         r = probefuzz("fuzz", "--engine", "native", "--crashes", str(tmp_path / "c"), *args) \
             if "--engine" not in args else probefuzz("fuzz", "--crashes", str(tmp_path / "c"), *args)

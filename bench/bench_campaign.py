@@ -1,0 +1,204 @@
+"""Benchmark campaigns on Dask.
+
+Two measurements:
+
+* ``corpus`` (default): the plain boot of every arm64 corpus board with IOMMUs
+  (``probefuzz corpus build --arch arm64`` of the prepared tree; 668 boards)
+  under V614, NEXT and every depth-1 variant around NEXT, as one explore
+  campaign (``--runs-per-board 1``) on a LocalCluster of ``--jobs``
+  processes or on ``--scheduler ADDRESS``.  ``--sample N`` takes N boards
+  (seeded, spread over the corpus) and ``--limit N`` the first N, since
+  the whole campaign is about 92,000 boots.  Prints wall time, units/s,
+  boots/s, per-worker load and the projected time of the whole campaign
+  on N workers (from the measured boots per busy worker-second).
+* ``--overhead K``: ``probefuzz explore`` with no arguments, K times with
+  ``--executor dask`` and K times with ``--executor fork``, alternately, in
+  one run: the LocalCluster's overhead over the fork pool.
+
+Usage::
+
+    .venv/bin/python bench/bench_campaign.py --sample 60 --jobs 2      # --limit N, --scheduler A, --json
+    .venv/bin/python bench/bench_campaign.py --overhead 2
+
+docs/benchmarks.md (section "campaigns on Dask") records the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from corpus import kernel_tree
+from corpus.build import build, default_out, load_index
+from fuzz.campaign import ExploreRequest, run_campaign, units_for
+from fuzz.gen import CorpusBoard
+from harness.board import load_board
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORKERS = (1, 2, 8, 32, 128)
+
+
+def iommu_boards(tree: Path, arch: str = "arm64") -> tuple[list[Path], float]:
+    """Platform files of the corpus boards with IOMMU providers (building the
+    corpus if needed) and the seconds the build took."""
+    out = default_out(tree)
+    t = time.monotonic()
+    build(tree, out, (arch,))
+    took = time.monotonic() - t
+    index = load_index(out)
+    files = sorted(out / b["platform"] for b in index.get("boards", {}).values()
+                   if b.get("platform") and b.get("summary", {}).get("families")
+                   and b.get("arch", arch) == arch)
+    return files, took
+
+
+def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
+    tree = args.tree or kernel_tree.prepare()
+    files, build_s = iommu_boards(tree)
+    total_boards = len(files)
+    if args.sample:
+        files = sorted(random.Random(args.seed).sample(files, min(args.sample, len(files))))
+    elif args.limit:
+        files = files[:args.limit]
+    t = time.monotonic()
+    boards = []
+    for f in files:
+        p = load_board(f)
+        boards.append(CorpusBoard(p.name, p, str(f)))
+    load_s = time.monotonic() - t
+    variants = len(units_for("NEXT", 1, ("V614",)))
+    out = Path(tempfile.mkdtemp(prefix="probefuzz-bench-campaign-"))
+    try:
+        req = ExploreRequest(base="NEXT", depth=1, boards=boards, out=out, runs_per_board=1,
+                             jobs=args.jobs, seed=0, scheduler=args.scheduler, executor=args.executor,
+                             also=("V614",))
+        t = time.monotonic()
+        c = run_campaign(req, progress=not args.json)
+        wall = time.monotonic() - t
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    assert c.run is not None
+    run = c.run.to_json()
+    boots = sum(r.executions for r in c.results)
+    # Per CPU-second of the threads that ran the units: what a dedicated core
+    # does, however loaded this machine was.
+    busy = sum(w["cpu_s"] for w in run["per_worker"].values())
+    per_worker_boots_s = boots / busy if busy else 0.0
+    full = total_boards * variants
+    res: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "tree": str(tree), "corpus_build_s": round(build_s, 1), "boards_with_iommus": total_boards,
+        "boards": len(boards), "variants": variants, "load_s": round(load_s, 2),
+        "units": run["units"], "boots": boots, "wall_s": round(wall, 1),
+        "startup_s": run["startup_s"], "units_per_s": run["units_per_s"],
+        "boots_per_s": round(boots / wall, 1) if wall else 0.0,
+        "unit_cpu_s": round(busy, 1), "boots_per_cpu_s": round(per_worker_boots_s, 1),
+        "workers": run["workers"], "executor": run["executor"], "per_worker": run["per_worker"],
+        "findings": sum(len(r.found) for r in c.results),
+        "full_campaign_boots": full,
+        "projected_full_s": {str(n): round(full / (n * per_worker_boots_s) + run["startup_s"], 0)
+                             for n in WORKERS} if per_worker_boots_s else {},
+        "load_average": os.getloadavg()[0],
+    }
+    return res
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def _become_subreaper() -> None:
+    """Descendants orphaned by their parent's exit (a worker that outlives the
+    CLI by a moment) re-parent to this process instead of init, so that
+    :func:`_reap` can wait for them and their CPU time is counted."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise SystemExit(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+
+
+def _reap() -> None:
+    """Wait for every remaining child (this process starts no others)."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for descendants so far: a process's rusage
+    includes the children it reaped, and :func:`_reap` reaps the orphans."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Wall and CPU seconds (CPU is what a loaded shared machine distorts least)."""
+    times: dict[str, list[float]] = {"dask": [], "fork": []}
+    cpu: dict[str, list[float]] = {"dask": [], "fork": []}
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    _become_subreaper()
+    for i in range(args.overhead):
+        for ex in ("dask", "fork") if i % 2 == 0 else ("fork", "dask"):
+            d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
+            try:
+                t, c = time.monotonic(), _children_cpu()
+                r = subprocess.run([sys.executable, "-m", "fuzz.cli", "explore", "--executor", ex,
+                                    "--no-progress", "--out", str(d / "out")], cwd=d, env=env,
+                                   capture_output=True, text=True, timeout=3600)
+                took = time.monotonic() - t
+                _reap()
+                used = _children_cpu() - c
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+            if r.returncode not in (0, 1):
+                raise SystemExit(f"explore --executor {ex} failed: {r.stderr.strip()[-500:]}")
+            times[ex].append(round(took, 2))
+            cpu[ex].append(round(used, 2))
+            print(f"  explore --executor {ex}: {took:.1f} s wall, {used:.1f} s CPU "
+                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    dask_s, fork_s = sum(times["dask"]), sum(times["fork"])
+    dask_c, fork_c = sum(cpu["dask"]), sum(cpu["fork"])
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "wall_s": times, "cpu_s": cpu,
+            "dask_over_fork_wall": round(dask_s / fork_s, 3) if fork_s else None,
+            "dask_over_fork_cpu": round(dask_c / fork_c, 3) if fork_c else None,
+            "load_average": os.getloadavg()[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tree", type=Path, default=None, help="kernel tree (default: prepared)")
+    ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)) or 1)
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS")
+    ap.add_argument("--executor", choices=("dask", "fork", "serial"), default="dask")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--sample", type=int, default=0, metavar="N", help="N boards drawn at random")
+    g.add_argument("--limit", type=int, default=0, metavar="N", help="the first N boards")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    ap.add_argument("--overhead", type=int, default=0, metavar="K",
+                    help="instead: explore (no arguments) K times per executor, dask and fork alternately")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    res = overhead_bench(args) if args.overhead else corpus_bench(args)
+    if args.json:
+        print(json.dumps(res, indent=1))
+    else:
+        for k, v in res.items():
+            print(f"{k:>22}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""Campaigns on Dask: a LocalCluster of 2 processes, a real `dask scheduler` with
+2 `dask worker`s on 127.0.0.1 (one killed mid-campaign), and no worker left
+behind when the client is SIGKILLed."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from distributed import Client
+
+from fuzz.campaign import ExploreRequest, parts_for, run_campaign, units_for
+from fuzz.cluster import RunFigures, choose, die_with_parent
+from fuzz.crashstore import CrashStore
+from fuzz.engines import native
+from fuzz.engines.session import Session
+from fuzz.fuzz_units import fuzz_units
+from fuzz.ranking import rank
+from fuzz.replay import Outcome, Replay, replay_all
+from harness.boot import boot_config_from_json
+from harness.run import run_scenario
+from harness.variant import NEXT, V614
+from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, ctx, probefuzz
+from tests.fuzz.test_explore import small_corpus
+
+SUN = "sun50i-h6-orangepi-3"
+VIRT = "qemu-virt-smmuv3"  # PCI functions behind a DT host bridge (issue 16)
+
+
+def _ranking(results: list) -> list[tuple[str, dict[str, int], list[str]]]:
+    return [(r.id, r.counts, r.titles) for r in rank(results)]
+
+
+def test_units_cut_the_campaign_without_changing_it(tmp_path: Path) -> None:
+    """Two LocalCluster processes running the campaign cut into 6 units find what
+    one process running it as 1 unit finds (the QEMU virt board's PCI functions
+    travel with the board to the workers)."""
+    boards = [board(RK), board(VIRT)]
+    whole = ExploreRequest(base="NEXT", depth=0, boards=boards, out=tmp_path / "serial",
+                           runs_per_board=3, jobs=1)
+    cut = ExploreRequest(base="NEXT", depth=0, boards=boards, out=tmp_path / "dask",
+                         runs_per_board=3, jobs=2, part_runs=1)
+    assert len(parts_for(whole, units_for("NEXT", 0))) == 1
+    assert len(parts_for(cut, units_for("NEXT", 0))) == 6
+    a = run_campaign(whole, progress=False)
+    b = run_campaign(cut, progress=False)
+    assert a.run is not None and a.run.executor == "serial"
+    assert b.run is not None and b.run.executor == "dask" and b.run.workers == 2
+    assert b.run.units == 6 and sum(w.units for w in b.run.per_worker.values()) == 6
+    assert sum(w.cpu_s for w in b.run.per_worker.values()) > 0
+    assert _ranking(a.results) == _ranking(b.results)
+    assert SEED_TITLE in _ranking(b.results)[0][2]
+    assert [r.executions for r in a.results] == [r.executions for r in b.results] == [6]
+    # the client wrote the units' reproducers, and state.jsonl has one line per unit
+    row = b.results[0]
+    reps = [f["reproducer"] for f in row.found]
+    assert reps and all((tmp_path / "dask" / r).is_file() for r in reps)
+    assert len((tmp_path / "dask" / "state.jsonl").read_text().splitlines()) == 6
+    assert (tmp_path / "dask" / "minimised").is_dir()
+
+
+def test_executor_choice() -> None:
+    assert choose(None, None, 1, 100) == "serial"
+    assert choose(None, None, 2, 100) == "dask"
+    assert choose(None, None, 2, 1) == "serial"
+    assert choose("fork", None, 2, 100) == "fork"
+    assert choose(None, "tcp://127.0.0.1:8786", 1, 1) == "dask"
+    f = RunFigures("dask", elapsed_s=2.0)
+    f.account("w1", 1.0, 0.5)
+    f.account("w1", 0.5, 0.25)
+    assert f.to_json()["per_worker"] == {"w1": {"units": 2, "busy_s": 1.5, "cpu_s": 0.75, "load": 0.75}}
+    assert f.units_per_s == 1.0
+
+
+def test_bad_scheduler_is_one_line_exit_2(tmp_path: Path) -> None:
+    for addr in ("not an address", "tcp://127.0.0.1:1"):
+        r = probefuzz("explore", "--depth", "0", "--scheduler", addr, "--out", str(tmp_path / "o"),
+                      "--no-progress", timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "--scheduler" in r.stderr
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_local_workers_die_with_a_sigkilled_client(tmp_path: Path) -> None:
+    corpus = small_corpus(tmp_path, RK, SUN)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.Popen([sys.executable, "-m", "fuzz.cli", "explore", "--corpus", str(corpus),
+                          "--runs-per-board", "3", "--jobs", "2", "--out", str(out), "--no-progress"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and p.poll() is None:
+            if (out / "state.jsonl").exists() and len(_children(p.pid)) >= 2:
+                break
+            time.sleep(0.05)
+        workers = _children(p.pid)
+        assert p.poll() is None and len(workers) >= 2, "the campaign must be running on its workers"
+    finally:
+        p.kill()
+        p.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "a worker outlived the SIGKILLed client"
+
+
+# -- a real scheduler and workers on loopback -------------------------------------------------
+
+
+def _spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    """A `dask` CLI process in its own group, killed by the kernel if this test
+    process dies (PDEATHSIG), so no scheduler or worker outlives the suite."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(log, "wb") as err:
+        return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=subprocess.DEVNULL,
+                                stderr=err, env=env, start_new_session=True, cwd=log.parent,
+                                preexec_fn=functools.partial(die_with_parent, os.getpid()))
+
+
+def _stop(p: subprocess.Popen[bytes]) -> None:
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """`dask scheduler` and 2 `dask worker`s on 127.0.0.1; all killed afterwards."""
+    d = tmp_path / "dask"
+    d.mkdir()
+    sched_file = d / "scheduler.json"
+    procs = [_spawn("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                    "--scheduler-file", str(sched_file), log=d / "scheduler.log")]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not sched_file.exists():
+            assert procs[0].poll() is None, (d / "scheduler.log").read_text()
+            time.sleep(0.1)
+        addr = json.loads(sched_file.read_text())["address"]
+        # no nanny: the worker is the process we start (and kill), not a grandchild
+        workers = [_spawn("worker", addr, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+                          "--no-nanny", "--name", f"w{i}", log=d / f"worker{i}.log") for i in range(2)]
+        procs += workers
+        with Client(addr, timeout=60) as c:
+            c.wait_for_workers(2, timeout=120)
+        yield addr, workers
+    finally:
+        for p in reversed(procs):
+            _stop(p)
+
+
+def _explore(corpus: Path, out: Path, *extra: str) -> list[str]:
+    return ["explore", "--corpus", str(corpus), "--out", str(out), "--no-progress", *extra]
+
+
+@pytest.mark.parametrize("depth", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_scheduler_with_a_worker_killed_mid_campaign(
+        tmp_path: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]], depth: int) -> None:
+    addr, workers = dask_cluster
+    corpus = small_corpus(tmp_path, RK, SUN)
+    # depth 0: NEXT alone, 24 scenarios cut into 12 units; depth 1: 137 variants, 4 scenarios each
+    extra = ["--depth", "0", "--runs-per-board", "12"] if depth == 0 else ["--runs-per-board", "2"]
+    ref = tmp_path / "ref"
+    r = probefuzz(*_explore(corpus, ref, *extra, "--jobs", "1"))
+    assert r.returncode in (0, 1), r.stderr
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "fuzz.cli", *_explore(corpus, out, *extra, "--scheduler", addr)]
+    if depth == 0:
+        cmd += ["--unit-runs", "2"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    state = out / "state.jsonl"
+    total = 12 if depth == 0 else 137
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and p.poll() is None:
+        if state.exists() and len(state.read_text().splitlines()) >= 1:
+            break
+        time.sleep(0.02)
+    at_kill = len(state.read_text().splitlines()) if state.exists() else 0
+    _stop(workers[0])
+    assert at_kill < total, "the kill must land mid-campaign"
+    stdout, stderr = p.communicate(timeout=600)
+    assert p.returncode in (0, 1), stderr
+    run = json.loads((out / "run.json").read_text())
+    assert run["units"] == total and run["scheduler"] == addr
+    ranked = json.loads((out / "ranking.json").read_text())["variants"]
+    expect = json.loads((ref / "ranking.json").read_text())["variants"]
+    assert [(x["id"], x["rank"], x["counts"], x["titles"]) for x in ranked] == \
+        [(x["id"], x["rank"], x["counts"], x["titles"]) for x in expect]
+    assert len(state.read_text().splitlines()) == total
+
+
+def test_regress_batches_on_a_local_cluster_agree_with_one_process(tmp_path: Path) -> None:
+    for v in (NEXT, V614):
+        s = Session(v, "native", tmp_path / "crashes" / v.name)
+        native.fuzz_loop(s, ctx(RK, SUN), runs=40, seconds=None, seed=3)
+    one = probefuzz("regress", "--variant", "NEXT", "--crashes", str(tmp_path / "crashes"), "--json")
+    many = probefuzz("regress", "--variant", "NEXT", "--crashes", str(tmp_path / "crashes"), "--json",
+                     "--jobs", "2")
+    assert one.returncode == 1 and many.returncode == 1, many.stderr
+    a, b = json.loads(one.stdout), json.loads(many.stdout)
+    assert a["scenarios"] >= 2 and a == b
+    # the same through the API: 2 processes, one batch per scenario here, with
+    # issue 16's scenario inputs in the shipped configs (fw_devlink=on, a
+    # hot-plugged PCI function found by a rescan)
+    reps = [r for sub in ("NEXT", "V614") for r in CrashStore(tmp_path / "crashes" / sub)]
+    replays = [Replay(r.platform(), r.config, list(r.schedule)) for r in reps]
+    fidelity = {"fw_devlink": "on", "pci": ["hotplug:00:05.0=pci8086,10d3"], "events": [["rescan", ""]]}
+    replays += [Replay(board(RK).platform, {"fw_devlink": "on"}, []),
+                Replay(board(VIRT).platform, fidelity, [])]
+    serial, f1 = replay_all([NEXT, V614], replays, jobs=1)
+    dask, f2 = replay_all([NEXT, V614], replays, jobs=2)
+    assert f1.executor == "serial" and f2.executor == "dask" and f2.units == len(replays)
+    assert serial == dask and any(o.title == SEED_TITLE for x in dask for o in x[0])
+    assert not any(o.title == SEED_TITLE for x in dask for o in x[1])
+    for rp, per in zip(replays[-2:], dask[-2:], strict=True):
+        direct = run_scenario(rp.platform, NEXT, boot_config_from_json(rp.config, []))
+        assert per[0] == [Outcome(f.title, list(f.alt_titles)) for f in direct.findings]
+    assert [o.title for o in dask[-2][0]] == [SEED_TITLE]
+
+
+def test_fuzz_native_in_seed_range_units_on_a_local_cluster(tmp_path: Path) -> None:
+    units = fuzz_units(30, None, 5, 2)
+    assert [u.seed for u in units] == list(range(5, 13)) and sum(u.runs or 0 for u in units) == 30
+    assert [u.seconds for u in fuzz_units(None, 2.0, 0, 3)] == [2.0] * 3
+    args = ["fuzz", "--engine", "native", "--runs", "24", "--crashes", str(tmp_path / "c"), RK, "--json"]
+    r = probefuzz(*args, "--jobs", "2")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["engine"]["executions"] == 24 and out["engine"]["units"] == 8
+    assert out["engine"]["run"]["executor"] == "dask" and out["engine"]["run"]["workers"] == 2
+    seed = next(f for f in out["found"] if f["title"] == SEED_TITLE)
+    rep = probefuzz("repro", "--json", seed["reproducer"])
+    assert rep.returncode == 1 and json.loads(rep.stdout)["findings"][0]["title"] == SEED_TITLE
+    # reproducible: a rerun with the same cut finds the same titles
+    again = json.loads(probefuzz(*args, "--jobs", "2", "--crashes", str(tmp_path / "d")).stdout)
+    assert sorted(f["title"] for f in again["found"]) == sorted(f["title"] for f in out["found"])
