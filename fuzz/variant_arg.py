@@ -5,10 +5,48 @@ saved variant JSON file."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+from corpus.kernel_tree import default_tree_path, find_kernel_root
 from harness.variant import PRESETS, Variant, VariantError, variant_from_json
+from mutators.facts import FactsError, read_profile, tree_variant, warnings_for
 from mutators.space import resolve
+
+
+def tree_for(tree: Path | None, platform: str | None) -> Path | None:
+    """The tree whose facts drive the model: ``--tree``, else the kernel tree a
+    ``.dts`` sits in when that is not the cached reference tree (whose facts the
+    presets already are), else None."""
+    if tree is not None:
+        return tree
+    if platform and platform.endswith(".dts"):
+        root = find_kernel_root(platform)
+        if root is not None and root.resolve() != default_tree_path().resolve():
+            return root
+    return None
+
+
+def resolve_variant_on(arg: str, tree: Path | None) -> Variant:
+    """:func:`resolve_variant`, with the presets read from ``tree``'s profile:
+    ``TREE`` is the tree as it is, ``NEXT``/``V614`` the preset's core sites over
+    the tree's drivers.  Unmodelled shapes are warned about on stderr."""
+    if tree is None and arg != "TREE":
+        return resolve_variant(arg)
+    t = tree if tree is not None else default_tree_path()
+    if not t.is_dir():
+        raise VariantError(f"--tree {t}: no such directory")
+    try:
+        prof = read_profile(t)
+    except FactsError as e:
+        raise VariantError(str(e)) from None
+    for w in warnings_for(prof):
+        print(w, file=sys.stderr)
+    if arg == "TREE":
+        return tree_variant(prof)
+    if arg in PRESETS:
+        return tree_variant(prof, arg)
+    raise VariantError(f"--tree {t}: --variant must be TREE, V614 or NEXT with a tree")
 
 
 def resolve_variant(arg: str) -> Variant:
