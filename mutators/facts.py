@@ -241,13 +241,13 @@ def _kconfig(tree: Path, file: str) -> tuple[str, str, str]:
     typ = ""
     for kc in (tree / d / "Kconfig", tree / "drivers/iommu/Kconfig"):
         if kc.is_file():
-            m = re.search(rf"^config {sym[7:]}\s*\n\s*(bool|tristate)", kc.read_text(), flags=re.M)
-            if m:
-                typ = m.group(1)
+            km = re.search(rf"^config {sym[7:]}\s*\n\s*(bool|tristate)", kc.read_text(), flags=re.M)
+            if km:
+                typ = km.group(1)
                 break
     dc = tree / "arch/arm64/configs/defconfig"
-    m = re.search(rf"^{sym}=(\w)", dc.read_text(), flags=re.M) if dc.is_file() else None
-    return sym, typ, m.group(1) if m else ""
+    dm = re.search(rf"^{sym}=(\w)", dc.read_text(), flags=re.M) if dc.is_file() else None
+    return sym, typ, dm.group(1) if dm else ""
 
 
 def _ops_callbacks(text: str) -> list[str]:
