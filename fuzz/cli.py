@@ -69,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     modules = {}
-    for verb, (modname, help_) in VERBS.items():
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Import only the verb being run (importing every verb costs seconds: plots,
+    # engines); `probefuzz --help` and unknown verbs still see them all.
+    chosen = {argv[0]: VERBS[argv[0]]} if argv and argv[0] in VERBS else VERBS
+    for verb, (modname, help_) in chosen.items():
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
