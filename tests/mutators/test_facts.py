@@ -91,3 +91,13 @@ def test_publication_order_follows_tree(worktree: Path, cache: Path, site: str, 
     crashed = before if moved == BEFORE else after
     clean = after if moved == BEFORE else before
     assert crashed and not clean, (before, after)
+
+
+def test_agreement_from_profile(next_files: Path, cache: Path) -> None:
+    """The agreement check through a tree profile: NEXT applied by spatch, the
+    profile of the result is NEXT at every site that has C in NEXT."""
+    prof = read_profile(next_files)
+    assert tree_variant(prof).as_dict() == {
+        n: (NEXT.value(n) if prof.sites[n].applicable else tree_variant(prof).value(n))
+        for n in prof.sites}
+    assert not [u for u in prof.unmodelled if not u.what.startswith("driver file missing")]
