@@ -151,3 +151,16 @@ def test_each_family_finding_follows_publication_order(full_dts_worktree: Path, 
                        check=True, capture_output=True, timeout=60)
     after, before = (first, second) if tree_order == AFTER else (second, first)
     assert after - before, (site, sorted(before), sorted(after))
+
+
+def test_core_guard_change_follows_tree(worktree: Path, cache: Path) -> None:
+    """A core guard changed in the tree (NEXT's replay condition written into
+    6.12's of_iommu_configure()): the profile and the TREE variant follow."""
+    site = "of_iommu_configure.replay"
+    assert read_profile(worktree).sites[site].value == {"guard": ["!err", "dev->bus"]}
+    p = plan(V614.with_values("core", "", **{site: NEXT.value(site)}))
+    p.files = [f for f in p.files if site in f.sites]
+    apply_plan(worktree, p)
+    prof = read_profile(worktree)
+    assert prof.sites[site].value == {"guard": ["!err", "dev->bus", "!dev_iommu_present"]}
+    assert tree_variant(prof).value(site) == NEXT.value(site)
