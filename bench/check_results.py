@@ -16,7 +16,7 @@ afterwards), the same runs and compares everything a run reports:
 
 Usage::
 
-    .venv/bin/python bench/check_results.py --against bbf1820 [--random 40] [--jobs 2]
+    .venv/bin/python bench/check_results.py --against 2994710 [--random 40] [--jobs 2]
 
 Prints one line per difference (variant, board, what differs) and exits 1
 when there is any, 0 when every run is identical.  ``--dump FILE`` (used on
@@ -135,8 +135,9 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--against", default="bbf1820", metavar="REV",
-                    help="git revision to compare with (default: bbf1820, before the speed work)")
+    ap.add_argument("--against", default="2994710", metavar="REV",
+                    help="git revision to compare with (default: 2994710, the last deliberate change "
+                         "of results; tests/quality/test_results_unchanged.py)")
     ap.add_argument("--random", type=int, default=40, metavar="N",
                     help="generated scenarios per board and variant (default: 40)")
     ap.add_argument("--jobs", type=int, default=2, help="processes per side (default: 2)")

@@ -6,7 +6,9 @@ board per IOMMU family that has boards in Linux 6.12 (``virtio`` and
 it; rk3568-odroid-m1 is the board of the reported regression.  Every file
 carries its provenance (tree version, source path, DTB hash).
 
-Regenerate with ``probefuzz corpus bundle --tree DIR``.
+Regenerate with ``probefuzz corpus bundle --tree DIR``.  One board does not
+come from the tree: QEMU's ``virt`` machine with an SMMUv3 and PCI functions
+(:mod:`corpus.qemu_virt`, regenerated with ``python -m corpus.qemu_virt``).
 """
 
 from __future__ import annotations
@@ -38,9 +40,14 @@ BUNDLED: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# boards built by other means than the tree (their provenance says how)
+BUNDLED_OTHER: tuple[str, ...] = ("qemu-virt-smmuv3",)  # corpus/qemu_virt.py
+
+
 def bundled_names() -> list[str]:
-    """Names of the bundled boards (file stems), in :data:`BUNDLED` order."""
-    return [Path(rel).stem for _, _, rel in BUNDLED]
+    """Names of the bundled boards (file stems), in :data:`BUNDLED` order,
+    then :data:`BUNDLED_OTHER`."""
+    return [Path(rel).stem for _, _, rel in BUNDLED] + list(BUNDLED_OTHER)
 
 
 def bundled_path(name: str) -> Path:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.bus.pci_spec import parse_pci_spec
+
 FORMAT = "probefuzz-platform"
 VERSION = 1
 
@@ -133,7 +135,9 @@ class ExtraDevice:
     acpi: dict[str, Any] | None = None
     driver_managed_dma: bool = False
     # PCI only (all optional): PCI segment (domain), DMA alias requester IDs
-    # (quirks), multi-function device, ACS enabled on the function.
+    # (quirks), multi-function device, ACS capability (SV/RR/CR/UF) on the
+    # function -- the kernel enables it only if ACS was requested before the
+    # function is added (drivers/pci/pci.c:1104).
     segment: int = 0
     dma_aliases: tuple[int, ...] = ()
     multifunction: bool = False
@@ -199,6 +203,9 @@ class Board:
     extra_devices: list[ExtraDevice] = field(default_factory=list)
     acpi_iommus: list[AcpiIommu] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # PCI functions behind DT host bridges that the DT does not name, as the
+    # bus scan finds them: "[hotplug:][DDDD:]BB:DD.F[=ID]" (harness.bus.pci_host)
+    pci: tuple[str, ...] = ()
 
     def node_map(self) -> dict[str, Node]:
         return {n.path: n for n in self.nodes}
@@ -265,6 +272,8 @@ class Board:
             ]
         if self.acpi_iommus:
             out["acpi_iommus"] = [_acpi_iommu_json(a) for a in self.acpi_iommus]
+        if self.pci:
+            out["pci"] = list(self.pci)
         return out
 
     @classmethod
@@ -394,6 +403,12 @@ class _Loader:
         ]
         prov = d.get("provenance", {})
         self._obj(prov, "provenance")
+        pci = tuple(self._str(s, f"pci[{i}]") for i, s in enumerate(self._list(d.get("pci", []), "pci")))
+        for i, s in enumerate(pci):
+            try:
+                parse_pci_spec(s)
+            except ValueError as e:
+                raise self.fail(f"pci[{i}]", str(e)) from None
         return Board(
             name=name,
             model=self._str(d.get("model", ""), "model"),
@@ -402,6 +417,7 @@ class _Loader:
             extra_devices=extra,
             acpi_iommus=acpi,
             provenance=prov,
+            pci=pci,
         )
 
     def node(self, v: object, w: str) -> Node:

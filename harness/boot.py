@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 import harness.oracles  # noqa: F401
 from harness import variant
 from harness.acpi.viot import acpi_viot_init
-from harness.base import dd
+from harness.base import dd, initcall
 from harness.base.bus import driver_register
 from harness.base.core import device_add, device_del
 from harness.base.dd import device_release_driver
+from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_OFF, FW_DEVLINK_ON, DevlinkState
 from harness.base.platform import (
     __platform_driver_register,
     platform_bus_type,
@@ -50,7 +51,14 @@ from harness.bus import virtio
 from harness.bus.amba import amba_bustype, amba_driver
 from harness.bus.cdx import cdx_bus_type, cdx_device, cdx_driver
 from harness.bus.fsl_mc import fsl_mc_bus_type, fsl_mc_device, fsl_mc_driver
-from harness.bus.pci import pci_bus_type, pci_dev, pci_driver
+from harness.bus.pci import pci_bus_type, pci_dev, pci_device_add, pci_driver, pci_request_acs
+from harness.bus.pci_host import (
+    is_pci_host_bridge,
+    parse_pci_spec,
+    pci_host_bridge_driver,
+    pci_rescan_bus,
+    root_bus_functions,
+)
 from harness.device import PROBE_PREFER_ASYNCHRONOUS, bus_type
 from harness.iommu import iommu
 from harness.iommu.drivers import IommuDriverSpec, all_drivers
@@ -68,9 +76,9 @@ host1x_context_device_bus_type = bus_type("host1x-context")
 IOMMU_BUSES = (platform_bus_type, pci_bus_type, amba_bustype, fsl_mc_bus_type,
                host1x_context_device_bus_type, cdx_bus_type)
 
-#: initcall levels an IOMMU driver can register at, in boot order
-#: (rootfs_initcall: x86 ``pci_iommu_init`` -> ``intel_iommu_init``/``amd_iommu_init``)
-INITCALL_LEVELS = ("core", "postcore", "arch", "arch_sync", "subsys", "fs", "rootfs", "device")
+#: initcall levels in boot order (harness.base.initcall; rootfs_initcall: x86
+#: ``pci_iommu_init`` -> ``intel_iommu_init``/``amd_iommu_init``)
+INITCALL_LEVELS = initcall.INITCALL_LEVELS
 
 BUILTIN = "builtin"
 MODULE = "module"
@@ -85,6 +93,9 @@ class DriverConfig:
     async_probe: bool = False
     probe_ret: int = 0  # what drv->probe() returns (0, -EPROBE_DEFER, -ENOMEM, ...)
     driver_managed_dma: bool = False
+    # initcall level a built-in driver registers at (harness.base.initcall);
+    # None: the tree's level for its IDs (device level for most drivers)
+    initcall: str | None = None
 
 
 @dataclass
@@ -106,14 +117,25 @@ class BootConfig:
     # (link order differs between configs); the others follow in DT order.
     driver_order: tuple[str, ...] = ()
     # What userspace does once init is done, in order: (op, target) with op
-    # one of EVENT_OPS and target a DT node path or an extra device's name.
+    # one of EVENT_OPS and target a DT node path or an extra device's name
+    # (RESCAN: any target; every host bridge's root bus is scanned again).
     events: tuple[tuple[str, str], ...] = ()
+    # fw_devlink= on the command line: on (the kernel's default on DT),
+    # permissive, off (harness.base.devlink).  The model's default stays off
+    # until the race scenarios are re-based: with "on" a client cannot bind
+    # before its IOMMU's probe() returned, which closes the windows the
+    # concurrency tests and the seeded bugs exercise (issue 16, point 2).
+    fw_devlink: str = FW_DEVLINK_OFF
+    # PCI functions behind the DT host bridges besides the platform's
+    # (``[hotplug:][DDDD:]BB:DD.F[=ID]``, harness.bus.pci_host; ``--pci``)
+    pci: tuple[str, ...] = ()
 
 
 UNBIND = "unbind"  # echo DEV > /sys/bus/*/drivers/*/unbind
 BIND = "bind"  # echo DEV > /sys/bus/*/drivers_probe
 REMOVE = "remove"  # the device goes away (hot-unplug, overlay removal)
-EVENT_OPS = (UNBIND, BIND, REMOVE)
+RESCAN = "rescan"  # echo 1 > /sys/bus/pci/rescan (hot-plugged functions appear)
+EVENT_OPS = (UNBIND, BIND, REMOVE, RESCAN)
 
 
 def client_probe_factory(cfg: DriverConfig) -> Callable[[Any], int]:
@@ -209,6 +231,7 @@ class Boot:
         self.iommu_driver_objs: list[Any] = []
         self.bus_driver_objs: list[Any] = []
         self.transport_drivers: list[Any] = []
+        self.pci_host: pci_host_bridge_driver | None = None
 
     # -- set-up ---------------------------------------------------------------
 
@@ -232,6 +255,7 @@ class Boot:
         # one client driver per distinct first compatible, in DT order
         # (or driver_order first)
         seen: set[str] = set()
+        self._pci_host_driver(seen, iommu_compat)
         for n in self.platform.nodes:
             if not n.compatible or n.iommu_cells is not None:
                 continue
@@ -241,7 +265,8 @@ class Boot:
             if c0 in seen or c0 in iommu_compat:
                 continue
             seen.add(c0)
-            self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible))
+            self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible,
+                                                           ids=n.compatible))
         for e in self.platform.extra_devices:
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
             # drivers of other buses are other drivers (a DT node below a PCI
@@ -250,16 +275,41 @@ class Boot:
             if key in seen or c0 in iommu_compat or virtio.virtio_pci_id(c0) is not None:
                 continue
             seen.add(key)
-            self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma))
+            self.client_drivers.append(self._client_driver(c0, False, e.bus, e.driver_managed_dma,
+                                                           e.compatible))
         if self.cfg.driver_order:
             first = {c: i for i, c in enumerate(self.cfg.driver_order)}
             self.client_drivers.sort(key=lambda d: first.get(_driver_name(d), len(first)))
 
+    def _pci_host_driver(self, seen: set[str], iommu_compat: set[str]) -> None:
+        """The DT host bridges' driver, and a PCI driver per ID of the functions
+        their scan finds (harness.bus.pci_host); host bridge IDs go in ``seen``."""
+        hosts = [np for np in self.tree.by_path.values() if is_pci_host_bridge(np) and np.desc.available()]
+        if not hosts:
+            return
+        try:
+            declared = [parse_pci_spec(s) for s in (*self.platform.pci, *self.cfg.pci)]
+        except ValueError:
+            declared = []  # validated where the input is read (platform loader, CLI)
+        compat = tuple(dict.fromkeys(c for np in hosts for c in np.desc.compatible[:1]))
+        self.pci_host = pci_host_bridge_driver(compat, declared)
+        seen.update(compat)
+        for np in hosts:
+            for f in root_bus_functions(np, 0, [dataclasses.replace(d, domain=0) for d in declared]):
+                key = f"pci\0{f.compatible}"
+                if not f.compatible or key in seen or f.compatible in iommu_compat \
+                        or virtio.virtio_pci_id(f.compatible) is not None:
+                    continue
+                seen.add(key)
+                self.client_drivers.append(self._client_driver(f.compatible, False, "pci",
+                                                               ids=(f.compatible,)))
+
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
-                       managed: bool = False) -> Any:
+                       managed: bool = False, ids: tuple[str, ...] = ()) -> Any:
         cfg = self.cfg.drivers.get(compat, DriverConfig())
         if self.cfg.async_probe_all:
-            cfg = DriverConfig(cfg.presence, True, cfg.probe_ret, cfg.driver_managed_dma)
+            cfg = DriverConfig(cfg.presence, True, cfg.probe_ret, cfg.driver_managed_dma,
+                               cfg.initcall)
         probe = client_probe_factory(cfg)
         ptype = PROBE_PREFER_ASYNCHRONOUS if cfg.async_probe else 0
         dmd = cfg.driver_managed_dma or managed
@@ -274,6 +324,7 @@ class Boot:
         else:
             drv = platform_driver(compat, probe, (compat,), dmd, probe_type=ptype)
         drv.presence = cfg.presence
+        drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids)
         return drv
 
     def _add_extra_devices(self) -> None:
@@ -285,7 +336,7 @@ class Boot:
                 d: Any = pci_dev(e.name, e.rid or 0, parent_np, e.segment)
                 d.dma_alias_mask = list(e.dma_aliases)
                 d.multifunction = e.multifunction
-                d.acs = e.acs
+                d.acs_cap = e.acs  # the capability; pci_device_add() decides the controls
             elif e.bus == "fsl-mc":
                 d = fsl_mc_device(e.name, e.rid or 0, parent_np)
             elif e.bus == "cdx":
@@ -303,7 +354,10 @@ class Boot:
             if e.bus == "platform" and e.compatible:
                 d.dev.of_node = None
                 d.acpi_compatible = e.compatible
-            device_add(dev)
+            if e.bus == "pci":
+                pci_device_add(d)
+            else:
+                device_add(dev)
 
     # -- the boot ----------------------------------------------------------------
 
@@ -336,6 +390,10 @@ class Boot:
     def run_events(self) -> None:
         """The scenario's post-boot events, in order; unknown targets are skipped."""
         for op, target in self.cfg.events:
+            if op == RESCAN:
+                if self.pci_host is not None:
+                    pci_rescan_bus(self.pci_host)
+                continue
             dev = self._find_device(target)
             if dev is None:
                 continue
@@ -359,6 +417,11 @@ class Boot:
         # is arch_initcall_sync, iommu_subsys_init subsys_initcall
         for level in INITCALL_LEVELS:
             if level == "arch_sync":
+                # ACPI IOMMU tables ask for ACS before the PCI scan (dmar.c:946,
+                # amd/init.c:3285, iort.c:1899, viot.c:265); DT asks only in
+                # of_iommu_configure(), after the scan (of_iommu.c:146)
+                if self.platform.acpi_iommus:
+                    pci_request_acs()
                 do_one_initcall(of_platform_default_populate_init, self.tree)
                 self._add_extra_devices()
                 # the end of acpi_init(), after the bus scan (drivers/acpi/bus.c)
@@ -366,11 +429,19 @@ class Boot:
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":
+                # drivers/pci/ links first (drivers/Makefile L23): the host
+                # bridges scan their root buses before any IOMMU registers
+                if self.pci_host is not None:
+                    do_one_initcall(module_driver_init, self.pci_host.platform_driver, _register_any)
                 # drivers/bus/ links before drivers/iommu/ (drivers/Makefile L11, L65)
                 for bdrv in self.bus_driver_objs:
                     do_one_initcall(module_driver_init, bdrv, _register_any)
                 for tdrv in self.transport_drivers:
                     do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
+            elif level == "late":
+                # drivers/base links first: deferred_probe_initcall (dd.c) runs
+                # before any other late_initcall
+                do_one_initcall(dd.deferred_probe_initcall)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
                 if spec.initcall != level or _is_module(drv):
                     continue
@@ -380,10 +451,12 @@ class Boot:
                     do_one_initcall(module_driver_init, drv, _register_any)
                 if spec.init is not None:
                     do_one_initcall(spec.init)
-        for drv in self.client_drivers:
-            if drv.presence == BUILTIN:
-                do_one_initcall(module_driver_init, drv, _register_any)
-        do_one_initcall(dd.deferred_probe_initcall)
+            # built-in client drivers at their own level (clock, pinctrl, DMA,
+            # regulator drivers often before device level: some bind before an
+            # IOMMU registers); within a level after the IOMMU drivers
+            for drv in self.client_drivers:
+                if drv.presence == BUILTIN and drv.initcall == level:
+                    do_one_initcall(module_driver_init, drv, _register_any)
 
     def run(self) -> Kernel:
         k = self.kernel
@@ -399,6 +472,9 @@ class Boot:
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
         s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
+        # only "on" ever holds a probe: no link state to build otherwise
+        if self.cfg.fw_devlink == FW_DEVLINK_ON:
+            k.globals["fw_devlink"] = DevlinkState(FW_DEVLINK_ON, self.platform.nodes, list(IOMMU_BUSES))
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}
@@ -438,9 +514,11 @@ def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) 
         drivers = {c: DriverConfig(**dc) for c, dc in kw.pop("drivers", {}).items()}
     except (TypeError, AttributeError) as e:
         raise ValueError(f"drivers: {e}") from None
-    for name in ("fail_alloc", "driver_async_probe", "driver_order"):
+    for name in ("fail_alloc", "driver_async_probe", "driver_order", "pci"):
         if name in kw:
             kw[name] = tuple(str(x) for x in kw[name])
+    if "fw_devlink" in kw and kw["fw_devlink"] not in FW_DEVLINK_MODES:
+        raise ValueError(f"fw_devlink: one of {', '.join(FW_DEVLINK_MODES)}")
     if "events" in kw:
         kw["events"] = tuple((str(op), str(t)) for op, t in kw["events"])
         if any(op not in EVENT_OPS for op, _ in kw["events"]):

@@ -3,6 +3,13 @@
 Titles follow syzkaller's conventions so that findings deduplicate across
 boards and runs: the title names the first frame of the call trace that is not
 a generic helper (allocators, locking primitives, WARN machinery).
+
+``LINT`` is the kind of a check the C does not make (duplicate IDs in an
+fwspec, which ``iommu_fwspec_add_ids()`` appends without a word,
+drivers/iommu/iommu.c): information about the input, never a kernel WARN.
+The kernel keeps lints apart from findings (``Kernel.lints``,
+``Result.lints``), so they cannot rank a variant, fail regress or make a
+run exit 1.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ DEADLOCK = "deadlock"
 GROUP = "group"
 ISOLATION = "isolation"
 DEFER = "defer"
+LINT = "lint"
 
+# The kinds of findings; LINT is not one of them (see the module docstring).
 KINDS = (OOPS, DEADLOCK, GROUP, ISOLATION, WARNING, DEFER)
 
 # Frames a title never names: the place is where a caller misused them (the

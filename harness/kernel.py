@@ -230,6 +230,7 @@ class Kernel:
         # scheduler's run queue, so a decision does not scan every thread
         self.runqueue: list[Kthread] = []
         self.findings: list[Finding] = []
+        self.lints: list[Finding] = []  # checks the C does not make (fnd.LINT)
         self._finding_keys: dict[tuple[str, str | None], Finding] = {}
         self.log: list[str] = []
         self.panicked = False
@@ -558,7 +559,7 @@ class Kernel:
         if old is not None:
             return old
         self._finding_keys[key] = f
-        self.findings.append(f)
+        (self.lints if f.kind == fnd.LINT else self.findings).append(f)
         return f
 
     def printk(self, line: str) -> None:

@@ -60,9 +60,12 @@ def render_result(r: Result, platform_model: str = "") -> str:
         out.extend(render_finding(f, platform_model))
         if f.kind == fnd.OOPS and r.panicked and f.thread.endswith("/1"):
             out.append("Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b")
+    for f in r.lints:  # info lines, after the findings: the C prints nothing here
+        out.extend(render_finding(f, platform_model))
     s = r.stats
+    lints = f", {len(r.lints)} lint(s)" if r.lints else ""
     out.append(
-        f"probefuzz: {r.platform} under {r.variant}: {len(r.findings)} finding(s); "
+        f"probefuzz: {r.platform} under {r.variant}: {len(r.findings)} finding(s){lints}; "
         f"{s['registered_instances']}/{s['iommu_instances']} IOMMU instances registered, "
         f"{s['grouped_clients']}/{s['clients']} clients grouped, {s['groups']} groups, "
         f"{s['bound_drivers']}/{s['devices']} devices bound, {s['deferred']} deferred")

@@ -13,6 +13,7 @@ from typing import Any
 from harness import oracles
 from harness.board import Board
 from harness.boot import Boot, BootConfig
+from harness.bus.pci import pci_bus_type
 from harness.device import device_is_bound
 from harness.findings import Finding
 from harness.iommu import fw_refs
@@ -35,6 +36,8 @@ class Result:
     schedule: list[int] | None = None
     widths: list[int] | None = None
     where: list[str] | None = None  # the scheduling point of each decision
+    # checks the C does not make (fnd.LINT): reported, never a finding
+    lints: list[Finding] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class Result:
             "platform": self.platform,
             "findings": [f.to_json() for f in self.findings],
             "stats": dict(self.stats),
+            "lints": [f.to_json() for f in self.lints],
         }
 
 
@@ -63,9 +67,21 @@ def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
         stats = _stats(boot, devices)
         return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
                       k.decisions, k.record, k.record_widths if record else None,
-                      k.record_where if record else None)
+                      k.record_where if record else None, lints=list(k.lints))
     finally:
         set_kernel(None)
+
+
+def _pci_mapped(dev: Any, inst_paths: set[str]) -> bool:
+    """A PCI function whose requester ID its host bridge's "iommu-map" sends
+    to one of the instances (of_map_id() with "iommu-map-mask")."""
+    host = getattr(dev.container, "host_np", None) if dev.bus is pci_bus_type else None
+    if host is None:
+        return False
+    mask = host.desc.iommu_map_mask
+    rid = dev.container.rid & mask if mask is not None else dev.container.rid
+    return any(e.iommu in inst_paths and e.rid_base <= rid < e.rid_base + e.length
+               for e in host.desc.iommu_map)
 
 
 def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
@@ -80,6 +96,8 @@ def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
     for dev in devices:
         np = dev.of_node
         if np is not None and any(r.iommu in inst_paths for r in np.desc.iommus):
+            clients.append(dev)
+        elif _pci_mapped(dev, inst_paths):
             clients.append(dev)
         elif fw_refs.referenced_instances(dev):
             # firmware tables (DMAR, IVRS, VIOT) give it to a registered unit

@@ -34,10 +34,13 @@ def publish_order(shape: PublishOrder) -> ChoiceShape:
     ``goto`` can name the label: ``"if (E) goto remove_sysfs;"``).
     ``checked=False`` is for drivers that ignore the result: the call is a
     bare ``register(...);`` statement (virtio-iommu).
+    ``enclosing`` (see the dataclass): the *before* alternative puts ``stmt``
+    in front of the whole ``if (enclosing)`` the call sits in.
     The readback regexes look at the order of the two in the function's text.
     """
     function, stmt, comment = shape.function, shape.stmt, shape.comment
     register, check, checked = shape.register, shape.check, shape.checked
+    enclosing = shape.enclosing
     ctx = "+{ctx:publish}\n" if comment else ""
     flat = re.escape(" ".join(stmt.split()))
     reg = re.escape(register) + r"\("
@@ -54,13 +57,21 @@ def publish_order(shape: PublishOrder) -> ChoiceShape:
                    f" {function}(...)\n {{\n ...\n{_lines(stmt, '-')}\n ...\n {checked_call}\n"
                    f"{ctx}{_lines(stmt, '+')}\n ...\n }}\n"),
         regex=reg + ".*" + flat)
+    if enclosing is None:
+        before_transform = (f"@{{p}}_to depends on {{notdone}} exists@\n{metas}@@\n"
+                            f" {function}(...)\n {{\n ...\n"
+                            f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {call}\n ...\n"
+                            f"{_lines(stmt, '-')}\n ...\n }}\n")
+    else:
+        before_transform = (f"@{{p}}_to depends on {{notdone}} exists@\nstatement S;\n@@\n"
+                            f" {function}(...)\n {{\n ...\n"
+                            f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n"
+                            f" if ({enclosing}) S\n ...\n"
+                            f"{_lines(stmt, '-')}\n ...\n }}\n")
     before = Alternative(
         detect=(f"@exists@\nexpression list es;\n@@\n {function}(...)\n {{\n ...\n"
                 f"{_lines(stmt, ' ')}\n ...\n {found}\n ...\n }}"),
-        transform=(f"@{{p}}_to depends on {{notdone}} exists@\n{metas}@@\n"
-                   f" {function}(...)\n {{\n ...\n"
-                   f"{ctx}{_lines(stmt, '+')}\n+PROBEFUZZ_BLANK();\n {call}\n ...\n"
-                   f"{_lines(stmt, '-')}\n ...\n }}\n"),
+        transform=before_transform,
         regex=flat + ".*" + reg)
     if AFTER in shape.transforms:
         after = replace(after, transform=shape.transforms[AFTER])

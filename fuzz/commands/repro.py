@@ -7,6 +7,7 @@ input."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 from corpus.dt import load_platform_file
 from fuzz.crashstore import StoreError, load_reproducer
 from fuzz.variant_arg import resolve_variant, resolve_variant_on, tree_for
+from harness.base.devlink import FW_DEVLINK_MODES
 from harness.boot import BootConfig, boot_config_from_json
+from harness.bus.pci_spec import parse_pci_spec
 from harness.klog import render_result
 from harness.run import run_scenario
 from harness.variant import variant_from_json
@@ -30,8 +33,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "on its drivers, TREE runs it as it is (default: the .dts's tree, "
                    "else the cached reference tree's presets)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--pci", action="append", default=[], type=_pci_arg, metavar="[DDDD:]BB:DD.F[=ID]",
+                   help="a PCI function the host bridge's bus scan finds besides the DT's "
+                   "(repeatable; prefix hotplug: for one that appears at a rescan event)")
+    p.add_argument("--fw-devlink", choices=FW_DEVLINK_MODES, default=None,
+                   help="fw_devlink= (on: a supplier not bound yet holds its consumers' probe)")
     p.add_argument("platform", help=".dts inside a kernel tree, .dtb, platform .json, "
                    "or a stored reproducer .json")
+
+
+def _pci_arg(s: str) -> str:
+    try:
+        parse_pci_spec(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return s
 
 
 def _is_reproducer(path: str) -> bool:
@@ -59,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         v = resolve_variant_on(args.variant or "NEXT", tree_for(args.tree, args.platform))
         platform = load_platform_file(args.platform)
         cfg = BootConfig()
+    if args.pci:
+        cfg = dataclasses.replace(cfg, pci=(*cfg.pci, *args.pci))
+    if args.fw_devlink is not None:
+        cfg = dataclasses.replace(cfg, fw_devlink=args.fw_devlink)
     r = run_scenario(platform, v, cfg)
     if args.json:
         json.dump(r.to_json(), sys.stdout, indent=1)

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness import trace, variant
 from harness.base import bus as base_bus
-from harness.base import devres
+from harness.base import devlink, devres
 from harness.device import (
     PROBE_FORCE_SYNCHRONOUS,
     PROBE_PREFER_ASYNCHRONOUS,
@@ -235,6 +235,8 @@ def deferred_probe_initcall() -> int:
     # Sort as many dependencies as possible before exiting initcalls
     flush_work(s.work)
     s.initcalls_done = True
+    if not s.config_modules:
+        devlink.fw_devlink_drivers_done()
     # Trigger deferred probe again, this time we won't defer anything
     # that is optional
     driver_deferred_probe_trigger()
@@ -246,6 +248,7 @@ def deferred_probe_initcall() -> int:
 def deferred_probe_timeout_work_func() -> None:
     """The timeout expired (``driver_deferred_probe_timeout`` seconds later)."""
     s = state()
+    devlink.fw_devlink_drivers_done()
     s.driver_deferred_probe_timeout = 0
     driver_deferred_probe_trigger()
     flush_work(s.work)
@@ -310,6 +313,9 @@ def call_driver_probe(dev: device, drv: device_driver) -> int:
 def really_probe(dev: device, drv: device_driver) -> int:
     s = state()
     if s.__dict__.get("defer_all_probes"):
+        return -EPROBE_DEFER
+    # fw_devlink: a supplier not bound yet holds the probe (dd.c:679)
+    if devlink.state() is not None and devlink.device_links_check_suppliers(dev) == -EPROBE_DEFER:
         return -EPROBE_DEFER
     if dev.devres_head:
         kernel().printk(f"{dev.init_name}: Resources present before probing")

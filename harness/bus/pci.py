@@ -23,9 +23,12 @@ class pci_dev:  # noqa: N801
 
     ``segment`` is ``pci_domain_nr(pdev->bus)``; ``dma_alias_mask`` holds the
     requester IDs of its DMA aliases (quirks, ``pci_add_dma_alias``);
-    ``multifunction`` and ``acs`` (ACS P2P controls enabled) feed
-    ``pci_acs_enabled``.  Every function is a PCIe endpoint on a root bus:
-    bridges and switches are not modelled.
+    ``multifunction`` and ``acs`` (ACS P2P controls enabled, the ACS control
+    register) feed ``pci_acs_enabled``.  ``acs_cap``: the function has an ACS
+    capability with the controls ``pci_std_enable_acs`` turns on; whether they
+    are on is decided by ``pci_acs_init`` at ``pci_device_add`` time.  Every
+    function is a PCIe endpoint on a root bus: bridges and switches are not
+    modelled.
     """
 
     def __init__(self, name: str, rid: int, host_np: Any, segment: int = 0) -> None:
@@ -36,6 +39,7 @@ class pci_dev:  # noqa: N801
         self.segment = segment
         self.dma_alias_mask: list[int] = []
         self.multifunction = False
+        self.acs_cap = False
         self.acs = False
         # cleared by drivers that own the function (amd iommu_init_pci)
         self.match_driver = True
@@ -95,7 +99,35 @@ def to_pci_dev(dev: device) -> pci_dev:
 
 @kfunc
 def pci_request_acs() -> None:
+    """drivers/pci/pci.c:965: only sets ``pci_acs_enable``; functions added
+    from now on get their ACS controls enabled (:func:`pci_enable_acs`),
+    functions already added keep theirs."""
     kernel().globals["pci_acs_enable"] = True
+
+
+@kfunc
+def pci_enable_acs(pdev: pci_dev) -> None:
+    """drivers/pci/pci.c:1097: with ``pci_acs_enable`` set (L1104), the
+    standard controls (SV, RR, CR, UF: ``pci_std_enable_acs``) of a function
+    that has the capability (L1109-1110) are written on."""
+    if kernel().globals.get("pci_acs_enable") and pdev.acs_cap:
+        pdev.acs = True
+
+
+@kfunc
+def pci_acs_init(pdev: pci_dev) -> None:
+    """drivers/pci/pci.c:3771 (from ``pci_init_capabilities``)."""
+    pci_enable_acs(pdev)
+
+
+@kfunc
+def pci_device_add(pdev: pci_dev) -> int:
+    """drivers/pci/probe.c ``pci_device_add``: ``pci_init_capabilities``
+    (ACS among them) before ``device_add``, whose notifier may group it."""
+    from harness.base.core import device_add
+
+    pci_acs_init(pdev)
+    return device_add(pdev.dev)
 
 
 @kfunc
@@ -169,7 +201,9 @@ def pci_devs_are_dma_aliases(dev1: pci_dev, dev2: pci_dev) -> bool:
 def pci_acs_enabled(pdev: pci_dev) -> bool:
     """drivers/pci/pci.c ``pci_acs_enabled(pdev, REQ_ACS_FLAGS)`` for a PCIe
     endpoint: single-function endpoints are isolated by definition; a
-    function of a multi-function device only if its ACS controls are on."""
+    function of a multi-function device only if its ACS controls are on --
+    the control register, which :func:`pci_enable_acs` wrote (or not) when
+    the function was added, not the capability."""
     if not pdev.multifunction:
         return True
     return pdev.acs

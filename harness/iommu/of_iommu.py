@@ -120,7 +120,7 @@ def of_iommu_configure(dev: device, master_np: device_node | None, id_: int | No
         err = of_iommu_configure_device(master_np, dev, id_)
 
     if variant.choice("of_iommu_configure.cleanup") == "exact":
-        # 3/4: free exactly what this call allocated
+        # free exactly what this call allocated (of_iommu.c:154-157)
         if err and dev_iommu_present:
             iommu_fwspec_free(dev)
         elif err and dev.iommu is not None:

@@ -182,6 +182,10 @@ class PublishOrder(Shape):
     ``transforms`` replaces the generated transform rules of some alternatives
     (SmPL, as in :class:`Alternative`) where the code around the call differs
     from the plain ``E = register(...); if (E) S``; detection and readback stay.
+    ``enclosing`` is the condition of an ``if`` the registration call sits in
+    when the C publishes ``stmt`` for every instance, outside that ``if``: the
+    *before* alternative then puts ``stmt`` in front of the whole ``if``, so it
+    still runs for instances that do not register (ipmmu-vmsa's root IPMMU-MM).
     """
 
     function: str
@@ -191,6 +195,7 @@ class PublishOrder(Shape):
     check: str = "if (E) S"
     checked: bool = True
     transforms: Mapping[str, str] = field(default_factory=dict)
+    enclosing: str | None = None
 
     def known_comments(self) -> tuple[str, ...]:
         return (self.comment,) if self.comment else ()

@@ -89,6 +89,9 @@ def test_cache_key_depends_on_content_not_order() -> None:
 def test_every_bundled_board_loads(name: str) -> None:
     p = bundled.load_bundled(name)
     assert p.name == name
+    if name in bundled.BUNDLED_OTHER:
+        assert p.provenance["command"].startswith("qemu-system-aarch64 ")
+        return
     assert p.provenance["source"].startswith("arch/") and p.provenance["source"].endswith(".dts")
     assert p.provenance["tree_version"].startswith("6.12")
     assert len(p.provenance["sha256"]) == 64
@@ -101,7 +104,8 @@ def test_bundled_files_are_exactly_the_list() -> None:
 
 def test_bundled_boards_cover_every_family_with_boards() -> None:
     covered = set()
-    for (family, _, _), name in zip(bundled.BUNDLED, bundled.bundled_names(), strict=True):
+    for (family, _, _), name in zip(bundled.BUNDLED, bundled.bundled_names()[:len(bundled.BUNDLED)],
+                                    strict=True):
         fams = board_summary(bundled.load_bundled(name))["families"]
         assert fams[family]["enabled_instances"] > 0 and fams[family]["enabled_clients"] > 0
         covered.add(family)

@@ -76,8 +76,10 @@ def test_fuzz_atheris_few_hundred_executions_find_a_known_title(tmp_path: Path) 
     """The atheris engine through the CLI on a small board: a WARNING the board's default
     boot does not show (the fuzzed platform and probe order do), with a reproducer that
     replays."""
+    # (seed 2: since the boot follows the real initcall levels, seed 1's 200
+    # inputs no longer reach the WARNING; seeds 2 and 4 do)
     r = probefuzz("fuzz", "--variant", "NEXT", "--engine", "atheris", "--runs", "200", "--seed",
-                  "1", "--crashes", str(tmp_path / "c"), "--json", "apq8016-sbc")
+                  "2", "--crashes", str(tmp_path / "c"), "--json", "apq8016-sbc")
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
     assert out["engine"]["name"] == "atheris" and out["engine"]["executions"] == 200

@@ -22,7 +22,7 @@ def test_repro_json_next_and_v614(kernel_tree: Path) -> None:
     r = probefuzz("repro", "--variant", "NEXT", "--json", str(kernel_tree / BOARD))
     assert r.returncode == 1, r.stderr
     out = json.loads(r.stdout)
-    assert set(out) == {"variant", "platform", "findings", "stats"}
+    assert set(out) == {"variant", "platform", "findings", "stats", "lints"}
     assert out["variant"] == "NEXT" and out["platform"] == "rk3568-odroid-m1"
     f = out["findings"][0]
     assert {"kind", "title", "function", "device", "trace"} <= set(f)
@@ -32,6 +32,19 @@ def test_repro_json_next_and_v614(kernel_tree: Path) -> None:
     r = probefuzz("repro", "--variant", "V614", str(kernel_tree / BOARD))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 finding(s)" in r.stdout
+
+
+@pytest.mark.kernel_tree
+def test_repro_lint_alone_exits_0(kernel_tree: Path) -> None:
+    """sc7280 lists the crypto engine's SMMU specifier twice; the C appends the
+    duplicate silently, so the lint is printed but the run has no finding."""
+    r = probefuzz("repro", "--variant", "V614", "--json",
+                  str(kernel_tree / "arch/arm64/boot/dts/qcom/sc7280-idp.dts"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert out["findings"] == []
+    [lint] = out["lints"]
+    assert lint["kind"] == "lint" and lint["device"] == "1dfa000.crypto"
 
 
 @pytest.mark.kernel_tree
@@ -94,3 +107,15 @@ def test_repro_replays_a_stored_reproducer(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "probefuzz-reproducer", "version": 99}')
     _bad(["repro", str(bad)], "bad.json")
+
+
+def test_repro_pci_declares_functions_behind_the_host_bridge() -> None:
+    board = str(Path(__file__).parents[2] / "corpus/boards/fvp-base-revc.json")
+    r = probefuzz("repro", "--variant", "V614", "--json", "--pci", "01:00.0=pci1af4,1041", board)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)["stats"]
+    # 00:00.0 (no driver, V614: no fwspec) and the declared endpoint (grouped)
+    assert (st["clients"], st["grouped_clients"]) == (2, 1)
+    bad = probefuzz("repro", "--pci", "01:00.9", board)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "PCI function '01:00.9'" in bad.stderr

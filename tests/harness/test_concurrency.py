@@ -14,6 +14,7 @@ see :func:`test_v614_rockchip_async_probe_reaches_the_null_dma_dev`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import pytest
 from fuzz.crashstore import make_reproducer
 from harness import findings as fnd
 from harness import variant
+from harness.base.initcall import driver_initcall_level
 from harness.board import Board, load_board
 from harness.boot import Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
 from harness.findings import Finding
@@ -41,6 +43,7 @@ from harness.schedules import (
     shortest_prefix,
 )
 from harness.variant import NEXT, V614, Variant
+from tests.harness.test_oracles import in_order
 
 BOARD = Path(__file__).resolve().parents[2] / "corpus" / "boards" / "rk3568-odroid-m1.json"
 
@@ -64,6 +67,15 @@ W1 = "iommu: driver probe before default domain in really_probe"
 @pytest.fixture(scope="module")
 def board() -> Board:
     return load_board(BOARD)
+
+
+@pytest.fixture(scope="module")
+def board_no_pcie(board: Board) -> Board:
+    """The board with its PCIe host bridge disabled: no root bus scan on init
+    (the registration walks are then the first dma_configure callers)."""
+    nodes = [dataclasses.replace(n, status="disabled") if n.props.get("device_type") == "pci" else n
+             for n in board.nodes]
+    return dataclasses.replace(board, nodes=nodes)
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +141,8 @@ def test_iommu_driver_as_a_module_registers_from_modprobe(board: Board) -> None:
         set_kernel(None)
         r = run_scenario(board, v, cfg)
         assert r.stats["grouped_clients"] == r.stats["clients"] == 3
-        assert r.stats["bound_drivers"] == r.stats["devices"]
+        # all but the PCIe root bus's 00:00.0 (no ID, no driver)
+        assert r.stats["bound_drivers"] == r.stats["devices"] - 1
     late = [f for _, r in explore_pct(board, NEXT_RK, cfg, range(5), 0.02, 0.3) for f in r.findings
             if f.title == "WARNING in __iommu_probe_device"]
     assert late and all(f.invariant == 5 for f in late)
@@ -252,6 +265,19 @@ def test_v614_rockchip_async_probe_reaches_the_null_dma_dev(board: Board) -> Non
                 if oops in titles(r)]
 
 
+def test_root_bus_scan_deadlocks_init_under_the_lock_holding_variant(board: Board) -> None:
+    """The PCIe host bridge probes at device level and adds 00:00.0 after
+    iommu_subsys_init registered the bus notifier: under the lock-holding
+    variant the notifier's iommu_probe_device() re-enters the lock in the
+    function's own dma_configure, on init, before any IOMMU registered."""
+    r = run_scenario(board, HOLD)
+    [f] = [f for f in r.findings if f.title == "possible deadlock in of_iommu_configure"]
+    assert f.thread == "swapper/0/1" and f.device is not None and f.device.endswith(":00:00.0")
+    assert in_order(f.trace, ["pci_dma_configure", "iommu_bus_notifier", "device_add", "pci_device_add",
+                              "pci_scan_root_bus", "pci_host_common_probe"])
+    assert r.stats["registered_instances"] == 0
+
+
 # -- done-when 2: a constructed deadlock, with both stacks --------------------------------------
 
 
@@ -259,7 +285,8 @@ HOLD = NEXT_RK.with_values("NEXT+rk-fix+hold", "iommu_probe_device_lock held acr
                            **{"iommu_init_device.dma_configure_lock": "hold"})
 
 
-def test_lock_held_across_dma_configure_deadlocks_with_both_stacks(board: Board) -> None:
+def test_lock_held_across_dma_configure_deadlocks_with_both_stacks(board_no_pcie: Board) -> None:
+    board = board_no_pcie
     r = run_scenario(board, HOLD)
     [f] = [f for f in r.findings if f.title == "possible deadlock in of_iommu_configure"]
     assert f.kind == fnd.DEADLOCK and f.invariant == 2 and f.thread == "swapper/0/1"
@@ -270,14 +297,19 @@ def test_lock_held_across_dma_configure_deadlocks_with_both_stacks(board: Board)
     # ... and where the same thread took the lock first
     held = f.threads["swapper/0/1 acquired iommu_probe_device_lock at"]
     assert held[:3] == ["probe_iommu_group", "bus_for_each_dev", "iommu_device_register"]
-    assert r.stats["bound_drivers"] == 0  # init never comes back
+    # init never comes back: only the drivers of earlier initcall levels
+    # (pinctrl, regulators, ...) bound before rk_iommu's device level
+    early = [n for n in board.nodes
+             if n.compatible and driver_initcall_level(n.compatible) != "device"]
+    assert early and r.stats["bound_drivers"] <= len(early)
+    assert r.stats["grouped_clients"] == 0
 
 
-def test_concurrent_deadlock_carries_every_blocked_threads_stack(board: Board) -> None:
+def test_concurrent_deadlock_carries_every_blocked_threads_stack(board_no_pcie: Board) -> None:
     """The IOMMUs register on async workers: the first one deadlocks on itself inside
     its walk, the others (and the deferred-probe work) sleep behind it on the lock,
     and init hangs in flush_work()."""
-    boot = Boot(board, HOLD, IOMMU_ASYNC)
+    boot = Boot(board_no_pcie, HOLD, IOMMU_ASYNC)
     k = boot.run()
     [f] = [f for f in k.findings if f.title == "possible deadlock in of_iommu_configure"]
     owner = f.thread
@@ -296,11 +328,11 @@ def test_concurrent_deadlock_carries_every_blocked_threads_stack(board: Board) -
     assert owner in hung[0].threads  # whoever could have completed the work, where it sleeps
 
 
-def test_a_module_load_that_never_finishes_does_not_hang_init(board: Board) -> None:
+def test_a_module_load_that_never_finishes_does_not_hang_init(board_no_pcie: Board) -> None:
     """rk_iommu as a module under the lock-holding variant: modprobe deadlocks on itself
     inside its walk.  Init still gets past waiting for the module loads (the
     deferred-probe timeout fires when nothing else can run)."""
-    boot = Boot(board, HOLD, BootConfig(iommu_drivers={"rk_iommu": "module"}))
+    boot = Boot(board_no_pcie, HOLD, BootConfig(iommu_drivers={"rk_iommu": "module"}))
     k = boot.run()
     [f] = [f for f in k.findings if f.title == "possible deadlock in of_iommu_configure"]
     assert f.thread.startswith("modprobe/rk_iommu") and "do_init_module" in f.trace

@@ -572,11 +572,13 @@ def test_inv10_negative_exact_cleanup() -> None:
         assert of_invariant(run(rk_board(), v), 10) == []
 
 
-def test_inv10_v614_predates_3_4_and_trips_the_check() -> None:
-    """V614's iommu_fwspec_free() leaves the dev_iommu that the failed parse allocated.
-    The spec states 10 for NEXT (3/4); the oracle is not variant-gated, so V614 reports
-    it on the same board -- a baseline finding, not a regression."""
-    [f] = _dev_iommu_left(run(mixed_board(), V614))
+def test_inv10_v614_frees_exactly_what_it_allocated() -> None:
+    """The 6.12 C (drivers/iommu/of_iommu.c:154-157) already has the dev_iommu_present
+    form, so V614 keeps dev->iommu as it found it; the bare iommu_fwspec_free() is a
+    mutation of V614 and trips the check there too."""
+    assert _dev_iommu_left(run(mixed_board(), V614)) == []
+    v = V614.with_values("v614-fwspec-free", "", **{"of_iommu_configure.cleanup": "fwspec_free"})
+    [f] = _dev_iommu_left(run(mixed_board(), v))
     assert f.device == "2.vop"
 
 

@@ -16,6 +16,7 @@ from harness import findings as fnd
 from harness.base import dd
 from harness.board import Board, IommuRef, Node
 from harness.iommu import iommu as iommu_core
+from harness.klog import render_result
 from harness.variant import NEXT, V614, Variant
 from tests.harness.test_oracles import FIX, SMMU, _soc, chain_board, of_invariant, rk_board, run
 
@@ -99,18 +100,24 @@ def test_inv14_negative_claims_balanced(v: Variant, probe_ret: int) -> None:
 # -- 17: duplicate IDs -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
-def test_inv17_positive_same_specifier_twice(v: Variant) -> None:
+def test_inv17_positive_same_specifier_twice_is_a_lint(v: Variant) -> None:
+    """The C appends the duplicate silently: a lint, never a finding or a WARN line."""
     r = run(smmu_board(((7,), (7,))), v)
-    [f] = of_invariant(r, 17)
-    assert f.kind == fnd.WARNING and "0x7" in f.message
+    assert r.findings == [] and of_invariant(r, 17) == []
+    [f] = [f for f in r.lints if f.invariant == 17]
+    assert f.kind == fnd.LINT and fnd.LINT not in fnd.KINDS and "0x7" in f.message
     assert f.title.startswith("iommu: duplicate IDs in fwspec in ")
     assert f.device == "6.dma"
+    log = render_result(r)
+    assert "probefuzz: lint: iommu: duplicate IDs" in log and "WARNING" not in log
+    assert "0 finding(s), 1 lint(s)" in log
+    assert r.to_json()["findings"] == [] and len(r.to_json()["lints"]) == 1
 
 
 @pytest.mark.parametrize("v", [V614, NEXT], ids=lambda v: v.name)
 def test_inv17_negative_distinct_ids(v: Variant) -> None:
     r: Any = run(smmu_board(((7,), (8,))), v)
-    assert of_invariant(r, 17) == []
+    assert of_invariant(r, 17) == [] and r.lints == []
 
 
 # -- 7, the series' goal: a group even without a driver ------------------------------------

@@ -74,7 +74,9 @@ def test_v614_boots_with_every_rockchip_client_grouped(platforms: dict[str, Boar
     assert st["clients"] > 0 and st["grouped_clients"] == st["clients"]
     # one group per instance (generic_single_device_group)
     assert st["groups"] == len(rk)
-    assert st["deferred"] == 0 and st["bound_drivers"] == st["devices"]
+    # every device but the PCIe root bus's 00:00.0, which the scan finds and
+    # no driver in the model matches (it has no ID: the DT does not name it)
+    assert st["deferred"] == 0 and st["bound_drivers"] == st["devices"] - 1
 
 
 def test_forms_agree(platforms: dict[str, Board]) -> None:

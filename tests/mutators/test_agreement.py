@@ -65,3 +65,17 @@ def test_depth1_sample_reads_back(mutant: Mutant, next_files: Path, tmp_path: Pa
 def test_every_depth1_variant_reads_back(mutant: Mutant, next_files: Path,
                                          tmp_path: Path) -> None:
     check_agreement(next_files, tmp_path, mutant.variant, {mutant.mutations[-1].site})
+
+
+def test_ipmmu_publish_before_register_keeps_the_root_publishing(next_files: Path,
+                                                                  tmp_path: Path) -> None:
+    """ipmmu-vmsa.c:1108 sets the drvdata for every instance; moving it before
+    iommu_device_register() must not move it into the leaves-only block (L1089)."""
+    v = NEXT.with_values("ipmmu-before", "", **{"ipmmu_probe.drvdata": "before_register"})
+    check_agreement(next_files, tmp_path, v, {"ipmmu_probe.drvdata"})
+    text = (tmp_path / "w" / "drivers/iommu/ipmmu-vmsa.c").read_text()
+    body = text[text.index("static int ipmmu_probe("):text.index("static void ipmmu_remove(")]
+    set_at = body.index("platform_set_drvdata(pdev, mmu);")
+    block = body.index("if (!mmu->features->has_cache_leaf_nodes || !ipmmu_is_root(mmu))")
+    assert body.count("platform_set_drvdata(pdev, mmu);") == 1
+    assert set_at < block < body.index("iommu_device_register(")

@@ -210,6 +210,10 @@ def test_cli_best_variant_from_ranking_and_boards(tmp_path: Path,
         raise pipeline.ProposeError("stop here")
 
     monkeypatch.setattr(pipeline, "propose", fake)
+    # the verb imports propose() by name at its module top: patch that binding too
+    # (another test in this worker may have imported the verb already)
+    import fuzz.commands.propose as propose_verb
+    monkeypatch.setattr(propose_verb, "propose", fake)
     p = tmp_path / "ranking.json"
     p.write_text(json.dumps(RANKING))
     assert main(["propose", "--variant", "best", "--evidence", str(p), "--tree", "/nonexistent",

@@ -296,6 +296,11 @@ def ipmmu_probe(pdev: platform_device) -> int:
     # ipmmu_device_reset, reserved context
 
     order = variant.choice("ipmmu_probe.drvdata")
+    if order == "before_register":
+        # ahead of the whole block below, as the rule moves it: every
+        # instance, the root included, publishes (the C's L1108 is
+        # unconditional; ipmmu_find_root() reads the root's drvdata)
+        platform_set_drvdata(pdev, mmu)
     # Register the IPMMU to the IOMMU subsystem in the following cases:
     # - R-Car Gen2 IPMMU (all devices registered)
     # - R-Car Gen3 IPMMU (leaf devices only - skip root IPMMU-MM device)
@@ -303,10 +308,6 @@ def ipmmu_probe(pdev: platform_device) -> int:
         ret = iommu_device_sysfs_add(mmu.iommu, dev)
         if ret:
             return ret
-        if order == "before_register":
-            # the rule puts the statement right before the call, inside
-            # this block: a root IPMMU-MM then never sets its drvdata
-            platform_set_drvdata(pdev, mmu)
         ret = iommu_device_register(mmu.iommu, ipmmu_ops, dev)
         if ret:
             return ret

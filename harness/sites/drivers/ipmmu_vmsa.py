@@ -18,6 +18,10 @@ SITES = [
         doc="where ipmmu_probe() sets the drvdata ipmmu_of_xlate() stores as priv "
             "(L1108, after register L1097)",
         v614=AFTER, next=AFTER, alternatives=(AFTER, BEFORE),
+        # before: ahead of the whole "register leaves only" if (L1089), so the
+        # root IPMMU-MM still publishes its drvdata, as every instance does at
+        # L1108 (ipmmu_find_root() reads it for the leaves)
         c=PublishOrder("ipmmu_probe", "platform_set_drvdata(pdev, mmu);",
-                        _ARM_MAPPING_COMMENT)),
+                       _ARM_MAPPING_COMMENT,
+                       enclosing="!mmu->features->has_cache_leaf_nodes || !ipmmu_is_root(mmu)")),
 ]

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from harness.board import Board, Node
-from harness.bus.pci import of_pci_find_child_device, pci_bus_type, pci_dev, pci_device_group
+from harness.bus.pci import (
+    of_pci_find_child_device,
+    pci_acs_init,
+    pci_bus_type,
+    pci_dev,
+    pci_device_group,
+    pci_request_acs,
+)
 from harness.kernel import Kernel, set_kernel
 from harness.of.node import DeviceTree
 
@@ -84,3 +91,34 @@ def test_of_pci_find_child_device_by_devfn_on_the_root_bus() -> None:
     assert of_pci_find_child_device(host, 0x10) is None
     assert of_pci_find_child_device(host, 0x108) is None  # bus 1: not the root bus
     assert of_pci_find_child_device(None, 0x08) is None
+
+
+# -- ACS: pci_request_acs() sets a flag pci_enable_acs() reads at pci_device_add ----------------
+
+def test_acs_requested_before_the_function_is_added_isolates_it() -> None:
+    pci_request_acs()
+    f0, f1 = fn(0x00F8, mf=True), fn(0x00F9, mf=True)
+    for f in (f0, f1):
+        f.acs_cap = True
+        pci_acs_init(f)  # pci_init_capabilities() in pci_device_add()
+    g0, g1 = probe(f0, f1)
+    assert f0.acs and f1.acs and g0 is not g1
+
+
+def test_acs_requested_after_the_function_is_added_does_not() -> None:
+    f0, f1 = fn(0x00F8, mf=True), fn(0x00F9, mf=True)
+    for f in (f0, f1):
+        f.acs_cap = True
+        pci_acs_init(f)
+    pci_request_acs()  # of_iommu_configure() at bind: too late for these two
+    g0, g1 = probe(f0, f1)
+    assert not f0.acs and g0 is g1
+
+
+def test_acs_request_without_the_capability_changes_nothing() -> None:
+    pci_request_acs()
+    f0, f1 = fn(0x00F8, mf=True), fn(0x00F9, mf=True)
+    for f in (f0, f1):
+        pci_acs_init(f)
+    g0, g1 = probe(f0, f1)
+    assert not f0.acs and g0 is g1

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.board import AcpiIommu, Board, BoardError, ExtraDevice, ScopeEntry
-from harness.boot import ABSENT, BootConfig
+from harness.boot import ABSENT, BootConfig, DriverConfig
 from harness.errno import ENODEV
 from harness.iommu.drivers import all_drivers
 from harness.iommu.drivers.intel_iommu import intel_iommu_ops
@@ -37,8 +37,8 @@ def test_spec_is_an_init_at_rootfs_not_a_platform_driver() -> None:
 def test_v614_owned_devices_grouped_before_their_drivers_probe(boot_recorded: Callable[..., Run],
                                                                vtd: Board) -> None:
     r = boot_recorded(vtd, V614, intel_iommu_ops)
-    assert r.findings == []
-    for name in OWNED_PCI + ["INT3432:00"]:
+    assert {f.device for f in r.findings} == {"INT3432:00"}  # bound first: the next test
+    for name in OWNED_PCI:
         at = r.at_probe[name]
         assert at.group is not None and at.default_domain and at.owner_cnt >= 1, name
         assert r.bound(name)
@@ -47,6 +47,32 @@ def test_v614_owned_devices_grouped_before_their_drivers_probe(boot_recorded: Ca
         assert r.dev(name).iommu is None
         # probe_device ran (NULL-fwnode lookup) and said -ENODEV, quietly
         assert r.results(name) and set(r.results(name)) == {-ENODEV}, name
+
+
+def test_v614_i2c_designware_binds_before_the_iommu_registers(
+        boot_recorded: Callable[..., Run], vtd: Board) -> None:
+    """The real initcall order: i2c-designware-platdrv registers at subsys_initcall
+    (drivers/i2c/busses/i2c-designware-platdrv.c:393), intel_iommu_init runs at
+    rootfs_initcall (pci_iommu_init): INT3432:00 is bound without a group, then
+    the unit's registration walk groups it and switches its DMA ops under the
+    bound driver (iommu.c:583 iommu_setup_dma_ops), with no DMA-API owner
+    count (really_probe's iommu_device_use_default_domain found no group)."""
+    r = boot_recorded(vtd, V614, intel_iommu_ops)
+    at = r.at_probe["INT3432:00"]
+    assert at.group is None and r.bound("INT3432:00")
+    assert r.group("INT3432:00") is not None and r.group("INT3432:00").owner_cnt == 0
+    assert {(f.invariant, f.title) for f in r.findings} == {
+        (6, "iommu: DMA ops changed under a bound driver in iommu_setup_dma_ops"),
+        (6, "iommu: bound device without default domain")}
+
+
+def test_device_level_i2c_driver_binds_after_the_iommu(
+        boot_recorded: Callable[..., Run], vtd: Board) -> None:
+    # negative control: the same driver at device level (a scenario input) is
+    # grouped before its probe like the PCI functions, no finding
+    cfg = BootConfig(drivers={"INT3432": DriverConfig(initcall="device")})
+    r = boot_recorded(vtd, V614, intel_iommu_ops, cfg)
+    assert r.findings == [] and r.at_probe["INT3432:00"].group is not None
 
 
 def test_units_register_in_dmar_list_order_and_own_their_scopes(boot_recorded: Callable[..., Run],

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.board import Board
+from harness.boot import BootConfig
 from harness.variant import V614
 from tests.harness.iommu.drivers import _misc_boards as mb
 
@@ -57,9 +58,25 @@ def test_v614_masters_stay_on_the_instances(board: Board) -> None:
         mb.done()
 
 
-def test_missing_qcom_ncb_fails_the_probe(board: Board) -> None:
+def _without_ncb(board: Board) -> Board:
     nodes = [dataclasses.replace(n, props={k: v for k, v in n.props.items() if k != "qcom,ncb"})
              if "qcom,apq8064-iommu" in n.compatible else n for n in board.nodes]
-    r = mb.run(dataclasses.replace(board, nodes=nodes), V614)
+    return dataclasses.replace(board, nodes=nodes)
+
+
+def test_missing_qcom_ncb_fails_the_probe(board: Board) -> None:
+    # fw_devlink=off: the clients probe without their IOMMUs
+    r = mb.run(_without_ncb(board), V614, BootConfig(fw_devlink="off"))
     assert r.result.stats["registered_instances"] == 0
     assert r.at_probe[GPU].group is None and r.at_probe[MDP4].group is None
+
+
+def test_missing_qcom_ncb_holds_the_clients_with_fw_devlink(board: Board) -> None:
+    """fw_devlink=on (the kernel's DT default): the IOMMUs matched a driver whose probe
+    failed, so their "iommus" consumer links are never relaxed
+    (fw_devlink_no_driver() relaxes only !can_match suppliers, core.c:1827)
+    and device_links_check_suppliers() keeps the GPU and MDP4 from probing."""
+    r = mb.run(_without_ncb(board), V614, BootConfig(fw_devlink="on"))
+    assert r.result.stats["registered_instances"] == 0
+    assert GPU not in r.at_probe and MDP4 not in r.at_probe
+    assert r.result.stats["deferred"] >= 2

@@ -1,0 +1,33 @@
+"""Initcall levels (include/linux/init.h) and the level each driver registers at.
+
+``do_initcalls()`` (init/main.c) runs the levels in this order; a built-in
+driver registers at the level of its ``*_initcall()``: ``module_*_driver()``
+and ``builtin_*_driver()`` are device level, many clock, pinctrl, regulator,
+DMA and bus drivers register earlier.  Modules load after the last level
+(userspace's modprobe).  Which ID registers where is a fact of the tree
+under test: :mod:`harness.base.initcall_table` is generated from it by
+``corpus/initcalls.py``; a scenario can override a driver's level
+(``DriverConfig.initcall``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from harness.base.initcall_table import CLIENT_INITCALLS
+
+#: boot order of the levels the model runs (pure and console levels hold no
+#: driver here); ``_sync`` levels run right after their level
+INITCALL_LEVELS = ("core", "core_sync", "postcore", "postcore_sync", "arch", "arch_sync",
+                   "subsys", "subsys_sync", "fs", "fs_sync", "rootfs", "device", "late")
+DEVICE = "device"
+
+
+def driver_initcall_level(compatibles: Iterable[str]) -> str:
+    """The level the driver matching a device with these IDs registers at:
+    that of the first ID an early-registering driver lists, else device."""
+    for c in compatibles:
+        hit = CLIENT_INITCALLS.get(c)
+        if hit is not None:
+            return hit[0]
+    return DEVICE
