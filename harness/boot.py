@@ -232,6 +232,9 @@ class Boot:
         self.bus_driver_objs: list[Any] = []
         self.transport_drivers: list[Any] = []
         self.pci_host: pci_host_bridge_driver | None = None
+        # registration levels of the tree under test that differ from the
+        # model's tables (a tree profile's, Variant.initcalls)
+        self.tree_initcalls = dict(v.initcalls)
 
     # -- set-up ---------------------------------------------------------------
 
@@ -324,7 +327,7 @@ class Boot:
         else:
             drv = platform_driver(compat, probe, (compat,), dmd, probe_type=ptype)
         drv.presence = cfg.presence
-        drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids)
+        drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids, self.tree_initcalls)
         return drv
 
     def _add_extra_devices(self) -> None:
@@ -443,7 +446,7 @@ class Boot:
                 # before any other late_initcall
                 do_one_initcall(dd.deferred_probe_initcall)
             for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if spec.initcall != level or _is_module(drv):
+                if self.tree_initcalls.get(spec.name, spec.initcall) != level or _is_module(drv):
                     continue
                 if spec.module_init is not None:
                     do_one_initcall(spec.module_init, drv)
