@@ -29,12 +29,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpus import hosttools
+from corpus.initcalls import _match_table_files, file_entry, table
+from harness.base.initcall import DEVICE
+from harness.base.initcall import INITCALL_LEVELS as MODEL_LEVELS
+from harness.base.initcall_table import CLIENT_INITCALLS
 from harness.iommu.drivers import __path__ as _drivers_path
+from harness.iommu.drivers import all_drivers
 from harness.sites import SITES, collect
 from harness.variant import PRESETS, Variant, _value_from_json, _value_json, make_variant, render_value
 from mutators.readback import ReadbackError, function_bodies, read_value, strip_comments
 
-SCHEMA = 1
+SCHEMA = 2
 
 #: include/linux/init.h level of each registration form (built in)
 INITCALL_LEVELS = {
@@ -90,6 +96,9 @@ class DriverFact:
     register_line: int = 0
     sysfs_add_line: int = 0
     publications: dict[str, str] = field(default_factory=dict)
+    # the level as the model's boot names it (harness.base.initcall): "core",
+    # "subsys_sync", "device" (module_*_driver(), builtin_*_driver(), module_init())
+    model_level: str = ""
 
 
 @dataclass
@@ -102,6 +111,9 @@ class TreeProfile:
     sites: dict[str, SiteFact]
     drivers: dict[str, DriverFact]
     unmodelled: list[Unmodelled]
+    # client drivers that register before device level: match ID -> (level,
+    # file), read from every driver file of the tree (corpus.initcalls)
+    client_initcalls: dict[str, tuple[str, str]] = field(default_factory=dict)
     cached: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -114,7 +126,8 @@ class TreeProfile:
         return cls(tree=d["tree"], commit=d["commit"], key=d["key"],
                    sites={k: SiteFact(**v) for k, v in d["sites"].items()},
                    drivers={k: DriverFact(**v) for k, v in d["drivers"].items()},
-                   unmodelled=[Unmodelled(**u) for u in d["unmodelled"]])
+                   unmodelled=[Unmodelled(**u) for u in d["unmodelled"]],
+                   client_initcalls={k: (v[0], v[1]) for k, v in d["client_initcalls"].items()})
 
     def differences(self, preset: Variant) -> list[tuple[str, str, str]]:
         """(site, preset value, tree value) for every readable site that differs."""
@@ -170,10 +183,28 @@ def _declarations_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def profile_key(tree: Path) -> str:
-    """Cache key: tree commit + content hashes of every file the profile reads."""
-    h = hashlib.sha256(_commit(tree).encode())
+def _changed_driver_files(tree: Path) -> list[str]:
+    """Files below drivers/ that differ from HEAD (``git diff --name-only HEAD``),
+    sorted; [] outside git.  Untracked files are not listed (``git add -N``
+    them to have them read): listing them walks the whole tree."""
+    try:
+        r = hosttools.run(["git", "-C", str(tree), "diff", "--name-only", "--no-renames", "HEAD",
+                           "--", "drivers"], timeout=120, check=False, subject=str(tree))
+    except hosttools.ToolError:
+        return []
+    return sorted(r.stdout.decode(errors="replace").split()) if r.returncode == 0 else []
+
+
+def profile_key(tree: Path, commit: str | None = None) -> str:
+    """Cache key: tree commit, the driver files that differ from it (and their
+    content), and the content of every file the site and driver facts read."""
+    commit = _commit(tree) if commit is None else commit
+    h = hashlib.sha256(commit.encode())
     h.update(_declarations_hash().encode())
+    for f in _changed_driver_files(tree) if commit else []:
+        p = tree / f
+        h.update(f.encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest() if p.is_file() else b"-")
     for f in _files_read(tree):
         p = tree / f
         h.update(f.encode())
@@ -283,7 +314,11 @@ def _read_driver(tree: Path, file: str, sites: dict[str, SiteFact],
         f.initcall = (base if base in INITCALL_LEVELS else
                       "device_initcall" if re.match(r"(module|builtin)_", macro) else "")
         f.level = INITCALL_LEVELS.get(f.initcall, 0)
-        if not f.level:
+        lm = re.fullmatch(r"(core|postcore|arch|subsys|fs|rootfs|device|late)_initcall(_sync)?",
+                          macro)
+        f.model_level = (lm.group(1) + (lm.group(2) or "") if lm else
+                         DEVICE if re.match(r"(module|builtin)_", macro) else "")
+        if not f.level or f.model_level not in MODEL_LEVELS:
             unmodelled.append(Unmodelled(file, raw.count("\n", 0, pos) + 1,
                                          f"registration {macro}() has no modelled initcall level",
                                          "probe order of this driver"))
@@ -305,12 +340,85 @@ def _read_driver(tree: Path, file: str, sites: dict[str, SiteFact],
     return f
 
 
+def _head_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]:
+    """:func:`corpus.initcalls.file_entry` of every driver file with a match
+    table at ``commit``, read from git's objects (a sparse or dirty checkout
+    reads the same); cached by commit."""
+    if commit in _HEAD_MEMO:
+        return _HEAD_MEMO[commit]
+    _HEAD_MEMO[commit] = out = _read_head_entries(tree, commit)
+    return out
+
+
+#: per process: a verb (or a test session) reading several worktrees of one
+#: commit reads its objects once
+_HEAD_MEMO: dict[str, dict[str, tuple[str, list[str]]]] = {}
+
+
+def _read_head_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]:
+    cached = cache_dir() / f"initcalls-{commit}.json"
+    if cached.is_file():
+        try:
+            return {k: (v[0], list(v[1])) for k, v in json.loads(cached.read_text()).items()}
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            pass  # torn entry: read again
+    r = hosttools.run(["git", "-C", str(tree), "grep", "-l", "-F", "-e", ".compatible", "-e",
+                       "acpi_device_id", commit, "--", "drivers/*.c"],
+                      timeout=300, check=False, subject=str(tree))
+    names = [n.split(":", 1)[1] for n in r.stdout.decode(errors="replace").split()]
+    blob = hosttools.run(["git", "-C", str(tree), "cat-file", "--batch"], timeout=300,
+                         input="".join(f"{commit}:{n}\n" for n in names).encode(),
+                         subject=str(tree)).stdout
+    out: dict[str, tuple[str, list[str]]] = {}
+    pos = 0
+    for n in names:
+        eol = blob.index(b"\n", pos)
+        header = blob[pos:eol].split()
+        size = int(header[2]) if len(header) == 3 else 0
+        text = blob[eol + 1:eol + 1 + size].decode(errors="replace")
+        pos = eol + 1 + size + (1 if size or len(header) == 3 else 0)
+        e = file_entry(text)
+        if e is not None:
+            out[n] = e
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(out, sort_keys=True))
+    tmp.replace(cached)
+    return out
+
+
+def _client_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]:
+    """Per driver file (level, IDs) of the tree as it is: HEAD's, with the
+    files changed in the working tree read from disk.  A file missing from the
+    working tree counts as HEAD's (a sparse checkout; commit a deletion to
+    drop a driver).  Outside git every file is read."""
+    if not commit:
+        entries = {}
+        for rel in _match_table_files(tree, ("drivers",)):
+            e = file_entry((tree / rel).read_text(errors="replace"))
+            if e is not None:
+                entries[rel] = e
+        return entries
+    entries = dict(_head_entries(tree, commit))
+    for f in _changed_driver_files(tree):
+        p = tree / f
+        if not f.endswith(".c") or not p.is_file():
+            continue
+        e = file_entry(p.read_text(errors="replace"))
+        if e is None:
+            entries.pop(f, None)
+        else:
+            entries[f] = e
+    return entries
+
+
 def read_profile(tree: Path, *, use_cache: bool = True) -> TreeProfile:
     """The profile of ``tree``, from the cache when the tree's files are unchanged."""
     tree = tree.resolve()
     if not (tree / "drivers/iommu/iommu.c").is_file():
         raise FactsError(f"{tree}: not a kernel tree (no drivers/iommu/iommu.c)")
-    key = profile_key(tree)
+    commit = _commit(tree)
+    key = profile_key(tree, commit)
     cached = cache_dir() / f"{key}.json"
     if use_cache and cached.is_file():
         try:
@@ -322,7 +430,11 @@ def read_profile(tree: Path, *, use_cache: bool = True) -> TreeProfile:
     unmodelled: list[Unmodelled] = []
     sites = _read_sites(tree, unmodelled)
     drivers = {f: _read_driver(tree, f, sites, unmodelled) for f in driver_files()}
-    prof = TreeProfile(str(tree), _commit(tree), key, sites, drivers, unmodelled)
+    clients = {i: (d.level, d.file) for i, d in table(_client_entries(tree, commit)).items()}
+    for lvl, file in sorted({v for v in clients.values() if v[0] not in MODEL_LEVELS}):
+        unmodelled.append(Unmodelled(file, 0, f"registers at {lvl}_initcall, a level the boot "
+                                     "does not run", "probe order of this file's drivers"))
+    prof = TreeProfile(str(tree), commit, key, sites, drivers, unmodelled, clients)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(prof.to_json(), indent=1, sort_keys=True))
@@ -351,7 +463,26 @@ def tree_variant(profile: TreeProfile, overlay: str | None = None) -> Variant:
     name = f"{overlay}@tree" if overlay else "TREE"
     desc = (f"{overlay}'s core sites over the drivers of {profile.tree}" if overlay
             else f"the tree {profile.tree} as it is")
-    return make_variant(name, desc, values)
+    return make_variant(name, desc, values, tree_initcalls(profile))
+
+
+def tree_initcalls(profile: TreeProfile) -> dict[str, str]:
+    """The tree's registration levels where they differ from the model's own:
+    an IOMMU driver's (its ``IommuDriverSpec.initcall``) by driver name, a
+    client driver's (``harness.base.initcall_table``) by match ID -- ``device``
+    for an ID the checked-in table has early and the tree does not."""
+    out: dict[str, str] = {}
+    for spec in all_drivers():
+        d = profile.drivers.get(spec.source)
+        if d is not None and d.present and d.model_level in MODEL_LEVELS \
+                and d.model_level != spec.initcall:
+            out[spec.name] = d.model_level
+    tree = profile.client_initcalls
+    for i, (lvl, _) in tree.items():
+        if CLIENT_INITCALLS.get(i, (DEVICE,))[0] != lvl:
+            out[i] = lvl
+    out.update({i: DEVICE for i in CLIENT_INITCALLS if i not in tree})
+    return out
 
 
 def warnings_for(profile: TreeProfile) -> list[str]:
@@ -360,4 +491,5 @@ def warnings_for(profile: TreeProfile) -> list[str]:
 
 
 __all__ = ["DriverFact", "FactsError", "SiteFact", "TreeProfile", "Unmodelled", "cache_dir",
-           "driver_files", "read_profile", "tree_variant", "warnings_for", "function_bodies"]
+           "driver_files", "read_profile", "tree_initcalls", "tree_variant", "warnings_for",
+           "function_bodies"]

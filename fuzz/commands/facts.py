@@ -20,7 +20,7 @@ from rich.table import Table
 from corpus.kernel_tree import default_tree_path as default_tree
 from fuzz.cli import UsageError
 from harness.variant import NEXT, V614
-from mutators.facts import FactsError, TreeProfile, read_profile
+from mutators.facts import FactsError, TreeProfile, read_profile, tree_initcalls
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,6 +69,13 @@ def render(prof: TreeProfile, console: Console) -> None:
                     "\n".join(f"{k.split('.', 1)[1]}: {v}" for k, v in d.publications.items()),
                     " ".join(d.ops_callbacks))
     console.print(drv)
+    levels = tree_initcalls(prof)
+    console.print(f"registration levels: {len(prof.client_initcalls)} client IDs register "
+                  "before device level; " + ("all as the model's tables" if not levels else
+                  f"{len(levels)} differ from the model's tables:"))
+    for name, lvl in sorted(levels.items()):
+        where = prof.client_initcalls.get(name, ("", ""))[1]
+        console.print(f"  {name}: {lvl}" + (f" ({where})" if where else ""))
 
 
 def run(args: argparse.Namespace) -> int:

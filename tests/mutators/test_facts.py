@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from corpus.dt import load_platform_file
 from fuzz.variant_arg import resolve_variant_on
+from harness.base.initcall_table import CLIENT_INITCALLS
+from harness.boot import BootConfig
+from harness.iommu.drivers import all_drivers
+from harness.run import run_scenario
 from harness.sites import SITES
 from harness.sites.shapes import AFTER, BEFORE
 from harness.variant import NEXT, V614
 from mutators.engine import apply_plan
-from mutators.facts import _files_read, read_profile, tree_variant
+from mutators.facts import _files_read, read_profile, tree_initcalls, tree_variant
 from mutators.rules import plan
 
 pytestmark = pytest.mark.kernel_tree
@@ -31,7 +36,7 @@ def test_reference_profile_matches_presets(kernel_tree: Path, cache: Path) -> No
     assert not prof.cached and prof.unmodelled == []
     # the differences are the ones docs/drivers.md lists; everything else is V614
     assert {n for n, _, _ in prof.differences(V614)} == {
-        "iommu_device_use_default_domain.defer", "of_iommu_configure.cleanup",
+        "iommu_device_use_default_domain.defer",
         "arm_smmu_device_probe.drvdata", "arm_smmu_device_probe.smr_masks"}
     rk = prof.drivers["drivers/iommu/rockchip-iommu.c"]
     assert (rk.registration, rk.level, rk.kconfig_type) == ("builtin_platform_driver", 6, "bool")
@@ -39,6 +44,12 @@ def test_reference_profile_matches_presets(kernel_tree: Path, cache: Path) -> No
     assert "of_xlate" in rk.ops_callbacks and rk.register_line > 0
     assert prof.drivers["drivers/iommu/exynos-iommu.c"].initcall == "core_initcall"
     assert read_profile(kernel_tree).cached  # warm: from the cache
+    # registration levels: the tree's equal the model's tables (the IOMMU
+    # drivers' IommuDriverSpec.initcall, harness/base/initcall_table.py)
+    assert tree_initcalls(prof) == {}
+    assert {i: (lvl, f) for i, (lvl, f) in prof.client_initcalls.items()} == CLIENT_INITCALLS
+    levels = {s.source: s.initcall for s in all_drivers()}
+    assert all(d.model_level == levels[f] for f, d in prof.drivers.items() if d.model_level)
     v = tree_variant(prof, "NEXT")
     assert v.value("iommu_init_device.dma_configure") == NEXT.value("iommu_init_device.dma_configure")
 
@@ -80,9 +91,6 @@ def _move(wt: Path, site: str, value: str) -> None:
 
 
 def _repro_findings(dts: Path, tree: Path) -> list[str]:
-    from corpus.dt import load_platform_file
-    from harness.boot import BootConfig
-    from harness.run import run_scenario
     r = run_scenario(load_platform_file(str(dts)), resolve_variant_on("NEXT", tree), BootConfig())
     return [f.title for f in r.findings]
 
@@ -164,3 +172,32 @@ def test_core_guard_change_follows_tree(worktree: Path, cache: Path) -> None:
     prof = read_profile(worktree)
     assert prof.sites[site].value == {"guard": ["!err", "dev->bus", "!dev_iommu_present"]}
     assert tree_variant(prof).value(site) == NEXT.value(site)
+
+
+def test_initcall_levels_follow_tree(worktree: Path, kernel_tree: Path, cache: Path) -> None:
+    """The profile supplies the registration levels the boot uses: an IOMMU
+    driver's init moved to another level and a client driver's early
+    registration made a device-level one are read from the worktree, and the
+    x86 VT-d example stops binding INT3432:00 before the IOMMU registers."""
+    dw = "drivers/i2c/busses/i2c-designware-platdrv.c"
+    subprocess.run(["git", "-C", str(worktree), "checkout", "HEAD", "--", dw], check=True,
+                   capture_output=True, timeout=60)
+    for f, old, new in ((dw, "subsys_initcall(dw_i2c_init_driver)",
+                         "device_initcall(dw_i2c_init_driver)"),
+                        ("drivers/iommu/exynos-iommu.c", "core_initcall(exynos_iommu_init)",
+                         "subsys_initcall(exynos_iommu_init)")):
+        p = worktree / f
+        text = p.read_text()
+        assert old in text
+        p.write_text(text.replace(old, new))
+    prof = read_profile(worktree)
+    got = tree_initcalls(prof)
+    assert got.pop("exynos-sysmmu") == "subsys"
+    # the file's match table moves too (the table is by ID; IOMMU IDs get no client driver)
+    assert got.pop("samsung,exynos-sysmmu") == "subsys"
+    assert got == {i: "device" for i, (_, f) in CLIENT_INITCALLS.items() if f == dw}
+    assert "INT3432" in got
+    vtd = load_platform_file(str(Path(__file__).parents[2] / "corpus/examples/x86-vtd-example.json"))
+    ref = run_scenario(vtd, tree_variant(read_profile(kernel_tree), "V614"), BootConfig())
+    moved = run_scenario(vtd, tree_variant(prof, "V614"), BootConfig())
+    assert {f.device for f in ref.findings} == {"INT3432:00"} and moved.findings == []
