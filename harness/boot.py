@@ -235,6 +235,7 @@ class Boot:
         # registration levels of the tree under test that differ from the
         # model's tables (a tree profile's, Variant.initcalls)
         self.tree_initcalls = dict(v.initcalls)
+        self.iommu_levels: list[str] = []  # per iommu_specs entry
 
     # -- set-up ---------------------------------------------------------------
 
@@ -246,6 +247,7 @@ class Boot:
             presence = self.cfg.iommu_drivers.get(s.name, BUILTIN)
             if presence != ABSENT:
                 self.iommu_specs.append(s)
+                self.iommu_levels.append(self.tree_initcalls.get(s.name, s.initcall))
                 drv = s.make_driver() if s.make_driver is not None else None
                 if drv is not None:
                     drv.presence = presence  # a module loads on a modprobe thread after init
@@ -445,8 +447,9 @@ class Boot:
                 # drivers/base links first: deferred_probe_initcall (dd.c) runs
                 # before any other late_initcall
                 do_one_initcall(dd.deferred_probe_initcall)
-            for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if self.tree_initcalls.get(spec.name, spec.initcall) != level or _is_module(drv):
+            for spec, drv, spec_level in zip(self.iommu_specs, self.iommu_driver_objs,
+                                             self.iommu_levels, strict=True):
+                if spec_level != level or _is_module(drv):
                     continue
                 if spec.module_init is not None:
                     do_one_initcall(spec.module_init, drv)
