@@ -21,6 +21,7 @@ from fuzz.engines.atheris_engine import AtherisJob
 from fuzz.engines.atheris_engine import run as run_atheris
 from fuzz.engines.session import Session
 from fuzz.gen import GenContext
+from fuzz.variant_arg import resolve_variant_on, uses_tree
 from mutators.space import resolve
 
 DEFAULT_CRASHES = "probefuzz-out/crashes"
@@ -29,6 +30,10 @@ DEFAULT_CRASHES = "probefuzz-out/crashes"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="NEXT",
                    help="V614, NEXT, PRESET+site:op..., or a variant JSON file (default: NEXT)")
+    p.add_argument("--tree", type=Path, default=None, metavar="DIR",
+                   help="kernel tree whose guard sites and driver facts drive the model "
+                   "(`probefuzz facts`): NEXT/V614 overlay the series' core sites on its "
+                   "drivers, TREE runs it as it is")
     p.add_argument("--engine", choices=ENGINES, default="atheris",
                    help="atheris (libFuzzer over the model's behaviour, own process), hypothesis, or "
                    "native (in-process, seeded) (default: atheris)")
@@ -66,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs > 1 and args.engine != "atheris":
         raise UsageError("--jobs > 1 needs --engine atheris")
     runs = args.runs if args.runs is not None or args.time is not None else 2000
-    m = resolve(args.variant)
-    variant = m.variant
+    variant = (resolve_variant_on(args.variant, args.tree) if uses_tree(args.variant, args.tree)
+               else resolve(args.variant).variant)
     boards = load_boards(args.platforms, args.corpus)
     store = Path(args.crashes) / variant_dirname(variant.name, variant.fingerprint())
     printed: set[str] = set()

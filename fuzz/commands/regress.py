@@ -24,7 +24,7 @@ from typing import Any
 from fuzz.cli import UsageError
 from fuzz.commands.fuzz import DEFAULT_CRASHES
 from fuzz.crashstore import StoreError, load_reproducer
-from fuzz.variant_arg import resolve_variant_on
+from fuzz.variant_arg import resolve_variant_on, uses_tree
 from harness.boot import boot_config_from_json
 from harness.findings import Finding
 from harness.run import run_scenario
@@ -77,7 +77,7 @@ def ktap_name(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.tree is not None or "TREE" in (args.variant, args.base):
+    if uses_tree(args.variant, args.tree) or uses_tree(args.base, None):
         v = resolve_variant_on(args.variant, args.tree)
         base = resolve_variant_on(args.base, args.tree) if args.base else None
     else:

@@ -17,10 +17,11 @@ from harness.iommu.drivers import all_drivers
 from harness.run import run_scenario
 from harness.sites import SITES
 from harness.sites.shapes import AFTER, BEFORE
-from harness.variant import NEXT, V614
+from harness.variant import NEXT, V614, VariantError
 from mutators.engine import apply_plan
 from mutators.facts import _files_read, read_profile, tree_initcalls, tree_variant
 from mutators.rules import plan
+from mutators.space import Mutation
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -201,3 +202,16 @@ def test_initcall_levels_follow_tree(worktree: Path, kernel_tree: Path, cache: P
     ref = run_scenario(vtd, tree_variant(read_profile(kernel_tree), "V614"), BootConfig())
     moved = run_scenario(vtd, tree_variant(prof, "V614"), BootConfig())
     assert {f.device for f in ref.findings} == {"INT3432:00"} and moved.findings == []
+
+
+def test_tree_ids_with_mutations(kernel_tree: Path, cache: Path) -> None:
+    """``--tree`` with ``PRESET+mutation`` ids (fuzz, regress): the mutation
+    applies to the tree-driven values; a non-preset base is one clear error."""
+    tok = Mutation("rk_iommu_probe.dma_dev", f"={BEFORE}").token
+    v = resolve_variant_on(f"NEXT+{tok}", kernel_tree)
+    assert v.name == f"NEXT@tree+{tok}" and v.value("rk_iommu_probe.dma_dev") == BEFORE
+    tree = resolve_variant_on("NEXT", kernel_tree)
+    assert {k for k, _ in tree.values} ^ {k for k, _ in v.values} == {"rk_iommu_probe.dma_dev"}
+    assert resolve_variant_on(f"TREE+{tok}", None).value("rk_iommu_probe.dma_dev") == BEFORE
+    with pytest.raises(VariantError, match="TREE, V614 or NEXT"):
+        resolve_variant_on("no-such-base", kernel_tree)
