@@ -340,13 +340,14 @@ def _read_driver(tree: Path, file: str, sites: dict[str, SiteFact],
     return f
 
 
-def _head_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]:
+def _head_entries(tree: Path, commit: str, use_cache: bool = True
+                  ) -> dict[str, tuple[str, list[str]]]:
     """:func:`corpus.initcalls.file_entry` of every driver file with a match
     table at ``commit``, read from git's objects (a sparse or dirty checkout
     reads the same); cached by commit."""
-    if commit in _HEAD_MEMO:
+    if use_cache and commit in _HEAD_MEMO:
         return _HEAD_MEMO[commit]
-    _HEAD_MEMO[commit] = out = _read_head_entries(tree, commit)
+    _HEAD_MEMO[commit] = out = _read_head_entries(tree, commit, use_cache)
     return out
 
 
@@ -355,9 +356,10 @@ def _head_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]:
 _HEAD_MEMO: dict[str, dict[str, tuple[str, list[str]]]] = {}
 
 
-def _read_head_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]:
+def _read_head_entries(tree: Path, commit: str, use_cache: bool
+                       ) -> dict[str, tuple[str, list[str]]]:
     cached = cache_dir() / f"initcalls-{commit}.json"
-    if cached.is_file():
+    if use_cache and cached.is_file():
         try:
             return {k: (v[0], list(v[1])) for k, v in json.loads(cached.read_text()).items()}
         except (OSError, ValueError, KeyError, TypeError, IndexError):
@@ -387,7 +389,8 @@ def _read_head_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str
     return out
 
 
-def _client_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]:
+def _client_entries(tree: Path, commit: str, use_cache: bool = True
+                    ) -> dict[str, tuple[str, list[str]]]:
     """Per driver file (level, IDs) of the tree as it is: HEAD's, with the
     files changed in the working tree read from disk.  A file missing from the
     working tree counts as HEAD's (a sparse checkout; commit a deletion to
@@ -399,7 +402,7 @@ def _client_entries(tree: Path, commit: str) -> dict[str, tuple[str, list[str]]]
             if e is not None:
                 entries[rel] = e
         return entries
-    entries = dict(_head_entries(tree, commit))
+    entries = dict(_head_entries(tree, commit, use_cache))
     for f in _changed_driver_files(tree):
         p = tree / f
         if not f.endswith(".c") or not p.is_file():
@@ -430,7 +433,7 @@ def read_profile(tree: Path, *, use_cache: bool = True) -> TreeProfile:
     unmodelled: list[Unmodelled] = []
     sites = _read_sites(tree, unmodelled)
     drivers = {f: _read_driver(tree, f, sites, unmodelled) for f in driver_files()}
-    clients = {i: (d.level, d.file) for i, d in table(_client_entries(tree, commit)).items()}
+    clients = {i: (d.level, d.file) for i, d in table(_client_entries(tree, commit, use_cache)).items()}
     for lvl, file in sorted({v for v in clients.values() if v[0] not in MODEL_LEVELS}):
         unmodelled.append(Unmodelled(file, 0, f"registers at {lvl}_initcall, a level the boot "
                                      "does not run", "probe order of this file's drivers"))

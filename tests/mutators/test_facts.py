@@ -124,8 +124,11 @@ def test_agreement_from_profile(next_files: Path, cache: Path) -> None:
 
 
 #: one real board per modelled driver family with an order site.  Not here:
-#: ipmmu (its finding under NEXT comes with *before*: __ipmmu_check_device),
-#: msm (insert_iommu_master crashes in either order), virtio (no DT board).
+#: ipmmu (no finding in either order under NEXT since issue 16 fixed the
+#: drvdata placement: ipmmu_of_xlate() stores a NULL drvdata and
+#: ipmmu_probe_device() returns -ENODEV), msm (insert_iommu_master crashes in
+#: either order), virtio (no DT board); arm-smmu-v3 and mtk_iommu_v1 have no
+#: order site.
 FAMILIES = [
     ("apple_dart_probe.drvdata", "arm64/boot/dts/apple/t8103-j274.dts"),
     ("arm_smmu_device_probe.drvdata", "arm64/boot/dts/qcom/sdm845-db845c.dts"),
