@@ -248,10 +248,22 @@ def _read_sites(tree: Path, unmodelled: list[Unmodelled]) -> dict[str, SiteFact]
         else:
             what = ("no file" if not text else
                     f"{s.function}() missing" if not line else errors[name].split(": ", 1)[-1])
-            unmodelled.append(Unmodelled(s.file, line, f"{name}: {what}",
-                                         f"every finding that reads {name}"))
+            unmodelled.append(Unmodelled(s.file, line, f"{name}: {what}", _site_affects(name)))
             out[name] = SiteFact(name, s.file, line, None, f"unmodelled: {what}")
     return out
+
+
+def _site_affects(name: str) -> str:
+    """What a run with ``name`` unreadable may get wrong: the model keeps the
+    preset's value there (tree_variant)."""
+    s = SITES[name]
+    if name in _DRIVER_SITES:
+        specs = [d for d in all_drivers() if d.source == s.file]
+        compat = ", ".join(c for d in specs for c in d.compatible[:2]) or s.file
+        return (f"every --tree run on a board with a {compat} IOMMU: {s.function}() "
+                f"({s.doc}) runs with the preset's value, not the tree's")
+    return (f"--variant TREE runs (NEXT/V614 take their own core sites): {s.function}() "
+            f"({s.doc}) runs with V614's value, not the tree's")
 
 
 def _kconfig(tree: Path, file: str) -> tuple[str, str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from corpus.dt import load_platform_file
+from fuzz.cli import main
 from fuzz.variant_arg import resolve_variant_on
 from harness.base.initcall_table import CLIENT_INITCALLS
 from harness.boot import BootConfig
@@ -218,3 +219,26 @@ def test_tree_ids_with_mutations(kernel_tree: Path, cache: Path) -> None:
     assert resolve_variant_on(f"TREE+{tok}", None).value("rk_iommu_probe.dma_dev") == BEFORE
     with pytest.raises(VariantError, match="TREE, V614 or NEXT"):
         resolve_variant_on("no-such-base", kernel_tree)
+
+
+def test_unmodelled_shape_is_reported_and_warned(worktree: Path, cache: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A guard the site's vocabulary cannot express: the profile has an
+    unmodelled line with file, line and what it may affect, `facts` prints
+    it, `repro --tree` warns with it before running, and the TREE variant
+    keeps V614's value there instead of guessing."""
+    f = worktree / "drivers/iommu/of_iommu.c"
+    text = f.read_text()
+    assert text.count("if (!err && dev->bus)") == 1
+    f.write_text(text.replace("if (!err && dev->bus)", "if (!err && dev->bus && dev->of_node)"))
+    prof = read_profile(worktree)
+    [u] = prof.unmodelled
+    assert u.file == "drivers/iommu/of_iommu.c" and u.line > 0
+    assert "of_iommu_configure.replay" in u.what and "--variant TREE runs" in u.affects
+    assert tree_variant(prof).value("of_iommu_configure.replay") == V614.value(
+        "of_iommu_configure.replay")
+    assert main(["facts", "--tree", str(worktree)]) == 0
+    assert str(u) in capsys.readouterr().out
+    board = worktree / "arch/arm64/boot/dts/rockchip/rk3568-evb1-v10.dts"
+    assert main(["repro", "--tree", str(worktree), "--variant", "NEXT", str(board)]) == 1
+    assert f"warning: {u}" in capsys.readouterr().err
