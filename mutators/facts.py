@@ -376,21 +376,18 @@ def _read_head_entries(tree: Path, commit: str, use_cache: bool
             return {k: (v[0], list(v[1])) for k, v in json.loads(cached.read_text()).items()}
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             pass  # torn entry: read again
-    r = hosttools.run(["git", "-C", str(tree), "grep", "-l", "-F", "-e", ".compatible", "-e",
-                       "acpi_device_id", commit, "--", "drivers/*.c"],
-                      timeout=300, check=False, subject=str(tree))
-    names = [n.split(":", 1)[1] for n in r.stdout.decode(errors="replace").split()]
-    blob = hosttools.run(["git", "-C", str(tree), "cat-file", "--batch"], timeout=300,
-                         input="".join(f"{commit}:{n}\n" for n in names).encode(),
-                         subject=str(tree)).stdout
+    changed = [f for f in _changed_driver_files(tree) if f.endswith(".c")]
+    if any(not (tree / f).is_file() for f in changed):
+        # files missing from the working tree (a sparse checkout): every
+        # file from git's objects (slower: git grep decompresses each blob)
+        texts = _blobs(tree, commit, _grep_match_tables(tree, commit))
+    else:
+        # a full checkout: unchanged files from disk, changed ones from HEAD
+        texts = {n: (tree / n).read_text(errors="replace")
+                 for n in _grep_match_tables(tree, None) if n not in set(changed)}
+        texts.update(_blobs(tree, commit, changed))
     out: dict[str, tuple[str, list[str]]] = {}
-    pos = 0
-    for n in names:
-        eol = blob.index(b"\n", pos)
-        header = blob[pos:eol].split()
-        size = int(header[2]) if len(header) == 3 else 0
-        text = blob[eol + 1:eol + 1 + size].decode(errors="replace")
-        pos = eol + 1 + size + (1 if size or len(header) == 3 else 0)
+    for n, text in texts.items():
         e = file_entry(text)
         if e is not None:
             out[n] = e
@@ -398,6 +395,37 @@ def _read_head_entries(tree: Path, commit: str, use_cache: bool
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(out, sort_keys=True))
     tmp.replace(cached)
+    return out
+
+
+def _grep_match_tables(tree: Path, commit: str | None) -> list[str]:
+    """drivers/**/*.c with a match table, at ``commit`` (None: the working tree)."""
+    r = hosttools.run(["git", "-C", str(tree), "grep", "-l", "-F", "-e", ".compatible", "-e",
+                       "acpi_device_id", *([commit] if commit else []), "--", "drivers/*.c"],
+                      timeout=300, check=False, subject=str(tree))
+    names = r.stdout.decode(errors="replace").split()
+    return [n.split(":", 1)[1] for n in names] if commit else names
+
+
+def _blobs(tree: Path, commit: str, names: list[str]) -> dict[str, str]:
+    """The text of each file at ``commit`` (``git cat-file --batch``); files
+    that do not exist there are left out."""
+    if not names:
+        return {}
+    blob = hosttools.run(["git", "-C", str(tree), "cat-file", "--batch"], timeout=300,
+                         input="".join(f"{commit}:{n}\n" for n in names).encode(),
+                         subject=str(tree)).stdout
+    out: dict[str, str] = {}
+    pos = 0
+    for n in names:
+        eol = blob.index(b"\n", pos)
+        header = blob[pos:eol].split()
+        if len(header) != 3:  # "<name> missing"
+            pos = eol + 1
+            continue
+        size = int(header[2])
+        out[n] = blob[eol + 1:eol + 1 + size].decode(errors="replace")
+        pos = eol + 1 + size + 1
     return out
 
 

@@ -20,7 +20,14 @@ from harness.sites import SITES
 from harness.sites.shapes import AFTER, BEFORE
 from harness.variant import NEXT, V614, VariantError
 from mutators.engine import apply_plan
-from mutators.facts import _files_read, read_profile, tree_initcalls, tree_variant
+from mutators.facts import (
+    _commit,
+    _files_read,
+    _head_entries,
+    read_profile,
+    tree_initcalls,
+    tree_variant,
+)
 from mutators.rules import plan
 from mutators.space import Mutation
 
@@ -33,7 +40,8 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def test_reference_profile_matches_presets(kernel_tree: Path, cache: Path) -> None:
+def test_reference_profile_matches_presets(kernel_tree: Path, cache: Path,
+                                           head_entries: None) -> None:
     prof = read_profile(kernel_tree)
     assert not prof.cached and prof.unmodelled == []
     # the differences are the ones docs/drivers.md lists; everything else is V614
@@ -56,6 +64,16 @@ def test_reference_profile_matches_presets(kernel_tree: Path, cache: Path) -> No
     assert v.value("iommu_init_device.dma_configure") == NEXT.value("iommu_init_device.dma_configure")
 
 
+@pytest.fixture(scope="session")
+def head_entries(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The client registration table of the cached tree's commit, read once
+    per process from its full checkout (a sparse worktree of the same commit
+    would read every driver file from git's objects instead)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PROBEFUZZ_CACHE", str(tmp_path_factory.mktemp("facts-cache")))
+        _head_entries(kernel_tree.resolve(), _commit(kernel_tree))
+
+
 def _sparse_worktree(kernel_tree: Path, wt: Path, dts_dirs: list[str]) -> Iterator[Path]:
     """A sparse detached worktree of the cached tree (the files the profile and
     the boards read), removed afterwards."""
@@ -74,14 +92,14 @@ def _sparse_worktree(kernel_tree: Path, wt: Path, dts_dirs: list[str]) -> Iterat
 
 
 @pytest.fixture
-def worktree(kernel_tree: Path, tmp_path: Path) -> Iterator[Path]:
+def worktree(kernel_tree: Path, tmp_path: Path, head_entries: None) -> Iterator[Path]:
     yield from _sparse_worktree(kernel_tree, tmp_path / "wt", ["arch/arm64/boot/dts/rockchip",
                                                               "arch/arm64/boot/dts/mediatek"])
 
 
 @pytest.fixture(scope="module")
-def full_dts_worktree(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory
-                      ) -> Iterator[Path]:
+def full_dts_worktree(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
+                      head_entries: None) -> Iterator[Path]:
     wt = tmp_path_factory.mktemp("facts") / "wt"
     yield from _sparse_worktree(kernel_tree, wt, ["arch/arm64/boot/dts", "arch/arm/boot/dts"])
 
@@ -208,7 +226,7 @@ def test_initcall_levels_follow_tree(worktree: Path, kernel_tree: Path, cache: P
     assert {f.device for f in ref.findings} == {"INT3432:00"} and moved.findings == []
 
 
-def test_tree_ids_with_mutations(kernel_tree: Path, cache: Path) -> None:
+def test_tree_ids_with_mutations(kernel_tree: Path, cache: Path, head_entries: None) -> None:
     """``--tree`` with ``PRESET+mutation`` ids (fuzz, regress): the mutation
     applies to the tree-driven values; a non-preset base is one clear error."""
     tok = Mutation("rk_iommu_probe.dma_dev", f"={BEFORE}").token
