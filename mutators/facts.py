@@ -456,10 +456,20 @@ def _client_entries(tree: Path, commit: str, use_cache: bool = True
 
 
 def read_profile(tree: Path, *, use_cache: bool = True) -> TreeProfile:
-    """The profile of ``tree``, from the cache when the tree's files are unchanged."""
+    """The profile of ``tree``, from the cache when the tree's files are unchanged.
+    FactsError (one line) when the tree or the cache cannot be read."""
     tree = tree.resolve()
     if not (tree / "drivers/iommu/iommu.c").is_file():
         raise FactsError(f"{tree}: not a kernel tree (no drivers/iommu/iommu.c)")
+    try:
+        return _read_profile(tree, use_cache)
+    except hosttools.ToolError as e:
+        raise FactsError(f"{tree}: {e}") from None
+    except OSError as e:
+        raise FactsError(f"{tree}: {e.filename or ''}: {e.strerror or e}") from None
+
+
+def _read_profile(tree: Path, use_cache: bool) -> TreeProfile:
     commit = _commit(tree)
     key = profile_key(tree, commit)
     cached = cache_dir() / f"{key}.json"
