@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corpus import hosttools
+from corpus import hosttools, initcalls
 from corpus.initcalls import _match_table_files, file_entry, table
+from harness import sites as sites_pkg
 from harness.base.initcall import DEVICE
 from harness.base.initcall import INITCALL_LEVELS as MODEL_LEVELS
 from harness.base.initcall_table import CLIENT_INITCALLS
@@ -38,6 +39,7 @@ from harness.iommu.drivers import __path__ as _drivers_path
 from harness.iommu.drivers import all_drivers
 from harness.sites import SITES, collect
 from harness.variant import PRESETS, Variant, _value_from_json, _value_json, make_variant, render_value
+from mutators import readback
 from mutators.readback import ReadbackError, function_bodies, read_value, strip_comments
 
 SCHEMA = 2
@@ -175,11 +177,19 @@ def _commit(tree: Path) -> str:
 
 
 def _declarations_hash() -> str:
-    """Changes when a site declaration or this module changes (stale caches are rebuilt)."""
+    """Changes when the code that reads a profile changes: the site
+    declarations and shapes, the driver models, the readback, this module
+    (stale caches are rebuilt).  Source bytes, not reprs: a site's shape holds
+    lambdas, whose reprs differ between processes."""
     h = hashlib.sha256(str(SCHEMA).encode())
-    h.update(Path(__file__).read_bytes())
+    sources = [Path(__file__), Path(readback.__file__ or ""), Path(initcalls.__file__ or ""),
+               *sorted(Path(sites_pkg.__path__[0]).rglob("*.py")),
+               *sorted(Path(_drivers_path[0]).glob("*.py"))]
+    for src in sources:
+        h.update(str(src.name).encode())
+        h.update(src.read_bytes())
     for name, s in SITES.items():
-        h.update(f"{name}|{s.file}|{s.function}|{s.c!r}".encode())
+        h.update(f"{name}|{s.file}|{s.function}".encode())
     return h.hexdigest()[:16]
 
 

@@ -3,7 +3,9 @@ publication order moved across iommu_device_register()."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from mutators.facts import (
     _commit,
     _files_read,
     _head_entries,
+    profile_key,
     read_profile,
     tree_initcalls,
     tree_variant,
@@ -260,3 +263,15 @@ def test_unmodelled_shape_is_reported_and_warned(worktree: Path, cache: Path,
     board = worktree / "arch/arm64/boot/dts/rockchip/rk3568-evb1-v10.dts"
     assert main(["repro", "--tree", str(worktree), "--variant", "NEXT", str(board)]) == 1
     assert f"warning: {u}" in capsys.readouterr().err
+
+
+def test_cache_key_is_the_same_in_another_process(kernel_tree: Path) -> None:
+    """A warm run is another process: the key must not depend on anything
+    per-process (object reprs with addresses, hash seeds)."""
+    code = ("import sys; from pathlib import Path; from mutators.facts import profile_key; "
+            "print(profile_key(Path(sys.argv[1]).resolve()))")
+    keys = {subprocess.run([sys.executable, "-c", code, str(kernel_tree)], check=True,
+                           capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+            for seed in ("1", "2")}
+    assert keys == {profile_key(kernel_tree.resolve())}
