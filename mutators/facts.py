@@ -523,7 +523,8 @@ def tree_variant(profile: TreeProfile, overlay: str | None = None) -> Variant:
         if overlay and name not in _DRIVER_SITES:
             continue
         values[name] = _value_from_json(SITES[name], f.value, f"{profile.tree}:{f.file}")
-    name = f"{overlay}@tree" if overlay else "TREE"
+    # shell-, file- and git-ref-safe like every variant id (mutators/ids.py)
+    name = f"{overlay}-on-tree" if overlay else "TREE"
     desc = (f"{overlay}'s core sites over the drivers of {profile.tree}" if overlay
             else f"the tree {profile.tree} as it is")
     return make_variant(name, desc, values, tree_initcalls(profile))

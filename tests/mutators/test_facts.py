@@ -234,7 +234,7 @@ def test_tree_ids_with_mutations(kernel_tree: Path, cache: Path, head_entries: N
     applies to the tree-driven values; a non-preset base is one clear error."""
     tok = Mutation("rk_iommu_probe.dma_dev", f"={BEFORE}").token
     v = resolve_variant_on(f"NEXT+{tok}", kernel_tree)
-    assert v.name == f"NEXT@tree+{tok}" and v.value("rk_iommu_probe.dma_dev") == BEFORE
+    assert v.name == f"NEXT-on-tree+{tok}" and v.value("rk_iommu_probe.dma_dev") == BEFORE
     tree = resolve_variant_on("NEXT", kernel_tree)
     assert {k for k, _ in tree.values} ^ {k for k, _ in v.values} == {"rk_iommu_probe.dma_dev"}
     assert resolve_variant_on(f"TREE+{tok}", None).value("rk_iommu_probe.dma_dev") == BEFORE
