@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,24 +98,37 @@ def _match_table_files(tree: Path, subdirs: tuple[str, ...]) -> list[str]:
                   if ".compatible" in (t := p.read_text(errors="replace")) or "acpi_device_id" in t)
 
 
-def scan(tree: Path, subdirs: tuple[str, ...] = ("drivers",)) -> dict[str, DriverLevel]:
-    """compatible/ACPI ID -> early level, for the driver files below ``subdirs``.
+def file_entry(text: str) -> tuple[str, list[str]] | None:
+    """(level, IDs) of one driver file; None when it registers no driver."""
+    lvl = file_level(text)
+    return None if lvl is None else (lvl, ids(text))
+
+
+def table(entries: Mapping[str, tuple[str, list[str]]]) -> dict[str, DriverLevel]:
+    """compatible/ACPI ID -> early level, from each file's :func:`file_entry`.
 
     An ID listed by files at different levels (or by a device-level file as
     well) is left out: the model then registers its driver at device level."""
     found: dict[str, set[DriverLevel]] = {}
-    for rel in _match_table_files(tree, subdirs):
-        text = (tree / rel).read_text(errors="replace")
-        lvl = file_level(text)
-        if lvl is None:
-            continue
-        for i in ids(text):
+    for rel, (lvl, file_ids) in entries.items():
+        for i in file_ids:
             found.setdefault(i, set()).add(DriverLevel(lvl, rel))
     out: dict[str, DriverLevel] = {}
     for i, where in found.items():
         if len({w.level for w in where}) == 1 and min(where).level != DEVICE:
             out[i] = min(where)
     return out
+
+
+def scan(tree: Path, subdirs: tuple[str, ...] = ("drivers",)) -> dict[str, DriverLevel]:
+    """compatible/ACPI ID -> early level, for the driver files below ``subdirs``
+    (:func:`table` of every file's :func:`file_entry`)."""
+    entries = {}
+    for rel in _match_table_files(tree, subdirs):
+        e = file_entry((tree / rel).read_text(errors="replace"))
+        if e is not None:
+            entries[rel] = e
+    return table(entries)
 
 
 def render_table(levels: dict[str, DriverLevel], tree_version: str) -> str:

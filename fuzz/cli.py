@@ -31,6 +31,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "fuzz": ("fuzz.commands.fuzz", "fuzz one variant with atheris or hypothesis"),
     "explore": ("fuzz.commands.explore", "fuzz the variant space and rank fix candidates"),
     "regress": ("fuzz.commands.regress", "replay the crash corpus against a variant"),
+    "facts": ("fuzz.commands.facts", "read a kernel tree's guard sites and driver facts"),
     "validate": ("fuzz.commands.validate", "check the model against a real QEMU boot"),
 }
 

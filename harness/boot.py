@@ -239,6 +239,10 @@ class Boot:
         self.bus_driver_objs: list[Any] = []
         self.transport_drivers: list[Any] = []
         self.pci_host: pci_host_bridge_driver | None = None
+        # registration levels of the tree under test that differ from the
+        # model's tables (a tree profile's, Variant.initcalls)
+        self.tree_initcalls = dict(v.initcalls)
+        self.iommu_levels: list[str] = []  # per iommu_specs entry
 
     # -- set-up ---------------------------------------------------------------
 
@@ -250,6 +254,7 @@ class Boot:
             presence = self.cfg.iommu_drivers.get(s.name, BUILTIN)
             if presence != ABSENT:
                 self.iommu_specs.append(s)
+                self.iommu_levels.append(self.tree_initcalls.get(s.name, s.initcall))
                 drv = s.make_driver() if s.make_driver is not None else None
                 if drv is not None:
                     drv.presence = presence  # a module loads on a modprobe thread after init
@@ -331,7 +336,7 @@ class Boot:
         else:
             drv = platform_driver(compat, probe, (compat,), dmd, probe_type=ptype)
         drv.presence = cfg.presence
-        drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids)
+        drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids, self.tree_initcalls)
         return drv
 
     def _add_extra_devices(self) -> None:
@@ -449,8 +454,9 @@ class Boot:
                 # drivers/base links first: deferred_probe_initcall (dd.c) runs
                 # before any other late_initcall
                 do_one_initcall(dd.deferred_probe_initcall)
-            for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs, strict=True):
-                if spec.initcall != level or _is_module(drv):
+            for spec, drv, spec_level in zip(self.iommu_specs, self.iommu_driver_objs,
+                                             self.iommu_levels, strict=True):
+                if spec_level != level or _is_module(drv):
                     continue
                 if spec.module_init is not None:
                     do_one_initcall(spec.module_init, drv)

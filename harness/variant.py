@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import inputs
+from harness.base.initcall import INITCALL_LEVELS
 from harness.errno import ENODEV
 from harness.inputs import clip
 from harness.sites import SITES, active
@@ -34,11 +35,17 @@ from harness.sites.site import G, Guard, P, Pred, PredDef, Site, SiteValue
 
 @dataclass(frozen=True)
 class Variant:
-    """A value for every site.  ``values`` holds only sites that differ from V614."""
+    """A value for every site.  ``values`` holds only sites that differ from V614.
+
+    ``initcalls`` holds the registration levels of the tree under test where
+    they differ from the model's own (a tree profile's, ``mutators.facts``):
+    ``(IOMMU driver name or client match ID, level)``; empty for the presets.
+    """
 
     name: str
     description: str
     values: tuple[tuple[str, SiteValue], ...] = ()
+    initcalls: tuple[tuple[str, str], ...] = ()
 
     def value(self, site: str) -> Any:
         for k, v in self.values:
@@ -51,8 +58,10 @@ class Variant:
 
     def fingerprint(self) -> str:
         """Stable hash of the semantics (not the name)."""
-        blob = json.dumps({k: render_value(SITES[k], v) for k, v in self.as_dict().items()},
-                          sort_keys=True)
+        sem: dict[str, Any] = {k: render_value(SITES[k], v) for k, v in self.as_dict().items()}
+        if self.initcalls:  # absent for preset-driven variants: their hashes stay
+            sem["\0initcalls"] = dict(self.initcalls)
+        blob = json.dumps(sem, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def with_values(self, name: str, description: str, **changes: Any) -> Variant:
@@ -61,12 +70,15 @@ class Variant:
             if k not in SITES:
                 raise KeyError(f"unknown guard site {k!r}")
             d[k] = v
-        return make_variant(name, description, d)
+        return make_variant(name, description, d, dict(self.initcalls))
 
 
-def make_variant(name: str, description: str, values: Mapping[str, Any]) -> Variant:
+def make_variant(name: str, description: str, values: Mapping[str, Any],
+                 initcalls: Mapping[str, str] | None = None) -> Variant:
+    """A variant from every site's value (and the tree's registration levels
+    that differ from the model's, see :class:`Variant`)."""
     diff = tuple(sorted((k, v) for k, v in values.items() if v != SITES[k].v614))
-    return Variant(name, description, diff)
+    return Variant(name, description, diff, tuple(sorted((initcalls or {}).items())))
 
 
 def render_value(site: Site, v: object) -> str:
@@ -96,6 +108,8 @@ def variant_to_json(v: Variant) -> dict[str, Any]:
     for name in SITES:
         val = v.value(name)
         out["sites"][name] = _value_json(val)
+    if v.initcalls:
+        out["initcalls"] = dict(v.initcalls)
     return out
 
 
@@ -142,7 +156,13 @@ def variant_from_json(data: object, source: str = "<variant>") -> Variant:
         values[k] = _value_from_json(SITES[k], raw, f"{source}: sites.{k}")
     for k, s in SITES.items():
         values.setdefault(k, s.v614)
-    return make_variant(str(data.get("name", "custom")), str(data.get("description", "")), values)
+    initcalls = data.get("initcalls", {})
+    if not isinstance(initcalls, dict) or not all(
+            isinstance(k, str) and v in INITCALL_LEVELS for k, v in initcalls.items()):
+        raise VariantError(f"{source}: initcalls: expected {{driver or ID: level}} with levels "
+                           f"{', '.join(INITCALL_LEVELS)}")
+    return make_variant(str(data.get("name", "custom")), str(data.get("description", "")), values,
+                        initcalls)
 
 
 # -- what the model calls ------------------------------------------------------

@@ -24,6 +24,7 @@ from fuzz.engines.session import Session
 from fuzz.fuzz_units import fuzz_parallel
 from fuzz.gen import GenContext
 from fuzz.options import SECONDS, SEED, check_out_dir, int_in
+from fuzz.variant_arg import resolve_variant_on, uses_tree
 from mutators.space import resolve
 
 DEFAULT_CRASHES = "probefuzz-out/crashes"
@@ -32,6 +33,10 @@ DEFAULT_CRASHES = "probefuzz-out/crashes"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="NEXT",
                    help="V614, NEXT, PRESET+site<op>..., or a variant JSON file (default: NEXT)")
+    p.add_argument("--tree", type=Path, default=None, metavar="DIR",
+                   help="kernel tree whose guard sites and driver facts drive the model "
+                   "(`probefuzz facts`): NEXT/V614 overlay the series' core sites on its "
+                   "drivers, TREE runs it as it is")
     p.add_argument("--engine", choices=ENGINES, default="atheris",
                    help="atheris (libFuzzer over the model's behaviour, own process), hypothesis, or "
                    "native (in-process, seeded) (default: atheris)")
@@ -74,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler and args.engine == "atheris":
         raise UsageError("--scheduler needs --engine native or hypothesis (atheris runs its own processes)")
     runs = args.runs if args.runs is not None or args.time is not None else 2000
-    m = resolve(args.variant)
-    variant = m.variant
+    variant = (resolve_variant_on(args.variant, args.tree) if uses_tree(args.variant, args.tree)
+               else resolve(args.variant).variant)
     boards = load_boards(args.platforms, args.corpus)
     try:
         check_out_dir(args.crashes, "--crashes")
@@ -87,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     printed: set[str] = set()
     if not args.json:  # a long default run must not look like a hang
         budget = f"{args.time:g} s" if args.time is not None else f"{runs} runs"
-        print(f"fuzzing {m.id} on {len(boards)} board(s) with {args.engine} for {budget}; "
+        print(f"fuzzing {variant.name} on {len(boards)} board(s) with {args.engine} for {budget}; "
               "findings are printed as they are found (Ctrl-C stops)", file=sys.stderr, flush=True)
 
     def show(title: str, kind: str, board: str, at: float, rep: str | None) -> None:

@@ -26,6 +26,7 @@ from fuzz.cluster import ClusterError, add_cluster_arguments, check_cluster_argu
 from fuzz.commands.fuzz import DEFAULT_CRASHES
 from fuzz.crashstore import StoreError, load_reproducer
 from fuzz.replay import Outcome, Replay, replay_all
+from fuzz.variant_arg import resolve_variant_on, uses_tree
 from harness.boot import boot_config_from_json
 from mutators.space import resolve
 
@@ -33,6 +34,10 @@ from mutators.space import resolve
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", required=True,
                    help="V614, NEXT, PRESET+site<op>..., or a variant JSON file")
+    p.add_argument("--tree", type=Path, default=None, metavar="DIR",
+                   help="kernel tree whose facts drive the model (`probefuzz facts`): "
+                   "--variant/--base NEXT or V614 overlay the series' core sites on its "
+                   "drivers, TREE runs it as it is")
     p.add_argument("--base", default=None, metavar="VARIANT",
                    help="judge against this variant (e.g. NEXT): only findings the base does not show "
                    "on a scenario count (default: every finding counts)")
@@ -78,8 +83,12 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     check_cluster_arguments(args)
-    v = resolve(args.variant).variant
-    base = resolve(args.base).variant if args.base else None
+    if uses_tree(args.variant, args.tree) or uses_tree(args.base, None):
+        v = resolve_variant_on(args.variant, args.tree)
+        base = resolve_variant_on(args.base, args.tree) if args.base else None
+    else:
+        v = resolve(args.variant).variant
+        base = resolve(args.base).variant if args.base else None
     root = Path(args.crashes)
     if not root.is_dir():
         raise UsageError(f"{args.crashes}: no such crash directory")

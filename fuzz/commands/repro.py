@@ -14,7 +14,7 @@ from pathlib import Path
 
 from corpus.dt import load_platform_file
 from fuzz.crashstore import StoreError, load_reproducer
-from fuzz.variant_arg import resolve_variant
+from fuzz.variant_arg import resolve_variant, resolve_variant_on, tree_for
 from harness.base.devlink import FW_DEVLINK_MODES
 from harness.boot import BootConfig, boot_config_from_json
 from harness.bus.pci_spec import parse_pci_spec
@@ -27,6 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default=None,
                    help="V614, NEXT or a variant JSON file (default: NEXT, or the "
                    "reproducer's own variant)")
+    p.add_argument("--tree", type=Path, default=None, metavar="DIR",
+                   help="kernel tree whose guard sites and driver facts drive the model "
+                   "(see `probefuzz facts`); NEXT/V614 then overlay the series' core sites "
+                   "on its drivers, TREE runs it as it is (default: the .dts's tree, "
+                   "else the cached reference tree's presets)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--pci", action="append", default=[], type=_pci_arg, metavar="[DDDD:]BB:DD.F[=ID]",
                    help="a PCI function the host bridge's bus scan finds besides the DT's "
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         except (TypeError, ValueError) as e:
             raise StoreError(f"{rep.source}: config: {e}") from None
     else:
-        v = resolve_variant(args.variant or "NEXT")
+        v = resolve_variant_on(args.variant or "NEXT", tree_for(args.tree, args.platform))
         platform = load_platform_file(args.platform)
         cfg = BootConfig()
     if args.pci:

@@ -12,7 +12,7 @@ under test: :mod:`harness.base.initcall_table` is generated from it by
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from harness.base.initcall_table import CLIENT_INITCALLS
 
@@ -23,10 +23,18 @@ INITCALL_LEVELS = ("core", "core_sync", "postcore", "postcore_sync", "arch", "ar
 DEVICE = "device"
 
 
-def driver_initcall_level(compatibles: Iterable[str]) -> str:
+def driver_initcall_level(compatibles: Iterable[str],
+                          tree: Mapping[str, str] | None = None) -> str:
     """The level the driver matching a device with these IDs registers at:
-    that of the first ID an early-registering driver lists, else device."""
+    that of the first ID an early-registering driver lists, else device.
+    ``tree``: the levels of the tree under test where they differ from the
+    checked-in table (``Variant.initcalls``; ``device`` for an ID it has
+    early)."""
     for c in compatibles:
+        if tree and c in tree:
+            if tree[c] != DEVICE:
+                return tree[c]
+            continue
         hit = CLIENT_INITCALLS.get(c)
         if hit is not None:
             return hit[0]

@@ -46,6 +46,21 @@ def test_fingerprint_ignores_the_name() -> None:
     assert renamed.fingerprint() == NEXT.fingerprint() != V614.fingerprint()
 
 
+def test_tree_initcalls_round_trip_and_count_in_the_fingerprint() -> None:
+    """A tree profile's registration levels travel with the variant (JSON,
+    with_values) and make it a different variant; the presets carry none."""
+    v = variant.make_variant("t", "", NEXT.as_dict(), {"rk_iommu": "subsys", "INT3432": "device"})
+    back = variant_from_json(variant_to_json(v))
+    assert back.initcalls == v.initcalls == (("INT3432", "device"), ("rk_iommu", "subsys"))
+    assert back.fingerprint() == v.fingerprint() != NEXT.fingerprint()
+    assert v.with_values("u", "").initcalls == v.initcalls
+    assert "initcalls" not in variant_to_json(NEXT)
+    data = variant_to_json(v)
+    data["initcalls"]["rk_iommu"] = "early"
+    with pytest.raises(VariantError, match="initcalls"):
+        variant_from_json(data)
+
+
 def test_unknown_sites_and_predicates_are_refused() -> None:
     with pytest.raises(KeyError):
         V614.with_values("x", "", **{"no_such.site": None})

@@ -14,7 +14,7 @@ from harness.iommu.drivers import all_drivers
 from harness.iommu.drivers.intel_iommu import intel_iommu_ops
 from harness.iommu.iommu import IommuCoreState
 from harness.run import run_scenario
-from harness.variant import NEXT, V614
+from harness.variant import NEXT, V614, make_variant
 
 from .conftest import Run, example
 
@@ -184,3 +184,16 @@ def test_platform_format_doc_example_runs() -> None:
     block = doc.split("Minimal Intel example")[1].split("```json")[1].split("```")[0]
     res = run_scenario(Board.from_json(json.loads(block), "doc"), V614)
     assert res.findings == [] and res.stats["registered_instances"] == 1 and res.stats["groups"] == 1
+
+
+def test_tree_iommu_level_from_the_variant(boot_recorded: Callable[..., Run], vtd: Board) -> None:
+    """A tree whose VT-d init ran at subsys_initcall (Variant.initcalls, as a
+    tree profile supplies it): the unit registers before i2c-designware's
+    subsys registration within that level, so INT3432:00 is grouped before
+    its probe and the findings of the rootfs order are gone."""
+    v = make_variant("tree", "", V614.as_dict(), {"intel-iommu": "subsys"})
+    r = boot_recorded(vtd, v, intel_iommu_ops)
+    assert r.findings == [] and r.at_probe["INT3432:00"].group is not None
+    # and a client level from the tree: INT3432's driver at device level
+    v = make_variant("tree", "", V614.as_dict(), {"INT3432": "device"})
+    assert boot_recorded(vtd, v, intel_iommu_ops).findings == []
