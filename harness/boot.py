@@ -474,10 +474,12 @@ class Boot:
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
         s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
-        # only on/rpm ever hold a probe: no link state to build otherwise
+        # only on/rpm ever hold a probe, and only with a link: no state otherwise
         if self.cfg.fw_devlink in HOLDING_MODES:
-            k.globals["fw_devlink"] = DevlinkState(self.cfg.fw_devlink, self.platform.nodes, list(IOMMU_BUSES),
-                                                   strict=self.cfg.fw_devlink_strict)
+            links = DevlinkState(self.cfg.fw_devlink, self.platform.nodes, list(IOMMU_BUSES),
+                                 strict=self.cfg.fw_devlink_strict)
+            if links.suppliers:
+                k.globals["fw_devlink"] = links
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}

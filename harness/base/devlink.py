@@ -57,6 +57,8 @@ _CELLS_PROPS: tuple[tuple[str, str, bool], ...] = (
     ("phys", "#phy-cells", False),
     ("resets", "#reset-cells", False),
 )
+_DEFAULT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if cells and not optional)
+_STRICT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if cells)
 # msi-parent is a binding too, but its providers (GIC ITS, MSI controllers)
 # are irq domains set up by of_irq_init() before any initcall: marked
 # initialised without a device (irqdomain.c:247, OF_POPULATED in irq.c:623),
@@ -107,10 +109,17 @@ class DevlinkState:
         self.buses = buses
         self._by_node: dict[str, Any] = {}
         self._seen = -1
+        self.suppliers: dict[str, list[str]] = {}
+        # only nodes with a followed binding can be consumers; most boards
+        # have none by default (the IOMMU ones are optional): skip the rest
+        props = _STRICT_PROPS if self.strict else _DEFAULT_PROPS
+        consumers = [n for n in nodes if not props.isdisjoint(n.props)
+                     or (self.strict and (n.iommus or n.iommu_map))]
+        if not consumers:
+            return
         by_phandle = {n.phandle: n for n in nodes if n.phandle is not None}
         avail = {n.path for n in nodes if n.available()}
-        self.suppliers: dict[str, list[str]] = {}
-        for n in nodes:
+        for n in consumers:
             # of_link_to_phandle(): no link to a disabled supplier, to the
             # node itself or to one of its ancestors
             sups = [s for s in supplier_paths(n, by_phandle, strict=self.strict)
