@@ -39,7 +39,7 @@ from harness.base import dd, initcall
 from harness.base.bus import driver_register
 from harness.base.core import device_add, device_del
 from harness.base.dd import device_release_driver
-from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_OFF, FW_DEVLINK_ON, DevlinkState
+from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_RPM, HOLDING_MODES, DevlinkState
 from harness.base.platform import (
     __platform_driver_register,
     platform_bus_type,
@@ -125,12 +125,14 @@ class BootConfig:
     # from the running thread at the k-th window decision (kernel.py,
     # WindowPreemptions) -- the fuzzers' compact schedule encoding.
     preempt: tuple[tuple[int, int], ...] = ()
-    # fw_devlink= on the command line: on (the kernel's default on DT),
-    # permissive, off (harness.base.devlink).  The model's default stays off
-    # until the race scenarios are re-based: with "on" a client cannot bind
-    # before its IOMMU's probe() returned, which closes the windows the
-    # concurrency tests and the seeded bugs exercise (issue 16, point 2).
-    fw_devlink: str = FW_DEVLINK_OFF
+    # fw_devlink= on the command line (harness.base.devlink): rpm, the 6.12
+    # default (core.c:1720), and on hold a consumer's probe until its
+    # suppliers bind; permissive and off never do.  The IOMMU bindings
+    # (iommus, iommu-map) are .optional: they hold only with
+    # fw_devlink.strict=1, so by default a client still reaches
+    # of_iommu_configure() before its IOMMU registers.
+    fw_devlink: str = FW_DEVLINK_RPM
+    fw_devlink_strict: bool = False
     # PCI functions behind the DT host bridges besides the platform's
     # (``[hotplug:][DDDD:]BB:DD.F[=ID]``, harness.bus.pci_host; ``--pci``)
     pci: tuple[str, ...] = ()
@@ -485,9 +487,12 @@ class Boot:
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
         s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
-        # only "on" ever holds a probe: no link state to build otherwise
-        if self.cfg.fw_devlink == FW_DEVLINK_ON:
-            k.globals["fw_devlink"] = DevlinkState(FW_DEVLINK_ON, self.platform.nodes, list(IOMMU_BUSES))
+        # only on/rpm ever hold a probe, and only with a link: no state otherwise
+        if self.cfg.fw_devlink in HOLDING_MODES:
+            links = DevlinkState(self.cfg.fw_devlink, self.platform.nodes, list(IOMMU_BUSES),
+                                 strict=self.cfg.fw_devlink_strict)
+            if links.suppliers:
+                k.globals["fw_devlink"] = links
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}
@@ -538,6 +543,8 @@ def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) 
             raise ValueError("preempt: a list of [k, c] integer pairs") from None
     if "fw_devlink" in kw and kw["fw_devlink"] not in FW_DEVLINK_MODES:
         raise ValueError(f"fw_devlink: one of {', '.join(FW_DEVLINK_MODES)}")
+    if "fw_devlink_strict" in kw and not isinstance(kw["fw_devlink_strict"], bool):
+        raise ValueError("fw_devlink_strict: true or false")
     if "events" in kw:
         kw["events"] = tuple((str(op), str(t)) for op, t in kw["events"])
         if any(op not in EVENT_OPS for op, _ in kw["events"]):

@@ -37,7 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a PCI function the host bridge's bus scan finds besides the DT's "
                    "(repeatable; prefix hotplug: for one that appears at a rescan event)")
     p.add_argument("--fw-devlink", choices=FW_DEVLINK_MODES, default=None,
-                   help="fw_devlink= (on: a supplier not bound yet holds its consumers' probe)")
+                   help="fw_devlink= (default rpm, as 6.12; rpm and on: a supplier not bound yet "
+                   "holds its consumers' probe)")
+    p.add_argument("--fw-devlink-strict", action="store_true",
+                   help="fw_devlink.strict=1: the optional iommus/iommu-map/dmas links hold too")
     p.add_argument("platform", help=".dts inside a kernel tree, .dtb, platform .json, "
                    "or a stored reproducer .json")
 
@@ -79,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, pci=(*cfg.pci, *args.pci))
     if args.fw_devlink is not None:
         cfg = dataclasses.replace(cfg, fw_devlink=args.fw_devlink)
+    if args.fw_devlink_strict:
+        cfg = dataclasses.replace(cfg, fw_devlink_strict=True)
     r = run_scenario(platform, v, cfg)
     if args.json:
         json.dump(r.to_json(), sys.stdout, indent=1)

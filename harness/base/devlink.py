@@ -2,24 +2,31 @@
 from firmware properties hold a consumer's probe until its suppliers bind.
 
 ``of_fwnode_add_links()`` walks a DT node's properties with the parsers of
-``of_supplier_bindings[]`` (drivers/of/property.c); each phandle found is a
-supplier the consumer waits for.  The properties modelled are the ones that
-matter on the IOMMU probe path: ``iommus``, ``iommu-map``, ``msi-map``,
-``clocks``, ``power-domains``, ``resets``, ``interconnects``, ``phys`` (the
-last five only when the platform keeps them: the corpus converter keeps
-the IOMMU ones).
+``of_supplier_bindings[]`` (drivers/of/property.c:1434); each phandle found is
+a supplier the consumer waits for.  The entries modelled are the ones that
+matter on the IOMMU probe path, in table order: ``clocks``,
+``interconnects``, ``iommus``, ``iommu-map``, ``dmas``, ``power-domains``,
+``phys``, ``resets`` (the non-IOMMU ones only when the platform keeps them:
+the corpus converter keeps the IOMMU ones).
+``iommus``, ``iommu-map`` and ``dmas`` are ``.optional``: ``of_link_property()``
+skips them unless ``fw_devlink_is_strict()`` (``fw_devlink.strict=1`` and not
+permissive, core.c:1785), so by default an IOMMU client does *not* wait for
+its IOMMU -- its driver's probe reaches ``of_iommu_configure()`` and defers
+there.  ``msi-map`` is no supplier binding in 6.12; ``msi-parent`` is, but
+its providers never get a link (see ``_CELLS_PROPS``).
 
 ``really_probe()`` calls ``device_links_check_suppliers()`` first
-(drivers/base/dd.c; core.c:1123): with ``fw_devlink=on`` (the DT default)
-a consumer whose supplier device is not bound yet returns -EPROBE_DEFER
-("supplier %s not ready") before ``dma_configure``; a supplier node with no
-device waits until the nearest ancestor device binds (core.c
-``fw_devlink_purge_absent_suppliers``).  ``permissive`` only makes
-sync-state links (nothing waits), ``off`` makes none.  Links to a supplier
-no driver can match are relaxed by ``fw_devlink_drivers_done()``
-(core.c:1833: at ``deferred_probe_initcall`` without modules, at the
-deferred-probe timeout with them).  Two-way dependencies are cycles the
-kernel detects and does not enforce (``FWLINK_FLAG_CYCLE``).
+(drivers/base/dd.c; core.c:1123): with ``fw_devlink=on`` or ``rpm`` (the
+kernel's default, ``FW_DEVLINK_FLAGS_RPM``, core.c:1720) a consumer whose
+supplier device is not bound yet returns -EPROBE_DEFER ("supplier %s not
+ready") before ``dma_configure``; a supplier node with no device waits until
+the nearest ancestor device binds (core.c ``fw_devlink_purge_absent_suppliers``).
+``permissive`` only makes sync-state links (nothing waits), ``off`` makes
+none.  Links to a supplier no driver can match are relaxed by
+``fw_devlink_drivers_done()`` (core.c:1833: at ``deferred_probe_initcall``
+without modules, at the deferred-probe timeout with them).  Two-way
+dependencies are cycles the kernel detects and does not enforce
+(``FWLINK_FLAG_CYCLE``).
 """
 
 from __future__ import annotations
@@ -31,15 +38,33 @@ from harness.errno import EPROBE_DEFER
 from harness.kernel import kernel, kfunc
 
 FW_DEVLINK_ON = "on"
+FW_DEVLINK_RPM = "rpm"  # FW_DEVLINK_FLAGS_ON | DL_FLAG_PM_RUNTIME: the 6.12 default
 FW_DEVLINK_PERMISSIVE = "permissive"
 FW_DEVLINK_OFF = "off"
-FW_DEVLINK_MODES = (FW_DEVLINK_ON, FW_DEVLINK_PERMISSIVE, FW_DEVLINK_OFF)
+FW_DEVLINK_MODES = (FW_DEVLINK_RPM, FW_DEVLINK_ON, FW_DEVLINK_PERMISSIVE, FW_DEVLINK_OFF)
+# modes whose links carry DL_FLAG_AUTOPROBE_CONSUMER: the consumer's probe waits
+HOLDING_MODES = (FW_DEVLINK_ON, FW_DEVLINK_RPM)
 
 # of_supplier_bindings[] entries with a "#...-cells" provider property
-# (drivers/of/property.c DEFINE_SIMPLE_PROP lines)
-_CELLS_PROPS = {"clocks": "#clock-cells", "power-domains": "#power-domain-cells",
-                "resets": "#reset-cells", "interconnects": "#interconnect-cells",
-                "phys": "#phy-cells"}
+# (drivers/of/property.c DEFINE_SIMPLE_PROP lines), table order, and whether
+# the entry is .optional (followed only when fw_devlink_is_strict())
+_CELLS_PROPS: tuple[tuple[str, str, bool], ...] = (
+    ("clocks", "#clock-cells", False),
+    ("interconnects", "#interconnect-cells", False),
+    ("iommus", "", True),  # parse_iommus: Node.iommus, already resolved
+    ("iommu-map", "", True),  # parse_iommu_maps: Node.iommu_map
+    ("dmas", "#dma-cells", True),
+    ("power-domains", "#power-domain-cells", False),
+    ("phys", "#phy-cells", False),
+    ("resets", "#reset-cells", False),
+)
+_DEFAULT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if cells and not optional)
+_STRICT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if cells)
+# msi-parent is a binding too, but its providers (GIC ITS, MSI controllers)
+# are irq domains set up by of_irq_init() before any initcall: marked
+# initialised without a device (irqdomain.c:247, OF_POPULATED in irq.c:623),
+# so fw_devlink_create_devlink() links nothing (core.c:2250 "might never
+# become dev").  Nothing on the probe path ever waits on one.
 
 
 def _cells(props: dict[str, Any], name: str) -> int:
@@ -47,14 +72,22 @@ def _cells(props: dict[str, Any], name: str) -> int:
     return v[0] if isinstance(v, list) and v else 0
 
 
-def supplier_paths(node: Any, by_phandle: dict[int, Any]) -> list[str]:
-    """The supplier node paths of a platform :class:`~harness.board.Node`."""
-    out = [r.iommu for r in node.iommus] + [e.iommu for e in node.iommu_map]
-    msi = node.props.get("msi-map")  # <rid-base phandle msi-base length>...
-    if isinstance(msi, list):
-        out += [by_phandle[msi[i + 1]].path for i in range(0, len(msi) - 3, 4)
-                if msi[i + 1] in by_phandle]
-    for prop, cells in _CELLS_PROPS.items():
+def supplier_paths(node: Any, by_phandle: dict[int, Any], *, strict: bool = False) -> list[str]:
+    """The supplier node paths of a platform :class:`~harness.board.Node`.
+
+    ``strict`` is ``fw_devlink_is_strict()``: only then are the ``.optional``
+    bindings (``iommus``, ``iommu-map``, ``dmas``) followed (property.c:1512).
+    """
+    out: list[str] = []
+    for prop, cells, optional in _CELLS_PROPS:
+        if optional and not strict:
+            continue
+        if prop == "iommus":
+            out += [r.iommu for r in node.iommus]
+            continue
+        if prop == "iommu-map":
+            out += [e.iommu for e in node.iommu_map]
+            continue
         v = node.props.get(prop)
         i = 0
         while isinstance(v, list) and i < len(v):
@@ -69,19 +102,28 @@ def supplier_paths(node: Any, by_phandle: dict[int, Any]) -> list[str]:
 class DevlinkState:
     """Per boot: the mode and, per consumer node path, its supplier paths."""
 
-    def __init__(self, mode: str, nodes: list[Any], buses: list[Any]) -> None:
+    def __init__(self, mode: str, nodes: list[Any], buses: list[Any], *, strict: bool = False) -> None:
         self.mode = mode
+        # fw_devlink_is_strict(): fw_devlink.strict=1 and not permissive
+        self.strict = strict and mode != FW_DEVLINK_PERMISSIVE
         self.drivers_done = False
         self.buses = buses
         self._by_node: dict[str, Any] = {}
         self._seen = -1
+        self.suppliers: dict[str, list[str]] = {}
+        # only nodes with a followed binding can be consumers; most boards
+        # have none by default (the IOMMU ones are optional): skip the rest
+        props = _STRICT_PROPS if self.strict else _DEFAULT_PROPS
+        consumers = [n for n in nodes if not props.isdisjoint(n.props)
+                     or (self.strict and (n.iommus or n.iommu_map))]
+        if not consumers:
+            return
         by_phandle = {n.phandle: n for n in nodes if n.phandle is not None}
         avail = {n.path for n in nodes if n.available()}
-        self.suppliers: dict[str, list[str]] = {}
-        for n in nodes:
+        for n in consumers:
             # of_link_to_phandle(): no link to a disabled supplier, to the
             # node itself or to one of its ancestors
-            sups = [s for s in supplier_paths(n, by_phandle)
+            sups = [s for s in supplier_paths(n, by_phandle, strict=self.strict)
                     if s in avail and s != n.path and not n.path.startswith(s.rstrip("/") + "/")]
             if sups:
                 self.suppliers[n.path] = sups
@@ -134,7 +176,7 @@ def device_links_check_suppliers(dev: Any) -> int:
     """core.c:1123: -EPROBE_DEFER while a supplier is not bound."""
     st = state()
     np = dev.of_node
-    if st is None or st.mode != FW_DEVLINK_ON or np is None:
+    if st is None or st.mode not in HOLDING_MODES or np is None:
         return 0
     sups = st.suppliers.get(np.full_name)
     if not sups:

@@ -72,11 +72,12 @@ def test_missing_qcom_ncb_fails_the_probe(board: Board) -> None:
 
 
 def test_missing_qcom_ncb_holds_the_clients_with_fw_devlink(board: Board) -> None:
-    """fw_devlink=on (the kernel's DT default): the IOMMUs matched a driver whose probe
+    """fw_devlink=on with fw_devlink.strict=1 (iommus is an optional binding,
+    linked only when strict): the IOMMUs matched a driver whose probe
     failed, so their "iommus" consumer links are never relaxed
     (fw_devlink_no_driver() relaxes only !can_match suppliers, core.c:1827)
     and device_links_check_suppliers() keeps the GPU and MDP4 from probing."""
-    r = mb.run(_without_ncb(board), V614, BootConfig(fw_devlink="on"))
+    r = mb.run(_without_ncb(board), V614, BootConfig(fw_devlink="on", fw_devlink_strict=True))
     assert r.result.stats["registered_instances"] == 0
     assert GPU not in r.at_probe and MDP4 not in r.at_probe
     assert r.result.stats["deferred"] >= 2
