@@ -92,7 +92,8 @@ def test_fw_devlink_off_or_not_strict_does_not_hold_it(monkeypatch: pytest.Monke
 
 def test_fw_devlink_permissive_does_not_hold_it(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _record(monkeypatch)
-    r = run_scenario(rk_board(), V614, BootConfig(drivers=EARLY, fw_devlink="permissive", fw_devlink_strict=True))
+    r = run_scenario(rk_board(), V614,
+                     BootConfig(drivers=EARLY, fw_devlink="permissive", fw_devlink_strict=True))
     assert all(ret == 0 for _, ret in seen) and r.stats["grouped_clients"] == 2
 
 
