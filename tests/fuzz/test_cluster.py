@@ -24,7 +24,7 @@ from fuzz.engines import native
 from fuzz.engines.session import Session
 from fuzz.fuzz_units import fuzz_units
 from fuzz.ranking import rank
-from fuzz.replay import Outcome, Replay, replay_all
+from fuzz.replay import BATCH, Outcome, Replay, replay_all
 from harness.boot import boot_config_from_json
 from harness.run import run_scenario
 from harness.variant import NEXT, V614
@@ -230,7 +230,7 @@ def test_regress_batches_on_a_local_cluster_agree_with_one_process(tmp_path: Pat
     assert one.returncode == 1 and many.returncode == 1, many.stderr
     a, b = json.loads(one.stdout), json.loads(many.stdout)
     assert a["scenarios"] >= 2 and a == b
-    # the same through the API: 2 processes, one batch per scenario here, with
+    # the same through the API: 2 processes, with
     # issue 16's scenario inputs in the shipped configs (fw_devlink=on, a
     # hot-plugged PCI function found by a rescan)
     reps = [r for sub in ("NEXT", "V614") for r in CrashStore(tmp_path / "crashes" / sub)]
@@ -240,9 +240,16 @@ def test_regress_batches_on_a_local_cluster_agree_with_one_process(tmp_path: Pat
                 Replay(board(VIRT).platform, fidelity, [])]
     serial, f1 = replay_all([NEXT, V614], replays, jobs=1)
     dask, f2 = replay_all([NEXT, V614], replays, jobs=2)
-    assert f1.executor == "serial" and f2.executor == "dask" and f2.units == len(replays)
+    # batches of ceil(n / (4 * jobs)) replays (at most BATCH): more findings
+    # since the race dimensions, so not always one batch per scenario
+    size = max(1, min(BATCH, -(-len(replays) // 8)))
+    assert f1.executor == "serial" and f2.executor == "dask" and f2.units == -(-len(replays) // size)
     assert serial == dask and any(o.title == SEED_TITLE for x in dask for o in x[0])
-    assert not any(o.title == SEED_TITLE for x in dask for o in x[1])
+    # V614 shows the seed oops only when an interleaving lets a client's
+    # of_xlate run inside rk_iommu_probe's window (race reproducers): never
+    # on a replay without a schedule or preemptions
+    assert not any(o.title == SEED_TITLE for r, x in zip(replays, dask, strict=True)
+                   if not r.schedule and not r.config.get("preempt") for o in x[1])
     for rp, per in zip(replays[-2:], dask[-2:], strict=True):
         direct = run_scenario(rp.platform, NEXT, boot_config_from_json(rp.config, []))
         assert per[0] == [Outcome(f.title, list(f.alt_titles)) for f in direct.findings]
