@@ -43,6 +43,7 @@ from fuzz.crashstore import (
     CrashStore,
     SaveResult,
     StoreError,
+    atomic_write_json,
     load_reproducer,
     make_reproducer,
     platform_digest,
@@ -362,13 +363,7 @@ def _append(out: Path, res: dict[str, Any]) -> None:
 
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_json(path, data)
 
 
 def merge_parts(u: Unit, parts: list[dict[str, Any]]) -> UnitResult:

@@ -195,7 +195,7 @@ class CrashStore:
                 best = min(existing, key=_schedule_len)
                 if len(rep.schedule) >= _schedule_len(best):
                     return SaveResult("duplicate", best)
-            _atomic_write(target, data)
+            atomic_write_json(target, data)
             for old in existing:
                 old.unlink(missing_ok=True)
             return SaveResult("replaced" if existing else "new", target, existing)
@@ -301,7 +301,9 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _atomic_write(path: Path, data: Any) -> None:
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a fsynced temporary and a rename:
+    a reader (or a killed writer) never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
         json.dump(data, f, indent=1)
