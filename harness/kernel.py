@@ -203,9 +203,19 @@ WINDOW_POINTS = (
 )
 
 
+# point name -> is_window(): a concurrent boot asks ~1,000 times about a few
+# hundred distinct names (bounded: names carry device and lock names)
+_WINDOW_MEMO: dict[str, bool] = {}
+
+
 def is_window(where: str) -> bool:
     """Does the scheduling point ``where`` belong to a named window?"""
-    return any(w in where for w in WINDOW_POINTS)
+    w = _WINDOW_MEMO.get(where)
+    if w is None:
+        w = any(p in where for p in WINDOW_POINTS)
+        if len(_WINDOW_MEMO) < 1 << 16:
+            _WINDOW_MEMO[where] = w
+    return w
 
 
 class WindowPreemptions:
@@ -226,6 +236,13 @@ class WindowPreemptions:
     def __init__(self, preempt: tuple[tuple[int, int], ...]) -> None:
         self.at = dict(preempt)
         self.seen = 0
+
+    @staticmethod
+    def keeps_current(where: str) -> bool:
+        """Would :meth:`__call__` keep a runnable current thread at ``where``
+        whatever the run queue?  (The kernel then skips the call.)"""
+        w = _WINDOW_MEMO.get(where)
+        return not (is_window(where) if w is None else w)
 
     def __call__(self, runnable: list[Kthread], cur: Kthread | None, where: str) -> int:
         if cur is None or cur not in runnable:
@@ -248,6 +265,10 @@ _EXIT = Completion("thread exit")
 #: How many of the latest preemptions a finding keeps (a random schedule
 #: makes thousands; a found race needs a few).
 MAX_PREEMPTIONS_SHOWN = 16
+
+
+def _keeps_always(where: str) -> bool:
+    return True
 
 
 def _pid(t: Kthread) -> int:
@@ -276,6 +297,12 @@ class Kernel:
         self.schedule_pos = 0
         self.decisions = 0
         self.chooser = chooser
+        # A chooser may say where it keeps the running thread anyway
+        # (WindowPreemptions: everywhere but at window points): there the
+        # scheduler neither copies the run queue nor calls it.
+        # Without a chooser the running thread is kept everywhere.
+        self._chooser_keeps: Callable[[str], bool] | None = (
+            _keeps_always if chooser is None else getattr(chooser, "keeps_current", None))
         self.record: list[int] | None = [] if record else None
         # with record: per decision, how many threads could run and where
         self.record_widths: list[int] = []
@@ -484,6 +511,11 @@ class Kernel:
             self.schedule_pos += 1
             idx = choice % len(runnable)
         elif self.chooser is not None:
+            keeps = self._chooser_keeps
+            if keeps is not None and cur is not None and cur.state == RUNNABLE and keeps(where):
+                if self.record is not None:
+                    self.record.append(runnable.index(cur))
+                return cur
             idx = self.chooser(list(runnable), cur, where) % len(runnable)
         elif cur is not None and cur.state == RUNNABLE:
             if self.record is not None:
@@ -505,6 +537,13 @@ class Kernel:
             return
         cur = self.current
         if cur is None:
+            return
+        keeps = self._chooser_keeps
+        if keeps is not None and self.record is None and self.schedule_pos >= len(self.schedule) \
+                and cur.state == RUNNABLE and keeps(where):
+            # _pick()'s decision, taken here: the schedule is used up and the
+            # chooser (or the synchronous default) keeps the running thread
+            self.decisions += 1
             return
         nxt = self._pick(cur, where)
         if nxt is None or nxt is cur:
