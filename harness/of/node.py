@@ -69,7 +69,8 @@ class DeviceTree:
         self.by_path: dict[str, device_node] = {}
         self.root: device_node | None = None
         for n in platform.nodes:
-            parent = self.by_path.get(n.parent_path) if n.parent_path else None
+            pp = n.parent_path  # a property: computed once per node
+            parent = self.by_path.get(pp) if pp else None
             dn = device_node(n, parent)
             if parent is not None:
                 parent.children.append(dn)
