@@ -319,9 +319,10 @@ class Kernel:
         # the latest preemptions (from, to, point), formatted only when a
         # finding is reported: a random schedule preempts thousands of times
         self.preemptions: deque[tuple[Kthread, Kthread, str]] = deque(maxlen=MAX_PREEMPTIONS_SHOWN)
-        # window coverage: (window point, preempted there?, the thread's name)
-        # for every decision taken at a window point (engine feedback)
-        self.windows: set[tuple[str, bool, str]] = set()
+        # window coverage: (window point, the thread there, the thread run
+        # next -- itself unless preempted) for every decision taken at a
+        # window point (engine feedback)
+        self.windows: set[tuple[str, str, str]] = set()
         self._expired: set[int] = set()  # pids whose timer fired
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
@@ -513,7 +514,7 @@ class Kernel:
             if self.record is not None:
                 self.record.append(runnable.index(cur))
             if is_window(where):
-                self.windows.add((where, False, cur.comm))
+                self.windows.add((where, cur.comm, cur.comm))
             return cur
         else:
             idx = 0
@@ -524,7 +525,7 @@ class Kernel:
             if nxt is not cur:
                 self.preemptions.append((cur, nxt, where))
             if is_window(where):
-                self.windows.add((where, nxt is not cur, cur.comm))
+                self.windows.add((where, cur.comm, nxt.comm))
         return nxt
 
     def sched_point(self, where: str) -> None:

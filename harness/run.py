@@ -39,8 +39,8 @@ class Result:
     where: list[str] | None = None  # the scheduling point of each decision
     # checks the C does not make (fnd.LINT): reported, never a finding
     lints: list[Finding] = field(default_factory=list)
-    # window coverage: "<window point>|preempted|<thread>" or "...|kept|..."
-    # for each decision taken at a window point (harness.kernel.WINDOW_POINTS)
+    # window coverage: "<window point>|<thread>|kept" or "...|preempted for
+    # <thread>" for each decision taken at a window point (kernel.WINDOW_POINTS)
     windows: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -79,13 +79,17 @@ def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
         of_tree_put(platform, boot.tree)
 
 
-def window_coverage(seen: set[tuple[str, bool, str]]) -> list[str]:
+def window_coverage(seen: set[tuple[str, str, str]]) -> list[str]:
     """The window decisions of a run as sorted feature strings: the point,
-    whether the thread there was preempted, and which kind of thread it was
-    (:func:`harness.kernel.thread_role`), so a search can be steered toward
-    the interleavings at windows it has not tried yet."""
-    return sorted({f"{where}|{'preempted' if p else 'kept'}|{thread_role(comm)}"
-                   for where, p, comm in seen})
+    which kind of thread was there (:func:`harness.kernel.thread_role`), and
+    whether it kept running or was preempted -- for which kind of thread --
+    so a search can be steered toward interleavings at windows it has not
+    tried yet."""
+    out = set()
+    for where, cur, nxt in seen:
+        then = "kept" if cur == nxt else f"preempted for {thread_role(nxt)}"
+        out.add(f"{where}|{thread_role(cur)}|{then}")
+    return sorted(out)
 
 
 def _pci_mapped(dev: Any, inst_paths: set[str]) -> bool:
