@@ -236,6 +236,12 @@ def _config(m: Minimiser, s: FuzzInput) -> FuzzInput:
         simplifications.append({"driver_order": ()})
     if c.driver_async_probe:
         simplifications.append({"driver_async_probe": ()})
+    if c.events_during_boot:
+        simplifications.append({"events_during_boot": False})
+    if c.fw_devlink != d.fw_devlink or c.fw_devlink_strict:
+        simplifications.append({"fw_devlink": d.fw_devlink, "fw_devlink_strict": False})
+    if c.pci:
+        simplifications.append({"pci": ()})
     cur = s
     for ch in simplifications:
         cand = with_cfg(cur, **ch)
