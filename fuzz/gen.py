@@ -240,7 +240,7 @@ def pci_roots(p: Board) -> list[tuple[str, int, int]]:
     the domain from "linux,pci-domain" or the bridges' order, the root bus
     from "bus-range" (as harness.bus.pci_host numbers them)."""
     pci = {n.path for n in p.nodes if n.props.get("device_type") == "pci"}
-    out = []
+    out: list[tuple[str, int, int]] = []
     for n in p.nodes:
         if n.path in pci and n.parent_path not in pci and n.available():
             dom = n.props.get("linux,pci-domain")
