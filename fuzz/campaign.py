@@ -368,7 +368,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def merge_parts(u: Unit, parts: list[dict[str, Any]]) -> UnitResult:
     """A variant's result from its units' results, in unit order: a title's first
-    unit gives its reproducer; hits add up and boards are united."""
+    unit gives its reproducer; hits add up and boards (and default-boot boards) are united."""
     found: dict[str, dict[str, Any]] = {}
     feats: set[str] = set()
     execs = errors = 0
@@ -381,10 +381,12 @@ def merge_parts(u: Unit, parts: list[dict[str, Any]]) -> UnitResult:
         for f in p["found"]:
             old = found.get(f["title"])
             if old is None:
-                found[f["title"]] = dict(f, boards=list(f.get("boards", [])))
+                found[f["title"]] = dict(f, boards=list(f.get("boards", [])),
+                                         plain_boards=list(f.get("plain_boards", [])))
             else:
                 old["hits"] = old.get("hits", 1) + f.get("hits", 1)
                 old["boards"] = sorted(set(old["boards"]) | set(f.get("boards", [])))
+                old["plain_boards"] = sorted(set(old["plain_boards"]) | set(f.get("plain_boards", [])))
     return UnitResult(u.id, u.index, u.description, u.size, list(found.values()), execs,
                       round(elapsed, 4), len(feats), sorted(feats), errors)
 
