@@ -71,9 +71,16 @@ def table(rows: list[Row], limit: int | None = None, width: int = TERMINAL_WIDTH
 # -- words for the top 3 --------------------------------------------------------------
 
 
+def _where(d: Diff) -> str:
+    boards = ", ".join(d.boards) if len(d.boards) <= 3 else f"{len(d.boards)} boards"
+    if not d.plain:
+        return boards
+    every = "every boot" if d.plain == d.boards else f"every boot of {len(d.plain)}"
+    return f"{boards} ({every})"
+
+
 def _diff_words(diffs: list[Diff], limit: int = 4) -> str:
-    parts = [f"{d.title} on {', '.join(d.boards) if len(d.boards) <= 3 else f'{len(d.boards)} boards'}"
-             for d in diffs[:limit]]
+    parts = [f"{d.title} on {_where(d)}" for d in diffs[:limit]]
     if len(diffs) > limit:
         parts.append(f"{len(diffs) - limit} more")
     return "; ".join(parts)

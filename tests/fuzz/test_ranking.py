@@ -14,7 +14,7 @@ from fuzz.campaign import CampaignResult, ExploreRequest, UnitResult
 from fuzz.families import changes, family
 from fuzz.plots import coverage_svg, fixed_introduced_svg, heatmap_svg
 from fuzz.ranking import at_driver_bind, goal_violation, rank, ranking_json, top
-from fuzz.report import html_report, markdown, table
+from fuzz.report import html_report, markdown, paragraph, table
 from harness.variant import NEXT, variant_to_json
 from tests.fuzz.helpers import RK, board
 
@@ -243,6 +243,8 @@ def test_a_default_boot_crash_outranks_crashes_that_need_a_schedule() -> None:
     assert [d.title for d in fix.fixed_plain] == [SEED[0]] and fix.fixed[-1].plain == (RK,)
     assert races.net(("oops", "deadlock")) == 2 > fix.net(("oops", "deadlock")) == 1
     assert "crashes of the default boot" in races.reason and "default-boot crashes" in races.why
+    assert f"fixes {SEED[0]} on {RK} (every boot)" in paragraph(fix, "NEXT", 2)
+    assert f"{RACE_OOPS[0]} on exynos;" in paragraph(races, "NEXT", 2)
     # the same findings, none on a default boot: the two race crashes count for more
     rows = rank([unit("NEXT", 0, 0, SEED, RACE_OOPS, RACE_HANG), unit("races", 1, 1, SEED),
                  unit("fix", 2, 1, RACE_OOPS, RACE_HANG)])
