@@ -530,6 +530,13 @@ def tree_variant(profile: TreeProfile, overlay: str | None = None) -> Variant:
     return make_variant(name, desc, values, tree_initcalls(profile))
 
 
+def tree_presets(profile: TreeProfile) -> dict[str, Variant]:
+    """What the preset names stand for on ``profile``'s tree: ``TREE`` (the
+    tree as it is) and each preset as an overlay on it (:func:`tree_variant`);
+    :func:`mutators.space.resolve` builds ids and spaces from these."""
+    return {"TREE": tree_variant(profile), **{p: tree_variant(profile, p) for p in PRESETS}}
+
+
 def tree_initcalls(profile: TreeProfile) -> dict[str, str]:
     """The tree's registration levels where they differ from the model's own:
     an IOMMU driver's (its ``IommuDriverSpec.initcall``) by driver name, a
@@ -555,5 +562,5 @@ def warnings_for(profile: TreeProfile) -> list[str]:
 
 
 __all__ = ["DriverFact", "FactsError", "SiteFact", "TreeProfile", "Unmodelled", "cache_dir",
-           "driver_files", "read_profile", "tree_initcalls", "tree_variant", "warnings_for",
+           "driver_files", "read_profile", "tree_initcalls", "tree_presets", "tree_variant", "warnings_for",
            "function_bodies"]
