@@ -55,7 +55,7 @@ def resolve_variant_on(arg: str, tree: Path | None) -> Variant:
     return make_variant(f"{tv.name}{arg[len(base):]}", tv.description, values, dict(tv.initcalls))
 
 
-def tree_profile(tree: Path, warn: bool = True) -> TreeProfile:
+def tree_profile(tree: Path, warn: bool = True, option: str = "--tree") -> TreeProfile:
     """The profile of ``--tree DIR`` (``probefuzz facts``), its unmodelled shapes
     printed as warnings on stderr; VariantError (one line, exit 2) when DIR is
     not a directory or not a kernel tree."""
@@ -64,11 +64,11 @@ def tree_profile(tree: Path, warn: bool = True) -> TreeProfile:
     except (OSError, ValueError):
         ok = False
     if not ok:
-        raise VariantError(f"--tree {_short(str(tree))}: no such directory")
+        raise VariantError(f"{option} {_short(str(tree))}: no such directory")
     try:
         prof = read_profile(tree)
     except FactsError as e:
-        raise VariantError(f"--tree {e}") from None
+        raise VariantError(f"{option} {e}") from None
     if warn:
         for w in warnings_for(prof):
             print(w, file=sys.stderr)

@@ -530,6 +530,15 @@ def tree_variant(profile: TreeProfile, overlay: str | None = None) -> Variant:
     return make_variant(name, desc, values, tree_initcalls(profile))
 
 
+def missing_files(tree: Path) -> list[str]:
+    """The files a profile reads its sites and drivers from that ``tree`` does
+    not have (a sparse checkout, a partial copy): a profile of it would be
+    mostly "unmodelled" lines, so verbs that default to a tree's facts take
+    the model's own where this is not empty."""
+    files = {s.file for s in SITES.values()} | set(driver_files())
+    return sorted(f for f in files if not (tree / f).is_file())
+
+
 def tree_presets(profile: TreeProfile) -> dict[str, Variant]:
     """What the preset names stand for on ``profile``'s tree: ``TREE`` (the
     tree as it is) and each preset as an overlay on it (:func:`tree_variant`);
@@ -562,5 +571,5 @@ def warnings_for(profile: TreeProfile) -> list[str]:
 
 
 __all__ = ["DriverFact", "FactsError", "SiteFact", "TreeProfile", "Unmodelled", "cache_dir",
-           "driver_files", "read_profile", "tree_initcalls", "tree_presets", "tree_variant", "warnings_for",
-           "function_bodies"]
+           "driver_files", "missing_files", "read_profile", "tree_initcalls", "tree_presets",
+           "tree_variant", "warnings_for", "function_bodies"]
