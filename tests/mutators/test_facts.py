@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,3 +276,67 @@ def test_cache_key_is_the_same_in_another_process(kernel_tree: Path) -> None:
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
             for seed in ("1", "2")}
     assert keys == {profile_key(kernel_tree.resolve())}
+
+
+@pytest.fixture(scope="module")
+def renesas_worktree(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
+                     head_entries: None) -> Iterator[Path]:
+    wt = tmp_path_factory.mktemp("facts-ipmmu") / "wt"
+    yield from _sparse_worktree(kernel_tree, wt, ["arch/arm64/boot/dts/renesas"])
+
+
+@pytest.mark.slow
+def test_ipmmu_publication_order_gives_no_finding_and_why(
+        renesas_worktree: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """ipmmu-vmsa, the family without a finding in either order (docs/drivers.md,
+    "ipmmu-vmsa: no order finding"): under NEXT the registration walk runs
+    ipmmu_of_xlate() on the allowed SDHIs of R-Car H3.  With the tree's order
+    (platform_set_drvdata() L1108 after iommu_device_register() L1097) it
+    stores a NULL priv, ipmmu_probe_device() refuses with -ENODEV,
+    iommu_init_device() frees dev->iommu (iommu.c:448-450), so the next parse
+    (the next leaf's registration walk, or the client's own
+    of_iommu_configure() at bind) runs after L1108 and finds the instance.  With the drvdata moved before registration the walk gets
+    the instance and groups the client then.  Neither is a finding:
+    `repro --variant NEXT --tree WT` exits 0 on both trees."""
+    import harness.iommu.drivers.ipmmu_vmsa as ipmmu
+    from harness.kernel import stack_trace
+
+    wt = renesas_worktree
+    board = wt / "arch/arm64/boot/dts/renesas/r8a77951-salvator-xs.dts"
+    site = "ipmmu_probe.drvdata"
+    real = ipmmu.ipmmu_init_platform_device
+
+    def run(order: str) -> list[tuple[str, bool, bool]]:
+        """(client, in the registration walk?, priv found?) per first xlate of a client."""
+        seen: list[tuple[str, bool, bool]] = []
+
+        def spy(dev: Any, args: Any) -> int:
+            ret = real(dev, args)
+            walk = "iommu_device_register" in stack_trace(sys._getframe())
+            seen.append((dev.init_name, walk, ipmmu.to_ipmmu(dev) is not None))
+            return ret
+
+        monkeypatch.setattr(ipmmu, "ipmmu_init_platform_device", spy)
+        assert read_profile(wt).sites[site].value == order
+        assert main(["repro", "--variant", "NEXT", "--tree", str(wt), str(board)]) == 0, \
+            capsys.readouterr().out
+        return seen
+
+    assert read_profile(wt).sites[site].value == AFTER  # 6.12's order
+    after = run(AFTER)
+    _move(wt, site, BEFORE)
+    try:
+        before = run(BEFORE)
+    finally:
+        subprocess.run(["git", "-C", str(wt), "checkout", "HEAD", "--", SITES[site].file],
+                       check=True, capture_output=True, timeout=60)
+    clients = {name for name, _, _ in after}
+    assert clients and clients == {name for name, _, _ in before}
+    for name in clients:
+        # 6.12's order: NULL in the walk, the instance at the next parse (the
+        # next leaf's registration walk or the client's bind)
+        mine = [(w, p) for n, w, p in after if n == name]
+        assert len(mine) == 2 and mine[0] == (True, False) and mine[1][1], after
+        # drvdata before registration: the walk finds it, bind does not parse again
+        assert [(w, p) for n, w, p in before if n == name] == [(True, True)], before
