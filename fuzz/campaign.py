@@ -249,7 +249,7 @@ def setup_worker(ctx: dict[str, Any]) -> dict[str, Any]:
     for u in ctx["units"]:
         v = variant_from_json(u.variant, u.id)
         # the tree's registration levels travel with the values (explore --tree)
-        variants[u.index] = Variant(u.id, u.description, v.values, v.initcalls)
+        variants[u.index] = Variant(u.id, u.description, v.values, v.initcalls, v.builds)
     return {"boards": ctx["boards"], "units": {u.index: u for u in ctx["units"]},
             "variants": variants, "cfg": ctx["cfg"], "known": {}, "known_files": {}}
 

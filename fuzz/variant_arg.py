@@ -9,8 +9,8 @@ from pathlib import Path
 
 from corpus.kernel_tree import default_tree_path, find_kernel_root
 from harness.inputs import read_json
-from harness.variant import PRESETS, Variant, VariantError, make_variant, variant_from_json
-from mutators.facts import FactsError, TreeProfile, read_profile, tree_variant, warnings_for
+from harness.variant import PRESETS, Variant, VariantError, make_variant, tree_facts, variant_from_json
+from mutators.facts import FactsError, TreeProfile, build_notes, read_profile, tree_variant, warnings_for
 from mutators.space import mutate, parse_id, resolve
 
 
@@ -52,12 +52,13 @@ def resolve_variant_on(arg: str, tree: Path | None) -> Variant:
     values = tv.as_dict()
     for m in muts:
         values = mutate(values, m)
-    return make_variant(f"{tv.name}{arg[len(base):]}", tv.description, values, dict(tv.initcalls))
+    return make_variant(f"{tv.name}{arg[len(base):]}", tv.description, values, *tree_facts(tv))
 
 
 def tree_profile(tree: Path, warn: bool = True, option: str = "--tree") -> TreeProfile:
     """The profile of ``--tree DIR`` (``probefuzz facts``), its unmodelled shapes
-    printed as warnings on stderr; VariantError (one line, exit 2) when DIR is
+    printed as warnings on stderr and the drivers its configuration does not
+    build in as notes; VariantError (one line, exit 2) when DIR is
     not a directory or not a kernel tree."""
     try:
         ok = tree.is_dir()
@@ -70,7 +71,7 @@ def tree_profile(tree: Path, warn: bool = True, option: str = "--tree") -> TreeP
     except FactsError as e:
         raise VariantError(f"{option} {e}") from None
     if warn:
-        for w in warnings_for(prof):
+        for w in [*warnings_for(prof), *build_notes(prof)]:
             print(w, file=sys.stderr)
     return prof
 

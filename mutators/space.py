@@ -36,6 +36,7 @@ from harness.variant import (
     VariantError,
     make_variant,
     render_value,
+    tree_facts,
     variant_from_json,
 )
 from mutators.ids import format_token, split_id
@@ -174,7 +175,7 @@ def semantic_key(v: Variant) -> str:
     inert = {n: SITES[n].v614 for n in SITES if _inert(v, n)}
     if not inert:
         return v.fingerprint()
-    return make_variant(v.name, "", {**v.as_dict(), **inert}, dict(v.initcalls)).fingerprint()
+    return make_variant(v.name, "", {**v.as_dict(), **inert}, *tree_facts(v)).fingerprint()
 
 
 def neighbours(base: Mutant) -> Iterator[Mutant]:
@@ -194,7 +195,7 @@ def neighbours(base: Mutant) -> Iterator[Mutant]:
             desc = describe(m, values[name], new[name])
             if base.mutations:
                 desc = f"{base.description}; {desc}"
-            v = make_variant(vid, desc, new, dict(base.variant.initcalls))
+            v = make_variant(vid, desc, new, *tree_facts(base.variant))
             if not _has_c(v, name):
                 continue
             yield Mutant(vid, desc, v, (*base.mutations, m))
@@ -228,7 +229,7 @@ def preset(name: str, presets: Mapping[str, Variant] = PRESETS) -> Mutant:
     and registration levels under the same names)."""
     v = presets[name]
     if v.name != name:
-        v = make_variant(name, v.description, v.as_dict(), dict(v.initcalls))
+        v = make_variant(name, v.description, v.as_dict(), *tree_facts(v))
     return Mutant(name, v.description, v, ())
 
 
@@ -292,7 +293,7 @@ def resolve(vid: str, presets: Mapping[str, Variant] | None = None) -> Mutant:
         values = new
     desc = "; ".join(descs[1:]) if muts else cur.description
     vid = format_id(base, muts)  # the one spelling, whichever was typed
-    v = make_variant(vid, desc, values, dict(cur.variant.initcalls))
+    v = make_variant(vid, desc, values, *tree_facts(cur.variant))
     for m in muts:
         if not _has_c(v, m.site):
             raise VariantError(f"{m.token}: this value has no C rendering")

@@ -43,7 +43,7 @@ import git
 from corpus.hosttools import run, which
 from harness import upstream
 from harness.board import Board
-from harness.variant import PRESETS, SITES, Variant, make_variant
+from harness.variant import PRESETS, SITES, Variant, make_variant, tree_facts
 from mutators import gitrepo
 from mutators.apply import site_locations, spatch_version
 from mutators.engine import SPATCH_TIMEOUT, apply_plan
@@ -180,7 +180,7 @@ def stage_variants(units: list[series.Unit], tree_values: dict[str, Any],
         for s in pending:
             if s in tree_values:
                 vals[s] = tree_values[s]
-        out.append(make_variant(f"{target.name}@{k}/{len(units)}", "", vals, dict(target.initcalls)))
+        out.append(make_variant(f"{target.name}@{k}/{len(units)}", "", vals, *tree_facts(target)))
     return out
 
 
@@ -197,7 +197,7 @@ def evidence_variants(req: ProposeRequest) -> tuple[Variant, Variant, Variant]:
         target = resolve(req.variant_id, presets).variant
     else:
         t = req.variant
-        target = make_variant(t.name, t.description, t.as_dict(), dict(presets["TREE"].initcalls))
+        target = make_variant(t.name, t.description, t.as_dict(), *tree_facts(presets["TREE"]))
     ref = req.reference.name
     reference = preset(ref, presets).variant if ref in presets else req.reference
     return target, reference, preset("V614", presets).variant
