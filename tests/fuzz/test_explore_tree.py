@@ -18,7 +18,11 @@ from mutators.facts import read_profile
 from mutators.space import Mutation
 from tests.fuzz.helpers import RK, SEED_TITLE
 from tests.fuzz.test_explore import small_corpus
-from tests.mutators.test_facts import _move, _sparse_worktree
+from tests.mutators.test_facts import (  # noqa: F401 (head_entries: a fixture)
+    _move,
+    _sparse_worktree,
+    head_entries,
+)
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -32,10 +36,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def fixed_tree(kernel_tree: Path, tmp_path: Path, cache: Path) -> Iterator[Path]:
+def fixed_tree(kernel_tree: Path, tmp_path: Path, cache: Path,
+               request: pytest.FixtureRequest) -> Iterator[Path]:
     """A worktree whose rk_iommu_probe() sets dma_dev before iommu_device_register()
     (the seed's fix already in the tree) and whose exynos-sysmmu registers at
     subsys_initcall instead of core_initcall."""
+    request.getfixturevalue("head_entries")  # the commit's tables, read once per process
     for wt in _sparse_worktree(kernel_tree, tmp_path / "wt", []):
         _move(wt, SITE, BEFORE)
         f = wt / "drivers/iommu/exynos-iommu.c"

@@ -16,7 +16,11 @@ from harness.variant import PRESETS, VariantError
 from mutators.propose import evidence
 from mutators.propose.pipeline import ProposeRequest, evidence_notes, evidence_variants
 from mutators.space import resolve
-from tests.mutators.test_facts import _move, _sparse_worktree
+from tests.mutators.test_facts import (  # noqa: F401 (head_entries: a fixture)
+    _move,
+    _sparse_worktree,
+    head_entries,
+)
 
 pytestmark = pytest.mark.kernel_tree
 
@@ -26,9 +30,11 @@ BOARD = "rk3568-odroid-m1"
 
 
 @pytest.fixture
-def fixed_tree(kernel_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def fixed_tree(kernel_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+               request: pytest.FixtureRequest) -> Iterator[Path]:
     """A worktree whose rk_iommu_probe() already sets dma_dev before registering."""
     monkeypatch.setenv("PROBEFUZZ_CACHE", str(tmp_path / "cache"))
+    request.getfixturevalue("head_entries")  # the commit's tables, read once per process
     for wt in _sparse_worktree(kernel_tree, tmp_path / "wt", []):
         _move(wt, "rk_iommu_probe.dma_dev", BEFORE)
         yield wt
