@@ -94,7 +94,7 @@ def evaluate(tree: Path, commit: str, cache: Path, use_cache: bool = True) -> di
         if got is not None:
             return got
     if not missing and (tree / "scripts/kconfig/conf.c").is_file():
-        out = {arch: _make(tree, arch, target, cache) for arch, (target, _) in DEFCONFIGS.items()}
+        out = _make(tree, cache)
     elif commit and all(f in {d for _, d in DEFCONFIGS.values()} for f in changed):
         base = _load(_key(commit, tree, []), cache)
         if base is None:
@@ -121,18 +121,24 @@ def _overrides(tree: Path, commit: str, file: str) -> dict[str, str]:
     return out
 
 
-def _make(tree: Path, arch: str, target: str, cache: Path) -> dict[str, str]:
-    """``make ARCH=arch O=... target`` with the host compiler (Kconfig only
-    asks it for feature probes; no IOMMU symbol depends on one)."""
+def _make(tree: Path, cache: Path) -> dict[str, dict[str, str]]:
+    """``make ARCH=arch O=... target`` for each arch of :data:`DEFCONFIGS`,
+    in one scratch directory (scripts/kconfig/conf is built once), with the
+    host compiler (Kconfig only asks it for feature probes; no IOMMU symbol
+    depends on one)."""
     cache.mkdir(parents=True, exist_ok=True)
     _reap(cache)
     out = cache / f"kbuild-{os.getpid()}"
+    got = {}
     try:
-        hosttools.run(["make", "-s", "-C", str(tree), f"ARCH={arch}", "CROSS_COMPILE=",
-                       f"O={out}", target], timeout=600, subject=str(tree))
-        return {k: v for k, v in parse_config((out / ".config").read_text()).items() if v != "n"}
+        for arch, (target, _) in DEFCONFIGS.items():
+            hosttools.run(["make", "-s", "-C", str(tree), f"ARCH={arch}", "CROSS_COMPILE=",
+                           f"O={out}", target], timeout=600, subject=str(tree))
+            got[arch] = {k: v for k, v in parse_config((out / ".config").read_text()).items()
+                         if v != "n"}
+        return got
     except hosttools.ToolError as e:
-        raise KconfigError(str(e).splitlines()[0] if str(e) else f"make {target} failed") from None
+        raise KconfigError(str(e).splitlines()[0] if str(e) else "make defconfig failed") from None
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
