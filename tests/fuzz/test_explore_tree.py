@@ -63,8 +63,11 @@ def test_units_on_a_tree_carry_its_values_and_levels(fixed_tree: Path) -> None:
     assert back in by_id and "NEXT+" + Mutation(SITE, f"={BEFORE}").token not in by_id
     assert {json.dumps(u.variant.get("initcalls"), sort_keys=True) for u in units} == {
         json.dumps({"exynos-sysmmu": "subsys", "samsung,exynos-sysmmu": "subsys"}, sort_keys=True)}
+    # and what its defconfigs build (arm64's does not build exynos-sysmmu)
+    assert all(u.variant["builds"]["arm64:exynos-sysmmu"] == "absent" for u in units)
     st = setup_worker({"boards": [], "units": units, "cfg": {}})
-    assert all(dict(v.initcalls)["exynos-sysmmu"] == "subsys" for v in st["variants"].values())
+    assert all(dict(v.initcalls)["exynos-sysmmu"] == "subsys"
+               and dict(v.builds)["arm64:exynos-sysmmu"] == "absent" for v in st["variants"].values())
     # without the tree: the presets' space, which has the seed order at NEXT
     plain = {u.id: u for u in units_for("NEXT", 1)}
     assert plain["NEXT"].variant["sites"][SITE] == AFTER and "initcalls" not in plain["NEXT"].variant
