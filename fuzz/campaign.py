@@ -55,10 +55,18 @@ from fuzz.engines.session import Session
 from fuzz.gen import CorpusBoard, FuzzInput, GenContext, from_bytes
 from harness.boot import boot_config_from_json
 from harness.findings import KINDS
-from harness.variant import PRESETS, SITES, Variant, variant_from_json, variant_to_json
+from harness.variant import (
+    PRESETS,
+    SITES,
+    Variant,
+    make_variant,
+    tree_facts,
+    variant_from_json,
+    variant_to_json,
+)
 from mutators.facts import TreeProfile, tree_presets
 from mutators.ids import id_slug
-from mutators.space import resolve, space
+from mutators.space import Mutant, parse_id, resolve, space
 
 STATE = "state.jsonl"
 CAMPAIGN = "campaign.json"
@@ -185,6 +193,12 @@ def units_for(base: str, depth: int, also: tuple[str, ...] = (),
     and the space is built from the tree's site values around it."""
     presets = tree_presets(tree) if tree is not None else None
     root = resolve(base, presets)
+    if presets is not None and parse_id(base)[0] not in presets:
+        # a variant file: its own site values, on the tree's levels and builds
+        v = root.variant
+        root = Mutant(root.id, root.description,
+                      make_variant(v.name, v.description, v.as_dict(), *tree_facts(presets["TREE"])),
+                      ())
     mutants = [root, *space(root, depth)] if depth > 0 else [root]
     ids = {m.id for m in mutants}
     mutants += [m for m in (resolve(a, presets) for a in also) if m.id not in ids]

@@ -13,7 +13,7 @@ from fuzz.campaign import setup_worker, units_for
 from fuzz.cli import main
 from fuzz.crashstore import load_reproducer
 from harness.sites.shapes import AFTER, BEFORE
-from harness.variant import variant_from_json
+from harness.variant import V614, variant_from_json, variant_to_json
 from mutators.facts import read_profile
 from mutators.space import Mutation
 from tests.fuzz.helpers import RK, SEED_TITLE
@@ -68,6 +68,11 @@ def test_units_on_a_tree_carry_its_values_and_levels(fixed_tree: Path) -> None:
     st = setup_worker({"boards": [], "units": units, "cfg": {}})
     assert all(dict(v.initcalls)["exynos-sysmmu"] == "subsys"
                and dict(v.builds)["arm64:exynos-sysmmu"] == "absent" for v in st["variants"].values())
+    # a variant file as the base keeps its values and runs on the tree's facts
+    f = fixed_tree.parent / "base.json"
+    f.write_text(json.dumps(variant_to_json(V614)))
+    [root] = units_for(str(f), 0, tree=prof)
+    assert root.variant["sites"][SITE] == AFTER and root.variant["initcalls"] == units[0].variant["initcalls"]
     # without the tree: the presets' space, which has the seed order at NEXT
     plain = {u.id: u for u in units_for("NEXT", 1)}
     assert plain["NEXT"].variant["sites"][SITE] == AFTER and "initcalls" not in plain["NEXT"].variant
