@@ -434,6 +434,9 @@ def ranking_json(c: CampaignResult, rows: list[Row]) -> dict[str, Any]:
     fams = families(rows)
     return {
         "base": req.base,
+        # explore --tree: the ids name that tree's presets (mutators.facts.tree_presets)
+        "tree": None if req.tree is None else {"path": req.tree.tree, "commit": req.tree.commit,
+                                               "profile": req.tree.key},
         "budget": {"engine": req.engine, "depth": req.depth, "seed": req.seed,
                    "runs_per_board": None if req.time_per_variant else req.runs_per_board,
                    "time_per_variant": req.time_per_variant,
