@@ -203,19 +203,30 @@ WINDOW_POINTS = (
 )
 
 
-# point name -> is_window(): a concurrent boot asks ~1,000 times about a few
-# hundred distinct names (bounded: names carry device and lock names)
-_WINDOW_MEMO: dict[str, bool] = {}
+#: is_window() per point name seen (a boot names a few hundred points; the
+#: names carry lock and device names, so the cache is bounded)
+_IS_WINDOW: dict[str, bool] = {}
 
 
 def is_window(where: str) -> bool:
     """Does the scheduling point ``where`` belong to a named window?"""
-    w = _WINDOW_MEMO.get(where)
-    if w is None:
-        w = any(p in where for p in WINDOW_POINTS)
-        if len(_WINDOW_MEMO) < 1 << 16:
-            _WINDOW_MEMO[where] = w
-    return w
+    r = _IS_WINDOW.get(where)
+    if r is None:
+        r = any(w in where for w in WINDOW_POINTS)
+        if len(_IS_WINDOW) < 8192:
+            _IS_WINDOW[where] = r
+    return r
+
+
+def thread_role(comm: str) -> str:
+    """A thread's name without the device or driver it works for
+    (``kworker/async:5040000.iommu`` -> ``kworker/async``,
+    ``modprobe/arm-smmu`` -> ``modprobe``): what it is, the same on every board."""
+    if comm.startswith("kworker/async:"):
+        return "kworker/async"
+    if comm.startswith("modprobe/"):
+        return "modprobe"
+    return comm
 
 
 class WindowPreemptions:
@@ -240,8 +251,9 @@ class WindowPreemptions:
     @staticmethod
     def keeps_current(where: str) -> bool:
         """Would :meth:`__call__` keep a runnable current thread at ``where``
-        whatever the run queue?  (The kernel then skips the call.)"""
-        w = _WINDOW_MEMO.get(where)
+        whatever the run queue?  (The kernel then skips the call.)  Never
+        at a window point."""
+        w = _IS_WINDOW.get(where)
         return not (is_window(where) if w is None else w)
 
     def __call__(self, runnable: list[Kthread], cur: Kthread | None, where: str) -> int:
@@ -267,8 +279,11 @@ _EXIT = Completion("thread exit")
 MAX_PREEMPTIONS_SHOWN = 16
 
 
-def _keeps_always(where: str) -> bool:
-    return True
+def _outside_windows(where: str) -> bool:
+    # the synchronous default keeps the running thread everywhere; at window
+    # points the decision goes through _pick(), which records window coverage
+    w = _IS_WINDOW.get(where)
+    return not (is_window(where) if w is None else w)
 
 
 def _pid(t: Kthread) -> int:
@@ -300,9 +315,10 @@ class Kernel:
         # A chooser may say where it keeps the running thread anyway
         # (WindowPreemptions: everywhere but at window points): there the
         # scheduler neither copies the run queue nor calls it.
-        # Without a chooser the running thread is kept everywhere.
+        # Without a chooser the running thread is kept everywhere (window
+        # points still go through _pick() for their coverage).
         self._chooser_keeps: Callable[[str], bool] | None = (
-            _keeps_always if chooser is None else getattr(chooser, "keeps_current", None))
+            _outside_windows if chooser is None else getattr(chooser, "keeps_current", None))
         self.record: list[int] | None = [] if record else None
         # with record: per decision, how many threads could run and where
         self.record_widths: list[int] = []
@@ -325,6 +341,10 @@ class Kernel:
         # the latest preemptions (from, to, point), formatted only when a
         # finding is reported: a random schedule preempts thousands of times
         self.preemptions: deque[tuple[Kthread, Kthread, str]] = deque(maxlen=MAX_PREEMPTIONS_SHOWN)
+        # window coverage: (window point, the thread there, the thread run
+        # next -- itself unless preempted) for every decision taken at a
+        # window point (engine feedback)
+        self.windows: set[tuple[str, str, str]] = set()
         self._expired: set[int] = set()  # pids whose timer fired
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
@@ -515,19 +535,26 @@ class Kernel:
             if keeps is not None and cur is not None and cur.state == RUNNABLE and keeps(where):
                 if self.record is not None:
                     self.record.append(runnable.index(cur))
+                if is_window(where):
+                    self.windows.add((where, cur.comm, cur.comm))
                 return cur
             idx = self.chooser(list(runnable), cur, where) % len(runnable)
         elif cur is not None and cur.state == RUNNABLE:
             if self.record is not None:
                 self.record.append(runnable.index(cur))
+            if is_window(where):
+                self.windows.add((where, cur.comm, cur.comm))
             return cur
         else:
             idx = 0
         if self.record is not None:
             self.record.append(idx)
         nxt = runnable[idx]
-        if cur is not None and nxt is not cur and cur.state == RUNNABLE:
-            self.preemptions.append((cur, nxt, where))
+        if cur is not None and cur.state == RUNNABLE:
+            if nxt is not cur:
+                self.preemptions.append((cur, nxt, where))
+            if is_window(where):
+                self.windows.add((where, cur.comm, nxt.comm))
         return nxt
 
     def sched_point(self, where: str) -> None:
@@ -543,6 +570,7 @@ class Kernel:
                 and cur.state == RUNNABLE and keeps(where):
             # _pick()'s decision, taken here: the schedule is used up and the
             # chooser (or the synchronous default) keeps the running thread
+            # at this point, which is no window point (nothing to record)
             self.decisions += 1
             return
         nxt = self._pick(cur, where)
