@@ -112,6 +112,11 @@ def test_decisions_the_chooser_would_not_take_are_skipped_without_changing_the_r
         assert other.decisions == fast.decisions > 1000
         assert [f.to_json() for f in other.findings] == [f.to_json() for f in fast.findings]
         assert other.log == fast.log
+        assert other.windows == fast.windows  # window coverage (engine feedback)
+    assert fast.windows
+    plain = run_scenario(db845c, NEXT, ASYNC)  # no chooser: window points still recorded
+    assert plain.windows == run_scenario(db845c, NEXT, ASYNC, record=True).windows
+    assert plain.windows
     assert wp.seen > len(preempt)  # the window points were all put to the chooser
 
 
