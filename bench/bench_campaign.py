@@ -40,32 +40,27 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corpus import kernel_tree
-from corpus.build import build, default_out, load_index
-from fuzz.campaign import ExploreRequest, run_campaign, units_for
-from fuzz.gen import CorpusBoard
-from harness.board import load_board
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_corpus import iommu_boards  # noqa: E402
+from corpus import kernel_tree  # noqa: E402
+from fuzz.campaign import ExploreRequest, run_campaign, units_for  # noqa: E402
+from fuzz.gen import CorpusBoard  # noqa: E402
+from harness.board import load_board  # noqa: E402
 
 WORKERS = (1, 2, 8, 32, 128)
 
 
-def iommu_boards(tree: Path, arch: str = "arm64") -> tuple[list[Path], float]:
-    """Platform files of the corpus boards with IOMMU providers (building the
-    corpus if needed) and the seconds the build took."""
-    out = default_out(tree)
-    t = time.monotonic()
-    build(tree, out, (arch,))
-    took = time.monotonic() - t
-    index = load_index(out)
-    files = sorted(out / b["platform"] for b in index.get("boards", {}).values()
-                   if b.get("platform") and b.get("summary", {}).get("families")
-                   and b.get("arch", arch) == arch)
-    return files, took
+def _commit() -> str:
+    """The measured commit (``+dirty`` with uncommitted changes)."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return git("rev-parse", "--short=12", "HEAD") + ("+dirty" if git("status", "--porcelain", "-uno") else "")
 
 
 def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     tree = args.tree or kernel_tree.prepare()
     files, build_s = iommu_boards(tree)
     total_boards = len(files)
@@ -86,7 +81,16 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
                              jobs=args.jobs, seed=0, scheduler=args.scheduler, executor=args.executor,
                              also=("V614",))
         t = time.monotonic()
-        c = run_campaign(req, progress=not args.json)
+        done = [0]
+
+        def landed(u: Any) -> None:
+            # one line per variant as its last unit lands: the log of a long run
+            done[0] += 1
+            print(f"  {time.strftime('%H:%M:%S', time.gmtime())} {done[0]}/{variants} "
+                  f"{u.id}: {u.executions} boots, {len(u.found)} findings "
+                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+
+        c = run_campaign(req, progress=False, on_result=landed)
         wall = time.monotonic() - t
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -99,7 +103,8 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
     per_worker_boots_s = boots / busy if busy else 0.0
     full = total_boards * variants
     res: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": _commit(),
+        "started": started, "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "tree": str(tree), "corpus_build_s": round(build_s, 1), "boards_with_iommus": total_boards,
         "boards": len(boards), "variants": variants, "load_s": round(load_s, 2),
         "units": run["units"], "boots": boots, "wall_s": round(wall, 1),
