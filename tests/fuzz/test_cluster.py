@@ -20,7 +20,7 @@ import pytest
 from distributed import Client
 
 from fuzz.campaign import ExploreRequest, parts_for, run_campaign, units_for
-from fuzz.cluster import RunFigures, _Dask, choose, die_with_parent, executor
+from fuzz.cluster import RunFigures, _Dask, choose, die_with_parent, executor, start_method
 from fuzz.crashstore import CrashStore
 from fuzz.engines import native
 from fuzz.engines.session import Session
@@ -80,6 +80,16 @@ def test_executor_choice() -> None:
     f.account("w1", 0.5, 0.25)
     assert f.to_json()["per_worker"] == {"w1": {"units": 2, "busy_s": 1.5, "cpu_s": 0.75, "load": 0.75}}
     assert f.units_per_s == 1.0
+
+
+def test_start_method_falls_back_to_spawn_where_the_server_socket_cannot_be(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork server listens on a Unix socket below the temporary directory;
+    sun_path holds 107 bytes, so a deep TMPDIR means spawned workers."""
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    assert start_method() == "forkserver"
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp/" + "d" * 80)
+    assert start_method() == "spawn"
 
 
 def test_bad_scheduler_is_one_line_exit_2(tmp_path: Path) -> None:
