@@ -61,6 +61,7 @@ def _commit() -> str:
 
 def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    commit = _commit()  # now: the tree may move during a long run
     tree = args.tree or kernel_tree.prepare()
     files, build_s = iommu_boards(tree)
     total_boards = len(files)
@@ -103,7 +104,7 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
     per_worker_boots_s = boots / busy if busy else 0.0
     full = total_boards * variants
     res: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": _commit(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
         "started": started, "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "tree": str(tree), "corpus_build_s": round(build_s, 1), "boards_with_iommus": total_boards,
         "boards": len(boards), "variants": variants, "load_s": round(load_s, 2),
