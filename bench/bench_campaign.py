@@ -155,6 +155,7 @@ def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
     times: dict[str, list[float]] = {"dask": [], "fork": []}
     cpu: dict[str, list[float]] = {"dask": [], "fork": []}
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    commit = _commit()
     _become_subreaper()
     for i in range(args.overhead):
         for ex in ("dask", "fork") if i % 2 == 0 else ("fork", "dask"):
@@ -177,7 +178,8 @@ def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
                   f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     dask_s, fork_s = sum(times["dask"]), sum(times["fork"])
     dask_c, fork_c = sum(cpu["dask"]), sum(cpu["fork"])
-    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "wall_s": times, "cpu_s": cpu,
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
+            "wall_s": times, "cpu_s": cpu,
             "dask_over_fork_wall": round(dask_s / fork_s, 3) if fork_s else None,
             "dask_over_fork_cpu": round(dask_c / fork_c, 3) if fork_c else None,
             "load_average": os.getloadavg()[0]}
