@@ -13,12 +13,14 @@ Two measurements:
   on N workers (from the measured boots per busy worker-second).
 * ``--overhead K``: ``probefuzz explore`` with no arguments, K times with
   ``--executor dask`` and K times with ``--executor fork``, alternately, in
-  one run: the LocalCluster's overhead over the fork pool.
+  one run: the LocalCluster's overhead over the fork pool (``--explore ARGS``:
+  other explore arguments).
 
 Usage::
 
     .venv/bin/python bench/bench_campaign.py --sample 60 --jobs 2      # --limit N, --scheduler A, --json
     .venv/bin/python bench/bench_campaign.py --overhead 2
+    .venv/bin/python bench/bench_campaign.py --overhead 2 --explore "--depth 0"   # fixed costs
 
 docs/benchmarks.md (section "campaigns on Dask") records the figures.
 """
@@ -32,6 +34,7 @@ import json
 import os
 import random
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -162,9 +165,9 @@ def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
             d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
             try:
                 t, c = time.monotonic(), _children_cpu()
-                r = subprocess.run([sys.executable, "-m", "fuzz.cli", "explore", "--executor", ex,
-                                    "--no-progress", "--out", str(d / "out")], cwd=d, env=env,
-                                   capture_output=True, text=True, timeout=3600)
+                r = subprocess.run([sys.executable, "-m", "fuzz.cli", "explore", *shlex.split(args.explore),
+                                    "--executor", ex, "--no-progress", "--out", str(d / "out")],
+                                   cwd=d, env=env, capture_output=True, text=True, timeout=3600)
                 took = time.monotonic() - t
                 _reap()
                 used = _children_cpu() - c
@@ -197,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of --sample")
     ap.add_argument("--overhead", type=int, default=0, metavar="K",
                     help="instead: explore (no arguments) K times per executor, dask and fork alternately")
+    ap.add_argument("--explore", default="", metavar="ARGS",
+                    help="with --overhead: these explore arguments instead of none (e.g. '--depth 0': "
+                    "little work, so the executors' fixed costs show)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     res = overhead_bench(args) if args.overhead else corpus_bench(args)
