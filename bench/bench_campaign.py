@@ -14,7 +14,8 @@ Two measurements:
 * ``--overhead K``: ``probefuzz explore`` with no arguments, K times with
   ``--executor dask`` and K times with ``--executor fork``, alternately, in
   one run: the LocalCluster's overhead over the fork pool (``--explore ARGS``:
-  other explore arguments).
+  other explore arguments; ``--against REV``: also the LocalCluster of that
+  revision).
 
 Usage::
 
@@ -154,38 +155,63 @@ def _children_cpu() -> float:
 
 
 def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
-    """Wall and CPU seconds (CPU is what a loaded shared machine distorts least)."""
-    times: dict[str, list[float]] = {"dask": [], "fork": []}
-    cpu: dict[str, list[float]] = {"dask": [], "fork": []}
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """Wall and CPU seconds (CPU is what a loaded shared machine distorts least)
+    of explore on each executor, in rotating order; with ``--against REV`` also
+    ``--executor dask`` of that revision (a temporary detached worktree)."""
+    engines: dict[str, Path] = {"dask": ROOT, "fork": ROOT}
+    wt = None
+    if args.against:
+        wt = Path(tempfile.mkdtemp(prefix="probefuzz-bench-against-")) / "tree"
+        r = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), args.against],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise SystemExit(f"bench_campaign: cannot check out {args.against}: {r.stderr.strip()}")
+        engines[f"dask@{args.against}"] = wt
+    times: dict[str, list[float]] = {e: [] for e in engines}
+    cpu: dict[str, list[float]] = {e: [] for e in engines}
     commit = _commit()
     _become_subreaper()
-    for i in range(args.overhead):
-        for ex in ("dask", "fork") if i % 2 == 0 else ("fork", "dask"):
-            d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
-            try:
-                t, c = time.monotonic(), _children_cpu()
-                r = subprocess.run([sys.executable, "-m", "fuzz.cli", "explore", *shlex.split(args.explore),
-                                    "--executor", ex, "--no-progress", "--out", str(d / "out")],
-                                   cwd=d, env=env, capture_output=True, text=True, timeout=3600)
-                took = time.monotonic() - t
-                _reap()
-                used = _children_cpu() - c
-            finally:
-                shutil.rmtree(d, ignore_errors=True)
-            if r.returncode not in (0, 1):
-                raise SystemExit(f"explore --executor {ex} failed: {r.stderr.strip()[-500:]}")
-            times[ex].append(round(took, 2))
-            cpu[ex].append(round(used, 2))
-            print(f"  explore --executor {ex}: {took:.1f} s wall, {used:.1f} s CPU "
-                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
-    dask_s, fork_s = sum(times["dask"]), sum(times["fork"])
-    dask_c, fork_c = sum(cpu["dask"]), sum(cpu["fork"])
-    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
-            "wall_s": times, "cpu_s": cpu,
-            "dask_over_fork_wall": round(dask_s / fork_s, 3) if fork_s else None,
-            "dask_over_fork_cpu": round(dask_c / fork_c, 3) if fork_c else None,
-            "load_average": os.getloadavg()[0]}
+    names = list(engines)
+    try:
+        for i in range(args.overhead):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                root, ex = engines[name], name.split("@")[0]
+                d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
+                try:
+                    t, c = time.monotonic(), _children_cpu()
+                    cmd = [sys.executable, "-m", "fuzz.cli", "explore", *shlex.split(args.explore),
+                           "--executor", ex, "--no-progress", "--out", str(d / "out")]
+                    r = subprocess.run(cmd,
+                                       cwd=d, env=dict(os.environ, PYTHONPATH=str(root)),
+                                       capture_output=True, text=True, timeout=3600)
+                    took = time.monotonic() - t
+                    _reap()
+                    used = _children_cpu() - c
+                finally:
+                    shutil.rmtree(d, ignore_errors=True)
+                if r.returncode not in (0, 1):
+                    raise SystemExit(f"explore --executor {name} failed: {r.stderr.strip()[-500:]}")
+                times[name].append(round(took, 2))
+                cpu[name].append(round(used, 2))
+                print(f"  explore --executor {name}: {took:.1f} s wall, {used:.1f} s CPU "
+                      f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    finally:
+        if wt is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
+                           capture_output=True)
+            shutil.rmtree(wt.parent, ignore_errors=True)
+    res: dict[str, Any] = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
+                           "wall_s": times, "cpu_s": cpu}
+    for name in names:
+        if name != "fork":
+            key = name.replace("@", "_at_")
+            res[f"{key}_over_fork_wall"] = round(sum(times[name]) / sum(times["fork"]), 3)
+            res[f"{key}_over_fork_cpu"] = round(sum(cpu[name]) / sum(cpu["fork"]), 3)
+    if args.against:
+        old = f"dask@{args.against}"
+        res["dask_over_old_dask_cpu"] = round(sum(cpu["dask"]) / sum(cpu[old]), 3)
+    res["load_average"] = os.getloadavg()[0]
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--explore", default="", metavar="ARGS",
                     help="with --overhead: these explore arguments instead of none (e.g. '--depth 0': "
                     "little work, so the executors' fixed costs show)")
+    ap.add_argument("--against", metavar="REV", default=None,
+                    help="with --overhead: also explore --executor dask of this git revision")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     res = overhead_bench(args) if args.overhead else corpus_bench(args)
