@@ -20,6 +20,7 @@ nothing but import).  In our server, importing it:
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import fuzz.cluster_worker  # noqa: F401  (distributed and the plugin: once, for every worker)
@@ -34,5 +35,6 @@ def _ours() -> bool:
 if _ours():
     _SERVER = os.getpid()
     os.environ.pop(FORKSERVER_ENV)
-    os.setpgid(0, 0)
+    with contextlib.suppress(OSError):  # a session leader cannot: then it stays in the CLI's group
+        os.setpgid(0, 0)
     os.register_at_fork(after_in_child=lambda: die_with_parent(_SERVER))
