@@ -122,6 +122,10 @@ class BootConfig:
     # one of EVENT_OPS and target a DT node path or an extra device's name
     # (RESCAN: any target; every host bridge's root bus is scanned again).
     events: tuple[tuple[str, str], ...] = ()
+    # ... or while userspace starts (udev loading the modules): the shell's
+    # sysfs writes then race the modprobe threads, the deferred-probe work
+    # and the async probes those start.
+    events_during_boot: bool = False
     # Preemptions at window points, past ``schedule``: (k, c) switches away
     # from the running thread at the k-th window decision (kernel.py,
     # WindowPreemptions) -- the fuzzers' compact schedule encoding.
@@ -407,6 +411,8 @@ class Boot:
         modules = [(drv, spec.module_init) for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs,
                                                                  strict=True) if _is_module(drv)]
         modules += [(drv, None) for drv in self.client_drivers if drv.presence == MODULE]
+        if self.cfg.events and self.cfg.events_during_boot:
+            kernel().kthread_create("sh", self.run_events)
         if modules:
             k = self.kernel
             k.wait_exit([k.kthread_create(f"modprobe/{_driver_name(drv)}", load_module, drv, init)
@@ -417,7 +423,7 @@ class Boot:
             # seconds after late_initcall
             dd.deferred_probe_timeout_work_func()
             dd.async_synchronize_full()
-        if self.cfg.events:
+        if self.cfg.events and not self.cfg.events_during_boot:
             # userspace: a shell writing to sysfs once the boot is done
             kernel().kthread_create("sh", self.run_events)
 

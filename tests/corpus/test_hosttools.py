@@ -143,7 +143,9 @@ def test_timeout_kills_whole_process_group(tmp_path: Path) -> None:
         )
     elapsed = time.monotonic() - t0
     assert str(ei.value) == "sh timed out after 1 s on drivers/iommu/iommu.c"
-    assert elapsed < 5, elapsed
+    # killed at the timeout, not after the 30 s the command would take (a bound
+    # far from both, so a loaded runner does not fail it)
+    assert elapsed < 20, elapsed
     # The background sleep (a grandchild) was killed with its group.
     bg = int(pidfile.read_text())
     assert _wait_dead(bg), f"background child {bg} survived the timeout"
