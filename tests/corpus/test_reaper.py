@@ -85,6 +85,16 @@ def test_a_pool_worker_exits_after_its_parent_is_killed(tmp_path: Path) -> None:
 
 
 
+def _pester(pidfd: int, stop: threading.Event) -> None:
+    """SIGTERM the process behind ``pidfd`` every millisecond until ``stop``."""
+    while not stop.is_set():
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        time.sleep(0.001)
+
+
 def test_supervisor_survives_signals_around_the_parents_death(tmp_path: Path) -> None:
     """The CLI's death reaches the supervisor twice: EOF on its pipe (the
     kernel closes the dead CLI's files first) and PDEATHSIG (SIGTERM, sent
@@ -112,16 +122,7 @@ def test_supervisor_survives_signals_around_the_parents_death(tmp_path: Path) ->
         helper, supervisor = (int(p) for p in proc.stdout.readline().split())
         pidfd = os.pidfd_open(supervisor)  # signals reach this process, never a reused pid
         stop = threading.Event()
-
-        def pester() -> None:
-            while not stop.is_set():
-                try:
-                    signal.pidfd_send_signal(pidfd, signal.SIGTERM)
-                except ProcessLookupError:
-                    return
-                time.sleep(0.001)
-
-        pesterer = threading.Thread(target=pester)
+        pesterer = threading.Thread(target=_pester, args=(pidfd, stop))
         pesterer.start()
         try:
             time.sleep(0.05)  # the supervisor ignores SIGTERM while the CLI lives
