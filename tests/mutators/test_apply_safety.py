@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import git as git_mod
 import pytest
 
 from corpus.hosttools import ToolError
@@ -96,6 +98,75 @@ def test_killed_apply_leaves_nothing_a_later_apply_cannot_fix(mini_repo: Path,
     assert snapshot(mini_repo) == before
     assert cleanup(mini_repo, all_branches=True) == ["probefuzz/NEXT"]
     _no_leftovers(mini_repo)
+
+
+_DIE_AT = """
+import os, signal, sys
+from harness.variant import NEXT
+from mutators import gitrepo
+from mutators.apply import apply_variant
+
+def die(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+point = sys.argv[2]
+if point == "intent-written":  # nothing made yet
+    write_intent = gitrepo._write_intent
+    gitrepo._write_intent = lambda *a: (write_intent(*a), die())
+elif point == "worktree-added":  # worktree and branch made, no probefuzz-pid yet
+    gitrepo.write_owner = die
+else:  # as if git itself was killed before it finished the add (its lock stays)
+    gitrepo.write_owner = lambda gd: ((gd / "locked").write_text("initializing"), die())
+apply_variant(sys.argv[1], NEXT)
+"""
+
+
+@pytest.mark.parametrize("point", ["intent-written", "worktree-added", "add-unfinished"])
+def test_kill_while_the_worktree_is_made_leaves_nothing_a_later_apply_cannot_fix(
+        point: str, mini_repo: Path) -> None:
+    """A kill between ``git worktree add`` (which makes the branch) and the
+    worktree's owner record used to leave a branch no apply or cleanup would
+    take back ("branch probefuzz/NEXT already exists"): the intent recorded
+    before the add covers that window.  Killed here at each step, for sure."""
+    before = snapshot(mini_repo)
+    proc = subprocess.run([sys.executable, "-c", _DIE_AT, str(mini_repo), point],
+                          capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert snapshot(mini_repo) == before
+    res = apply_variant(mini_repo, NEXT)  # prunes what the dead apply left, and succeeds
+    assert res.branch == "probefuzz/NEXT"
+    assert snapshot(mini_repo) == before
+    assert cleanup(mini_repo, all_branches=True) == ["probefuzz/NEXT"]
+    _no_leftovers(mini_repo)
+    assert not list((mini_repo / ".git" / gitrepo.INTENT_DIR).iterdir())
+    assert not list(gitrepo.worktrees_root().glob("*/*"))
+
+
+def test_a_failed_worktree_add_takes_its_branch_back(mini_repo: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``git worktree add`` stopped midway (a timeout): the branch it had
+    already made goes too, and a branch that existed before is left alone."""
+    repo = gitrepo.open_tree(mini_repo)
+    base = repo.git.rev_parse("HEAD")
+    real = gitrepo.TimedGit.execute
+
+    def add_then_time_out(self: gitrepo.TimedGit, command: Any, *args: Any, **kwargs: Any) -> Any:
+        out = real(self, command, *args, **kwargs)
+        if list(command[1:3]) == ["worktree", "add"]:
+            raise gitrepo.GitTimeout("git worktree add timed out (test)")
+        return out
+
+    monkeypatch.setattr(gitrepo.TimedGit, "execute", add_then_time_out)
+    with pytest.raises(gitrepo.GitTimeout):
+        gitrepo.create_sparse_worktree(repo, "probefuzz/NEXT", base, ["drivers/base/platform.c"])
+    monkeypatch.setattr(gitrepo.TimedGit, "execute", real)
+    _no_leftovers(mini_repo)
+    assert not list(gitrepo.worktrees_root().glob("*/*"))
+    git(mini_repo, "branch", "probefuzz/NEXT")  # someone's, made before
+    with pytest.raises(git_mod.GitCommandError, match="already exists"):
+        gitrepo.create_sparse_worktree(repo, "probefuzz/NEXT", base, ["drivers/base/platform.c"])
+    assert "probefuzz/NEXT" in git(mini_repo, "branch", "--list")
+    assert not list((mini_repo / ".git" / gitrepo.INTENT_DIR).iterdir())
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
