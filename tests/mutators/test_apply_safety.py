@@ -70,9 +70,6 @@ def test_spatch_timeout_cleans_up(mini_repo: Path) -> None:
     _no_leftovers(mini_repo)
 
 
-# slow: the kill lands at a wall-clock moment, and under a loaded CI runner it
-# has failed intermittently (a branch left for the next apply); open in issue 14
-@pytest.mark.slow
 def test_killed_apply_leaves_nothing_a_later_apply_cannot_fix(mini_repo: Path,
                                                                tmp_path: Path) -> None:
     before = snapshot(mini_repo)
