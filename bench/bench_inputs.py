@@ -148,6 +148,11 @@ def _text_damage(text: bytes, rng: random.Random) -> bytes:
 
 # -- inputs ------------------------------------------------------------------------
 
+def _copy(d: Any) -> Any:
+    """A deep copy of JSON data (the seed material is never mutated)."""
+    return json.loads(json.dumps(d))
+
+
 class Inputs:
     """Seed material and a scratch directory of mutated files."""
 
@@ -163,12 +168,22 @@ class Inputs:
         self.variant = variant_to_json(NEXT)
         self.n = 0
 
-    def _path(self, suffix: str) -> Path:
+    def _file(self, suffix: str, raw: bytes) -> str:
+        """Write ``raw`` to the next of eight rotating scratch files; its path."""
         self.n += 1
-        return self.scratch / f"in{self.n % 8}{suffix}"
+        p = self.scratch / f"in{self.n % 8}{suffix}"
+        p.write_bytes(raw)
+        return str(p)
+
+    def _json_file(self, d: Any, rng: random.Random, damage: float) -> str:
+        """``d`` as a JSON file, its text damaged with probability ``damage``."""
+        raw = json.dumps(d).encode()
+        if rng.random() < damage:
+            raw = _text_damage(raw, rng)
+        return self._file(".json", raw)
 
     def platform(self, rng: random.Random) -> str:
-        d = json.loads(json.dumps(rng.choice(self.platforms)))
+        d = _copy(rng.choice(self.platforms))
         for _ in range(rng.randint(0, 3)):
             d = _mutate_obj(d, rng)
         if rng.random() < 0.3:  # props cells: the model reads them
@@ -180,34 +195,20 @@ class Inputs:
         if rng.random() < 0.2 and isinstance(d, dict):  # PCI functions the bus scan finds
             d["pci"] = [_pci_spec(rng) for _ in range(rng.randint(0, 3))] \
                 if rng.random() < 0.9 else _nasty_json(rng)
-        raw = json.dumps(d).encode()
-        if rng.random() < 0.3:
-            raw = _text_damage(raw, rng)
-        p = self._path(".json")
-        p.write_bytes(raw)
-        return str(p)
+        return self._json_file(d, rng, 0.3)
 
     def dtb(self, rng: random.Random) -> str:
         blob = _text_damage(rng.choice(self.dtbs), rng) if rng.random() < 0.9 else b"\xd0\x0d\xfe\xed" * 10
-        p = self._path(".dtb")
-        p.write_bytes(blob)
-        return str(p)
+        return self._file(".dtb", blob)
 
     def dts(self, rng: random.Random) -> str:
-        p = self._path(".dts")
-        p.write_bytes(_text_damage(rng.choice(self.dts_texts), rng))
-        return str(p)
+        return self._file(".dts", _text_damage(rng.choice(self.dts_texts), rng))
 
     def variant_file(self, rng: random.Random) -> str:
-        d = json.loads(json.dumps(self.variant))
+        d = _copy(self.variant)
         for _ in range(rng.randint(1, 3)):
             d = _mutate_obj(d, rng)
-        raw = json.dumps(d).encode()
-        if rng.random() < 0.2:
-            raw = _text_damage(raw, rng)
-        p = self._path(".json")
-        p.write_bytes(raw)
-        return str(p)
+        return self._json_file(d, rng, 0.2)
 
     def reproducer(self, rng: random.Random) -> str:
         from fuzz.crashstore import FORMAT, VERSION
@@ -219,18 +220,13 @@ class Inputs:
                "pci": [_pci_spec(rng)], "fw_devlink": rng.choice(["on", "off", "permissive", "x"])}
         d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "title": title,
                              "finding": {"title": title},
-                             "platform": {"embedded": json.loads(json.dumps(rng.choice(self.platforms)))},
-                             "variant": json.loads(json.dumps(self.variant)), "schedule": [0, 1, 2],
+                             "platform": {"embedded": _copy(rng.choice(self.platforms))},
+                             "variant": _copy(self.variant), "schedule": [0, 1, 2],
                              "config": cfg, "tool_version": ""}
         parts = [d, d["config"], d["platform"], d["variant"]]  # before any key is deleted
         for _ in range(rng.randint(1, 3)):
             _mutate_obj(rng.choice(parts), rng)
-        raw = json.dumps(d).encode()
-        if rng.random() < 0.15:
-            raw = _text_damage(raw, rng)
-        p = self._path(".json")
-        p.write_bytes(raw)
-        return str(p)
+        return self._json_file(d, rng, 0.15)
 
     def any_file(self, rng: random.Random) -> str:
         return rng.choice([self.platform, self.dtb, self.dts, self.variant_file, self.reproducer,
@@ -254,6 +250,9 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
         return rng.choice(["1", "2", "0", "-1", "nan", "inf", "1e9", "0.001", "x", "3", "99"]) \
             if rng.random() < 0.9 else _nasty_str(rng)
 
+    def tree_opt() -> list[str]:
+        return ["--tree", rng.choice([tree, _nasty_str(rng)])]
+
     out = rng.choice([str(inp.scratch / "out"), "/dev/null", "/proc", _nasty_str(rng)])
     opts: list[list[str]] = []
     pos: list[str] = []
@@ -266,14 +265,14 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
         opts = [["--base", _variant_arg(inp, rng)], ["--depth", rng.choice(["0", "1", "3", "99", "-1", "x"])],
                 ["--json"]]
     elif verb in ("apply", "propose"):
-        opts = [["--variant", _variant_arg(inp, rng)], ["--tree", rng.choice([tree, _nasty_str(rng)])],
+        opts = [["--variant", _variant_arg(inp, rng)], tree_opt(),
                 ["--timeout", num()], ["--base-ref", _nasty_str(rng)], ["--json"], ["--force"]]
         if verb == "propose":
             opts += [["--out", out], ["--board", inp.any_file(rng)], ["--evidence", inp.any_file(rng)],
                      ["--reported-by", _nasty_str(rng)], ["--closes", _nasty_str(rng)],
                      ["--fixes", _nasty_str(rng)]]
     elif verb == "cleanup":
-        opts = [["--tree", rng.choice([tree, _nasty_str(rng)])], ["--variant", _variant_arg(inp, rng)],
+        opts = [tree_opt(), ["--variant", _variant_arg(inp, rng)],
                 ["--all"], ["--json"]]
     elif verb == "explore":
         opts = [["--base", _variant_arg(inp, rng)], ["--depth", num()], ["--runs-per-board", num()],
@@ -292,7 +291,7 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
         opts = [["--tree", rng.choice([tree, str(inp.scratch), _nasty_str(rng)])],
                 ["--arch", _nasty_str(rng)], ["--jobs", num()], ["--out", out], ["--match", _nasty_str(rng)]]
     elif verb == "validate":
-        opts = [["--variant", _variant_arg(inp, rng)], ["--tree", rng.choice([tree, _nasty_str(rng)])],
+        opts = [["--variant", _variant_arg(inp, rng)], tree_opt(),
                 ["--base-ref", _nasty_str(rng)], ["--machine", rng.choice(["smmuv3", "virtio-iommu", "x"])],
                 ["--device", rng.choice(["virtio-net-pci", "virtio-blk-pci", "e1000", _nasty_str(rng)])],
                 ["--image", rng.choice([inp.any_file(rng), _nasty_str(rng)])],
