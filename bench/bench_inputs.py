@@ -418,18 +418,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=2_000, help="inputs per work item")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--progress", action="store_true", help="a line on stderr per chunk done")
     a = ap.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     chunks = [(a.seed, min(a.chunk, a.inputs - i), i // a.chunk) for i in range(0, a.inputs, a.chunk)]
     t0 = time.monotonic()
     total: dict[str, Any] = {"counts": {}, "examples": {}, "by_verb": {}, "seconds_by_verb": {}}
     with mp.get_context("fork").Pool(a.jobs) as pool:
-        for r in pool.imap_unordered(worker, chunks):
+        for done, r in enumerate(pool.imap_unordered(worker, chunks), 1):
             for key in ("counts", "by_verb", "seconds_by_verb"):
                 for k, v in r[key].items():
                     total[key][k] = total[key].get(k, 0) + v
             for k, v in r["examples"].items():
                 total["examples"].setdefault(k, []).extend(v[: 5 - len(total["examples"].get(k, []))])
+            if a.progress:
+                n, secs = sum(total["counts"].values()), time.monotonic() - t0
+                print(f"{done}/{len(chunks)} chunks, {n} inputs, {secs:.0f} s ({n / secs:.0f}/s): "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(total["counts"].items())),
+                      file=sys.stderr, flush=True)
     elapsed = time.monotonic() - t0
     n = sum(total["counts"].values())
     bad = {k: v for k, v in total["counts"].items() if k not in ("accepted", "rejected", "generator-error")}
