@@ -21,6 +21,7 @@ and whatever part of the worktree git had made are removed with it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -270,15 +271,30 @@ def _write_intent(repo: git.Repo, branch: str, wt: Path, base: str) -> Path:
     """Record, before anything is made, that this process makes ``branch`` at
     ``base`` with its worktree at ``wt`` (written whole or not at all)."""
     d = _intents(repo)
-    d.mkdir(exist_ok=True)
     pid = os.getpid()
     key = hashlib.sha256(branch.encode()).hexdigest()[:16]
     path = d / f"{pid}-{key}"
     tmp = d / f".{pid}-{key}.tmp"
-    tmp.write_text(json.dumps({"branch": branch, "worktree": str(wt), "base": base, "pid": pid,
-                               "ns": _self_ns(), "start": _start_time(pid)}))
-    os.replace(tmp, path)
-    return path
+    text = json.dumps({"branch": branch, "worktree": str(wt), "base": base, "pid": pid,
+                       "ns": _self_ns(), "start": _start_time(pid)})
+    for attempt in range(3):
+        d.mkdir(exist_ok=True)
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, path)
+            return path
+        except FileNotFoundError:
+            if attempt == 2:  # another apply's _drop_intent removed the directory meanwhile
+                raise
+    raise AssertionError("unreachable")
+
+
+def _drop_intent(path: Path) -> None:
+    """Remove an intent, and the directory with the last one: nothing of ours
+    stays in the repository's git directory."""
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # not empty: another apply's intent, or a stale one
 
 
 def _read_intents(repo: git.Repo) -> list[tuple[Path, dict[str, Any] | None, bool]]:
@@ -318,7 +334,7 @@ def _prune_intents(repo: git.Repo) -> list[str]:
                     and _undo_intent(repo, branch, Path(str(rec.get("worktree", ""))),
                                      str(rec.get("base", "")))):
                 removed.append(branch)
-        f.unlink(missing_ok=True)
+        _drop_intent(f)
     return removed
 
 
@@ -396,7 +412,7 @@ def create_sparse_worktree(repo: git.Repo, branch: str, base: str,
             _undo_intent(repo, branch, wt, base)  # a `worktree add` that timed out midway
         raise
     finally:
-        intent.unlink(missing_ok=True)
+        _drop_intent(intent)
     return wt, wrepo
 
 
