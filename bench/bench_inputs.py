@@ -18,7 +18,11 @@ tree check for real.
 Every input must end in exit 0/1 (accepted) or exit 2 with exactly one line
 of at most 300 characters on stderr.  Anything else is counted: a traceback
 (an exception escaping ``main``), exit 3 (an internal error), a message that
-is not one bounded line, a run over 10 s (a hang).
+is not one bounded line, a run over 10 s of CPU time (a hang; an input
+blocked without using the CPU is caught by a 120 s wall-clock limit).  CPU
+time, not wall time: on the shared 2-core box at load 20+, a niced worker
+gets a few percent of a core, and an input needing half a second of work can
+take over 10 s of wall time without anything being wrong with it.
 
 Usage::
 
@@ -44,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-HANG_SECONDS = 10
+HANG_SECONDS = 10  # CPU seconds
+HANG_WALL_SECONDS = 120  # for an input that blocks without working
 LIMIT = 300
 
 
@@ -53,7 +58,7 @@ class _Accepted(BaseException):
 
 
 class _Hang(BaseException):
-    pass
+    """Raised by the CPU-time (SIGPROF) or wall-clock (SIGALRM) limit."""
 
 
 # -- hostile values -----------------------------------------------------------------
@@ -331,7 +336,7 @@ def _stub_work() -> None:
     corpus.build.build = accepted  # type: ignore[assignment]
     fuzz.commands.corpus.build = accepted  # type: ignore[assignment]
     corpus.bundled.regenerate = accepted  # type: ignore[assignment]
-    fuzz.commands.validate.validate = accepted  # type: ignore[assignment]  (builds, boots QEMU)
+    fuzz.commands.validate.validate = accepted  # type: ignore[assignment]  # builds, boots QEMU
     import fuzz.commands.kernel_tree as kt_cmd
 
     kt_cmd.run = accepted  # type: ignore[assignment]
@@ -342,7 +347,8 @@ def one(argv: list[str]) -> tuple[str, str]:
     from fuzz.cli import main
 
     err, out = io.StringIO(), io.StringIO()
-    signal.alarm(HANG_SECONDS)
+    signal.setitimer(signal.ITIMER_PROF, HANG_SECONDS)
+    signal.alarm(HANG_WALL_SECONDS)
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             try:
@@ -351,11 +357,12 @@ def one(argv: list[str]) -> tuple[str, str]:
                 code = e.code if isinstance(e.code, int) else 2
     except _Accepted:
         return "accepted", ""
-    except _Hang:
-        return "hang", " ".join(argv)[:300]
+    except _Hang as e:
+        return "hang", f"{e} <- {' '.join(argv)[:300]}"
     except BaseException as e:  # noqa: BLE001 -- the defect being counted
         return "traceback", f"{type(e).__name__}: {str(e)[:200]} <- {' '.join(argv)[:300]}"
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.alarm(0)
     text = err.getvalue()
     if code in (0, 1):
@@ -377,16 +384,22 @@ VERBS = ["repro", "regress", "variants", "apply", "propose", "cleanup", "explore
 def worker(args: tuple[int, int, int]) -> dict[str, Any]:
     seed, count, wid = args
 
-    def alarm(signum: int, frame: Any) -> None:
-        raise _Hang
+    def cpu_limit(signum: int, frame: Any) -> None:
+        raise _Hang(f"over {HANG_SECONDS} s of CPU time")
 
-    signal.signal(signal.SIGALRM, alarm)
+    def wall_limit(signum: int, frame: Any) -> None:
+        raise _Hang(f"over {HANG_WALL_SECONDS} s of wall time")
+
+    signal.signal(signal.SIGPROF, cpu_limit)
+    signal.signal(signal.SIGALRM, wall_limit)
     _stub_work()
     rng = random.Random(seed * 1_000_003 + wid)
     counts: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
     by_verb: dict[str, int] = {}
     secs: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    slowest: tuple[float, str] = (0.0, "")
     with tempfile.TemporaryDirectory(prefix="probefuzz-bench-inputs-") as d:
         scratch = Path(d)
         os.chdir(scratch)  # relative paths in hostile arguments land here
@@ -401,14 +414,19 @@ def worker(args: tuple[int, int, int]) -> dict[str, Any]:
                 counts["generator-error"] = counts.get("generator-error", 0) + 1
                 examples.setdefault("generator-error", []).append(repr(e)[:200])
                 continue
-            t = time.monotonic()
+            t, c = time.monotonic(), time.process_time()
             outcome, detail = one(argv)
             secs[verb] = secs.get(verb, 0.0) + time.monotonic() - t
+            used = time.process_time() - c
+            cpu[verb] = cpu.get(verb, 0.0) + used
+            if used > slowest[0]:
+                slowest = (used, " ".join(argv)[:300])
             counts[outcome] = counts.get(outcome, 0) + 1
             by_verb[verb] = by_verb.get(verb, 0) + 1
             if detail and len(examples.setdefault(outcome, [])) < 5:
                 examples[outcome].append(detail)
-    return {"counts": counts, "examples": examples, "by_verb": by_verb, "seconds_by_verb": secs}
+    return {"counts": counts, "examples": examples, "by_verb": by_verb, "seconds_by_verb": secs,
+            "cpu_seconds_by_verb": cpu, "slowest": [round(slowest[0], 3), slowest[1]]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -423,14 +441,20 @@ def main(argv: list[str] | None = None) -> int:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     chunks = [(a.seed, min(a.chunk, a.inputs - i), i // a.chunk) for i in range(0, a.inputs, a.chunk)]
     t0 = time.monotonic()
-    total: dict[str, Any] = {"counts": {}, "examples": {}, "by_verb": {}, "seconds_by_verb": {}}
+    total: dict[str, Any] = {"counts": {}, "examples": {}, "by_verb": {}, "seconds_by_verb": {},
+                             "cpu_seconds_by_verb": {}, "slowest": [0.0, ""]}
     with mp.get_context("fork").Pool(a.jobs) as pool:
         for done, r in enumerate(pool.imap_unordered(worker, chunks), 1):
-            for key in ("counts", "by_verb", "seconds_by_verb"):
+            for key in ("counts", "by_verb", "seconds_by_verb", "cpu_seconds_by_verb"):
                 for k, v in r[key].items():
                     total[key][k] = total[key].get(k, 0) + v
+            total["slowest"] = max(total["slowest"], r["slowest"])
             for k, v in r["examples"].items():
-                total["examples"].setdefault(k, []).extend(v[: 5 - len(total["examples"].get(k, []))])
+                new = v[: 5 - len(total["examples"].get(k, []))]
+                total["examples"].setdefault(k, []).extend(new)
+                if a.progress and k not in ("accepted", "rejected"):
+                    for e in new:  # a defect: say which input at once, not after hours
+                        print(f"  {k}: {e}", file=sys.stderr, flush=True)
             if a.progress:
                 n, secs = sum(total["counts"].values()), time.monotonic() - t0
                 print(f"{done}/{len(chunks)} chunks, {n} inputs, {secs:.0f} s ({n / secs:.0f}/s): "
@@ -446,8 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{n} inputs in {elapsed:.0f} s ({n / elapsed:.0f}/s, {a.jobs} jobs, seed {a.seed}): "
               + ", ".join(f"{k} {v}" for k, v in sorted(total["counts"].items())))
-        print("by verb: " + ", ".join(f"{k} {v} ({total['seconds_by_verb'][k]:.0f} s)"
+        print("by verb: " + ", ".join(f"{k} {v} ({total['seconds_by_verb'][k]:.0f} s, "
+                                      f"{total['cpu_seconds_by_verb'][k]:.0f} s CPU)"
                                       for k, v in sorted(total["by_verb"].items())))
+        print(f"slowest input: {total['slowest'][0]:.2f} s CPU <- {total['slowest'][1]}")
         for k, ex in total["examples"].items():
             for e in ex:
                 print(f"  {k}: {e}")
