@@ -332,6 +332,9 @@ def _stub_work() -> None:
     fuzz.commands.explore.run_campaign = accepted  # type: ignore[assignment]
     fuzz.engines.atheris_engine.run = accepted  # type: ignore[assignment]
     fuzz.commands.fuzz.run_atheris = accepted  # type: ignore[assignment]
+    # --jobs N: a Dask cluster, whose worker processes a (daemonic) pool
+    # worker may not start ("Failed to start process", exit 3 -- the bench's)
+    fuzz.commands.fuzz.fuzz_parallel = accepted  # type: ignore[assignment]
     fuzz.engines.session.Session.__init__ = accepted  # type: ignore[method-assign]
     corpus.build.build = accepted  # type: ignore[assignment]
     fuzz.commands.corpus.build = accepted  # type: ignore[assignment]
