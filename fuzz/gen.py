@@ -163,6 +163,13 @@ class FuzzInput:
         """The reproducer ``config`` (BootConfig without the schedule)."""
         return boot_config_to_json(self.cfg)
 
+    @property
+    def plain(self) -> bool:
+        """The board's default boot: its file unchanged, the default boot
+        configuration, the default schedule -- what every boot of it does."""
+        return (self.platform_ref is not None and self.mutation is None
+                and not self.cfg.schedule and not self.config_json())
+
     def __repr__(self) -> str:  # the platform is large: Hypothesis prints examples
         return f"FuzzInput({self.describe()})"
 

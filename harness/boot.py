@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,23 @@ def do_init_module(drv: device_driver, init: Callable[[Any], int] | None = None)
     return ret
 
 
+_DTS_ARCH = re.compile(r"(?:^|/)arch/(\w+)/boot/dts/")
+
+
+def board_builds(v: variant.Variant, platform: Board) -> dict[str, str]:
+    """IOMMU driver name -> presence (module, absent) that ``v``'s tree
+    configuration gives the drivers on ``platform``'s architecture (the
+    ``arch/ARCH/boot/dts`` its source sits in); {} for a board of no known
+    architecture or a variant without builds (every driver built in)."""
+    if not v.builds:
+        return {}
+    m = _DTS_ARCH.search(str(platform.provenance.get("source", "")))
+    if m is None:
+        return {}
+    prefix = m.group(1) + ":"
+    return {k[len(prefix):]: val for k, val in v.builds if k.startswith(prefix)}
+
+
 class Boot:
     """Everything one run builds: tree, devices, drivers, the kernel."""
 
@@ -244,6 +262,9 @@ class Boot:
         # registration levels of the tree under test that differ from the
         # model's tables (a tree profile's, Variant.initcalls)
         self.tree_initcalls = dict(v.initcalls)
+        # the IOMMU drivers the tree's configuration for this board's
+        # architecture does not build in (Variant.builds): name -> presence
+        self.tree_builds = board_builds(v, platform)
         self.iommu_levels: list[str] = []  # per iommu_specs entry
 
     # -- set-up ---------------------------------------------------------------
@@ -253,7 +274,7 @@ class Boot:
         # compatibles a modelled driver binds: no generic client driver for them
         iommu_compat = {c for s in specs for c in s.compatible} | set(virtio.TRANSPORT_COMPATIBLES)
         for s in specs:
-            presence = self.cfg.iommu_drivers.get(s.name, BUILTIN)
+            presence = self.cfg.iommu_drivers.get(s.name) or self.tree_builds.get(s.name, BUILTIN)
             if presence != ABSENT:
                 self.iommu_specs.append(s)
                 self.iommu_levels.append(self.tree_initcalls.get(s.name, s.initcall))
