@@ -78,7 +78,9 @@ def test_killed_apply_leaves_nothing_a_later_apply_cannot_fix(mini_repo: Path,
     fake.mkdir()
     (fake / "spatch").write_text("#!/bin/sh\nsleep 20\n")
     (fake / "spatch").chmod(0o755)
-    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    # no CLI supervisor here: the killed process's .cocci stays in this TMPDIR, not /tmp
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}", TMPDIR=str(tmp_path / "tmp"))
     code = ("import sys; from harness.variant import NEXT; from mutators.apply import "
             f"apply_variant; apply_variant({str(mini_repo)!r}, NEXT)")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=os.getcwd())
