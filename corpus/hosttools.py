@@ -101,6 +101,11 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
+#: signals whose Python handlers may raise (KeyboardInterrupt, the CLI's SIGTERM
+#: exit) and so must not land between starting a tool and holding it
+_HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 def run(
     argv: list[str],
     *,
@@ -133,6 +138,17 @@ def run(
         argv = [which(argv[0]), *argv[1:]]
     where = f" on {subject}" if subject else ""
     full_env = None if env is None else {**os.environ, **env}
+    # Ctrl-C (or SIGTERM) is held back until the child is ours to kill: one
+    # that landed inside Popen() or before the try below would leave the tool's
+    # group running with nobody holding it (the tool starts in its own session,
+    # so the terminal's SIGINT does not reach it).  The child unblocks them
+    # before it execs.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+
+    def child_setup() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        die_with_parent()  # the kernel kills it if we are SIGKILLed
+
     try:
         proc = subprocess.Popen(
             argv,
@@ -142,12 +158,17 @@ def run(
             cwd=cwd,
             env=full_env,
             start_new_session=True,  # own process group, so a timeout can kill it all
-            preexec_fn=die_with_parent,  # and the kernel kills it if we are SIGKILLed
+            preexec_fn=child_setup,
         )
     except OSError as e:  # missing binary given by path, bad cwd, not executable
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         raise ToolError(f"cannot run {tool}{where}: {e.strerror or e}") from e
-    track(proc.pid, True)  # the supervisor kills the group (grandchildren too) if we die
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
     try:
+        track(proc.pid, True)  # the supervisor kills the group (grandchildren too) if we die
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held-back Ctrl-C lands here
         stdout, stderr = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)

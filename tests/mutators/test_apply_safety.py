@@ -222,7 +222,9 @@ def _interrupting_spatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     fake = tmp_path / "bin"
     fake.mkdir()
     seen = tmp_path / "spatch-ran"
-    (fake / "spatch").write_text(f"#!/bin/sh\ntouch {seen}\nkill -INT $PPID\nsleep 10\n")
+    # It sleeps long after the kill: on a loaded runner the interrupt has to
+    # arrive before spatch would return (cleanup kills the sleeping group).
+    (fake / "spatch").write_text(f"#!/bin/sh\ntouch {seen}\nkill -INT $PPID\nsleep 60\n")
     (fake / "spatch").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     return seen
