@@ -132,6 +132,10 @@ def supervise() -> None:
     pid = os.fork()
     if pid == 0:  # the supervisor
         try:
+            # Its own session: a kill of the CLI's whole process group (a
+            # job-control or runner's `kill -9 -PGID`) must not take the one
+            # process that cleans up after it.
+            os.setsid()
             os.close(w)
             _supervisor(r, scratch, parent)
         finally:

@@ -30,6 +30,7 @@ from fuzz.replay import BATCH, Outcome, Replay, replay_all
 from harness.boot import boot_config_from_json
 from harness.run import run_scenario
 from harness.variant import NEXT, V614
+from mutators.space import space
 from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, ctx, probefuzz
 from tests.fuzz.test_explore import small_corpus
 
@@ -269,7 +270,7 @@ def test_scheduler_with_a_worker_killed_mid_campaign(
         tmp_path: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]], depth: int) -> None:
     addr, workers = dask_cluster
     corpus = small_corpus(tmp_path, RK, SUN)
-    # depth 0: NEXT alone, 24 scenarios cut into 12 units; depth 1: 137 variants, 4 scenarios each
+    # depth 0: NEXT alone, 24 scenarios cut into 12 units; depth 1: NEXT and its space, 4 scenarios each
     extra = ["--depth", "0", "--runs-per-board", "12"] if depth == 0 else ["--runs-per-board", "2"]
     ref = tmp_path / "ref"
     r = probefuzz(*_explore(corpus, ref, *extra, "--jobs", "1"))
@@ -281,7 +282,7 @@ def test_scheduler_with_a_worker_killed_mid_campaign(
         cmd += ["--unit-runs", "2"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     state = out / "state.jsonl"
-    total = 12 if depth == 0 else 137
+    total = 12 if depth == 0 else len(space("NEXT", 1)) + 1
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and p.poll() is None:
         if state.exists() and len(state.read_text().splitlines()) >= 1:
