@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import json
 import os
 import random
 import resource
@@ -47,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_corpus import iommu_boards  # noqa: E402
+from bench.bench_corpus import iommu_boards, print_result  # noqa: E402
 from corpus import kernel_tree  # noqa: E402
 from fuzz.campaign import ExploreRequest, run_campaign, units_for  # noqa: E402
 from fuzz.gen import CorpusBoard  # noqa: E402
@@ -234,11 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     res = overhead_bench(args) if args.overhead else corpus_bench(args)
-    if args.json:
-        print(json.dumps(res, indent=1))
-    else:
-        for k, v in res.items():
-            print(f"{k:>22}: {v}")
+    print_result(res, args.json, 22)
     return 0
 
 

@@ -105,12 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         res["fuzz"] = {"seconds": round(time.perf_counter() - t), "exit": r.returncode,
                        "result": done[-1] if done else r.stderr[-500:]}
 
-    if args.json:
+    print_result(res, args.json, 16)
+    return 0
+
+
+def print_result(res: dict[str, Any], as_json: bool, width: int) -> None:
+    """A bench's figures: one JSON object, or ``key: value`` lines aligned at ``width``."""
+    if as_json:
         print(json.dumps(res, indent=1))
     else:
         for k, v in res.items():
-            print(f"{k:>16}: {v}")
-    return 0
+            print(f"{k:>{width}}: {v}")
 
 
 if __name__ == "__main__":
