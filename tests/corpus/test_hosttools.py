@@ -12,21 +12,13 @@ import pytest
 
 from corpus import hosttools
 from corpus.hosttools import TOOLS, ToolError
-
-
-def _alive(pid: int) -> bool:
-    """True if ``pid`` runs (a zombie waiting to be reaped counts as dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+from tests.procs import alive
 
 
 def _wait_dead(pid: int, within: float = 3.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.05)
     return False

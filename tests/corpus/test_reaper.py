@@ -10,15 +10,9 @@ import threading
 import time
 from pathlib import Path
 
+from tests.procs import alive
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _run_and_kill(code: str, tmp_path: Path) -> tuple[list[int], Path]:
@@ -31,7 +25,7 @@ def _run_and_kill(code: str, tmp_path: Path) -> tuple[list[int], Path]:
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     return pids, tmp_path
 
@@ -42,7 +36,7 @@ def test_a_tool_dies_with_its_parent_without_supervisor(tmp_path: Path) -> None:
             "p = subprocess.Popen(['sleep', '60'], preexec_fn=die_with_parent)\n"
             "print(p.pid, flush=True); p.wait()\n")
     pids, _ = _run_and_kill(code, tmp_path)
-    assert not any(_alive(p) for p in pids)
+    assert not any(alive(p) for p in pids)
 
 
 def test_supervisor_kills_grandchildren_and_removes_scratch(tmp_path: Path) -> None:
@@ -57,7 +51,7 @@ def test_supervisor_kills_grandchildren_and_removes_scratch(tmp_path: Path) -> N
             "time.sleep(0.02)\n"
             "print((scratch_dir() / 'gc').read_text().strip(), flush=True); t.join()\n")
     pids, tmp = _run_and_kill(code, tmp_path)
-    assert pids and not any(_alive(p) for p in pids)
+    assert pids and not any(alive(p) for p in pids)
     deadline = time.monotonic() + 10
     while list(tmp.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -81,7 +75,7 @@ def test_a_pool_worker_exits_after_its_parent_is_killed(tmp_path: Path) -> None:
             "pids = {pool.apply(os.getpid) for _ in range(3)}\n"  # replacements too
             "print(pool.apply(os.getpid), flush=True); time.sleep(60)\n")
     pids, _ = _run_and_kill(code, tmp_path)
-    assert pids and not any(_alive(p) for p in pids)
+    assert pids and not any(alive(p) for p in pids)
 
 
 
@@ -126,15 +120,15 @@ def test_supervisor_survives_signals_around_the_parents_death(tmp_path: Path) ->
         pesterer.start()
         try:
             time.sleep(0.05)  # the supervisor ignores SIGTERM while the CLI lives
-            assert _alive(helper)
+            assert alive(helper)
             proc.kill()
             proc.wait()
             deadline = time.monotonic() + 10
-            while (_alive(helper) or list(run.iterdir())) and time.monotonic() < deadline:
+            while (alive(helper) or list(run.iterdir())) and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
             stop.set()
             pesterer.join()
             os.close(pidfd)
-        assert not _alive(helper)
+        assert not alive(helper)
         assert list(run.iterdir()) == []

@@ -33,6 +33,7 @@ from harness.variant import NEXT, V614
 from mutators.space import space
 from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, ctx, probefuzz
 from tests.fuzz.test_explore import small_corpus
+from tests.procs import alive
 
 SUN = "sun50i-h6-orangepi-3"
 VIRT = "qemu-virt-smmuv3"  # PCI functions behind a DT host bridge (issue 16)
@@ -128,14 +129,6 @@ def _descendants(pid: int) -> dict[int, int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _threads(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Threads:")))
@@ -163,13 +156,13 @@ def test_local_workers_are_forked_by_a_single_threaded_server_and_leave_no_scrat
         assert len(parents) == 1 and os.getpid() not in parents
         server = parents.pop()
         assert _threads(server) == 1 and os.getpgid(server) == server
-        assert _children(server) and all(_alive(w) for w in _children(server))
+        assert _children(server) and all(alive(w) for w in _children(server))
         workers = _children(server)
     assert not scratch.exists()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+    while time.monotonic() < deadline and any(alive(w) for w in workers):
         time.sleep(0.1)
-    assert not [w for w in workers if _alive(w)], "a worker outlived its cluster"
+    assert not [w for w in workers if alive(w)], "a worker outlived its cluster"
 
 
 def test_local_workers_die_with_a_sigkilled_client(tmp_path: Path) -> None:
@@ -210,9 +203,9 @@ def _clean_after_end_and_kill(tmp_path: Path, corpus: Path, tmp: Path) -> None:
         p.kill()
         p.wait()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (any(_alive(w) for w in tree) or any(tmp.iterdir())):
+    while time.monotonic() < deadline and (any(alive(w) for w in tree) or any(tmp.iterdir())):
         time.sleep(0.1)
-    assert not [w for w in tree if _alive(w)], "a process outlived the SIGKILLed client"
+    assert not [w for w in tree if alive(w)], "a process outlived the SIGKILLed client"
     assert list(tmp.iterdir()) == [], "temporary files left after kill -9"
 
 
