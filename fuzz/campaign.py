@@ -398,7 +398,10 @@ def run_part(st: dict[str, Any], part: Part) -> dict[str, Any]:
             files[rel] = mem.files[f.reproducer]
             d["reproducer"] = rel
         if f.title in witness:
-            d["witness"] = witness[f.title]
+            i, j = d["witness"] = witness[f.title]
+            # (its description waits for the minimised one: an unminimised
+            # schedule may be a pattern repeated to 24,000 entries)
+            d["scenario"] = f"{st['boards'][i].name}: common scenario {j} of seed {cfg['seed']}"
         found.append(d)
     return {"part": part.key, "id": u.id, "index": u.index, "found": found,
             "executions": stats.executions, "elapsed": round(stats.elapsed, 4),
@@ -441,7 +444,8 @@ def title_tasks(units: list[Unit], parts_of: dict[int, list[Part]],
     for (unit, i, j), titles in groups.items():
         others = tuple((t, *w) for t in titles for w in met[t][1:])
         tasks.append(TitleTask(f"{unit}:{i}:{j}", unit, i, j, tuple(titles), others))
-    return tasks
+    # the largest first: the workers start on them while the small ones fill in
+    return sorted(tasks, key=lambda t: -(len(t.titles) + len(t.others)))
 
 
 def _found_fields(s: FuzzInput, finding: Finding, runs: int) -> dict[str, Any]:
@@ -462,16 +466,30 @@ def run_titles(st: dict[str, Any], task: TitleTask) -> dict[str, Any]:
     t0 = time.monotonic()
     peers: list[RunCache] = []
     caches: dict[int, RunCache] = {}  # by unit: its runs in this task
-    pool: dict[str, list[FuzzInput]] = {}  # each title's reproducers so far, oldest first
+    # each title's reproducers so far, oldest first, with a run of each under
+    # the variant it was minimised for that evaluated the campaign's other
+    # site values beside it: a replay under a variant that would not have
+    # gone another way anywhere is that run (fuzz.baseruns)
+    pool: dict[str, list[tuple[FuzzInput, BaseRun]]] = {}
     entries: list[dict[str, Any]] = []
     files: dict[str, dict[str, Any]] = {}
+    extra = [0, 0]  # the pool's recorded boots, replays taken from them
 
     def cache_of(unit: int) -> RunCache:
         c = caches.get(unit)
         if c is None:
-            c = caches[unit] = RunCache(st["variants"][unit], peers=peers, alternatives=st["alternatives"])
+            # (no alternatives evaluated beside these runs: that doubles a boot's
+            # cost, and a minimisation's candidates are mostly one variant's)
+            c = caches[unit] = RunCache(st["variants"][unit], peers=peers)
             peers.append(c)
         return c
+
+    def replay(cand: FuzzInput, run: BaseRun, v: Variant, cache: RunCache) -> list[Finding] | None:
+        r = shared(run, v, differing_sites(run.variant, v))
+        if r is not None:
+            extra[1] += 1
+            return r.findings
+        return cache.findings(cand)
 
     def reproduce(title: str, unit: int, i: int, j: int) -> None:
         v: Variant = st["variants"][unit]
@@ -479,9 +497,9 @@ def run_titles(st: dict[str, Any], task: TitleTask) -> dict[str, Any]:
         best: FuzzInput | None = None
         finding: Finding | None = None
         runs = 0
-        for cand in pool.get(title, []):
+        for cand, run in pool.get(title, []):
             runs += 1
-            found = cache.findings(cand)
+            found = replay(cand, run, v, cache)
             finding = None if found is None else first_match_in(found, title)
             if finding is not None:
                 best = cand
@@ -498,7 +516,8 @@ def run_titles(st: dict[str, Any], task: TitleTask) -> dict[str, Any]:
                 best, finding = s, None if found is None else first_match_in(found, title)
             if finding is None:
                 return
-            pool.setdefault(title, []).append(best)
+            extra[0] += 1
+            pool.setdefault(title, []).append((best, run_recording(best, v, st["alternatives"])))
         assert finding is not None
         u: Unit = st["units"][unit]
         mem = MemoryStore()
@@ -513,7 +532,8 @@ def run_titles(st: dict[str, Any], task: TitleTask) -> dict[str, Any]:
     for title, unit, i, j in task.others:
         reproduce(title, unit, i, j)
     return {"task": task.key, "entries": entries,
-            "boots": sum(c.misses for c in peers), "shared": sum(c.shared for c in peers),
+            "boots": sum(c.misses for c in peers) + extra[0],
+            "shared": sum(c.shared for c in peers) + extra[1],
             "elapsed": round(time.monotonic() - t0, 4), "files": files}
 
 
