@@ -550,6 +550,7 @@ class CampaignResult:
     coverage_timeline: list[tuple[float, int]]
     resumed: int = 0  # units done by an earlier run of the campaign
     run: RunFigures | None = None  # where and how fast the units ran
+    minimisations: int = 0  # of those units, minimisation tasks (TitleTask) run now
 
 
 def _load_state(out: Path, name: str = STATE, key: str = "part") -> dict[str, dict[str, Any]]:
@@ -704,6 +705,7 @@ def run_campaign(req: ExploreRequest, progress: bool = True,
     later = len(title_tasks(units, parts_of, done)) if req.reproducible and not pending else 0
     kind = choose(req.executor, req.scheduler, req.jobs, len(pending) or later)
     figures = None
+    ran_tasks = 0
     try:
         with executor(kind, ctx, setup_worker, jobs=req.jobs, scheduler=req.scheduler) as ex:
             if ex.figures.dashboard and progress:
@@ -718,6 +720,7 @@ def run_campaign(req: ExploreRequest, progress: bool = True,
                     bar.set_description_str("minimising", refresh=True)
                 for task, d in ex.run(run_titles, tasks):
                     take_titles(task, d)
+                    ran_tasks += 1
             figures = ex.figures
             figures.elapsed_s = time.monotonic() - t_run
     finally:
@@ -730,7 +733,7 @@ def run_campaign(req: ExploreRequest, progress: bool = True,
     if on_result is not None and req.reproducible:
         for r in results:
             on_result(r)
-    return CampaignResult(req, results, time.monotonic() - t0, timeline, resumed, figures)
+    return CampaignResult(req, results, time.monotonic() - t0, timeline, resumed, figures, ran_tasks)
 
 
 def _titles(path: Path) -> list[str]:
