@@ -66,6 +66,7 @@ from harness.iommu.drivers import IommuDriverSpec, all_drivers
 from harness.kernel import Chooser, Kernel, WindowPreemptions, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import fwnode_handle, of_tree_get
+from harness.of.of_init import of_init_early
 from harness.of.platform import of_platform_default_populate_init
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -487,10 +488,13 @@ class Boot:
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
         s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
+        # start_kernel(): of_irq_init(), of_clk_init() and the early genpd
+        # providers set up their nodes before any initcall, without a device
+        initialized = of_init_early(self.tree)
         # only on/rpm ever hold a probe, and only with a link: no state otherwise
         if self.cfg.fw_devlink in HOLDING_MODES:
             links = DevlinkState(self.cfg.fw_devlink, self.platform.nodes, list(IOMMU_BUSES),
-                                 strict=self.cfg.fw_devlink_strict)
+                                 strict=self.cfg.fw_devlink_strict, initialized=initialized)
             if links.suppliers:
                 k.globals["fw_devlink"] = links
         k.globals["acpi_iommu_fwnodes"] = {

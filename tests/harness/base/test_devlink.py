@@ -36,12 +36,31 @@ def test_supplier_paths_follow_of_supplier_bindings() -> None:
     assert supplier_paths(con, by_ph, strict=True) == ["/clk", "/smmu", "/smmu2", "/dma", "/pd"]
 
 
-def test_no_link_to_disabled_suppliers_ancestors_or_cycles() -> None:
+def test_no_link_to_disabled_suppliers_or_cycles() -> None:
+    """of_link_to_phandle() (property.c:1144): no link when the supplier or
+    an ancestor is disabled.  A child waiting for its parent is a real link;
+    a parent waiting for its child, like two nodes waiting for each other, is
+    a cycle __fw_devlink_relax_cycles() finds (core.c:2055) and not enforced."""
     nodes = [Node("/"), Node("/a", iommus=(IommuRef("/b", ()),)), Node("/b", iommus=(IommuRef("/a", ()),)),
              Node("/off", status="disabled"), Node("/c", iommus=(IommuRef("/off", ()),)),
-             Node("/p", iommu_cells=0), Node("/p/child", iommus=(IommuRef("/p", ()),))]
+             Node("/offbus", status="disabled"), Node("/offbus/smmu", iommu_cells=0),
+             Node("/d", iommus=(IommuRef("/offbus/smmu", ()),)),
+             Node("/p", iommu_cells=0), Node("/p/child", iommus=(IommuRef("/p", ()),)),
+             Node("/q", iommus=(IommuRef("/q/smmu", ()),)), Node("/q/smmu", iommu_cells=0)]
     st = DevlinkState("on", nodes, [], strict=True)
-    assert st.suppliers == {"/a": [], "/b": []}
+    assert st.suppliers == {"/p/child": ["/p"]}
+
+
+def test_no_link_to_a_supplier_initialised_without_a_driver() -> None:
+    """fwnode_init_without_drv() (core.c:1949): a provider CLK_OF_DECLARE,
+    IRQCHIP_DECLARE or an early genpd init set up has FWNODE_FLAG_INITIALIZED;
+    fw_devlink_create_devlink() links nothing to it (core.c:2231, 2252)."""
+    nodes = [Node("/"), Node("/osc", phandle=1, props={"#clock-cells": [0]}),
+             Node("/cru", phandle=2, props={"#clock-cells": [1]}),
+             Node("/dev", props={"clocks": [1, 2, 5]})]
+    assert DevlinkState("rpm", nodes, []).suppliers == {"/dev": ["/osc", "/cru"]}
+    assert DevlinkState("rpm", nodes, [], initialized=frozenset({"/osc"})).suppliers == {"/dev": ["/cru"]}
+    assert DevlinkState("rpm", nodes, [], initialized=frozenset({"/osc", "/cru"})).suppliers == {}
 
 
 def test_strict_is_ignored_when_permissive() -> None:
