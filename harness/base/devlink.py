@@ -3,11 +3,11 @@ from firmware properties hold a consumer's probe until its suppliers bind.
 
 ``of_fwnode_add_links()`` walks a DT node's properties with the parsers of
 ``of_supplier_bindings[]`` (drivers/of/property.c:1434); each phandle found is
-a supplier the consumer waits for.  The entries modelled are the ones that
-matter on the IOMMU probe path, in table order: ``clocks``,
-``interconnects``, ``iommus``, ``iommu-map``, ``dmas``, ``power-domains``,
-``phys``, ``resets`` (the non-IOMMU ones only when the platform keeps them:
-the corpus converter keeps the IOMMU ones).
+a supplier (``of_link_to_phandle()``: none when the supplier or an ancestor
+is disabled).  The entries modelled are the ones that matter on the IOMMU
+probe path, in table order: ``clocks``, ``interconnects``, ``iommus``,
+``iommu-map``, ``dmas``, ``power-domains``, ``phys``, ``resets`` (the corpus
+converter keeps them all, ``harness.board.SUPPLIER_BINDINGS``).
 ``iommus``, ``iommu-map`` and ``dmas`` are ``.optional``: ``of_link_property()``
 skips them unless ``fw_devlink_is_strict()`` (``fw_devlink.strict=1`` and not
 permissive, core.c:1785), so by default an IOMMU client does *not* wait for
@@ -16,17 +16,27 @@ there.  ``msi-map`` is no supplier binding in 6.12; ``msi-parent`` is, but
 its providers never get a link (see ``_CELLS_PROPS``).
 
 ``really_probe()`` calls ``device_links_check_suppliers()`` first
-(drivers/base/dd.c; core.c:1123): with ``fw_devlink=on`` or ``rpm`` (the
-kernel's default, ``FW_DEVLINK_FLAGS_RPM``, core.c:1720) a consumer whose
-supplier device is not bound yet returns -EPROBE_DEFER ("supplier %s not
-ready") before ``dma_configure``; a supplier node with no device waits until
-the nearest ancestor device binds (core.c ``fw_devlink_purge_absent_suppliers``).
+(drivers/base/dd.c:679; core.c:1123): with ``fw_devlink=on`` or ``rpm`` (the
+kernel's default, ``FW_DEVLINK_FLAGS_RPM``, core.c:1720)
+
+* a supplier node with a device is a device link: the consumer defers
+  ("supplier %s not ready") until the supplier is bound; a supplier no driver
+  ever matched is relaxed by ``fw_devlink_drivers_done()`` (core.c:1833: at
+  ``deferred_probe_initcall`` without modules, at the deferred-probe timeout
+  with them);
+* a supplier node with no device keeps its fwnode link
+  (``fw_devlink_create_devlink()`` -EAGAIN, core.c:2259):
+  ``fwnode_links_check_suppliers()`` defers the consumer ("wait for supplier
+  %pfwf") until the node's nearest device ancestor binds and picks the link
+  up (``fw_devlink_pickup_dangling_consumers()``); nothing relaxes it;
+* a supplier initialised without a driver (``FWNODE_FLAG_INITIALIZED``:
+  ``CLK_OF_DECLARE``, ``IRQCHIP_DECLARE``, early genpd providers,
+  harness.of.of_init), or below one, gets no link at all (core.c:2231, 2252);
+* dependency cycles (through supplier links or parents,
+  ``__fw_devlink_relax_cycles()``) are ``FWLINK_FLAG_CYCLE``: not enforced.
+
 ``permissive`` only makes sync-state links (nothing waits), ``off`` makes
-none.  Links to a supplier no driver can match are relaxed by
-``fw_devlink_drivers_done()`` (core.c:1833: at ``deferred_probe_initcall``
-without modules, at the deferred-probe timeout with them).  Two-way
-dependencies are cycles the kernel detects and does not enforce
-(``FWLINK_FLAG_CYCLE``).
+none.
 """
 
 from __future__ import annotations
