@@ -39,6 +39,7 @@ from harness.base import dd, initcall
 from harness.base.bus import driver_register
 from harness.base.core import device_add, device_del
 from harness.base.dd import device_release_driver
+from harness.base.initcall import BEFORE_IOMMU, BEFORE_PCI
 from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_RPM, HOLDING_MODES, DevlinkState
 from harness.base.platform import (
     __platform_driver_register,
@@ -340,6 +341,8 @@ class Boot:
             drv = platform_driver(compat, probe, (compat,), dmd, probe_type=ptype)
         drv.presence = cfg.presence
         drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids, self.tree_initcalls)
+        # within device level: linked before drivers/pci/ or drivers/iommu/?
+        drv.link = initcall.driver_link_order(ids) if drv.initcall == initcall.DEVICE else None
         return drv
 
     def _add_extra_devices(self) -> None:
@@ -444,8 +447,10 @@ class Boot:
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":
-                # drivers/pci/ links first (drivers/Makefile L23): the host
-                # bridges scan their root buses before any IOMMU registers
+                # link order (drivers/Makefile): phy/, pinctrl/, gpio/ drivers
+                # before pci/ (L13-L23), whose host bridges scan their root
+                # buses before any IOMMU registers
+                self._register_linked_before(level, BEFORE_PCI)
                 if self.pci_host is not None:
                     do_one_initcall(module_driver_init, self.pci_host.platform_driver, _register_any)
                 # drivers/bus/ links before drivers/iommu/ (drivers/Makefile L11, L65)
@@ -453,6 +458,9 @@ class Boot:
                     do_one_initcall(module_driver_init, bdrv, _register_any)
                 for tdrv in self.transport_drivers:
                     do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
+                # clk/, dma/, soc/, pmdomain/, regulator/, reset/, tty/ before
+                # iommu/ (L40-L65): IOMMUs and clients find their suppliers bound
+                self._register_linked_before(level, BEFORE_IOMMU)
             elif level == "late":
                 # drivers/base links first: deferred_probe_initcall (dd.c) runs
                 # before any other late_initcall
@@ -471,8 +479,14 @@ class Boot:
             # regulator drivers often before device level: some bind before an
             # IOMMU registers); within a level after the IOMMU drivers
             for drv in self.client_drivers:
-                if drv.presence == BUILTIN and drv.initcall == level:
+                if drv.presence == BUILTIN and drv.initcall == level and drv.link is None:
                     do_one_initcall(module_driver_init, drv, _register_any)
+
+    def _register_linked_before(self, level: str, where: str) -> None:
+        """The built-in client drivers of ``level`` linked before ``where``."""
+        for drv in self.client_drivers:
+            if drv.presence == BUILTIN and drv.initcall == level and drv.link == where:
+                do_one_initcall(module_driver_init, drv, _register_any)
 
     def run(self) -> Kernel:
         k = self.kernel

@@ -321,3 +321,27 @@ def test_real_board_links() -> None:
     assert r.stats["deferred"] == 0 and r.findings == []
     off = run_scenario(board, V614, BootConfig(fw_devlink="off"))
     assert off.stats["bound_drivers"] == r.stats["bound_drivers"]
+
+
+@pytest.mark.parametrize("link_order", [True, False])
+def test_suppliers_linked_before_iommu_bind_before_the_iommus_probe(monkeypatch: pytest.MonkeyPatch,
+                                                                  link_order: bool) -> None:
+    """qcom-apq8064-ifc6410 as converted: each MSM IOMMU names the MMCC's
+    clocks.  drivers/Makefile links clk/ (L40) before iommu/ (L65), so at
+    device_initcall the MMCC driver binds first and no IOMMU probe waits;
+    with the MMCC registered after the IOMMU drivers (as if linked after
+    iommu/) the same links hold every IOMMU until it binds."""
+    from corpus.bundled import load_bundled  # noqa: PLC0415 - corpus is above harness
+
+    if not link_order:
+        from harness.base import initcall  # noqa: PLC0415
+        monkeypatch.setattr(initcall, "LINKED_BEFORE", {})
+    seen = _record(monkeypatch)
+    r = run_scenario(load_bundled("qcom-apq8064-ifc6410"), V614, BootConfig())
+    iommu = [(name, ret) for name, ret in seen if name.endswith(".iommu")]
+    assert len({n for n, _ in iommu}) == 4
+    if link_order:
+        assert all(ret == 0 for _, ret in iommu)
+    else:
+        assert {n for n, ret in iommu if ret == -EPROBE_DEFER} == {n for n, _ in iommu}
+    assert r.stats["registered_instances"] == 4 and r.stats["deferred"] == 0
