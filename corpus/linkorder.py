@@ -81,7 +81,7 @@ def scan(tree: Path) -> dict[str, str]:
 def render_table(table: dict[str, str], version: str) -> str:
     """The Python source of ``harness/base/link_order_table.py``."""
     lines = [
-        f'"""Device-level drivers linked before drivers/pci/ or drivers/iommu/, by match ID',
+        '"""Device-level drivers linked before drivers/pci/ or drivers/iommu/, by match ID',
         f'(generated from Linux {version} by corpus/linkorder.py: do not edit; IDs not',
         'listed link after drivers/iommu/)."""',
         "",

@@ -39,8 +39,8 @@ from harness.base import dd, initcall
 from harness.base.bus import driver_register
 from harness.base.core import device_add, device_del
 from harness.base.dd import device_release_driver
-from harness.base.initcall import BEFORE_IOMMU, BEFORE_PCI
 from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_RPM, HOLDING_MODES, DevlinkState
+from harness.base.initcall import BEFORE_IOMMU, BEFORE_PCI
 from harness.base.platform import (
     __platform_driver_register,
     platform_bus_type,

@@ -24,7 +24,8 @@ obj-y				+= base/ block/ misc/ mfd/
 
 def test_link_order_reads_drivers_makefile() -> None:
     order = link_order(_MAKEFILE)
-    assert order == ["irqchip", "phy", "pci", "clk", "char/ipmi", "iommu", "gpu", "base", "block", "misc", "mfd"]
+    assert order == ["irqchip", "phy", "pci", "clk", "char/ipmi", "iommu", "gpu",
+                     "base", "block", "misc", "mfd"]
     assert bucket("drivers/phy/rockchip/phy-x.c", order) == BEFORE_PCI
     assert bucket("drivers/clk/qcom/gcc-x.c", order) == BEFORE_IOMMU
     assert bucket("drivers/char/ipmi/bt.c", order) == BEFORE_IOMMU  # the deepest directory named
