@@ -508,7 +508,8 @@ class Boot:
         # only on/rpm ever hold a probe, and only with a link: no state otherwise
         if self.cfg.fw_devlink in HOLDING_MODES:
             links = DevlinkState(self.cfg.fw_devlink, self.platform.nodes, list(IOMMU_BUSES),
-                                 strict=self.cfg.fw_devlink_strict, initialized=initialized)
+                                 strict=self.cfg.fw_devlink_strict, initialized=initialized,
+                                 cache=self.tree.fw_links)
             if links.suppliers:
                 k.globals["fw_devlink"] = links
         k.globals["acpi_iommu_fwnodes"] = {

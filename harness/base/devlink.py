@@ -122,7 +122,8 @@ class DevlinkState:
     """
 
     def __init__(self, mode: str, nodes: list[Any], buses: list[Any], *, strict: bool = False,
-                 initialized: frozenset[str] = frozenset()) -> None:
+                 initialized: frozenset[str] = frozenset(),
+                 cache: dict[bool, dict[str, list[str]]] | None = None) -> None:
         self.mode = mode
         # fw_devlink_is_strict(): fw_devlink.strict=1 and not permissive
         self.strict = strict and mode != FW_DEVLINK_PERMISSIVE
@@ -134,6 +135,17 @@ class DevlinkState:
         self._by_node: dict[str, Any] = {}
         self._seen = -1
         self.suppliers: dict[str, list[str]] = {}
+        # the links depend on the tree alone: a pooled tree keeps them
+        # (``cache``: DeviceTree.fw_links, per fw_devlink_is_strict())
+        if cache is not None and self.strict in cache:
+            self.suppliers = cache[self.strict]
+            return
+        self._links(nodes)
+        if cache is not None:
+            cache[self.strict] = self.suppliers
+
+    def _links(self, nodes: list[Any]) -> None:
+        initialized = self.initialized
         # only nodes with a followed binding can be consumers; most boards
         # have none by default (the IOMMU ones are optional): skip the rest
         props = _STRICT_PROPS if self.strict else _DEFAULT_PROPS

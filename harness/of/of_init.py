@@ -29,9 +29,8 @@ _POPULATED = {"CLK_OF_DECLARE": True, "IRQCHIP_DECLARE": True, "CLK_OF_DECLARE_D
 def of_init_nodes(tree: DeviceTree) -> tuple[frozenset[str], frozenset[str]]:
     """(paths whose fwnode is initialised, paths left ``OF_POPULATED``) of
     ``tree``; computed once per tree (the pool keeps trees across boots)."""
-    cached: tuple[frozenset[str], frozenset[str]] | None = getattr(tree, "of_init", None)
-    if cached is not None:
-        return cached
+    if tree.of_init is not None:
+        return tree.of_init
     initialized: set[str] = set()
     populated: set[str] = set()
     for path, np in tree.by_path.items():
@@ -45,7 +44,7 @@ def of_init_nodes(tree: DeviceTree) -> tuple[frozenset[str], frozenset[str]]:
                     populated.add(path)
                 break
     out = (frozenset(initialized), frozenset(populated))
-    tree.of_init = out  # type: ignore[attr-defined]
+    tree.of_init = out
     return out
 
 
