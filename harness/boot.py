@@ -447,15 +447,16 @@ class Boot:
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":
-                # link order (drivers/Makefile): phy/, pinctrl/, gpio/ drivers
-                # before pci/ (L13-L23), whose host bridges scan their root
-                # buses before any IOMMU registers
+                # link order (drivers/Makefile): the modelled drivers/bus/
+                # drivers (L11) first, then the other drivers linked before
+                # pci/ (bus/, phy/, pinctrl/, gpio/: L11-L21), then pci/ (L23),
+                # whose host bridges scan their root buses before any IOMMU
+                # registers
+                for bdrv in self.bus_driver_objs:
+                    do_one_initcall(module_driver_init, bdrv, _register_any)
                 self._register_linked_before(level, BEFORE_PCI)
                 if self.pci_host is not None:
                     do_one_initcall(module_driver_init, self.pci_host.platform_driver, _register_any)
-                # drivers/bus/ links before drivers/iommu/ (drivers/Makefile L11, L65)
-                for bdrv in self.bus_driver_objs:
-                    do_one_initcall(module_driver_init, bdrv, _register_any)
                 for tdrv in self.transport_drivers:
                     do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
                 # clk/, dma/, soc/, pmdomain/, regulator/, reset/, tty/ before
