@@ -24,7 +24,7 @@ TYPED_PACKAGES := harness corpus mutators fuzz
 #   flex bison bc libssl-dev libelf-dev: kbuild host tools for `apply --build`
 #   qemu-system-arm ccache cpio: `validate` builds an arm64 Image and boots it
 DEB_PACKAGES := device-tree-compiler coccinelle linux-source-6.12 swig \
-	gcc-aarch64-linux-gnu cpp git perl make xz-utils tar \
+	gcc gcc-aarch64-linux-gnu cpp git perl make xz-utils tar \
 	flex bison bc libssl-dev libelf-dev qemu-system-arm ccache cpio
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

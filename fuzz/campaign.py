@@ -55,9 +55,18 @@ from fuzz.engines.session import Session
 from fuzz.gen import CorpusBoard, FuzzInput, GenContext, from_bytes
 from harness.boot import boot_config_from_json
 from harness.findings import KINDS
-from harness.variant import PRESETS, SITES, Variant, variant_from_json, variant_to_json
+from harness.variant import (
+    PRESETS,
+    SITES,
+    Variant,
+    make_variant,
+    tree_facts,
+    variant_from_json,
+    variant_to_json,
+)
+from mutators.facts import TreeProfile, tree_presets
 from mutators.ids import id_slug
-from mutators.space import resolve, space
+from mutators.space import Mutant, parse_id, resolve, space
 
 STATE = "state.jsonl"
 CAMPAIGN = "campaign.json"
@@ -92,14 +101,19 @@ class ExploreRequest:
     executor: str | None = None  # dask, fork or serial (None: dask beyond one job)
     part_runs: int = PART_RUNS
     also: tuple[str, ...] = ()  # further variants ranked beside the space (e.g. V614)
+    # --tree: the profile whose facts the space is built on (None: the presets)
+    tree: TreeProfile | None = None
 
     def identity(self) -> dict[str, Any]:
         """What must match for a restart to resume this campaign (not where it runs)."""
-        return {"tool": tool_version(), "sites": sorted(SITES), "layout": LAYOUT,
-                "base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
-                "time_per_variant": self.time_per_variant, "seed": self.seed,
-                "engine": self.engine, "part_runs": self.part_runs, "also": list(self.also),
-                "boards": [[b.name, platform_digest(b.platform)] for b in self.boards]}
+        ident = {"tool": tool_version(), "sites": sorted(SITES), "layout": LAYOUT,
+                 "base": self.base, "depth": self.depth, "runs_per_board": self.runs_per_board,
+                 "time_per_variant": self.time_per_variant, "seed": self.seed,
+                 "engine": self.engine, "part_runs": self.part_runs, "also": list(self.also),
+                 "boards": [[b.name, platform_digest(b.platform)] for b in self.boards]}
+        if self.tree is not None:  # the tree's facts (its profile's cache key), not its path
+            ident["tree"] = self.tree.key
+        return ident
 
     @property
     def reproducible(self) -> bool:
@@ -170,12 +184,24 @@ def variant_dirname(v: Variant | str, fingerprint: str) -> str:
     return f"{slug}-{fingerprint}"
 
 
-def units_for(base: str, depth: int, also: tuple[str, ...] = ()) -> list[Unit]:
-    """The base itself, every variant within ``depth`` mutations of it, and ``also``."""
-    root = resolve(base)
-    mutants = [root, *space(base, depth)] if depth > 0 else [root]
+def units_for(base: str, depth: int, also: tuple[str, ...] = (),
+              tree: TreeProfile | None = None) -> list[Unit]:
+    """The base itself, every variant within ``depth`` mutations of it, and ``also``.
+
+    With ``tree`` the ids name the tree's presets (:func:`mutators.facts.tree_presets`):
+    ``NEXT`` is the series over the tree's drivers and registration levels,
+    and the space is built from the tree's site values around it."""
+    presets = tree_presets(tree) if tree is not None else None
+    root = resolve(base, presets)
+    if presets is not None and parse_id(base)[0] not in presets:
+        # a variant file: its own site values, on the tree's levels and builds
+        v = root.variant
+        root = Mutant(root.id, root.description,
+                      make_variant(v.name, v.description, v.as_dict(), *tree_facts(presets["TREE"])),
+                      ())
+    mutants = [root, *space(root, depth)] if depth > 0 else [root]
     ids = {m.id for m in mutants}
-    mutants += [m for m in map(resolve, also) if m.id not in ids]
+    mutants += [m for m in (resolve(a, presets) for a in also) if m.id not in ids]
     return [Unit(i, m.id, m.description, len(m.mutations), variant_to_json(m.variant))
             for i, m in enumerate(mutants)]
 
@@ -236,7 +262,8 @@ def setup_worker(ctx: dict[str, Any]) -> dict[str, Any]:
     variants = {}
     for u in ctx["units"]:
         v = variant_from_json(u.variant, u.id)
-        variants[u.index] = Variant(u.id, u.description, v.values)
+        # the tree's registration levels travel with the values (explore --tree)
+        variants[u.index] = Variant(u.id, u.description, v.values, v.initcalls, v.builds)
     return {"boards": ctx["boards"], "units": {u.index: u for u in ctx["units"]},
             "variants": variants, "cfg": ctx["cfg"], "known": {}, "known_files": {}}
 
@@ -368,7 +395,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def merge_parts(u: Unit, parts: list[dict[str, Any]]) -> UnitResult:
     """A variant's result from its units' results, in unit order: a title's first
-    unit gives its reproducer; hits add up and boards are united."""
+    unit gives its reproducer; hits add up and boards (and default-boot boards) are united."""
     found: dict[str, dict[str, Any]] = {}
     feats: set[str] = set()
     execs = errors = 0
@@ -381,10 +408,12 @@ def merge_parts(u: Unit, parts: list[dict[str, Any]]) -> UnitResult:
         for f in p["found"]:
             old = found.get(f["title"])
             if old is None:
-                found[f["title"]] = dict(f, boards=list(f.get("boards", [])))
+                found[f["title"]] = dict(f, boards=list(f.get("boards", [])),
+                                         plain_boards=list(f.get("plain_boards", [])))
             else:
                 old["hits"] = old.get("hits", 1) + f.get("hits", 1)
                 old["boards"] = sorted(set(old["boards"]) | set(f.get("boards", [])))
+                old["plain_boards"] = sorted(set(old["plain_boards"]) | set(f.get("plain_boards", [])))
     return UnitResult(u.id, u.index, u.description, u.size, list(found.values()), execs,
                       round(elapsed, 4), len(feats), sorted(feats), errors)
 
@@ -395,7 +424,7 @@ def run_campaign(req: ExploreRequest, progress: bool = True,
 
     ``on_result`` is called with a variant's merged result when its last unit lands."""
     _check_campaign(req)
-    units = units_for(req.base, req.depth, req.also)
+    units = units_for(req.base, req.depth, req.also, req.tree)
     parts = parts_for(req, units)
     done = _load_state(req.out)
     keys = {p.key for p in parts}

@@ -3,7 +3,9 @@
 The engines measure *features* of a run rather than line coverage of the
 model: each end-of-run statistic value, each finding title, each kernel-log
 line with its numbers and device names abstracted, the scheduling points
-where threads competed, and (with :class:`SiteRecorder`) each guard site's
+where threads competed, each window point of the spec (§3.5, §3.6) reached
+with whether the thread there was preempted and which kind of thread it
+was, and (with :class:`SiteRecorder`) each guard site's
 outcome.  A run that shows a new feature did something no earlier run did,
 so its input is kept for mutation and the count of features seen is the
 coverage curve of the reports.  The atheris engine hands the same features to
@@ -34,6 +36,9 @@ def features(r: Result) -> set[str]:
         out.add("panic")
     # how much interleaving the run offered, bucketed
     out.add(f"decisions:{min(r.decisions, 64) // 4}")
+    # window coverage: each (window point, preempted or not, thread kind)
+    # reached, so inputs that try a window another way are kept
+    out.update("window:" + w for w in r.windows)
     # where threads competed (runs with record=True): the scheduling points
     for where in set(r.where or ()):
         out.add("sched:" + _NUM.sub("N", _DEV.sub("DEV", where))[:120])

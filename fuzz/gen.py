@@ -5,7 +5,8 @@ the corpus (maybe with one device-tree mutation from :mod:`corpus.mutations`)
 and a :class:`harness.boot.BootConfig` (which client and IOMMU drivers exist,
 are modules or probe asynchronously, what a client's probe returns, which
 allocation fails, deferred-probe timing, driver registration order,
-post-boot unbind/bind/remove events, and the thread schedule).
+unbind/bind/remove events after or during the boot, the fw_devlink= mode, a
+hot-plugged PCI function, and the thread schedule).
 
 :func:`generate` reads its choices from a *provider* with the interface of
 atheris' ``FuzzedDataProvider`` (``ConsumeIntInRange``, ``ConsumeBool``,
@@ -32,12 +33,14 @@ from typing import Any, Protocol, TypeVar
 from hypothesis import strategies as st
 
 from corpus.mutations import MutationError, random_mutation
+from harness.base.devlink import FW_DEVLINK_MODES
 from harness.board import Board
 from harness.boot import (
     ABSENT,
     BUILTIN,
     EVENT_OPS,
     MODULE,
+    RESCAN,
     BootConfig,
     DriverConfig,
     boot_config_to_json,
@@ -62,6 +65,11 @@ SCHEDULE_REPEATS = (1, 1, 1, 1, 10, 100, 1000)
 # arm64 board with every driver asynchronous makes ~1,400).
 MAX_PREEMPTIONS = 3
 MAX_WINDOW_DECISION = 2047
+# With one IOMMU driver asynchronous (its instances register on workers, the
+# clients bind on init) a boot makes about half as many window decisions
+# (sdm845-db845c 689 with arm-smmu, rk3568-odroid-m1 630 with rk_iommu, out
+# of ~1,400-1,500 with every driver): change points past them are no-ops.
+MAX_WINDOW_DECISION_ONE_DRIVER = 1023
 
 
 class Provider(Protocol):
@@ -163,6 +171,13 @@ class FuzzInput:
         """The reproducer ``config`` (BootConfig without the schedule)."""
         return boot_config_to_json(self.cfg)
 
+    @property
+    def plain(self) -> bool:
+        """The board's default boot: its file unchanged, the default boot
+        configuration, the default schedule -- what every boot of it does."""
+        return (self.platform_ref is not None and self.mutation is None
+                and not self.cfg.schedule and not self.config_json())
+
     def __repr__(self) -> str:  # the platform is large: Hypothesis prints examples
         return f"FuzzInput({self.describe()})"
 
@@ -232,6 +247,21 @@ def reorder_devices(p: Board, rng: random.Random) -> Board:
                    provenance=dict(p.provenance))
 
 
+def pci_roots(p: Board) -> list[tuple[str, int, int]]:
+    """Each available DT PCI host bridge of ``p``: (path, domain, root bus),
+    the domain from "linux,pci-domain" or the bridges' order, the root bus
+    from "bus-range" (as harness.bus.pci_host numbers them)."""
+    pci = {n.path for n in p.nodes if n.props.get("device_type") == "pci"}
+    out: list[tuple[str, int, int]] = []
+    for n in p.nodes:
+        if n.path in pci and n.parent_path not in pci and n.available():
+            dom = n.props.get("linux,pci-domain")
+            rng = n.props.get("bus-range")
+            out.append((n.path, dom[0] if isinstance(dom, list) and dom else len(out),
+                        rng[0] if isinstance(rng, list) and rng else 0))
+    return out
+
+
 # -- the generator -------------------------------------------------------------------
 
 
@@ -285,7 +315,9 @@ def generate(fdp: Provider, ctx: GenContext) -> FuzzInput:
     if ctx.races:
         cfg.driver_async_probe = _pick(fdp, [(), ("*",)] + [(n,) for n in iommu_driver_names(platform)])
         npre = fdp.ConsumeIntInRange(0, MAX_PREEMPTIONS)
-        pre = {fdp.ConsumeIntInRange(0, MAX_WINDOW_DECISION): fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE)
+        last = MAX_WINDOW_DECISION if cfg.driver_async_probe in ((), ("*",)) \
+            else MAX_WINDOW_DECISION_ONE_DRIVER
+        pre = {fdp.ConsumeIntInRange(0, last): fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE)
                for _ in range(npre)}
         cfg.preempt = tuple(sorted(pre.items()))
     n = fdp.ConsumeIntInRange(0, ctx.max_schedule)
@@ -293,8 +325,32 @@ def generate(fdp: Provider, ctx: GenContext) -> FuzzInput:
     # A boot makes thousands of scheduling decisions once probing is
     # asynchronous; a repeated pattern reaches the late windows too.
     cfg.schedule = pattern * _pick(fdp, SCHEDULE_REPEATS) if pattern else []
+    if ctx.races:
+        # read last, so an input that ends before keeps its scenario
+        _boot_time_dimensions(fdp, cfg, platform)
     return FuzzInput(board=board.name, platform=platform, cfg=cfg, mutation=mutation,
                     platform_ref=board.ref if mutation is None else None)
+
+
+def _boot_time_dimensions(fdp: Provider, cfg: BootConfig, platform: Board) -> None:
+    """What else races a boot: userspace's sysfs writes while the modules load
+    (not after), the fw_devlink= mode (rpm, 6.12's default, holds consumers
+    for their suppliers; strict also for their IOMMU), and a PCI function
+    hot-plugged behind a host bridge, which a rescan adds (device_add beside
+    the registration walks and binds)."""
+    if cfg.events:
+        cfg.events_during_boot = fdp.ConsumeBool()
+    devlink = fdp.ConsumeIntInRange(0, 15)
+    if devlink == 14:
+        cfg.fw_devlink = _pick(fdp, FW_DEVLINK_MODES[1:])
+    elif devlink == 15:
+        cfg.fw_devlink_strict = True
+    roots = pci_roots(platform)
+    if roots and fdp.ConsumeIntInRange(0, 7) == 7:
+        path, dom, bus = _pick(fdp, roots)
+        cfg.pci = (f"hotplug:{dom:04x}:{bus:02x}:{fdp.ConsumeIntInRange(1, 0x1F):02x}.0",)
+        cfg.events = (*cfg.events, (RESCAN, path))
+        cfg.events_during_boot = cfg.events_during_boot or fdp.ConsumeBool()
 
 
 def from_bytes(data: bytes, ctx: GenContext) -> FuzzInput:

@@ -3,9 +3,10 @@
 Passes, each a delta-debugging loop (drop chunks, halve the chunk size):
 
 1. events (post-boot unbind/bind/remove);
-2. the thread schedule: empty, then the shortest prefix, then zeroed entries;
-   then the window preemptions (``BootConfig.preempt``): as few as still
-   show the finding, each pointing at the first other thread;
+2. the thread schedule: empty, then the shortest prefix, then zeroed entries
+   (the window preemptions re-anchored to the decisions they took, see
+   :func:`_cutter`); then the window preemptions (``BootConfig.preempt``):
+   as few as still show the finding, each pointing at the first other thread;
 3. boot configuration back to defaults: client driver tweaks, registration
    order, failing allocation, absent IOMMU drivers, async-all, modules,
    deferred-probe timeout;
@@ -31,6 +32,7 @@ from fuzz.gen import FuzzInput, client_compatibles, with_cfg
 from harness.board import Board
 from harness.boot import ABSENT, BootConfig, DriverConfig
 from harness.findings import Finding
+from harness.kernel import is_window
 from harness.run import Result, run_scenario
 from harness.variant import Variant
 
@@ -145,19 +147,21 @@ def _schedule(m: Minimiser, s: FuzzInput) -> FuzzInput:
     sched = list(s.cfg.schedule)
     if not sched:
         return s
-    empty = with_cfg(s, schedule=[])
+    cut = _cutter(m, s)
+    empty = cut(0)
     if m.fails(empty):
         return empty
     # shortest failing prefix (binary search; the choices after it are the defaults)
     lo, hi = 0, len(sched)
     while lo < hi:
         mid = (lo + hi) // 2
-        if m.fails(with_cfg(s, schedule=sched[:mid])):
+        if m.fails(cut(mid)):
             hi = mid
         else:
             lo = mid + 1
     sched = sched[:hi]
-    cur = with_cfg(s, schedule=sched)
+    cur = cut(hi)
+    s = cur
     if len(sched) > 64:
         return cur  # zeroing choice by choice is for short schedules
     for i in range(len(sched)):
@@ -167,6 +171,38 @@ def _schedule(m: Minimiser, s: FuzzInput) -> FuzzInput:
             if m.fails(cand):
                 sched, cur = trial, cand
     return cur
+
+
+def _cutter(m: Minimiser, s: FuzzInput) -> Callable[[int], FuzzInput]:
+    """``n`` -> ``s`` with the first ``n`` schedule entries, its window
+    preemptions re-anchored.
+
+    A window preemption counts the window decisions taken *after* the
+    schedule (:class:`harness.kernel.WindowPreemptions`), so cutting the
+    schedule alone moves every preemption to another decision.  The run of
+    ``s`` (recorded once) says how many window decisions the cut entries
+    took; the preemptions count that many more, and land where they did
+    whenever the cut entries only confirmed the synchronous default.
+    """
+    sched = list(s.cfg.schedule)
+    if not s.cfg.preempt:
+        return lambda n: with_cfg(s, schedule=sched[:n])
+    if m.runs >= m.budget:
+        raise _Budget
+    m.runs += 1
+    where = run_scenario(s.platform, m.variant, s.cfg, record=True).where or []
+    # windows[n]: window decisions among the first n decisions
+    windows = [0]
+    for w in where[:len(sched)]:
+        windows.append(windows[-1] + is_window(w))
+    taken = windows[-1]
+
+    def cut(n: int) -> FuzzInput:
+        shift = taken - windows[min(n, len(windows) - 1)]
+        return with_cfg(s, schedule=sched[:n],
+                        preempt=tuple((k + shift, c) for k, c in s.cfg.preempt))
+
+    return cut
 
 
 def _preemptions(m: Minimiser, s: FuzzInput) -> FuzzInput:
@@ -200,6 +236,12 @@ def _config(m: Minimiser, s: FuzzInput) -> FuzzInput:
         simplifications.append({"driver_order": ()})
     if c.driver_async_probe:
         simplifications.append({"driver_async_probe": ()})
+    if c.events_during_boot:
+        simplifications.append({"events_during_boot": False})
+    if c.fw_devlink != d.fw_devlink or c.fw_devlink_strict:
+        simplifications.append({"fw_devlink": d.fw_devlink, "fw_devlink_strict": False})
+    if c.pci:
+        simplifications.append({"pci": ()})
     cur = s
     for ch in simplifications:
         cand = with_cfg(cur, **ch)

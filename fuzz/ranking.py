@@ -18,9 +18,16 @@ The order, most important first:
    ``really_probe()`` -- judged from the finding's call trace, so a variant
    that merely makes the warning fire elsewhere does not count) "reverts the
    series' goal" and ranks below every variant that does not.
-2. **Severity**: net bugs (distinct titles fixed minus introduced) per level,
-   worst level first: crashes (oopses, deadlocks), isolation (group and
-   isolation problems), warnings, deferred-probe churn.
+2. **Severity, then reach**: per level, worst level first -- crashes
+   (oopses, deadlocks), isolation (group and isolation problems), warnings,
+   deferred-probe churn -- first the net bugs of the *default boot* (distinct
+   titles a board's plain boot shows, fixed minus introduced: they happen on
+   every boot of that board, as the seed report's oops did), then the net bugs
+   of all scenarios (those that need a schedule, an asynchronous probe, a
+   probe error or another configuration to show).  A default-boot bug is
+   also the stronger evidence: it is deterministic, while a race the base hit
+   under one generated schedule may simply not have been hit again by the
+   variant, whose code takes other scheduling points.
 3. **Breadth**: net (title, board) pairs, then net scenarios (runs that hit a
    finding).
 4. **Change size**: sites changed from the base.
@@ -78,11 +85,15 @@ class Diff:
     kind: str
     boards: tuple[str, ...]
     invariant: int | None = None
+    # the boards among ``boards`` where the difference is on the default boot
+    plain: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"title": self.title, "kind": self.kind, "boards": list(self.boards)}
         if self.invariant is not None:
             d["invariant"] = self.invariant
+        if self.plain:
+            d["default_boot"] = list(self.plain)
         return d
 
 
@@ -103,6 +114,8 @@ class Row:
     fixed: list[Diff] = field(default_factory=list)
     introduced: list[Diff] = field(default_factory=list)
     unchanged: list[Diff] = field(default_factory=list)
+    fixed_plain: list[Diff] = field(default_factory=list)  # on the default boots alone
+    introduced_plain: list[Diff] = field(default_factory=list)
     goal: list[str] = field(default_factory=list)  # why it reverts the series' goal (empty: it does not)
     family: Family = BASE_FAMILY
     changes: tuple[Change, ...] = ()
@@ -123,12 +136,18 @@ class Row:
         return (sum(1 for d in self.fixed if d.kind in kinds)
                 - sum(1 for d in self.introduced if d.kind in kinds))
 
+    def net_plain(self, kinds: tuple[str, ...]) -> int:
+        """Distinct titles of these kinds fixed minus introduced on the default boots."""
+        return (sum(1 for d in self.fixed_plain if d.kind in kinds)
+                - sum(1 for d in self.introduced_plain if d.kind in kinds))
+
     @property
     def net_pairs(self) -> int:
         return sum(len(d.boards) for d in self.fixed) - sum(len(d.boards) for d in self.introduced)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.reverts_goal, *(-self.net(kinds) for _, kinds in LEVELS), -self.net_pairs,
+        severity = [n for _, kinds in LEVELS for n in (-self.net_plain(kinds), -self.net(kinds))]
+        return (self.reverts_goal, *severity, -self.net_pairs,
                 -self.net_hits, self.size, self.behaviour, self.index)
 
     def to_json(self) -> dict[str, Any]:
@@ -155,6 +174,10 @@ def _kind(f: dict[str, Any]) -> str:
 
 def _boards(f: dict[str, Any]) -> set[str]:
     return set(f.get("boards") or ([f["board"]] if f.get("board") else []))
+
+
+def _plain(f: dict[str, Any]) -> set[str]:
+    return set(f.get("plain_boards", ()))
 
 
 def _row(r: UnitResult) -> Row:
@@ -203,36 +226,62 @@ class _Titles:
         return str(f["title"])
 
 
-def compare(base: UnitResult, r: UnitResult) -> tuple[list[Diff], list[Diff], list[Diff], list[str], int]:
-    """Fixed, introduced and unchanged findings of ``r`` against ``base`` (by title and
-    board), why ``r`` reverts the series' goal (empty: it does not), and the net
-    scenarios (the base's runs with a finding minus the variant's)."""
+@dataclass
+class Comparison:
+    """A variant against the base, on the same scenarios."""
+
+    fixed: list[Diff]  # (title, boards) the base shows and the variant does not
+    introduced: list[Diff]
+    unchanged: list[Diff]
+    fixed_plain: list[Diff]  # the same, on the boards' default boots alone
+    introduced_plain: list[Diff]
+    goal: list[str]  # why the variant reverts the series' goal (empty: it does not)
+    net_hits: int  # the base's runs with a finding minus the variant's
+
+
+def compare(base: UnitResult, r: UnitResult) -> Comparison:
+    """Findings of ``r`` against ``base``, by title and board."""
     canon = _Titles(base)
     b = {f["title"]: f for f in base.found}
     v: dict[str, dict[str, Any]] = {}
     vboards: dict[str, set[str]] = {}
+    vplain: dict[str, set[str]] = {}
     for f in r.found:
         t = canon(f)
         v.setdefault(t, f)
         vboards.setdefault(t, set()).update(_boards(f))
-    fixed, introduced, unchanged = [], [], []
+        vplain.setdefault(t, set()).update(_plain(f))
+    fixed: list[Diff] = []
+    introduced: list[Diff] = []
+    unchanged: list[Diff] = []
+    fixed_plain: list[Diff] = []
+    introduced_plain: list[Diff] = []
     goal: list[str] = []
     for t in sorted(set(b) | set(v)):
         bb = _boards(b[t]) if t in b else set()
         vb = vboards.get(t, set())
+        bp = _plain(b[t]) if t in b else set()
+        vp = vplain.get(t, set())
         f = b.get(t) or v[t]
         kind, inv = _kind(f), (f.get("finding") or {}).get("invariant")
         if bb - vb:
-            fixed.append(Diff(t, kind, tuple(sorted(bb - vb)), inv))
+            fixed.append(Diff(t, kind, tuple(sorted(bb - vb)), inv, tuple(sorted((bp - vp) & (bb - vb)))))
         if vb - bb:
-            introduced.append(Diff(t, kind, tuple(sorted(vb - bb)), inv))
+            introduced.append(Diff(t, kind, tuple(sorted(vb - bb)), inv,
+                                   tuple(sorted((vp - bp) & (vb - bb)))))
             why = goal_violation(v[t])
             if why is not None:
                 goal.append(f"{why} (invariant {inv}): {t} on {_board_list(sorted(vb - bb))}")
+        # On the default boot alone: a title may leave (or reach) a board's
+        # default boot while some other scenario of that board still shows it.
+        if bp - vp:
+            fixed_plain.append(Diff(t, kind, tuple(sorted(bp - vp)), inv, tuple(sorted(bp - vp))))
+        if vp - bp:
+            introduced_plain.append(Diff(t, kind, tuple(sorted(vp - bp)), inv, tuple(sorted(vp - bp))))
         if bb & vb:
             unchanged.append(Diff(t, kind, tuple(sorted(bb & vb)), inv))
     net_hits = sum(int(f.get("hits", 1)) for f in base.found) - sum(int(f.get("hits", 1)) for f in r.found)
-    return fixed, introduced, unchanged, goal, net_hits
+    return Comparison(fixed, introduced, unchanged, fixed_plain, introduced_plain, goal, net_hits)
 
 
 def _board_list(boards: list[str]) -> str:
@@ -259,7 +308,10 @@ def rank(results: list[UnitResult], variants: dict[int, dict[str, Any]] | None =
     for r in results:
         row = _row(r)
         if base is not None:
-            row.fixed, row.introduced, row.unchanged, row.goal, row.net_hits = compare(base, r)
+            c = compare(base, r)
+            row.fixed, row.introduced, row.unchanged, row.goal = c.fixed, c.introduced, c.unchanged, c.goal
+            row.fixed_plain, row.introduced_plain = c.fixed_plain, c.introduced_plain
+            row.net_hits = c.net_hits
             row.is_base = r is base
         row.behaviour = len(base_features ^ set(r.features))
         vj = variants.get(r.index)
@@ -323,9 +375,10 @@ def summary(row: Row) -> str:
             f" ({len(row.unchanged)} unchanged)")
 
 
-def _net(row: Row, kinds: tuple[str, ...]) -> str:
-    f = sum(1 for d in row.fixed if d.kind in kinds)
-    i = sum(1 for d in row.introduced if d.kind in kinds)
+def _net(row: Row, kinds: tuple[str, ...], plain: bool = False) -> str:
+    fixed, introduced = (row.fixed_plain, row.introduced_plain) if plain else (row.fixed, row.introduced)
+    f = sum(1 for d in fixed if d.kind in kinds)
+    i = sum(1 for d in introduced if d.kind in kinds)
     return f"fixes {f}, introduces {i}"
 
 
@@ -343,6 +396,10 @@ def _reason(row: Row, prev: Row | None, base: str) -> tuple[str, str]:
     lead = f"{head}; " if head else ""
     g = "goal reverted; " if head else ""
     for name, kinds in LEVELS:
+        if row.net_plain(kinds) != prev.net_plain(kinds):
+            return (f"{lead}below {prev.id} on {name} of the default boot, which every boot of the board "
+                    f"shows ({_net(row, kinds, True)} vs {_net(prev, kinds, True)}); {summary(row)}",
+                    f"{g}default-boot {name}: net {row.net_plain(kinds):+d} vs {prev.net_plain(kinds):+d}")
         if row.net(kinds) != prev.net(kinds):
             return (f"{lead}below {prev.id} on {name} ({_net(row, kinds)} vs {_net(prev, kinds)}); "
                     f"{summary(row)}", f"{g}{name}: net {row.net(kinds):+d} vs {prev.net(kinds):+d}")
@@ -377,13 +434,17 @@ def ranking_json(c: CampaignResult, rows: list[Row]) -> dict[str, Any]:
     fams = families(rows)
     return {
         "base": req.base,
+        # explore --tree: the ids name that tree's presets (mutators.facts.tree_presets)
+        "tree": None if req.tree is None else {"path": req.tree.tree, "commit": req.tree.commit,
+                                               "profile": req.tree.key},
         "budget": {"engine": req.engine, "depth": req.depth, "seed": req.seed,
                    "runs_per_board": None if req.time_per_variant else req.runs_per_board,
                    "time_per_variant": req.time_per_variant,
                    "boards": [b.name for b in req.boards], "variants": len(rows),
                    "executions": sum(r.executions for r in rows),
                    "elapsed_seconds": round(c.elapsed, 2), "jobs": req.jobs},
-        "order": ["reverts the series' goal last", *(f"net {name}" for name, _ in LEVELS),
+        "order": ["reverts the series' goal last",
+                  *(f"net {name}{where}" for name, _ in LEVELS for where in (" on the default boot", "")),
                   "net (title, board) pairs", "net scenarios", "change size",
                   "behaviour distance from the base", "space order"],
         "goal_invariants": {str(k): v for k, v in GOAL_INVARIANTS.items()},

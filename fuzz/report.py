@@ -71,9 +71,16 @@ def table(rows: list[Row], limit: int | None = None, width: int = TERMINAL_WIDTH
 # -- words for the top 3 --------------------------------------------------------------
 
 
+def _where(d: Diff) -> str:
+    boards = ", ".join(d.boards) if len(d.boards) <= 3 else f"{len(d.boards)} boards"
+    if not d.plain:
+        return boards
+    every = "every boot" if d.plain == d.boards else f"every boot of {len(d.plain)}"
+    return f"{boards} ({every})"
+
+
 def _diff_words(diffs: list[Diff], limit: int = 4) -> str:
-    parts = [f"{d.title} on {', '.join(d.boards) if len(d.boards) <= 3 else f'{len(d.boards)} boards'}"
-             for d in diffs[:limit]]
+    parts = [f"{d.title} on {_where(d)}" for d in diffs[:limit]]
     if len(diffs) > limit:
         parts.append(f"{len(diffs) - limit} more")
     return "; ".join(parts)
@@ -132,7 +139,8 @@ def markdown(c: CampaignResult, rows: list[Row]) -> str:
                    f"{_md(_diff_words(r.fixed, 3)) or '-'} | {_md(_diff_words(r.introduced, 3)) or '-'} | "
                    f"{len(r.unchanged)} | {'reverts' if r.reverts_goal else 'kept'} | {_md(r.reason)} |")
     out += ["", "Replay a reproducer: `probefuzz repro OUT/<reproducer>`; gate a candidate against the "
-            "base: `probefuzz regress --variant ID --base " + req.base + " --crashes OUT/crashes`.", ""]
+            "base: `probefuzz regress --variant ID --base " + req.base
+            + ("" if req.tree is None else f" --tree {req.tree.tree}") + " --crashes OUT/crashes`.", ""]
     return "\n".join(out)
 
 
@@ -143,7 +151,12 @@ def _budget(c: CampaignResult, rows: list[Row]) -> str:
             f"{len(req.boards)} boards, engine {req.engine}, seed {req.seed}, "
             + (f"{req.time_per_variant} s per variant" if req.time_per_variant
                else f"{req.runs_per_board} runs per board and variant")
-            + f"; {sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s ({req.jobs} processes).")
+            + f"; {sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s ({req.jobs} processes)."
+            + ("" if req.tree is None else
+               f" Built on the tree {req.tree.tree}"
+               + (f" at {req.tree.commit[:12]}" if req.tree.commit else "")
+               + ": its guard sites, driver facts and registration levels, the presets' core sites "
+               "over them; pass the same --tree to repro, regress and propose."))
 
 
 def _md(s: str) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from corpus.kernel_tree import default_tree_path, find_kernel_root
 from harness.inputs import read_json
-from harness.variant import PRESETS, Variant, VariantError, make_variant, variant_from_json
-from mutators.facts import FactsError, read_profile, tree_variant, warnings_for
+from harness.variant import PRESETS, Variant, VariantError, make_variant, tree_facts, variant_from_json
+from mutators.facts import FactsError, TreeProfile, build_notes, read_profile, tree_variant, warnings_for
 from mutators.space import mutate, parse_id, resolve
 
 
@@ -41,14 +41,7 @@ def resolve_variant_on(arg: str, tree: Path | None) -> Variant:
     if not uses_tree(arg, tree):
         return resolve_variant(arg)
     t = tree if tree is not None else default_tree_path()
-    if not t.is_dir():
-        raise VariantError(f"--tree {t}: no such directory")
-    try:
-        prof = read_profile(t)
-    except FactsError as e:
-        raise VariantError(str(e)) from None
-    for w in warnings_for(prof):
-        print(w, file=sys.stderr)
+    prof = tree_profile(t)
     base, muts = parse_id(arg)
     if base != "TREE" and base not in PRESETS:
         raise VariantError(f"--tree {t}: the variant must be TREE, V614 or NEXT (optionally "
@@ -59,7 +52,28 @@ def resolve_variant_on(arg: str, tree: Path | None) -> Variant:
     values = tv.as_dict()
     for m in muts:
         values = mutate(values, m)
-    return make_variant(f"{tv.name}{arg[len(base):]}", tv.description, values, dict(tv.initcalls))
+    return make_variant(f"{tv.name}{arg[len(base):]}", tv.description, values, *tree_facts(tv))
+
+
+def tree_profile(tree: Path, warn: bool = True, option: str = "--tree") -> TreeProfile:
+    """The profile of ``--tree DIR`` (``probefuzz facts``), its unmodelled shapes
+    printed as warnings on stderr and the drivers its configuration does not
+    build in as notes; VariantError (one line, exit 2) when DIR is
+    not a directory or not a kernel tree."""
+    try:
+        ok = tree.is_dir()
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        raise VariantError(f"{option} {_short(str(tree))}: no such directory")
+    try:
+        prof = read_profile(tree)
+    except FactsError as e:
+        raise VariantError(f"{option} {e}") from None
+    if warn:
+        for w in [*warnings_for(prof), *build_notes(prof)]:
+            print(w, file=sys.stderr)
+    return prof
 
 
 def resolve_variant(arg: str) -> Variant:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,10 @@ class BootConfig:
     # one of EVENT_OPS and target a DT node path or an extra device's name
     # (RESCAN: any target; every host bridge's root bus is scanned again).
     events: tuple[tuple[str, str], ...] = ()
+    # ... or while userspace starts (udev loading the modules): the shell's
+    # sysfs writes then race the modprobe threads, the deferred-probe work
+    # and the async probes those start.
+    events_during_boot: bool = False
     # Preemptions at window points, past ``schedule``: (k, c) switches away
     # from the running thread at the k-th window decision (kernel.py,
     # WindowPreemptions) -- the fuzzers' compact schedule encoding.
@@ -225,6 +230,23 @@ def do_init_module(drv: device_driver, init: Callable[[Any], int] | None = None)
     return ret
 
 
+_DTS_ARCH = re.compile(r"(?:^|/)arch/(\w+)/boot/dts/")
+
+
+def board_builds(v: variant.Variant, platform: Board) -> dict[str, str]:
+    """IOMMU driver name -> presence (module, absent) that ``v``'s tree
+    configuration gives the drivers on ``platform``'s architecture (the
+    ``arch/ARCH/boot/dts`` its source sits in); {} for a board of no known
+    architecture or a variant without builds (every driver built in)."""
+    if not v.builds:
+        return {}
+    m = _DTS_ARCH.search(str(platform.provenance.get("source", "")))
+    if m is None:
+        return {}
+    prefix = m.group(1) + ":"
+    return {k[len(prefix):]: val for k, val in v.builds if k.startswith(prefix)}
+
+
 class Boot:
     """Everything one run builds: tree, devices, drivers, the kernel."""
 
@@ -246,6 +268,9 @@ class Boot:
         # registration levels of the tree under test that differ from the
         # model's tables (a tree profile's, Variant.initcalls)
         self.tree_initcalls = dict(v.initcalls)
+        # the IOMMU drivers the tree's configuration for this board's
+        # architecture does not build in (Variant.builds): name -> presence
+        self.tree_builds = board_builds(v, platform)
         self.iommu_levels: list[str] = []  # per iommu_specs entry
 
     # -- set-up ---------------------------------------------------------------
@@ -255,7 +280,7 @@ class Boot:
         # compatibles a modelled driver binds: no generic client driver for them
         iommu_compat = {c for s in specs for c in s.compatible} | set(virtio.TRANSPORT_COMPATIBLES)
         for s in specs:
-            presence = self.cfg.iommu_drivers.get(s.name, BUILTIN)
+            presence = self.cfg.iommu_drivers.get(s.name) or self.tree_builds.get(s.name, BUILTIN)
             if presence != ABSENT:
                 self.iommu_specs.append(s)
                 self.iommu_levels.append(self.tree_initcalls.get(s.name, s.initcall))
@@ -390,6 +415,8 @@ class Boot:
         modules = [(drv, spec.module_init) for spec, drv in zip(self.iommu_specs, self.iommu_driver_objs,
                                                                  strict=True) if _is_module(drv)]
         modules += [(drv, None) for drv in self.client_drivers if drv.presence == MODULE]
+        if self.cfg.events and self.cfg.events_during_boot:
+            kernel().kthread_create("sh", self.run_events)
         if modules:
             k = self.kernel
             k.wait_exit([k.kthread_create(f"modprobe/{_driver_name(drv)}", load_module, drv, init)
@@ -400,7 +427,7 @@ class Boot:
             # seconds after late_initcall
             dd.deferred_probe_timeout_work_func()
             dd.async_synchronize_full()
-        if self.cfg.events:
+        if self.cfg.events and not self.cfg.events_during_boot:
             # userspace: a shell writing to sysfs once the boot is done
             kernel().kthread_create("sh", self.run_events)
 

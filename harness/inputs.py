@@ -150,7 +150,7 @@ def check_props(props: dict[str, Any], where: str, fail: Callable[[str, str], Ex
 # -- boot configuration ------------------------------------------------------------
 
 _PRESENCES = ("builtin", "module", "absent")
-_BOOL_FIELDS = ("config_modules", "async_probe_all", "fw_devlink_strict")
+_BOOL_FIELDS = ("config_modules", "async_probe_all", "fw_devlink_strict", "events_during_boot")
 _NAME_LISTS = ("fail_alloc", "driver_async_probe", "driver_order")
 _MAX_PCI = 256 * 32 * 8  # every function of every bus of a domain
 _DRIVER_FIELDS = {"presence": str, "async_probe": bool, "probe_ret": int, "driver_managed_dma": bool,

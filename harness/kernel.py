@@ -203,9 +203,30 @@ WINDOW_POINTS = (
 )
 
 
+#: is_window() per point name seen (a boot names a few hundred points; the
+#: names carry lock and device names, so the cache is bounded)
+_IS_WINDOW: dict[str, bool] = {}
+
+
 def is_window(where: str) -> bool:
     """Does the scheduling point ``where`` belong to a named window?"""
-    return any(w in where for w in WINDOW_POINTS)
+    r = _IS_WINDOW.get(where)
+    if r is None:
+        r = any(w in where for w in WINDOW_POINTS)
+        if len(_IS_WINDOW) < 8192:
+            _IS_WINDOW[where] = r
+    return r
+
+
+def thread_role(comm: str) -> str:
+    """A thread's name without the device or driver it works for
+    (``kworker/async:5040000.iommu`` -> ``kworker/async``,
+    ``modprobe/arm-smmu`` -> ``modprobe``): what it is, the same on every board."""
+    if comm.startswith("kworker/async:"):
+        return "kworker/async"
+    if comm.startswith("modprobe/"):
+        return "modprobe"
+    return comm
 
 
 class WindowPreemptions:
@@ -298,6 +319,10 @@ class Kernel:
         # the latest preemptions (from, to, point), formatted only when a
         # finding is reported: a random schedule preempts thousands of times
         self.preemptions: deque[tuple[Kthread, Kthread, str]] = deque(maxlen=MAX_PREEMPTIONS_SHOWN)
+        # window coverage: (window point, the thread there, the thread run
+        # next -- itself unless preempted) for every decision taken at a
+        # window point (engine feedback)
+        self.windows: set[tuple[str, str, str]] = set()
         self._expired: set[int] = set()  # pids whose timer fired
         # lockdep: lock class -> classes acquired while holding it
         self.lock_order: dict[str, set[str]] = {}
@@ -488,14 +513,19 @@ class Kernel:
         elif cur is not None and cur.state == RUNNABLE:
             if self.record is not None:
                 self.record.append(runnable.index(cur))
+            if is_window(where):
+                self.windows.add((where, cur.comm, cur.comm))
             return cur
         else:
             idx = 0
         if self.record is not None:
             self.record.append(idx)
         nxt = runnable[idx]
-        if cur is not None and nxt is not cur and cur.state == RUNNABLE:
-            self.preemptions.append((cur, nxt, where))
+        if cur is not None and cur.state == RUNNABLE:
+            if nxt is not cur:
+                self.preemptions.append((cur, nxt, where))
+            if is_window(where):
+                self.windows.add((where, cur.comm, nxt.comm))
         return nxt
 
     def sched_point(self, where: str) -> None:

@@ -18,7 +18,7 @@ from harness.device import device_is_bound
 from harness.findings import Finding
 from harness.iommu import fw_refs
 from harness.iommu.iommu import core
-from harness.kernel import Chooser, set_kernel
+from harness.kernel import Chooser, set_kernel, thread_role
 from harness.of.node import of_tree_put
 from harness.variant import Variant
 
@@ -39,6 +39,9 @@ class Result:
     where: list[str] | None = None  # the scheduling point of each decision
     # checks the C does not make (fnd.LINT): reported, never a finding
     lints: list[Finding] = field(default_factory=list)
+    # window coverage: "<window point>|<thread>|kept" or "...|preempted for
+    # <thread>" for each decision taken at a window point (kernel.WINDOW_POINTS)
+    windows: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,11 +71,25 @@ def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
         stats = _stats(boot, devices)
         return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
                       k.decisions, k.record, k.record_widths if record else None,
-                      k.record_where if record else None, lints=list(k.lints))
+                      k.record_where if record else None, lints=list(k.lints),
+                      windows=window_coverage(k.windows))
     finally:
         set_kernel(None)
         # the next boot of this board starts from this tree (reset), not a new one
         of_tree_put(platform, boot.tree)
+
+
+def window_coverage(seen: set[tuple[str, str, str]]) -> list[str]:
+    """The window decisions of a run as sorted feature strings: the point,
+    which kind of thread was there (:func:`harness.kernel.thread_role`), and
+    whether it kept running or was preempted -- for which kind of thread --
+    so a search can be steered toward interleavings at windows it has not
+    tried yet."""
+    out = set()
+    for where, cur, nxt in seen:
+        then = "kept" if cur == nxt else f"preempted for {thread_role(nxt)}"
+        out.add(f"{where}|{thread_role(cur)}|{then}")
+    return sorted(out)
 
 
 def _pci_mapped(dev: Any, inst_paths: set[str]) -> bool:

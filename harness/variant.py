@@ -40,12 +40,18 @@ class Variant:
     ``initcalls`` holds the registration levels of the tree under test where
     they differ from the model's own (a tree profile's, ``mutators.facts``):
     ``(IOMMU driver name or client match ID, level)``; empty for the presets.
+
+    ``builds`` holds the IOMMU drivers the tree's configuration does not build
+    in, per board architecture: ``("ARCH:driver name", "module" | "absent")``
+    (``ARCH`` as in ``arch/ARCH/boot/dts``); empty for the presets, whose
+    drivers are all built in.
     """
 
     name: str
     description: str
     values: tuple[tuple[str, SiteValue], ...] = ()
     initcalls: tuple[tuple[str, str], ...] = ()
+    builds: tuple[tuple[str, str], ...] = ()
 
     def value(self, site: str) -> Any:
         for k, v in self.values:
@@ -61,6 +67,8 @@ class Variant:
         sem: dict[str, Any] = {k: render_value(SITES[k], v) for k, v in self.as_dict().items()}
         if self.initcalls:  # absent for preset-driven variants: their hashes stay
             sem["\0initcalls"] = dict(self.initcalls)
+        if self.builds:
+            sem["\0builds"] = dict(self.builds)
         blob = json.dumps(sem, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -70,15 +78,28 @@ class Variant:
             if k not in SITES:
                 raise KeyError(f"unknown guard site {k!r}")
             d[k] = v
-        return make_variant(name, description, d, dict(self.initcalls))
+        return make_variant(name, description, d, dict(self.initcalls), dict(self.builds))
+
+
+#: what a tree's configuration makes of an IOMMU driver it does not build in
+BUILD_KINDS = ("module", "absent")
 
 
 def make_variant(name: str, description: str, values: Mapping[str, Any],
-                 initcalls: Mapping[str, str] | None = None) -> Variant:
+                 initcalls: Mapping[str, str] | None = None,
+                 builds: Mapping[str, str] | None = None) -> Variant:
     """A variant from every site's value (and the tree's registration levels
-    that differ from the model's, see :class:`Variant`)."""
+    that differ from the model's, and the drivers it does not build in, see
+    :class:`Variant`)."""
     diff = tuple(sorted((k, v) for k, v in values.items() if v != SITES[k].v614))
-    return Variant(name, description, diff, tuple(sorted((initcalls or {}).items())))
+    return Variant(name, description, diff, tuple(sorted((initcalls or {}).items())),
+                   tuple(sorted((builds or {}).items())))
+
+
+def tree_facts(v: Variant) -> tuple[dict[str, str], dict[str, str]]:
+    """``v``'s tree facts (initcalls, builds) as ``make_variant`` takes them:
+    a variant derived from ``v`` keeps the tree it runs on."""
+    return dict(v.initcalls), dict(v.builds)
 
 
 def render_value(site: Site, v: object) -> str:
@@ -110,6 +131,8 @@ def variant_to_json(v: Variant) -> dict[str, Any]:
         out["sites"][name] = _value_json(val)
     if v.initcalls:
         out["initcalls"] = dict(v.initcalls)
+    if v.builds:
+        out["builds"] = dict(v.builds)
     return out
 
 
@@ -161,8 +184,13 @@ def variant_from_json(data: object, source: str = "<variant>") -> Variant:
             isinstance(k, str) and v in INITCALL_LEVELS for k, v in initcalls.items()):
         raise VariantError(f"{source}: initcalls: expected {{driver or ID: level}} with levels "
                            f"{', '.join(INITCALL_LEVELS)}")
+    builds = data.get("builds", {})
+    if not isinstance(builds, dict) or not all(
+            isinstance(k, str) and ":" in k and v in BUILD_KINDS for k, v in builds.items()):
+        raise VariantError(f"{source}: builds: expected {{\"ARCH:driver\": "
+                           f"{' or '.join(BUILD_KINDS)}}}")
     return make_variant(str(data.get("name", "custom")), str(data.get("description", "")), values,
-                        initcalls)
+                        initcalls, builds)
 
 
 # -- what the model calls ------------------------------------------------------
@@ -199,6 +227,8 @@ activate(V614)
 
 
 # Kept for the modules that translate an -ENODEV into "not behind an IOMMU".
-__all__ = ["ENODEV", "SITES", "NEXT", "PRESETS", "V614", "G", "Guard", "P", "Pred", "PredDef", "Site",
+__all__ = ["BUILD_KINDS", "ENODEV", "SITES", "NEXT", "PRESETS", "V614", "G", "Guard", "P", "Pred",
+           "PredDef", "Site",
            "Variant", "VariantError", "activate", "active_variant", "check", "choice",
-           "make_variant", "present", "render_value", "variant_from_json", "variant_to_json"]
+           "make_variant", "present", "render_value", "tree_facts", "variant_from_json",
+           "variant_to_json"]

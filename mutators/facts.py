@@ -39,10 +39,10 @@ from harness.iommu.drivers import __path__ as _drivers_path
 from harness.iommu.drivers import all_drivers
 from harness.sites import SITES, collect
 from harness.variant import PRESETS, Variant, _value_from_json, _value_json, make_variant, render_value
-from mutators import readback
+from mutators import kconfig, readback
 from mutators.readback import ReadbackError, function_bodies, read_value, strip_comments
 
-SCHEMA = 2
+SCHEMA = 3
 
 #: include/linux/init.h level of each registration form (built in)
 INITCALL_LEVELS = {
@@ -101,6 +101,10 @@ class DriverFact:
     # the level as the model's boot names it (harness.base.initcall): "core",
     # "subsys_sync", "device" (module_*_driver(), builtin_*_driver(), module_init())
     model_level: str = ""
+    # what the generic defconfig of each board architecture makes of the
+    # driver's symbol (mutators.kconfig): "y", "m" or "n"; {} when the
+    # configuration could not be evaluated (an unmodelled line says so)
+    builds: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -157,7 +161,7 @@ def driver_files() -> list[str]:
 
 def _files_read(tree: Path) -> list[str]:
     files = {s.file for s in SITES.values()} | set(driver_files())
-    files.add("arch/arm64/configs/defconfig")
+    files.update(f for _, f in kconfig.DEFCONFIGS.values())
     for f in list(files):
         if f.endswith(".c"):
             d = Path(f).parent
@@ -183,6 +187,7 @@ def _declarations_hash() -> str:
     lambdas, whose reprs differ between processes."""
     h = hashlib.sha256(str(SCHEMA).encode())
     sources = [Path(__file__), Path(readback.__file__ or ""), Path(initcalls.__file__ or ""),
+               Path(kconfig.__file__ or ""),
                *sorted(Path(sites_pkg.__path__[0]).rglob("*.py")),
                *sorted(Path(_drivers_path[0]).glob("*.py"))]
     for src in sources:
@@ -211,7 +216,8 @@ def profile_key(tree: Path, commit: str | None = None) -> str:
     commit = _commit(tree) if commit is None else commit
     h = hashlib.sha256(commit.encode())
     h.update(_declarations_hash().encode())
-    for f in _changed_driver_files(tree) if commit else []:
+    changed = _changed_driver_files(tree) + kconfig.changed_files(tree) if commit else []
+    for f in changed:
         p = tree / f
         h.update(f.encode())
         h.update(hashlib.sha256(p.read_bytes()).digest() if p.is_file() else b"-")
@@ -497,6 +503,7 @@ def _read_profile(tree: Path, use_cache: bool) -> TreeProfile:
     for lvl, file in sorted({v for v in clients.values() if v[0] not in MODEL_LEVELS}):
         unmodelled.append(Unmodelled(file, 0, f"registers at {lvl}_initcall, a level the boot "
                                      "does not run", "probe order of this file's drivers"))
+    _read_builds(tree, commit, drivers, unmodelled, use_cache)
     prof = TreeProfile(str(tree), commit, key, sites, drivers, unmodelled, clients)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -506,6 +513,22 @@ def _read_profile(tree: Path, use_cache: bool) -> TreeProfile:
 
 
 _DRIVER_SITES = {s.name for s in collect()}
+
+
+def _read_builds(tree: Path, commit: str, drivers: dict[str, DriverFact],
+                 unmodelled: list[Unmodelled], use_cache: bool) -> None:
+    """Each driver's ``builds`` from the tree's generic defconfigs, evaluated
+    by the kernel's own Kconfig (:mod:`mutators.kconfig`)."""
+    try:
+        configs = kconfig.evaluate(tree, commit, cache_dir(), use_cache)
+    except kconfig.KconfigError as e:
+        unmodelled.append(Unmodelled(
+            kconfig.DEFCONFIGS["arm64"][1], 0, f"kernel configuration not evaluated: {e}",
+            "whether each IOMMU driver is built in, a module or absent: every driver runs built in"))
+        return
+    for d in drivers.values():
+        if d.present and d.kconfig:
+            d.builds = {arch: cfg.get(d.kconfig, "n") for arch, cfg in configs.items()}
 
 
 def tree_variant(profile: TreeProfile, overlay: str | None = None) -> Variant:
@@ -527,7 +550,57 @@ def tree_variant(profile: TreeProfile, overlay: str | None = None) -> Variant:
     name = f"{overlay}-on-tree" if overlay else "TREE"
     desc = (f"{overlay}'s core sites over the drivers of {profile.tree}" if overlay
             else f"the tree {profile.tree} as it is")
-    return make_variant(name, desc, values, tree_initcalls(profile))
+    return make_variant(name, desc, values, tree_initcalls(profile), tree_builds(profile))
+
+
+def tree_builds(profile: TreeProfile) -> dict[str, str]:
+    """``"ARCH:driver name"`` -> ``module``/``absent`` for every modelled IOMMU
+    driver the tree's defconfig of ARCH does not build in (:class:`Variant`
+    ``builds``); drivers it builds in, or whose configuration was not read,
+    are not listed (they run built in, as without a tree)."""
+    out = {}
+    for spec in all_drivers():
+        d = profile.drivers.get(spec.source)
+        for arch, val in (d.builds if d is not None else {}).items():
+            if val != "y":
+                out[f"{arch}:{spec.name}"] = "module" if val == "m" else "absent"
+    return out
+
+
+def build_notes(profile: TreeProfile) -> list[str]:
+    """One line per board architecture naming the drivers its defconfig does
+    not build in, for verbs to print before they run the model (an absent
+    driver is never silent: its boards' IOMMUs have no driver)."""
+    by: dict[str, dict[str, list[str]]] = {}
+    for key, kind in sorted(tree_builds(profile).items()):
+        arch, name = key.split(":", 1)
+        by.setdefault(arch, {}).setdefault(kind, []).append(name)
+    out = []
+    for arch, kinds in by.items():
+        file = kconfig.DEFCONFIGS[arch][1]
+        parts = []
+        if kinds.get("module"):
+            parts.append(f"modules (load after the initcalls): {', '.join(kinds['module'])}")
+        if kinds.get("absent"):
+            parts.append(f"not built, absent: {', '.join(kinds['absent'])}")
+        out.append(f"note: {arch} boards, as {file} builds them: {'; '.join(parts)}")
+    return out
+
+
+def missing_files(tree: Path) -> list[str]:
+    """The files a profile reads its sites and drivers from that ``tree`` does
+    not have (a sparse checkout, a partial copy): a profile of it would be
+    mostly "unmodelled" lines, so verbs that default to a tree's facts take
+    the model's own where this is not empty."""
+    files = {s.file for s in SITES.values()} | set(driver_files())
+    return sorted(f for f in files if not (tree / f).is_file())
+
+
+def tree_presets(profile: TreeProfile) -> dict[str, Variant]:
+    """What the preset names stand for on ``profile``'s tree: ``TREE`` (the
+    tree as it is) and each preset as an overlay on it (:func:`tree_variant`);
+    :func:`mutators.space.resolve` builds ids and spaces from these."""
+    return {"TREE": tree_variant(profile), **{p: tree_variant(profile, p) for p in PRESETS}}
 
 
 def tree_initcalls(profile: TreeProfile) -> dict[str, str]:
@@ -555,5 +628,6 @@ def warnings_for(profile: TreeProfile) -> list[str]:
 
 
 __all__ = ["DriverFact", "FactsError", "SiteFact", "TreeProfile", "Unmodelled", "cache_dir",
-           "driver_files", "read_profile", "tree_initcalls", "tree_variant", "warnings_for",
-           "function_bodies"]
+           "build_notes", "driver_files", "missing_files", "read_profile", "tree_builds",
+           "tree_initcalls", "tree_presets",
+           "tree_variant", "warnings_for", "function_bodies"]

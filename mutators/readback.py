@@ -95,11 +95,16 @@ def read_guard(site: Site, c: str) -> Guard | None:
         raise ReadbackError(f"{site.name}: not a guard site")
     found: list[Guard] = []
     for body in function_bodies(c, site.function):
+        inside = -1  # the end of the last candidate's { block
         for m in re.finditer(r"\bif\s*\(", body):
+            if m.start() < inside:
+                continue  # a re-test inside the guarded block (e.g. under a lock)
             open_ = body.index("(", m.start())
             close = _match_close(body, open_, "(", ")")
             if not re.match(shape.body_regex, body[close + 1:]):
                 continue
+            if body[close + 1:].lstrip().startswith("{"):
+                inside = _match_close(body, body.index("{", close), "{", "}")
             cond = " ".join(body[open_ + 1:close].split())
             if cond == ("0" if shape.negated else "1"):
                 found.append(Guard(()))

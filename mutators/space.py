@@ -21,7 +21,7 @@ mutants that have C (the site's shape can render them) are listed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from harness.variant import (
     VariantError,
     make_variant,
     render_value,
+    tree_facts,
     variant_from_json,
 )
 from mutators.ids import format_token, split_id
@@ -174,7 +175,7 @@ def semantic_key(v: Variant) -> str:
     inert = {n: SITES[n].v614 for n in SITES if _inert(v, n)}
     if not inert:
         return v.fingerprint()
-    return make_variant(v.name, "", {**v.as_dict(), **inert}).fingerprint()
+    return make_variant(v.name, "", {**v.as_dict(), **inert}, *tree_facts(v)).fingerprint()
 
 
 def neighbours(base: Mutant) -> Iterator[Mutant]:
@@ -194,7 +195,7 @@ def neighbours(base: Mutant) -> Iterator[Mutant]:
             desc = describe(m, values[name], new[name])
             if base.mutations:
                 desc = f"{base.description}; {desc}"
-            v = make_variant(vid, desc, new)
+            v = make_variant(vid, desc, new, *tree_facts(base.variant))
             if not _has_c(v, name):
                 continue
             yield Mutant(vid, desc, v, (*base.mutations, m))
@@ -204,13 +205,13 @@ def neighbours(base: Mutant) -> Iterator[Mutant]:
 MAX_SPACE = 100_000
 
 
-def space_size_bound(base: str, depth: int) -> int:
+def space_size_bound(base: str | Mutant, depth: int) -> int:
     """An upper bound on ``len(space(base, depth))`` without enumerating it:
     choosing ``k <= depth`` distinct sites and one of each site's single
     mutations (the elementary symmetric sums of the per-site op counts).
     De-duplication makes the real count a little smaller (depth 2 around
     NEXT: 8,841 bound, 8,828 listed)."""
-    root = resolve(base)
+    root = resolve(base) if isinstance(base, str) else base
     per_site: dict[str, int] = {}
     for n in neighbours(root):
         site = n.mutations[-1].site
@@ -222,14 +223,20 @@ def space_size_bound(base: str, depth: int) -> int:
     return sum(e[1:])
 
 
-def preset(name: str) -> Mutant:
-    v = PRESETS[name]
+def preset(name: str, presets: Mapping[str, Variant] = PRESETS) -> Mutant:
+    """The root of a space: preset ``name``, named by it (a tree profile's
+    presets, :func:`mutators.facts.tree_presets`, carry their tree's values
+    and registration levels under the same names)."""
+    v = presets[name]
+    if v.name != name:
+        v = make_variant(name, v.description, v.as_dict(), *tree_facts(v))
     return Mutant(name, v.description, v, ())
 
 
-def space(base: str = "NEXT", depth: int = 2) -> list[Mutant]:
-    """All variants within ``depth`` mutations of ``base``, de-duplicated."""
-    root = resolve(base)
+def space(base: str | Mutant = "NEXT", depth: int = 2) -> list[Mutant]:
+    """All variants within ``depth`` mutations of ``base`` (an id, or a root
+    such as ``resolve(id, tree_presets(profile))``), de-duplicated."""
+    root = resolve(base) if isinstance(base, str) else base
     seen = {semantic_key(root.variant)}
     out: list[Mutant] = []
     frontier = [root]
@@ -259,16 +266,24 @@ def format_id(base: str, mutations: tuple[Mutation, ...] | list[Mutation]) -> st
     return base + "".join(f"+{m.token}" for m in mutations)
 
 
-def resolve(vid: str) -> Mutant:
-    """A variant from an id (preset, preset+mutations) or a saved variant JSON file."""
+def resolve(vid: str, presets: Mapping[str, Variant] | None = None) -> Mutant:
+    """A variant from an id (preset, preset+mutations) or a saved variant JSON file.
+
+    ``presets``: what the base names stand for, by default the model's own
+    (:data:`harness.variant.PRESETS`); a tree profile's
+    (:func:`mutators.facts.tree_presets`) make ``NEXT+site<op>`` the series
+    over that tree's drivers with the mutation, and add ``TREE``.  Ids stay
+    as typed: the tree is part of the context, as ``--tree`` is on the
+    command line."""
+    presets = PRESETS if presets is None else presets
     base, muts = parse_id(vid)
-    if base in PRESETS:
-        cur = preset(base)
+    if base in presets:
+        cur = preset(base, presets)
     elif not muts and _is_file(base):
         v = variant_from_json(read_json(base, VariantError), base)
         return Mutant(v.name, v.description, v, ())
     else:
-        raise VariantError(f"unknown variant {_short(vid)!r} (known: {', '.join(PRESETS)}, "
+        raise VariantError(f"unknown variant {_short(vid)!r} (known: {', '.join(presets)}, "
                            "PRESET+site<op>..., or a variant JSON file)")
     values = cur.variant.as_dict()
     descs = [cur.description] if muts else []
@@ -278,7 +293,7 @@ def resolve(vid: str) -> Mutant:
         values = new
     desc = "; ".join(descs[1:]) if muts else cur.description
     vid = format_id(base, muts)  # the one spelling, whichever was typed
-    v = make_variant(vid, desc, values)
+    v = make_variant(vid, desc, values, *tree_facts(cur.variant))
     for m in muts:
         if not _has_c(v, m.site):
             raise VariantError(f"{m.token}: this value has no C rendering")

@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from corpus.kernel_tree import default_tree_path
 from fuzz.campaign import (
     DEFAULT_RUNS_PER_BOARD,
     PART_RUNS,
@@ -31,14 +32,21 @@ from fuzz.corpus_arg import load_boards
 from fuzz.options import SECONDS, SEED, check_out_dir, int_in
 from fuzz.ranking import rank, ranking_json
 from fuzz.report import TERMINAL_WIDTH, html_report, markdown, table, write_top
+from fuzz.variant_arg import tree_profile
 from harness.variant import variant_from_json
-from mutators.space import resolve
+from mutators.facts import TreeProfile, tree_presets
+from mutators.space import parse_id, resolve
 
 DEFAULT_OUT = "probefuzz-out"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", default="NEXT", help="the variant the space is built around (default: NEXT)")
+    p.add_argument("--tree", type=Path, default=None, metavar="DIR",
+                   help="kernel tree whose guard sites, driver facts and registration levels the "
+                   "space is built on (`probefuzz facts`): NEXT/V614 overlay the series' core "
+                   "sites on its drivers, TREE is the tree as it is; ids stay NEXT+site<op> "
+                   "(pass the same --tree to repro/propose) (default: the presets)")
     p.add_argument("--depth", type=int_in(0, 2), default=1, help="mutations from the base (default: 1)")
     p.add_argument("--corpus", default=None, metavar="DIR",
                    help="platform .json/.dtb files to fuzz on (default: the bundled boards)")
@@ -76,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--unit-runs must be at least 1")
     check_cluster_arguments(args)
 
-    args.base = resolve(args.base).id  # bad base: one-line VariantError before any work
+    # bad base or tree: one-line VariantError before any work
+    tree = _tree(args.tree, args.base)
+    args.base = resolve(args.base, tree_presets(tree) if tree is not None else None).id
     try:
         out = check_out_dir(args.out, "--out")
     except ValueError as e:
@@ -85,12 +95,13 @@ def run(args: argparse.Namespace) -> int:
     req = ExploreRequest(base=args.base, depth=args.depth, boards=boards, out=out,
                          runs_per_board=args.runs_per_board, time_per_variant=args.time_per_variant,
                          jobs=args.jobs, seed=args.seed, engine=args.engine,
-                         scheduler=args.scheduler, executor=args.executor, part_runs=args.unit_runs)
+                         scheduler=args.scheduler, executor=args.executor, part_runs=args.unit_runs,
+                         tree=tree)
     try:
         c = run_campaign(req, progress=not args.no_progress and not args.json)
     except (CampaignError, ClusterError) as e:
         raise UsageError(str(e)) from None
-    rows = rank(c.results, variant_sites(args.base, args.depth))
+    rows = rank(c.results, variant_sites(args.base, args.depth, tree))
     data = ranking_json(c, rows)
     _write(out / "ranking.json", json.dumps(data, indent=1) + "\n")
     _write(out / "report.md", markdown(c, rows) + ("\n## Run\n\n" + c.run.markdown() if c.run else ""))
@@ -117,11 +128,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if rows and not rows[0].titles else 1
 
 
-def variant_sites(base: str, depth: int) -> dict[int, dict[str, Any]]:
+def _tree(tree: Path | None, base: str) -> TreeProfile | None:
+    """The profile the space is built on: ``--tree``, the reference tree for a
+    ``TREE`` base without it, else None (the presets)."""
+    if tree is None and parse_id(base)[0] != "TREE":
+        return None
+    return tree_profile(tree if tree is not None else default_tree_path())
+
+
+def variant_sites(base: str, depth: int, tree: TreeProfile | None = None) -> dict[int, dict[str, Any]]:
     """Each unit's variant JSON (with its fingerprint), by unit index: the ranking
     groups variants into fix families from the sites' values, not from ids."""
     out = {}
-    for u in units_for(base, depth):
+    for u in units_for(base, depth, tree=tree):
         out[u.index] = dict(u.variant, fingerprint=variant_from_json(u.variant, u.id).fingerprint())
     return out
 

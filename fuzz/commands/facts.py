@@ -20,7 +20,7 @@ from rich.table import Table
 from corpus.kernel_tree import default_tree_path as default_tree
 from fuzz.cli import UsageError
 from harness.variant import NEXT, V614
-from mutators.facts import FactsError, TreeProfile, read_profile, tree_initcalls
+from mutators.facts import FactsError, TreeProfile, build_notes, read_profile, tree_initcalls
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ def render(prof: TreeProfile, console: Console) -> None:
                       if f.applicable else "")
     console.print(sites)
     drv = Table(title="modelled IOMMU drivers")
-    for col in ("driver", "registration (level)", "Kconfig (arm64 defconfig)", "probe_type",
+    for col in ("driver", "registration (level)", "Kconfig (defconfig line; built: arm64 arm)", "probe_type",
                 "managed dma", "register / sysfs_add", "publications", "iommu_ops"):
         drv.add_column(col, overflow="fold")
     for file, d in prof.drivers.items():
@@ -63,7 +63,9 @@ def render(prof: TreeProfile, console: Console) -> None:
             drv.add_row(file, "missing", "", "", "", "", "", "")
             continue
         drv.add_row(file, f"{d.registration} ({d.initcall or '-'} {d.level or ''})",
-                    f"{d.kconfig} {d.kconfig_type} ({d.defconfig or 'n'})",
+                    f"{d.kconfig} {d.kconfig_type} ({d.defconfig or 'no line'}; "
+                    + (" ".join(d.builds.get(a, "?") for a in ("arm64", "arm")) or "not evaluated")
+                    + ")",
                     d.probe_type, "yes" if d.driver_managed_dma else "no",
                     f"{d.register_line} / {d.sysfs_add_line}",
                     "\n".join(f"{k.split('.', 1)[1]}: {v}" for k, v in d.publications.items()),
@@ -76,6 +78,8 @@ def render(prof: TreeProfile, console: Console) -> None:
     for name, lvl in sorted(levels.items()):
         where = prof.client_initcalls.get(name, ("", ""))[1]
         console.print(f"  {name}: {lvl}" + (f" ({where})" if where else ""))
+    for line in build_notes(prof):
+        console.print(line.removeprefix("note: "), soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,9 +23,13 @@ from typing import TYPE_CHECKING
 
 from corpus.bundled import bundled_names, load_bundled
 from corpus.dt import load_platform_file
+from corpus.kernel_tree import is_kernel_tree
 from fuzz.cli import UsageError
 from fuzz.options import SECONDS, check_out_dir, check_out_file
+from fuzz.variant_arg import tree_profile
+from harness.variant import Variant
 from mutators.engine import SPATCH_TIMEOUT
+from mutators.facts import missing_files, tree_presets
 from mutators.gitrepo import RepoError, branch_name, cache_root
 from mutators.propose.evidence import SEED_BOARD, EvidenceError, best_in_ranking, ranking_base_of
 from mutators.propose.fixes import FixesError
@@ -63,6 +67,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="add your Signed-off-by: from the tree's git user.name/user.email")
     p.add_argument("--evidence", metavar="ranking.json",
                    help="the ranking written by `probefuzz explore`")
+    p.add_argument("--evidence-tree", metavar="DIR", default=None,
+                   help="kernel tree whose guard sites, driver facts and registration levels the "
+                   "evidence boots run on (`probefuzz facts`); 'model' for the model's own "
+                   "(default: --tree, when it is a whole kernel tree; else the model's own)")
     p.add_argument("--board", action="append", default=None,
                    help="board(s) to boot as evidence: bundled name or platform file "
                    "(default: rk3568-odroid-m1, the seed)")
@@ -83,6 +91,27 @@ def _boards(names: list[str] | None, tree: str) -> list[tuple[str, Board]]:
         else:
             out.append((Path(name).stem, load_platform_file(name, tree=Path(tree))))
     return out
+
+
+def evidence_facts(tree: str, given: str | None) -> tuple[dict[str, Variant] | None, str, str]:
+    """The presets the evidence boots run on, the commit they were read at,
+    and a note when the default tree could not be read whole: ``--evidence-tree
+    DIR`` (a bad one is a one-line error), else ``--tree`` when every file a
+    profile reads is there (a sparse checkout or a partial copy is not read:
+    its profile would be a list of unmodelled shapes), else the model's own."""
+    if given == "model":
+        return None, "", ""
+    t = Path(given if given is not None else tree)
+    if given is None:
+        try:
+            whole = is_kernel_tree(t) and not missing_files(t)
+        except OSError:
+            whole = False
+        if not whole:
+            return None, "", (f"evidence: the model's own facts (the reference tree's): {tree} "
+                              "lacks files a tree profile reads; --evidence-tree DIR reads another")
+    prof = tree_profile(t, option="--evidence-tree" if given is not None else "--tree")
+    return tree_presets(prof), prof.commit or prof.key, ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError("--variant best needs --evidence ranking.json")
             vid = best_in_ranking(args.evidence)
         mutant = resolve(vid)
+        presets, facts, facts_note = evidence_facts(args.tree, args.evidence_tree)
         ranking_base = ranking_base_of(args.evidence) if args.evidence else None
         req = ProposeRequest(
             tree=args.tree, variant=mutant.variant, variant_id=mutant.id,
@@ -118,8 +148,11 @@ def run(args: argparse.Namespace) -> int:
             boards=_boards(args.board, args.tree),
             out=args.out or str(cache_root() / "outgoing" / branch_name(mutant.id).split("/", 1)[1]),
             force=args.force, timeout=args.timeout, upstream=args.upstream,
-            prerequisites_mbox=args.prerequisites_mbox)
+            prerequisites_mbox=args.prerequisites_mbox,
+            evidence_presets=presets, evidence_facts=facts)
         res = propose(req)
+        if facts_note and req.boards:
+            res.notes.append(facts_note)
     except (RepoError, RuleError, ProposeError, EvidenceError, FixesError, ValueError) as e:
         raise UsageError(str(e)) from None
     if args.json:

@@ -47,10 +47,14 @@ class Found:
     devices: int = 0
     hits: int = 1
     boards: list[str] = field(default_factory=list)
+    # boards whose default boot (FuzzInput.plain) shows it: it happens on every
+    # boot of those boards, not only under some schedule or configuration
+    plain_boards: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "kind": self.kind, "board": self.board,
                 "boards": sorted(set(self.boards)), "hits": self.hits,
+                "plain_boards": sorted(set(self.plain_boards)),
                 "first_seconds": round(self.at, 4), "first_execution": self.execution,
                 "scenario": self.scenario, "reproducer": self.reproducer,
                 "minimise_runs": self.minimise_runs, "devices": self.devices,
@@ -162,6 +166,8 @@ class Session:
                 if old is not None:
                     old.hits += 1
                     old.boards.append(s.board)
+                    if s.plain:
+                        old.plain_boards.append(s.board)
                 continue
             self._new_bug(s, f)
         if self.progress is not None:
@@ -178,7 +184,7 @@ class Session:
             self.stats.time_to_first_finding = at
         found = Found(title=f.title, kind=f.kind, finding=f.to_json(), board=s.board,
                       scenario=s.describe(), at=at, execution=self.stats.executions,
-                      boards=[s.board])
+                      boards=[s.board], plain_boards=[s.board] if s.plain else [])
         best, finding = s, f
         reused = self.known.get(f.title)
         if reused is not None:

@@ -368,14 +368,25 @@ def _dma_configure_replay(dev: device) -> int | None:
         dma_configure: Any = dev.bus.dma_configure  # NULL if the guard lets it through
         if lock == "hold":
             dma_configure(dev)
+        elif lock == "device_lock":
+            # Serialised with binds (really_probe() runs under device_lock):
+            # the "dma_range_map already set" test, the install and the
+            # -EPROBE_DEFER free cannot interleave with device_unbind_cleanup().
+            mutex_unlock(iommu_probe_device_lock())
+            mutex_lock(dev.mutex)  # device_lock(dev)
+            if dev.driver is None:  # a bind may have run dma_configure meanwhile
+                dma_configure(dev)
+            mutex_unlock(dev.mutex)  # device_unlock(dev)
+            mutex_lock(iommu_probe_device_lock())
         else:
             mutex_unlock(iommu_probe_device_lock())
             # Window W3: other threads may probe or free this device here.
             dma_configure(dev)
             mutex_lock(iommu_probe_device_lock())
-            if lock == "drop_revalidate" and (dev.iommu is None or dev.iommu_group is not None):
-                # Someone else finished (or failed) the probe meanwhile.
-                return 0 if dev.iommu_group is not None else -ENODEV
+        if lock in ("drop_revalidate", "device_lock") and (
+                dev.iommu is None or dev.iommu_group is not None):
+            # Someone else finished (or failed) the probe meanwhile.
+            return 0 if dev.iommu_group is not None else -ENODEV
     return None
 
 

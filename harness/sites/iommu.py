@@ -51,6 +51,16 @@ _DMAC_BODIES = {
         f"{{\n\tmutex_unlock({_LOCK});\n\t{_DMAC_CALL}\n\tmutex_lock({_LOCK});\n"
         "\tif (!dev->iommu || dev->iommu_group)\n"
         "\t\treturn dev->iommu_group ? 0 : -ENODEV;\n}"),
+    # W5: serialised with binds by device_lock(), as the bind-time call is
+    # (really_probe() runs under it), so the "dma_range_map already set"
+    # test, the map's install and its -EPROBE_DEFER free cannot interleave
+    # with device_unbind_cleanup() freeing it; dev->driver is re-read under
+    # the lock (a bind may have run dma_configure since the test above).
+    "device_lock": (
+        f"{{\n\tmutex_unlock({_LOCK});\n\tdevice_lock(dev);\n\tif (!dev->driver)\n"
+        f"\t\t{_DMAC_CALL}\n\tdevice_unlock(dev);\n\tmutex_lock({_LOCK});\n"
+        "\tif (!dev->iommu || dev->iommu_group)\n"
+        "\t\treturn dev->iommu_group ? 0 : -ENODEV;\n}"),
 }
 
 
@@ -68,8 +78,8 @@ def _lock_alternative(alt: str) -> Alternative:
     detect = (f"expression E;\n@@\n iommu_init_device(...)\n {{\n <+...\n if (E)\n"
               f"{smpl_lines(body, ' ')}\n ...+>\n }}")
     flat = " ".join(body.replace("\t", " ").split())
-    if alt == "hold":
-        regex = r"\) " + re.escape(_DMAC_CALL)
+    if alt == "hold":  # the call is the if's body, not device_lock's re-test's
+        regex = r"(?<!device_lock\(dev\); if \(!dev->driver)\) " + re.escape(_DMAC_CALL)
     else:
         regex = re.escape(flat) + "$" if False else re.escape(flat)
         if alt == "drop":  # not followed by a re-validation
@@ -187,12 +197,13 @@ _add(Site(
 _add(Site(
     name="iommu_init_device.dma_configure_lock",
     function="iommu_init_device", file="drivers/iommu/iommu.c", kind="choice",
-    doc="iommu_probe_device_lock around that dma_configure call",
-    v614="drop", next="drop", alternatives=("drop", "hold", "drop_revalidate"),
+    doc="iommu_probe_device_lock around that dma_configure call (device_lock: dropped, "
+        "and the call serialised with binds under device_lock(dev))",
+    v614="drop", next="drop", alternatives=("drop", "hold", "drop_revalidate", "device_lock"),
     patch="4/4",
     c=ChoiceShape(
         order=25,
-        alternatives={a: _lock_alternative(a) for a in ("drop", "hold", "drop_revalidate")},
+        alternatives={a: _lock_alternative(a) for a in _DMAC_BODIES},
         when=lambda v: v.value("iommu_init_device.dma_configure") is not None)))
 WARN_EACH = "dev_WARN"
 WARN_ONCE = "dev_WARN_ONCE"

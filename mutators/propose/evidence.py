@@ -92,6 +92,9 @@ class Evidence:
     ranking: Ranking | None = None
     #: per patch of the series: findings when booting with patches 1..k applied
     stages: list[list[Run]] = field(default_factory=list)
+    #: whose facts the model ran with: "" for the model's own (the reference
+    #: tree's presets), else the commit of the tree profile (``--tree``)
+    facts: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,15 +136,19 @@ def _problem(board: str, platform: Board, avoided: list[Finding]) -> Problem | N
 
 
 def gather(boards: list[tuple[str, Board]], target: Variant, reference: Variant,
-           ranking: Ranking | None = None) -> Evidence:
-    """Boot every board under target, reference and v6.14; find the avoided finding."""
-    ev = Evidence(target.name, reference.name, ranking=ranking)
+           ranking: Ranking | None = None, v614: Variant = V614, facts: str = "") -> Evidence:
+    """Boot every board under target, reference and v6.14; find the avoided finding.
+
+    With a tree profile (``facts``: its commit) the three are that tree's
+    (:func:`mutators.facts.tree_presets`): ``v614`` is v6.14's core over the
+    tree's drivers and registration levels."""
+    ev = Evidence(target.name, reference.name, ranking=ranking, facts=facts)
     for name, platform in boards:
         t_run, t_f = boot(name, platform, target)
         r_run, r_f = boot(name, platform, reference)
         ev.runs += [t_run, r_run]
-        if reference.fingerprint() != V614.fingerprint():
-            ev.runs.append(boot(name, platform, V614)[0])
+        if reference.fingerprint() != v614.fingerprint():
+            ev.runs.append(boot(name, platform, v614, "V614")[0])
         kept = {f.title for f in t_f}
         avoided = [f for f in r_f if f.title not in kept]
         if ev.problem is None:

@@ -307,6 +307,9 @@ def evidence_lines(p: PatchText) -> list[str]:
     if ev is None:
         return []
     out = ["Model boots (default probe order):", ""]
+    if ev.facts:
+        out = [*_fill("Model boots (default probe order; guard sites, driver facts and "
+                      f"initcall levels read from the tree at {ev.facts[:12]}):"), ""]
     name_w = max(len(r.board) for r in ev.runs) if ev.runs else 10
     label_w = max((len(_label(r, p)) for r in ev.runs), default=10)
     for r in ev.runs:

@@ -43,7 +43,7 @@ import git
 from corpus.hosttools import run, which
 from harness import upstream
 from harness.board import Board
-from harness.variant import PRESETS, SITES, Variant, make_variant
+from harness.variant import PRESETS, SITES, Variant, make_variant, tree_facts
 from mutators import gitrepo
 from mutators.apply import site_locations, spatch_version
 from mutators.engine import SPATCH_TIMEOUT, apply_plan
@@ -52,7 +52,7 @@ from mutators.propose.fixes import FixesTag, find_culprit
 from mutators.propose.fixes import resolve as resolve_fixes
 from mutators.readback import ReadbackError, read_value
 from mutators.rules import RuleError, coccicheck_form, plan
-from mutators.space import parse_id
+from mutators.space import parse_id, preset, resolve
 
 GIT_AM_TIMEOUT = 120.0
 #: the subject prefix of re-created prerequisites: they are never the user's to post
@@ -84,6 +84,11 @@ class ProposeRequest:
     upstream: str | None = None
     #: write re-created prerequisites here instead of refusing a base without them
     prerequisites_mbox: str | None = None
+    #: the evidence boots run on this tree profile's presets
+    #: (:func:`mutators.facts.tree_presets`; None: the model's own)
+    evidence_presets: dict[str, Variant] | None = None
+    #: the commit of the tree those presets were read from (said in the messages)
+    evidence_facts: str = ""
 
 
 @dataclass
@@ -175,8 +180,27 @@ def stage_variants(units: list[series.Unit], tree_values: dict[str, Any],
         for s in pending:
             if s in tree_values:
                 vals[s] = tree_values[s]
-        out.append(make_variant(f"{target.name}@{k}/{len(units)}", "", vals))
+        out.append(make_variant(f"{target.name}@{k}/{len(units)}", "", vals, *tree_facts(target)))
     return out
+
+
+def evidence_variants(req: ProposeRequest) -> tuple[Variant, Variant, Variant]:
+    """The variant, its reference and v6.14 as the evidence boots run them:
+    the request's own, or with ``evidence_presets`` the same id resolved on
+    the tree's presets (its driver sites and registration levels, the
+    mutations on top); a variant file keeps its values and gets the tree's
+    registration levels."""
+    presets = req.evidence_presets
+    if presets is None:
+        return req.variant, req.reference, PRESETS["V614"]
+    if parse_id(req.variant_id)[0] in presets:
+        target = resolve(req.variant_id, presets).variant
+    else:
+        t = req.variant
+        target = make_variant(t.name, t.description, t.as_dict(), *tree_facts(presets["TREE"]))
+    ref = req.reference.name
+    reference = preset(ref, presets).variant if ref in presets else req.reference
+    return target, reference, preset("V614", presets).variant
 
 
 def evidence_notes(ev: evidence.Evidence | None) -> list[str]:
@@ -411,9 +435,11 @@ def _make_series(req: ProposeRequest, repo: git.Repo, tree: Path, wt: Path, wrep
         raise ProposeError(f"variant {req.variant_id} changes only what "
                            f"{upstream.prose_name(reference.name)} changes: no fix of yours "
                            "to propose")
-    ev = evidence.gather(req.boards, target, reference, rk) if req.boards else None
+    ev_target, ev_reference, ev_v614 = evidence_variants(req)
+    ev = evidence.gather(req.boards, ev_target, ev_reference, rk, ev_v614,
+                         req.evidence_facts) if req.boards else None
     if ev is not None:  # bisection of the user's series: after each fix patch
-        for u, sv in zip(units, stage_variants(units, tree_values, target), strict=True):
+        for u, sv in zip(units, stage_variants(units, tree_values, ev_target), strict=True):
             if u.kind == series.FIX:
                 ev.stages.append([evidence.boot(b, p, sv, sv.name)[0] for b, p in req.boards])
     t_ev = time.monotonic()

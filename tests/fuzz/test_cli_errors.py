@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fuzz.cli import MESSAGE_LIMIT, main
+from mutators.space import space
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "corpus" / "examples" / "sprd-example.json"
@@ -136,7 +137,7 @@ def test_long_regress_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_variants_depth_above_the_limit_states_the_count(capsys: pytest.CaptureFixture[str]) -> None:
     err = _rejected(capsys, "variants", "--depth", "3")
-    assert "358,153 variants" in err
+    assert "366,725 variants" in err  # the depth-3 space around NEXT
     _rejected(capsys, "variants", "--depth", "99")
 
 
@@ -161,7 +162,7 @@ def test_broken_pipe_ends_quietly() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m fuzz.cli variants --depth 1 "
                         "| head -1"], capture_output=True, text=True, env=env, timeout=120)
-    assert r.stdout.startswith("136 variants") and r.stderr == "" and r.returncode == 0
+    assert r.stdout.startswith(f"{len(space('NEXT', 1))} variants") and r.stderr == "" and r.returncode == 0
 
 
 def test_propose_without_spatch_leaves_no_out(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus.bundled import bundled_path
+from corpus.bundled import bundled_names, bundled_path
 from fuzz.crashstore import load_reproducer
 from harness.boot import boot_config_from_json
 from harness.run import run_scenario
@@ -162,5 +162,5 @@ def test_default_explore_meets_the_issue(tmp_path: Path) -> None:
     # exit 0 only when the best-ranked variant has no finding at all
     assert r.returncode == (1 if data["variants"][0]["titles"] else 0), r.stderr
     check_ranking(data, out)
-    assert len(data["budget"]["boards"]) == 13
+    assert data["budget"]["boards"] == bundled_names()
     assert len(data["top"]) == 3

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from fuzz.engines import native, session
 from fuzz.engines.session import Session
 from fuzz.features import SiteRecorder, feature_index, features
+from fuzz.gen import from_bytes
 from harness import variant
 from harness.boot import BootConfig
-from harness.run import run_scenario
+from harness.kernel import is_window
+from harness.run import Result, run_scenario
 from harness.variant import NEXT, V614
 from tests.fuzz.helpers import RK, board, ctx
 
@@ -40,6 +43,45 @@ def test_contended_scheduling_points_are_features_of_a_recorded_run() -> None:
     sched = {f for f in features(r) if f.startswith("sched:")}
     assert sched and all("0x" not in f for f in sched)  # numbers abstracted
     assert not any(f.startswith("sched:") for f in features(run_scenario(p, V614, cfg)))
+
+
+def test_window_points_reached_are_features_with_preemption_and_thread_kind() -> None:
+    """Window coverage (issue 17): each decision at a window point of the spec
+    is a feature -- the point, which kind of thread was there, and whether it
+    kept running or was preempted for which kind of thread (device and
+    driver names dropped) -- in plain runs too (the native engine does not
+    record), and a synchronous boot has none."""
+    p = board("sdm845-db845c").platform
+    assert not any(f.startswith("window:") for f in features(run_scenario(p, NEXT)))
+    cfg = BootConfig(async_probe_all=True, driver_async_probe=("*",))
+    kept = {f for f in features(run_scenario(p, NEXT, cfg)) if f.startswith("window:")}
+    assert kept and all(f.split("|")[2] == "kept" for f in kept)
+    assert "window:iommu_device_register:listed|kworker/async|kept" in kept
+    assert not any(".iommu" in f or "@" in f for f in kept)  # no device names
+    # preempting at window decisions adds the (point, preempted, thread) pairs
+    pre = replace(cfg, preempt=tuple((k, 1) for k in range(0, 400, 7)))
+    r = run_scenario(p, NEXT, pre)
+    got = {f for f in features(r) if f.startswith("window:")}
+    preempted = {f for f in got if f.split("|")[2].startswith("preempted for ")}
+    assert preempted
+    # for which kind of thread: the others of the run, by kind
+    assert {f.split("|")[2].removeprefix("preempted for ") for f in preempted} <= \
+        {"swapper/0", "kworker/async", "kworker/u:deferred_probe_work", "modprobe", "sh"}
+    assert all(is_window(f.split("|")[0].removeprefix("window:")) for f in got)
+
+
+def test_the_native_engine_keeps_an_input_that_only_reaches_a_window_another_way() -> None:
+    """Inputs that add window features join the native engine's pool:
+    Session.observe counts a run new when its only new features are windows."""
+    s = Session(NEXT, "native", None, minimise_findings=False)
+    a = Result("v", "b", [], {"devices": 1}, windows=["device_set_driver|swapper/0|kept"])
+    b = Result("v", "b", [], {"devices": 1},
+               windows=["device_set_driver|swapper/0|preempted for kworker/async"])
+    inp = from_bytes(bytes([0]), ctx(RK))
+    assert s.observe(inp, a)
+    assert not s.observe(inp, a)
+    assert s.observe(inp, b)
+    assert "window:device_set_driver|swapper/0|preempted for kworker/async" in s.features
 
 
 def test_feature_index_is_stable_and_in_range() -> None:

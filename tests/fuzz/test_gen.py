@@ -89,3 +89,28 @@ def test_reorder_devices_keeps_subtrees_whole_and_parents_first() -> None:
         assert n.parent_path is None or n.parent_path in seen
         seen.add(n.path)
     Board.from_json(q.to_json(), "reordered")  # still valid
+
+
+def test_boot_time_dimensions_are_generated_and_round_trip() -> None:
+    """Issue 17's boot-time dimensions: events while userspace starts, the
+    fw_devlink= mode, a hot-plugged PCI function with its rescan -- each in
+    some generated inputs, none without the race dimensions, all replayable
+    from the reproducer's config."""
+    c = ctx("sdm845-db845c")
+    rng = random.Random(7)
+    inputs = [from_bytes(rng.randbytes(rng.randint(1, 64)), c) for _ in range(600)]
+    during = [s for s in inputs if s.cfg.events_during_boot]
+    devlink = [s for s in inputs if s.cfg.fw_devlink != "rpm" or s.cfg.fw_devlink_strict]
+    hot = [s for s in inputs if s.cfg.pci]
+    assert during and devlink and hot
+    assert all(s.cfg.events for s in during)
+    for s in hot:
+        [spec] = s.cfg.pci
+        assert spec.startswith("hotplug:") and s.cfg.events[-1][0] == "rescan"
+        assert s.cfg.events[-1][1] in {"/soc@0/pcie@1c00000", "/soc@0/pcie@1c08000"}
+    for s in (during[0], devlink[0], hot[0]):
+        assert boot_config_from_json(s.config_json(), s.cfg.schedule) == s.cfg
+    old = ctx("sdm845-db845c", races=False)
+    rng = random.Random(7)
+    assert not any(s.cfg.events_during_boot or s.cfg.pci or s.cfg.fw_devlink != "rpm"
+                   for s in (from_bytes(rng.randbytes(rng.randint(1, 64)), old) for _ in range(200)))

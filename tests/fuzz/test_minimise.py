@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fuzz.gen import FuzzInput, with_cfg
-from fuzz.minimise import _restrict, minimise
+from fuzz.minimise import Minimiser, _restrict, _schedule, minimise
 from harness.boot import BootConfig, DriverConfig
 from harness.errno import EPROBE_DEFER
+from harness.kernel import is_window
 from harness.run import run_scenario
 from harness.variant import NEXT, V614
 from tests.fuzz.helpers import RK, SEED_TITLE, board
+from tests.harness.test_window_preemptions import AROUND_THE_WALK, ASYNC, DOUBLE_PROBE, titles
 
 
 def noisy_seed_scenario() -> FuzzInput:
@@ -68,3 +72,32 @@ def test_with_cfg_copies() -> None:
     s = FuzzInput(RK, board(RK).platform, BootConfig(schedule=[1]))
     t = with_cfg(s, schedule=[])
     assert s.cfg.schedule == [1] and t.cfg.schedule == []
+
+
+def test_cutting_the_schedule_keeps_the_window_preemption_where_it_was() -> None:
+    """A window preemption counts window decisions after the schedule, so the
+    schedule it depends on cannot be cut naively: the minimiser re-anchors it.
+
+    The W3 double probe on sdm845-db845c under NEXT needs one window
+    preemption around the second arm-smmu walk; here it comes after a
+    300-entry schedule (the run's own first 300 decisions) with the
+    preemption counted from there.  The schedule pass cuts all of it and
+    puts the preemption back at the decision it took."""
+    db845c = board("sdm845-db845c").platform
+    found = next(p for p in AROUND_THE_WALK
+                 if DOUBLE_PROBE in titles(db845c, replace(ASYNC, preempt=(p,))))
+    k, c = found
+    r = run_scenario(db845c, NEXT, replace(ASYNC, preempt=(found,)), record=True)
+    assert r.schedule is not None and r.where is not None
+    n = 300
+    before = sum(is_window(w) for w in r.where[:n])
+    assert 0 < before <= k
+    s = FuzzInput("sdm845-db845c", db845c, replace(ASYNC, schedule=r.schedule[:n],
+                                                   preempt=((k - before, c),)))
+    m = Minimiser(NEXT, DOUBLE_PROBE)
+    assert m.fails(s)
+    # cutting the schedule without re-anchoring moves the preemption: no double probe
+    assert not m.fails(with_cfg(s, schedule=[]))
+    out = _schedule(m, s)
+    assert out.cfg.schedule == [] and out.cfg.preempt == (found,)
+    assert m.fails(out)

@@ -14,7 +14,7 @@ from fuzz.campaign import CampaignResult, ExploreRequest, UnitResult
 from fuzz.families import changes, family
 from fuzz.plots import coverage_svg, fixed_introduced_svg, heatmap_svg
 from fuzz.ranking import at_driver_bind, goal_violation, rank, ranking_json, top
-from fuzz.report import html_report, markdown, table
+from fuzz.report import html_report, markdown, paragraph, table
 from harness.variant import NEXT, variant_to_json
 from tests.fuzz.helpers import RK, board
 
@@ -27,9 +27,11 @@ SEED = ("BUG: kernel NULL pointer dereference in rk_iommu_of_xlate", "oops", [RK
 
 
 def unit(vid: str, index: int, size: int, *found: tuple[str, str, list[str], int | None, list[str]],
-         features: list[str] | None = None) -> UnitResult:
+         features: list[str] | None = None, plain: dict[str, list[str]] | None = None) -> UnitResult:
+    """A variant's result; ``plain`` maps a title to the boards whose default boot shows it."""
     return UnitResult(id=vid, index=index, description=f"desc {vid}", size=size,
                       found=[{"title": t, "kind": k, "boards": b, "hits": 2,
+                              "plain_boards": (plain or {}).get(t, []),
                               "reproducer": f"crashes/{vid}/{i}.json",
                               "finding": {"invariant": inv, "trace": tr}}
                              for i, (t, k, b, inv, tr) in enumerate(found)],
@@ -221,3 +223,44 @@ def test_a_variant_that_closes_a_race_ranks_above_one_that_does_not() -> None:
     rows = {r.id: r for r in rank(results, variants)}
     assert [d.title for d in rows["revalidate"].fixed] == [race[0]]
     assert rows["revalidate"].rank < rows["order"].rank
+
+
+RACE_OOPS = ("BUG: kernel NULL pointer dereference in __iommu_probe_device", "oops", ["exynos"], None, WALK)
+RACE_HANG = ("INFO: task hung in probe_iommu_group", "deadlock", ["exynos"], None, WALK)
+
+
+def test_a_default_boot_crash_outranks_crashes_that_need_a_schedule() -> None:
+    """Within a severity level the default boot's bugs come first: the seed oops
+    on every boot of its board outranks two crashes that show only under some
+    generated schedules, although fixing those removes more crash titles."""
+    seed_plain = {SEED[0]: [RK]}
+    results = [unit("NEXT", 0, 0, SEED, RACE_OOPS, RACE_HANG, plain=seed_plain),
+               unit("races", 1, 1, SEED, plain=seed_plain),
+               unit("fix", 2, 1, RACE_OOPS, RACE_HANG)]
+    rows = rank(results)
+    assert [r.id for r in rows] == ["fix", "races", "NEXT"]
+    fix, races = rows[0], rows[1]
+    assert [d.title for d in fix.fixed_plain] == [SEED[0]] and fix.fixed[-1].plain == (RK,)
+    assert races.net(("oops", "deadlock")) == 2 > fix.net(("oops", "deadlock")) == 1
+    assert "crashes of the default boot" in races.reason and "default-boot crashes" in races.why
+    assert f"fixes {SEED[0]} on {RK} (every boot)" in paragraph(fix, "NEXT", 2)
+    assert f"{RACE_OOPS[0]} on exynos;" in paragraph(races, "NEXT", 2)
+    # the same findings, none on a default boot: the two race crashes count for more
+    rows = rank([unit("NEXT", 0, 0, SEED, RACE_OOPS, RACE_HANG), unit("races", 1, 1, SEED),
+                 unit("fix", 2, 1, RACE_OOPS, RACE_HANG)])
+    assert [r.id for r in rows] == ["races", "fix", "NEXT"]
+
+
+def test_a_bug_that_leaves_the_default_boot_counts_there_only() -> None:
+    """A fix that takes the oops off the board's default boot but leaves it
+    reachable under a schedule fixes it on the default boot, not overall."""
+    results = [unit("NEXT", 0, 0, SEED, plain={SEED[0]: [RK]}), unit("narrower", 1, 1, SEED),
+               unit("introduces", 2, 1, SEED, LATE_WARN, plain={SEED[0]: [RK], LATE_WARN[0]: ["b2"]})]
+    rows = {r.id: r for r in rank(results)}
+    narrower = rows["narrower"]
+    assert not narrower.fixed and [d.title for d in narrower.fixed_plain] == [SEED[0]]
+    assert narrower.net_plain(("oops",)) == 1 and narrower.net(("oops",)) == 0
+    introduces = rows["introduces"]
+    assert [d.title for d in introduces.introduced_plain] == [LATE_WARN[0]]
+    assert introduces.introduced[0].plain == ("b2",)
+    assert rows["narrower"].rank < rows["NEXT"].rank < rows["introduces"].rank

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from corpus.bundled import load_bundled
-from harness.boot import Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
+from harness.boot import MODULE, Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
 from harness.errno import EPROBE_DEFER
 from harness.run import run_scenario
 from harness.variant import V614
@@ -88,3 +88,27 @@ def test_json_round_trip_and_errors() -> None:
                        (["fw_devlink", 1], "fw_devlink")):
         with pytest.raises(ValueError, match=re.escape(field)):
             boot_config_from_json({bad[0]: bad[1]})
+
+
+def test_events_during_boot_race_the_module_loads() -> None:
+    """Userspace's sysfs writes while the modules load (BootConfig.events_during_boot):
+    an unbind of a device whose driver is a module finds it not bound yet and
+    does nothing, so the device ends bound; after the boot the same unbind
+    unbinds it."""
+    board = load_bundled("sdm845-db845c")
+    drivers = {"qcom,adreno-630.2": DriverConfig(presence=MODULE)}
+    events = (("unbind", "/soc@0/gpu@5000000"),)
+    after = run_scenario(board, V614, BootConfig(drivers=drivers, events=events))
+    during = run_scenario(board, V614, BootConfig(drivers=drivers, events=events, events_during_boot=True))
+    plain = run_scenario(board, V614, BootConfig(drivers=drivers))
+    assert after.stats["bound_drivers"] == plain.stats["bound_drivers"] - 1
+    assert during.stats["bound_drivers"] == plain.stats["bound_drivers"]
+
+
+def test_a_hot_plugged_pci_function_appears_at_the_rescan() -> None:
+    board = load_bundled("sdm845-db845c")
+    hot = ("hotplug:0000:00:05.0",)
+    plain = run_scenario(board, V614, BootConfig(pci=hot))
+    rescan = run_scenario(board, V614, BootConfig(pci=hot, events=(("rescan", "/soc@0/pcie@1c00000"),),
+                                                  events_during_boot=True))
+    assert rescan.stats["devices"] == plain.stats["devices"] + 1

@@ -14,6 +14,7 @@ from harness.boot import BootConfig, boot_config_from_json, boot_config_to_json
 from harness.klog import render_finding
 from harness.run import run_scenario
 from harness.variant import NEXT
+from mutators.space import resolve
 
 BOARDS = Path(__file__).resolve().parents[2] / "corpus" / "boards"
 # every driver probes asynchronously (driver_async_probe=*): both arm-smmu
@@ -92,3 +93,41 @@ def test_the_double_probe_needs_no_fw_devlink_off(db845c: Board) -> None:
     cfg = replace(ASYNC, fw_devlink="on")
     assert titles(db845c, cfg) == []
     assert any(DOUBLE_PROBE in titles(db845c, replace(cfg, preempt=(p,))) for p in AROUND_THE_WALK)
+
+
+# W5: the RACE_BASE of tests/quality/test_races.py with the replay guard's
+# `!dev_iommu_fwspec_get(dev)` (the walk's own replay does not re-enter
+# dma_configure), and that base with the IOMMU-layer call under device_lock.
+W5_BUG = ("NEXT+rk_iommu_probe.dma_dev:=before_register+platform_dma_configure.driver_read:=once"
+          "+iommu_init_device.dma_configure_lock:=drop_revalidate"
+          "+iommu_init_device.dma_configure:+!dev->iommu->fwspec")
+W5_FIXED = W5_BUG.replace(":=drop_revalidate", ":=device_lock")
+W5 = "dma_range_map freed twice in of_dma_configure_id"
+#: both arm-smmu instances probe on async workers; one preemption around the
+#: 5040000 walk's dma_configure of a 15000000 client (window decisions
+#: ~325-361) lets init bind that client meanwhile
+SMMU_ASYNC = BootConfig(driver_async_probe=("arm-smmu",))
+AROUND_W5 = [(k, 1) for k in range(310, 390)]
+
+
+def test_w5_dma_range_map_freed_by_a_failing_bind_under_the_walk(db845c: Board) -> None:
+    """W5 (spec §3.5): the registration walk's dma_configure of a client of the
+    other, not yet registered, SMMU installs dev->dma_range_map and defers in
+    of_iommu_configure(); init's bind of the same client tests "already
+    set" unlocked, adopts that map, defers too, and device_unbind_cleanup()
+    frees it -- then the walk's -EPROBE_DEFER path kfree()s it again.  Under
+    device_lock (the bind's own lock) the two are serialised: no double free
+    at any of the same preemptions; both plain boots are clean."""
+    bug, fixed = resolve(W5_BUG).variant, resolve(W5_FIXED).variant
+    assert run_scenario(db845c, bug, SMMU_ASYNC).findings == []
+    assert run_scenario(db845c, fixed, SMMU_ASYNC).findings == []
+    hit = next((r for p in AROUND_W5
+                for r in [run_scenario(db845c, bug, replace(SMMU_ASYNC, preempt=(p,)))]
+                if W5 in [f.title for f in r.findings]), None)
+    assert hit is not None, f"no single window preemption among {AROUND_W5[0]}..{AROUND_W5[-1]} shows W5"
+    f = next(f for f in hit.findings if f.title == W5)
+    assert f.trace[:3] == ["of_dma_configure_id", "platform_dma_configure", "__iommu_probe_device"]
+    assert "iommu_device_register" in f.trace and f.preemptions
+    for p in AROUND_W5:
+        got = [x.title for x in run_scenario(db845c, fixed, replace(SMMU_ASYNC, preempt=(p,))).findings]
+        assert W5 not in got, p

@@ -3,11 +3,14 @@ publication order moved across iommu_device_register()."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,11 +24,13 @@ from harness.run import run_scenario
 from harness.sites import SITES
 from harness.sites.shapes import AFTER, BEFORE
 from harness.variant import NEXT, V614, VariantError
+from mutators import kconfig
 from mutators.engine import apply_plan
 from mutators.facts import (
     _commit,
     _files_read,
     _head_entries,
+    cache_dir,
     profile_key,
     read_profile,
     tree_initcalls,
@@ -65,16 +70,29 @@ def test_reference_profile_matches_presets(kernel_tree: Path, cache: Path,
     assert all(d.model_level == levels[f] for f, d in prof.drivers.items() if d.model_level)
     v = tree_variant(prof, "NEXT")
     assert v.value("iommu_init_device.dma_configure") == NEXT.value("iommu_init_device.dma_configure")
+    # what the generic defconfigs build, by the kernel's own Kconfig: apple-dart
+    # is not in arm64's defconfig but `default ARCH_APPLE` builds it; exynos is
+    # in multi_v7_defconfig only; msm_iommu `depends on ARM` and is in neither
+    builds = {f.rsplit("/", 1)[1]: d.builds for f, d in prof.drivers.items()}
+    assert builds["rockchip-iommu.c"] == {"arm64": "y", "arm": "y"}
+    assert builds["apple-dart.c"]["arm64"] == "y"
+    assert builds["exynos-iommu.c"] == {"arm64": "n", "arm": "y"}
+    assert builds["msm_iommu.c"] == {"arm64": "n", "arm": "n"}
+    assert v.builds and dict(v.builds)["arm64:exynos-sysmmu"] == "absent"
+    assert "rk_iommu" not in {k.split(":")[1] for k, _ in v.builds}
 
 
 @pytest.fixture(scope="session")
 def head_entries(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The client registration table of the cached tree's commit, read once
-    per process from its full checkout (a sparse worktree of the same commit
+    """The client registration table and the defconfig evaluation of the
+    cached tree's commit, read once per process from its full checkout (a sparse worktree of the same commit
     would read every driver file from git's objects instead)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PROBEFUZZ_CACHE", str(tmp_path_factory.mktemp("facts-cache")))
         _head_entries(kernel_tree.resolve(), _commit(kernel_tree))
+        # and its configuration: a sparse worktree cannot run make defconfig,
+        # it takes its commit's (plus the defconfig lines it changes)
+        kconfig.evaluate(kernel_tree.resolve(), _commit(kernel_tree), cache_dir())
 
 
 def _sparse_worktree(kernel_tree: Path, wt: Path, dts_dirs: list[str]) -> Iterator[Path]:
@@ -135,6 +153,42 @@ def test_publication_order_follows_tree(worktree: Path, cache: Path, site: str, 
     assert crashed and not clean, (before, after)
 
 
+def _set_config(wt: Path, arch: str, line: str) -> None:
+    """Write ``line`` (``CONFIG_X=y``, ``# CONFIG_X is not set``) into the
+    worktree's defconfig of ``arch``, replacing the symbol's own line."""
+    f = wt / kconfig.DEFCONFIGS[arch][1]
+    sym = re.search(r"CONFIG_\w+", line).group(0)  # type: ignore[union-attr]
+    lines = [ln for ln in f.read_text().splitlines()
+             if not re.match(rf"(# )?{sym}[= ]", ln)]
+    f.write_text("\n".join([*lines, line]) + "\n")
+
+
+@pytest.mark.parametrize("line,presence", [("CONFIG_ROCKCHIP_IOMMU=m", "module"),
+                                           ("# CONFIG_ROCKCHIP_IOMMU is not set", "absent")])
+def test_defconfig_builds_drive_the_boot(worktree: Path, cache: Path, line: str, presence: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The tree's arm64 defconfig decides how rk_iommu exists on the seed board:
+    =m registers when userspace loads the module, after the initcalls (the
+    registration walk still meets the unset dma_dev: the seed oops); not set
+    is absent, which the run says on stderr, and nothing registers."""
+    board = worktree / "arch/arm64/boot/dts/rockchip/rk3568-evb1-v10.dts"
+    _set_config(worktree, "arm64", line)
+    prof = read_profile(worktree)
+    rk = prof.drivers["drivers/iommu/rockchip-iommu.c"]
+    assert rk.builds == {"arm64": "m" if presence == "module" else "n", "arm": "y"}
+    assert dict(tree_variant(prof, "NEXT").builds)["arm64:rk_iommu"] == presence
+    rc = main(["repro", "--json", "--tree", str(worktree), "--variant", "NEXT", str(board)])
+    out = capsys.readouterr()
+    r = json.loads(out.out)
+    titles = [f["title"] for f in r["findings"]]
+    if presence == "module":
+        assert rc == 1 and "BUG: kernel NULL pointer dereference in rk_iommu_of_xlate" in titles
+        assert r["stats"]["registered_instances"] == 1
+    else:
+        assert rc == 0 and titles == [] and r["stats"]["registered_instances"] == 0
+        assert re.search(r"note: arm64 boards, .*absent: .*\brk_iommu\b", out.err), out.err
+
+
 def test_agreement_from_profile(next_files: Path, cache: Path) -> None:
     """The agreement check through a tree profile: NEXT applied by spatch, the
     profile of the result is NEXT at every site that has C in NEXT."""
@@ -142,7 +196,9 @@ def test_agreement_from_profile(next_files: Path, cache: Path) -> None:
     assert tree_variant(prof).as_dict() == {
         n: (NEXT.value(n) if prof.sites[n].applicable else tree_variant(prof).value(n))
         for n in prof.sites}
-    assert not [u for u in prof.unmodelled if not u.what.startswith("driver file missing")]
+    # a copy of the site files only: no driver files, no Kconfig to evaluate
+    assert not [u for u in prof.unmodelled if not u.what.startswith(
+        ("driver file missing", "kernel configuration not evaluated"))]
 
 
 #: one real board per modelled driver family with an order site.  Not here:
@@ -164,6 +220,19 @@ FAMILIES = [
 ]
 
 
+def _build_in(wt: Path, driver: str, arch: str) -> list[str]:
+    """Build ``driver`` in on ``arch`` in the worktree's defconfig when the
+    generic one does not (exynos, sun50i and ipmmu are not in arm64's
+    defconfig): the family tests are about the order, on a kernel that has
+    the driver.  Returns the files changed."""
+    d = read_profile(wt).drivers[driver]
+    if d.builds.get(arch) == "y":
+        return []
+    _set_config(wt, arch, f"{d.kconfig}=y")
+    assert read_profile(wt).drivers[driver].builds[arch] == "y"
+    return [kconfig.DEFCONFIGS[arch][1]]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("site,dts", FAMILIES, ids=[s.split("_probe")[0] for s, _ in FAMILIES])
 def test_each_family_finding_follows_publication_order(full_dts_worktree: Path, cache: Path,
@@ -173,15 +242,16 @@ def test_each_family_finding_follows_publication_order(full_dts_worktree: Path, 
     the run with it before does not."""
     wt = full_dts_worktree
     board = wt / "arch" / dts
-    tree_order = read_profile(wt).sites[site].value
-    first = set(_repro_findings(board, wt))
-    other = BEFORE if tree_order == AFTER else AFTER
-    _move(wt, site, other)
+    built = _build_in(wt, SITES[site].file, dts.split("/", 1)[0])
     try:
+        tree_order = read_profile(wt).sites[site].value
+        first = set(_repro_findings(board, wt))
+        other = BEFORE if tree_order == AFTER else AFTER
+        _move(wt, site, other)
         assert read_profile(wt).sites[site].value == other
         second = set(_repro_findings(board, wt))
     finally:
-        subprocess.run(["git", "-C", str(wt), "checkout", "HEAD", "--", SITES[site].file],
+        subprocess.run(["git", "-C", str(wt), "checkout", "HEAD", "--", SITES[site].file, *built],
                        check=True, capture_output=True, timeout=60)
     after, before = (first, second) if tree_order == AFTER else (second, first)
     assert after - before, (site, sorted(before), sorted(after))
@@ -275,3 +345,75 @@ def test_cache_key_is_the_same_in_another_process(kernel_tree: Path) -> None:
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
             for seed in ("1", "2")}
     assert keys == {profile_key(kernel_tree.resolve())}
+
+
+@pytest.fixture(scope="module")
+def renesas_worktree(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
+                     head_entries: None) -> Iterator[Path]:
+    wt = tmp_path_factory.mktemp("facts-ipmmu") / "wt"
+    yield from _sparse_worktree(kernel_tree, wt, ["arch/arm64/boot/dts/renesas"])
+
+
+@pytest.mark.slow
+def test_ipmmu_publication_order_gives_no_finding_and_why(
+        renesas_worktree: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """ipmmu-vmsa, the family without a finding in either order (docs/drivers.md,
+    "ipmmu-vmsa: no order finding"): under NEXT the registration walk runs
+    ipmmu_of_xlate() on the allowed SDHIs of R-Car H3.  With the tree's order
+    (platform_set_drvdata() L1108 after iommu_device_register() L1097) it
+    stores a NULL priv, ipmmu_probe_device() refuses with -ENODEV,
+    iommu_init_device() frees dev->iommu (iommu.c:448-450), so the next parse
+    (the next leaf's registration walk, or the client's own
+    of_iommu_configure() at bind) runs after L1108 and finds the instance.
+    With the drvdata moved before registration the walk gets the instance
+    and groups the client then.  Neither is a finding:
+    `repro --variant NEXT --tree WT` exits 0 on both trees."""
+    import harness.iommu.drivers.ipmmu_vmsa as ipmmu
+    from harness.kernel import stack_trace
+
+    wt = renesas_worktree
+    board = wt / "arch/arm64/boot/dts/renesas/r8a77951-salvator-xs.dts"
+    site = "ipmmu_probe.drvdata"
+    real = ipmmu.ipmmu_init_platform_device
+
+    def run(order: str) -> list[tuple[str, bool, bool]]:
+        """(client, in the registration walk?, priv found?) per first xlate of a client."""
+        seen: list[tuple[str, bool, bool]] = []
+
+        def spy(dev: Any, args: Any) -> int:
+            ret = real(dev, args)
+            walk = "iommu_device_register" in stack_trace(sys._getframe())
+            seen.append((dev.init_name, walk, ipmmu.to_ipmmu(dev) is not None))
+            return ret
+
+        monkeypatch.setattr(ipmmu, "ipmmu_init_platform_device", spy)
+        assert read_profile(wt).sites[site].value == order
+        assert main(["repro", "--variant", "NEXT", "--tree", str(wt), str(board)]) == 0, \
+            capsys.readouterr().out
+        return seen
+
+    assert read_profile(wt).sites[site].value == AFTER  # 6.12's order
+    # arm64's defconfig does not build ipmmu-vmsa: nothing registers, and
+    # the run says so
+    assert main(["repro", "--json", "--variant", "NEXT", "--tree", str(wt), str(board)]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["stats"]["registered_instances"] == 0
+    assert re.search(r"note: arm64 boards, .*absent: .*\bipmmu-vmsa\b", out.err), out.err
+    built = _build_in(wt, SITES[site].file, "arm64")
+    try:
+        after = run(AFTER)
+        _move(wt, site, BEFORE)
+        before = run(BEFORE)
+    finally:
+        subprocess.run(["git", "-C", str(wt), "checkout", "HEAD", "--", SITES[site].file, *built],
+                       check=True, capture_output=True, timeout=60)
+    clients = {name for name, _, _ in after}
+    assert clients and clients == {name for name, _, _ in before}
+    for name in clients:
+        # 6.12's order: NULL in the walk, the instance at the next parse (the
+        # next leaf's registration walk or the client's bind)
+        mine = [(w, p) for n, w, p in after if n == name]
+        assert len(mine) == 2 and mine[0] == (True, False) and mine[1][1], after
+        # drvdata before registration: the walk finds it, bind does not parse again
+        assert [(w, p) for n, w, p in before if n == name] == [(True, True)], before
