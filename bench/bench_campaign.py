@@ -13,12 +13,15 @@ Two measurements:
   on N workers (from the measured boots per busy worker-second).
 * ``--overhead K``: ``probefuzz explore`` with no arguments, K times with
   ``--executor dask`` and K times with ``--executor fork``, alternately, in
-  one run: the LocalCluster's overhead over the fork pool.
+  one run: the LocalCluster's overhead over the fork pool (``--explore ARGS``:
+  other explore arguments; ``--against REV``: also the LocalCluster of that
+  revision).
 
 Usage::
 
     .venv/bin/python bench/bench_campaign.py --sample 60 --jobs 2      # --limit N, --scheduler A, --json
     .venv/bin/python bench/bench_campaign.py --overhead 2
+    .venv/bin/python bench/bench_campaign.py --overhead 2 --explore "--depth 0"   # fixed costs
 
 docs/benchmarks.md (section "campaigns on Dask") records the figures.
 """
@@ -28,10 +31,10 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import json
 import os
 import random
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -40,32 +43,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corpus import kernel_tree
-from corpus.build import build, default_out, load_index
-from fuzz.campaign import ExploreRequest, run_campaign, units_for
-from fuzz.gen import CorpusBoard
-from harness.board import load_board
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_corpus import iommu_boards, print_result  # noqa: E402
+from corpus import kernel_tree  # noqa: E402
+from fuzz.campaign import ExploreRequest, run_campaign, units_for  # noqa: E402
+from fuzz.gen import CorpusBoard  # noqa: E402
+from harness.board import load_board  # noqa: E402
 
 WORKERS = (1, 2, 8, 32, 128)
 
 
-def iommu_boards(tree: Path, arch: str = "arm64") -> tuple[list[Path], float]:
-    """Platform files of the corpus boards with IOMMU providers (building the
-    corpus if needed) and the seconds the build took."""
-    out = default_out(tree)
-    t = time.monotonic()
-    build(tree, out, (arch,))
-    took = time.monotonic() - t
-    index = load_index(out)
-    files = sorted(out / b["platform"] for b in index.get("boards", {}).values()
-                   if b.get("platform") and b.get("summary", {}).get("families")
-                   and b.get("arch", arch) == arch)
-    return files, took
+def _commit() -> str:
+    """The measured commit (``+dirty`` with uncommitted changes)."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return git("rev-parse", "--short=12", "HEAD") + ("+dirty" if git("status", "--porcelain", "-uno") else "")
 
 
 def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    commit = _commit()  # now: the tree may move during a long run
     tree = args.tree or kernel_tree.prepare()
     files, build_s = iommu_boards(tree)
     total_boards = len(files)
@@ -86,7 +85,16 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
                              jobs=args.jobs, seed=0, scheduler=args.scheduler, executor=args.executor,
                              also=("V614",))
         t = time.monotonic()
-        c = run_campaign(req, progress=not args.json)
+        done = [0]
+
+        def landed(u: Any) -> None:
+            # one line per variant as its last unit lands: the log of a long run
+            done[0] += 1
+            print(f"  {time.strftime('%H:%M:%S', time.gmtime())} {done[0]}/{variants} "
+                  f"{u.id}: {u.executions} boots, {len(u.found)} findings "
+                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+
+        c = run_campaign(req, progress=False, on_result=landed)
         wall = time.monotonic() - t
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -99,7 +107,8 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
     per_worker_boots_s = boots / busy if busy else 0.0
     full = total_boards * variants
     res: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
+        "started": started, "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "tree": str(tree), "corpus_build_s": round(build_s, 1), "boards_with_iommus": total_boards,
         "boards": len(boards), "variants": variants, "load_s": round(load_s, 2),
         "units": run["units"], "boots": boots, "wall_s": round(wall, 1),
@@ -145,36 +154,63 @@ def _children_cpu() -> float:
 
 
 def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
-    """Wall and CPU seconds (CPU is what a loaded shared machine distorts least)."""
-    times: dict[str, list[float]] = {"dask": [], "fork": []}
-    cpu: dict[str, list[float]] = {"dask": [], "fork": []}
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    """Wall and CPU seconds (CPU is what a loaded shared machine distorts least)
+    of explore on each executor, in rotating order; with ``--against REV`` also
+    ``--executor dask`` of that revision (a temporary detached worktree)."""
+    engines: dict[str, Path] = {"dask": ROOT, "fork": ROOT}
+    wt = None
+    if args.against:
+        wt = Path(tempfile.mkdtemp(prefix="probefuzz-bench-against-")) / "tree"
+        r = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), args.against],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise SystemExit(f"bench_campaign: cannot check out {args.against}: {r.stderr.strip()}")
+        engines[f"dask@{args.against}"] = wt
+    times: dict[str, list[float]] = {e: [] for e in engines}
+    cpu: dict[str, list[float]] = {e: [] for e in engines}
+    commit = _commit()
     _become_subreaper()
-    for i in range(args.overhead):
-        for ex in ("dask", "fork") if i % 2 == 0 else ("fork", "dask"):
-            d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
-            try:
-                t, c = time.monotonic(), _children_cpu()
-                r = subprocess.run([sys.executable, "-m", "fuzz.cli", "explore", "--executor", ex,
-                                    "--no-progress", "--out", str(d / "out")], cwd=d, env=env,
-                                   capture_output=True, text=True, timeout=3600)
-                took = time.monotonic() - t
-                _reap()
-                used = _children_cpu() - c
-            finally:
-                shutil.rmtree(d, ignore_errors=True)
-            if r.returncode not in (0, 1):
-                raise SystemExit(f"explore --executor {ex} failed: {r.stderr.strip()[-500:]}")
-            times[ex].append(round(took, 2))
-            cpu[ex].append(round(used, 2))
-            print(f"  explore --executor {ex}: {took:.1f} s wall, {used:.1f} s CPU "
-                  f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
-    dask_s, fork_s = sum(times["dask"]), sum(times["fork"])
-    dask_c, fork_c = sum(cpu["dask"]), sum(cpu["fork"])
-    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "wall_s": times, "cpu_s": cpu,
-            "dask_over_fork_wall": round(dask_s / fork_s, 3) if fork_s else None,
-            "dask_over_fork_cpu": round(dask_c / fork_c, 3) if fork_c else None,
-            "load_average": os.getloadavg()[0]}
+    names = list(engines)
+    try:
+        for i in range(args.overhead):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                root, ex = engines[name], name.split("@")[0]
+                d = Path(tempfile.mkdtemp(prefix="probefuzz-bench-explore-"))
+                try:
+                    t, c = time.monotonic(), _children_cpu()
+                    cmd = [sys.executable, "-m", "fuzz.cli", "explore", *shlex.split(args.explore),
+                           "--executor", ex, "--no-progress", "--out", str(d / "out")]
+                    r = subprocess.run(cmd,
+                                       cwd=d, env=dict(os.environ, PYTHONPATH=str(root)),
+                                       capture_output=True, text=True, timeout=3600)
+                    took = time.monotonic() - t
+                    _reap()
+                    used = _children_cpu() - c
+                finally:
+                    shutil.rmtree(d, ignore_errors=True)
+                if r.returncode not in (0, 1):
+                    raise SystemExit(f"explore --executor {name} failed: {r.stderr.strip()[-500:]}")
+                times[name].append(round(took, 2))
+                cpu[name].append(round(used, 2))
+                print(f"  explore --executor {name}: {took:.1f} s wall, {used:.1f} s CPU "
+                      f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    finally:
+        if wt is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
+                           capture_output=True)
+            shutil.rmtree(wt.parent, ignore_errors=True)
+    res: dict[str, Any] = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
+                           "wall_s": times, "cpu_s": cpu}
+    for name in names:
+        if name != "fork":
+            key = name.replace("@", "_at_")
+            res[f"{key}_over_fork_wall"] = round(sum(times[name]) / sum(times["fork"]), 3)
+            res[f"{key}_over_fork_cpu"] = round(sum(cpu[name]) / sum(cpu["fork"]), 3)
+    if args.against:
+        old = f"dask@{args.against}"
+        res["dask_over_old_dask_cpu"] = round(sum(cpu["dask"]) / sum(cpu[old]), 3)
+    res["load_average"] = os.getloadavg()[0]
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,14 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of --sample")
     ap.add_argument("--overhead", type=int, default=0, metavar="K",
                     help="instead: explore (no arguments) K times per executor, dask and fork alternately")
+    ap.add_argument("--explore", default="", metavar="ARGS",
+                    help="with --overhead: these explore arguments instead of none (e.g. '--depth 0': "
+                    "little work, so the executors' fixed costs show)")
+    ap.add_argument("--against", metavar="REV", default=None,
+                    help="with --overhead: also explore --executor dask of this git revision")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     res = overhead_bench(args) if args.overhead else corpus_bench(args)
-    if args.json:
-        print(json.dumps(res, indent=1))
-    else:
-        for k, v in res.items():
-            print(f"{k:>22}: {v}")
+    print_result(res, args.json, 22)
     return 0
 
 

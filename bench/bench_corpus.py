@@ -13,6 +13,8 @@ Usage::
     .venv/bin/python bench/bench_corpus.py [--tree DIR] [--arch arm64] [--jobs N] [--json]
 
 Results go to stdout; docs/benchmarks.md (section "corpus") records them.
+:func:`iommu_boards` is the board list of the corpus-wide campaign bench
+(``bench/bench_campaign.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,23 @@ from pathlib import Path
 from typing import Any
 
 from corpus import kernel_tree
-from corpus.build import build, load_corpus
+from corpus.build import build, default_out, load_corpus, load_index
+
+
+def iommu_boards(tree: Path, arch: str = "arm64") -> tuple[list[Path], float]:
+    """Platform files of the ``arch`` corpus boards with IOMMU providers (an
+    IOMMU family in the build index's summary), building the corpus of the
+    tree first if needed (a warm build when it is there), and the seconds
+    that build took."""
+    out = default_out(tree)
+    t = time.monotonic()
+    build(tree, out, (arch,))
+    took = time.monotonic() - t
+    index = load_index(out)
+    files = sorted(out / b["platform"] for b in index.get("boards", {}).values()
+                   if b.get("platform") and b.get("summary", {}).get("families")
+                   and b.get("arch", arch) == arch)
+    return files, took
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,12 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         res["fuzz"] = {"seconds": round(time.perf_counter() - t), "exit": r.returncode,
                        "result": done[-1] if done else r.stderr[-500:]}
 
-    if args.json:
+    print_result(res, args.json, 16)
+    return 0
+
+
+def print_result(res: dict[str, Any], as_json: bool, width: int) -> None:
+    """A bench's figures: one JSON object, or ``key: value`` lines aligned at ``width``."""
+    if as_json:
         print(json.dumps(res, indent=1))
     else:
         for k, v in res.items():
-            print(f"{k:>16}: {v}")
-    return 0
+            print(f"{k:>{width}}: {v}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ tree check for real.
 Every input must end in exit 0/1 (accepted) or exit 2 with exactly one line
 of at most 300 characters on stderr.  Anything else is counted: a traceback
 (an exception escaping ``main``), exit 3 (an internal error), a message that
-is not one bounded line, a run over 10 s (a hang).
+is not one bounded line, a run over 10 s of CPU time (a hang; an input
+blocked without using the CPU is caught by a 120 s wall-clock limit).  CPU
+time, not wall time: on the shared 2-core box at load 20+, a niced worker
+gets a few percent of a core, and an input needing half a second of work can
+take over 10 s of wall time without anything being wrong with it.
 
 Usage::
 
@@ -44,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-HANG_SECONDS = 10
+HANG_SECONDS = 10  # CPU seconds
+HANG_WALL_SECONDS = 120  # for an input that blocks without working
 LIMIT = 300
 
 
@@ -53,7 +58,7 @@ class _Accepted(BaseException):
 
 
 class _Hang(BaseException):
-    pass
+    """Raised by the CPU-time (SIGPROF) or wall-clock (SIGALRM) limit."""
 
 
 # -- hostile values -----------------------------------------------------------------
@@ -148,6 +153,11 @@ def _text_damage(text: bytes, rng: random.Random) -> bytes:
 
 # -- inputs ------------------------------------------------------------------------
 
+def _copy(d: Any) -> Any:
+    """A deep copy of JSON data (the seed material is never mutated)."""
+    return json.loads(json.dumps(d))
+
+
 class Inputs:
     """Seed material and a scratch directory of mutated files."""
 
@@ -163,12 +173,22 @@ class Inputs:
         self.variant = variant_to_json(NEXT)
         self.n = 0
 
-    def _path(self, suffix: str) -> Path:
+    def _file(self, suffix: str, raw: bytes) -> str:
+        """Write ``raw`` to the next of eight rotating scratch files; its path."""
         self.n += 1
-        return self.scratch / f"in{self.n % 8}{suffix}"
+        p = self.scratch / f"in{self.n % 8}{suffix}"
+        p.write_bytes(raw)
+        return str(p)
+
+    def _json_file(self, d: Any, rng: random.Random, damage: float) -> str:
+        """``d`` as a JSON file, its text damaged with probability ``damage``."""
+        raw = json.dumps(d).encode()
+        if rng.random() < damage:
+            raw = _text_damage(raw, rng)
+        return self._file(".json", raw)
 
     def platform(self, rng: random.Random) -> str:
-        d = json.loads(json.dumps(rng.choice(self.platforms)))
+        d = _copy(rng.choice(self.platforms))
         for _ in range(rng.randint(0, 3)):
             d = _mutate_obj(d, rng)
         if rng.random() < 0.3:  # props cells: the model reads them
@@ -180,34 +200,20 @@ class Inputs:
         if rng.random() < 0.2 and isinstance(d, dict):  # PCI functions the bus scan finds
             d["pci"] = [_pci_spec(rng) for _ in range(rng.randint(0, 3))] \
                 if rng.random() < 0.9 else _nasty_json(rng)
-        raw = json.dumps(d).encode()
-        if rng.random() < 0.3:
-            raw = _text_damage(raw, rng)
-        p = self._path(".json")
-        p.write_bytes(raw)
-        return str(p)
+        return self._json_file(d, rng, 0.3)
 
     def dtb(self, rng: random.Random) -> str:
         blob = _text_damage(rng.choice(self.dtbs), rng) if rng.random() < 0.9 else b"\xd0\x0d\xfe\xed" * 10
-        p = self._path(".dtb")
-        p.write_bytes(blob)
-        return str(p)
+        return self._file(".dtb", blob)
 
     def dts(self, rng: random.Random) -> str:
-        p = self._path(".dts")
-        p.write_bytes(_text_damage(rng.choice(self.dts_texts), rng))
-        return str(p)
+        return self._file(".dts", _text_damage(rng.choice(self.dts_texts), rng))
 
     def variant_file(self, rng: random.Random) -> str:
-        d = json.loads(json.dumps(self.variant))
+        d = _copy(self.variant)
         for _ in range(rng.randint(1, 3)):
             d = _mutate_obj(d, rng)
-        raw = json.dumps(d).encode()
-        if rng.random() < 0.2:
-            raw = _text_damage(raw, rng)
-        p = self._path(".json")
-        p.write_bytes(raw)
-        return str(p)
+        return self._json_file(d, rng, 0.2)
 
     def reproducer(self, rng: random.Random) -> str:
         from fuzz.crashstore import FORMAT, VERSION
@@ -219,18 +225,13 @@ class Inputs:
                "pci": [_pci_spec(rng)], "fw_devlink": rng.choice(["on", "off", "permissive", "x"])}
         d: dict[str, Any] = {"format": FORMAT, "version": VERSION, "title": title,
                              "finding": {"title": title},
-                             "platform": {"embedded": json.loads(json.dumps(rng.choice(self.platforms)))},
-                             "variant": json.loads(json.dumps(self.variant)), "schedule": [0, 1, 2],
+                             "platform": {"embedded": _copy(rng.choice(self.platforms))},
+                             "variant": _copy(self.variant), "schedule": [0, 1, 2],
                              "config": cfg, "tool_version": ""}
         parts = [d, d["config"], d["platform"], d["variant"]]  # before any key is deleted
         for _ in range(rng.randint(1, 3)):
             _mutate_obj(rng.choice(parts), rng)
-        raw = json.dumps(d).encode()
-        if rng.random() < 0.15:
-            raw = _text_damage(raw, rng)
-        p = self._path(".json")
-        p.write_bytes(raw)
-        return str(p)
+        return self._json_file(d, rng, 0.15)
 
     def any_file(self, rng: random.Random) -> str:
         return rng.choice([self.platform, self.dtb, self.dts, self.variant_file, self.reproducer,
@@ -254,6 +255,9 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
         return rng.choice(["1", "2", "0", "-1", "nan", "inf", "1e9", "0.001", "x", "3", "99"]) \
             if rng.random() < 0.9 else _nasty_str(rng)
 
+    def tree_opt() -> list[str]:
+        return ["--tree", rng.choice([tree, _nasty_str(rng)])]
+
     out = rng.choice([str(inp.scratch / "out"), "/dev/null", "/proc", _nasty_str(rng)])
     opts: list[list[str]] = []
     pos: list[str] = []
@@ -266,14 +270,14 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
         opts = [["--base", _variant_arg(inp, rng)], ["--depth", rng.choice(["0", "1", "3", "99", "-1", "x"])],
                 ["--json"]]
     elif verb in ("apply", "propose"):
-        opts = [["--variant", _variant_arg(inp, rng)], ["--tree", rng.choice([tree, _nasty_str(rng)])],
+        opts = [["--variant", _variant_arg(inp, rng)], tree_opt(),
                 ["--timeout", num()], ["--base-ref", _nasty_str(rng)], ["--json"], ["--force"]]
         if verb == "propose":
             opts += [["--out", out], ["--board", inp.any_file(rng)], ["--evidence", inp.any_file(rng)],
                      ["--reported-by", _nasty_str(rng)], ["--closes", _nasty_str(rng)],
                      ["--fixes", _nasty_str(rng)]]
     elif verb == "cleanup":
-        opts = [["--tree", rng.choice([tree, _nasty_str(rng)])], ["--variant", _variant_arg(inp, rng)],
+        opts = [tree_opt(), ["--variant", _variant_arg(inp, rng)],
                 ["--all"], ["--json"]]
     elif verb == "explore":
         opts = [["--base", _variant_arg(inp, rng)], ["--depth", num()], ["--runs-per-board", num()],
@@ -292,7 +296,7 @@ def argv_for(verb: str, inp: Inputs, rng: random.Random, tree: str) -> list[str]
         opts = [["--tree", rng.choice([tree, str(inp.scratch), _nasty_str(rng)])],
                 ["--arch", _nasty_str(rng)], ["--jobs", num()], ["--out", out], ["--match", _nasty_str(rng)]]
     elif verb == "validate":
-        opts = [["--variant", _variant_arg(inp, rng)], ["--tree", rng.choice([tree, _nasty_str(rng)])],
+        opts = [["--variant", _variant_arg(inp, rng)], tree_opt(),
                 ["--base-ref", _nasty_str(rng)], ["--machine", rng.choice(["smmuv3", "virtio-iommu", "x"])],
                 ["--device", rng.choice(["virtio-net-pci", "virtio-blk-pci", "e1000", _nasty_str(rng)])],
                 ["--image", rng.choice([inp.any_file(rng), _nasty_str(rng)])],
@@ -328,11 +332,14 @@ def _stub_work() -> None:
     fuzz.commands.explore.run_campaign = accepted  # type: ignore[assignment]
     fuzz.engines.atheris_engine.run = accepted  # type: ignore[assignment]
     fuzz.commands.fuzz.run_atheris = accepted  # type: ignore[assignment]
+    # --jobs N: a Dask cluster, whose worker processes a (daemonic) pool
+    # worker may not start ("Failed to start process", exit 3 -- the bench's)
+    fuzz.commands.fuzz.fuzz_parallel = accepted  # type: ignore[assignment]
     fuzz.engines.session.Session.__init__ = accepted  # type: ignore[method-assign]
     corpus.build.build = accepted  # type: ignore[assignment]
     fuzz.commands.corpus.build = accepted  # type: ignore[assignment]
     corpus.bundled.regenerate = accepted  # type: ignore[assignment]
-    fuzz.commands.validate.validate = accepted  # type: ignore[assignment]  (builds, boots QEMU)
+    fuzz.commands.validate.validate = accepted  # type: ignore[assignment]  # builds, boots QEMU
     import fuzz.commands.kernel_tree as kt_cmd
 
     kt_cmd.run = accepted  # type: ignore[assignment]
@@ -343,7 +350,8 @@ def one(argv: list[str]) -> tuple[str, str]:
     from fuzz.cli import main
 
     err, out = io.StringIO(), io.StringIO()
-    signal.alarm(HANG_SECONDS)
+    signal.setitimer(signal.ITIMER_PROF, HANG_SECONDS)
+    signal.alarm(HANG_WALL_SECONDS)
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             try:
@@ -352,11 +360,12 @@ def one(argv: list[str]) -> tuple[str, str]:
                 code = e.code if isinstance(e.code, int) else 2
     except _Accepted:
         return "accepted", ""
-    except _Hang:
-        return "hang", " ".join(argv)[:300]
+    except _Hang as e:
+        return "hang", f"{e} <- {' '.join(argv)[:300]}"
     except BaseException as e:  # noqa: BLE001 -- the defect being counted
         return "traceback", f"{type(e).__name__}: {str(e)[:200]} <- {' '.join(argv)[:300]}"
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.alarm(0)
     text = err.getvalue()
     if code in (0, 1):
@@ -378,16 +387,22 @@ VERBS = ["repro", "regress", "variants", "apply", "propose", "cleanup", "explore
 def worker(args: tuple[int, int, int]) -> dict[str, Any]:
     seed, count, wid = args
 
-    def alarm(signum: int, frame: Any) -> None:
-        raise _Hang
+    def cpu_limit(signum: int, frame: Any) -> None:
+        raise _Hang(f"over {HANG_SECONDS} s of CPU time")
 
-    signal.signal(signal.SIGALRM, alarm)
+    def wall_limit(signum: int, frame: Any) -> None:
+        raise _Hang(f"over {HANG_WALL_SECONDS} s of wall time")
+
+    signal.signal(signal.SIGPROF, cpu_limit)
+    signal.signal(signal.SIGALRM, wall_limit)
     _stub_work()
     rng = random.Random(seed * 1_000_003 + wid)
     counts: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
     by_verb: dict[str, int] = {}
     secs: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    slowest: tuple[float, str] = (0.0, "")
     with tempfile.TemporaryDirectory(prefix="probefuzz-bench-inputs-") as d:
         scratch = Path(d)
         os.chdir(scratch)  # relative paths in hostile arguments land here
@@ -402,14 +417,19 @@ def worker(args: tuple[int, int, int]) -> dict[str, Any]:
                 counts["generator-error"] = counts.get("generator-error", 0) + 1
                 examples.setdefault("generator-error", []).append(repr(e)[:200])
                 continue
-            t = time.monotonic()
+            t, c = time.monotonic(), time.process_time()
             outcome, detail = one(argv)
             secs[verb] = secs.get(verb, 0.0) + time.monotonic() - t
+            used = time.process_time() - c
+            cpu[verb] = cpu.get(verb, 0.0) + used
+            if used > slowest[0]:
+                slowest = (used, " ".join(argv)[:300])
             counts[outcome] = counts.get(outcome, 0) + 1
             by_verb[verb] = by_verb.get(verb, 0) + 1
             if detail and len(examples.setdefault(outcome, [])) < 5:
                 examples[outcome].append(detail)
-    return {"counts": counts, "examples": examples, "by_verb": by_verb, "seconds_by_verb": secs}
+    return {"counts": counts, "examples": examples, "by_verb": by_verb, "seconds_by_verb": secs,
+            "cpu_seconds_by_verb": cpu, "slowest": [round(slowest[0], 3), slowest[1]]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,18 +439,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=2_000, help="inputs per work item")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--progress", action="store_true", help="a line on stderr per chunk done")
     a = ap.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     chunks = [(a.seed, min(a.chunk, a.inputs - i), i // a.chunk) for i in range(0, a.inputs, a.chunk)]
     t0 = time.monotonic()
-    total: dict[str, Any] = {"counts": {}, "examples": {}, "by_verb": {}, "seconds_by_verb": {}}
+    total: dict[str, Any] = {"counts": {}, "examples": {}, "by_verb": {}, "seconds_by_verb": {},
+                             "cpu_seconds_by_verb": {}, "slowest": [0.0, ""]}
     with mp.get_context("fork").Pool(a.jobs) as pool:
-        for r in pool.imap_unordered(worker, chunks):
-            for key in ("counts", "by_verb", "seconds_by_verb"):
+        for done, r in enumerate(pool.imap_unordered(worker, chunks), 1):
+            for key in ("counts", "by_verb", "seconds_by_verb", "cpu_seconds_by_verb"):
                 for k, v in r[key].items():
                     total[key][k] = total[key].get(k, 0) + v
+            total["slowest"] = max(total["slowest"], r["slowest"])
             for k, v in r["examples"].items():
-                total["examples"].setdefault(k, []).extend(v[: 5 - len(total["examples"].get(k, []))])
+                new = v[: 5 - len(total["examples"].get(k, []))]
+                total["examples"].setdefault(k, []).extend(new)
+                if a.progress and k not in ("accepted", "rejected"):
+                    for e in new:  # a defect: say which input at once, not after hours
+                        print(f"  {k}: {e}", file=sys.stderr, flush=True)
+            if a.progress:
+                n, secs = sum(total["counts"].values()), time.monotonic() - t0
+                print(f"{done}/{len(chunks)} chunks, {n} inputs, {secs:.0f} s ({n / secs:.0f}/s): "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(total["counts"].items())),
+                      file=sys.stderr, flush=True)
     elapsed = time.monotonic() - t0
     n = sum(total["counts"].values())
     bad = {k: v for k, v in total["counts"].items() if k not in ("accepted", "rejected", "generator-error")}
@@ -441,8 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{n} inputs in {elapsed:.0f} s ({n / elapsed:.0f}/s, {a.jobs} jobs, seed {a.seed}): "
               + ", ".join(f"{k} {v}" for k, v in sorted(total["counts"].items())))
-        print("by verb: " + ", ".join(f"{k} {v} ({total['seconds_by_verb'][k]:.0f} s)"
+        print("by verb: " + ", ".join(f"{k} {v} ({total['seconds_by_verb'][k]:.0f} s, "
+                                      f"{total['cpu_seconds_by_verb'][k]:.0f} s CPU)"
                                       for k, v in sorted(total["by_verb"].items())))
+        print(f"slowest input: {total['slowest'][0]:.2f} s CPU <- {total['slowest'][1]}")
         for k, ex in total["examples"].items():
             for e in ex:
                 print(f"  {k}: {e}")

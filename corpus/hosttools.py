@@ -101,6 +101,11 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
+#: signals whose Python handlers may raise (KeyboardInterrupt, the CLI's SIGTERM
+#: exit) and so must not land between starting a tool and holding it
+_HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 def run(
     argv: list[str],
     *,
@@ -133,32 +138,54 @@ def run(
         argv = [which(argv[0]), *argv[1:]]
     where = f" on {subject}" if subject else ""
     full_env = None if env is None else {**os.environ, **env}
+    # A Ctrl-C (or SIGTERM) that lands inside Popen() or before the group is
+    # tracked must still kill the tool: it starts in its own session, so the
+    # terminal's SIGINT does not reach it, and nobody else holds it.  The
+    # signals are held back in this thread meanwhile (the child restores the
+    # mask before it execs), and because another thread of the process may
+    # take them (under pytest-xdist, in a Dask client), the Popen object is
+    # made first, so an interrupt raised inside its __init__ after the fork
+    # still finds the pid to kill.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+
+    def child_setup() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        die_with_parent()  # the kernel kills it if we are SIGKILLed
+
+    proc: subprocess.Popen[bytes] = subprocess.Popen.__new__(subprocess.Popen)
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=full_env,
-            start_new_session=True,  # own process group, so a timeout can kill it all
-            preexec_fn=die_with_parent,  # and the kernel kills it if we are SIGKILLed
-        )
-    except OSError as e:  # missing binary given by path, bad cwd, not executable
-        raise ToolError(f"cannot run {tool}{where}: {e.strerror or e}") from e
-    track(proc.pid, True)  # the supervisor kills the group (grandchildren too) if we die
-    try:
+        try:
+            subprocess.Popen.__init__(
+                proc,
+                argv,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=full_env,
+                start_new_session=True,  # own process group, so a timeout can kill it all
+                preexec_fn=child_setup,
+            )
+        except OSError as e:  # missing binary given by path, bad cwd, not executable
+            raise ToolError(f"cannot run {tool}{where}: {e.strerror or e}") from e
+        track(proc.pid, True)  # the supervisor kills the group (grandchildren too) if we die
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held-back Ctrl-C lands here
         stdout, stderr = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise ToolError(f"{tool} timed out after {timeout:g} s{where}") from None
+    except ToolError:
+        raise
     except BaseException:
-        # Ctrl-C: the child is in its own session, so the terminal's SIGINT did
-        # not reach it; kill it here rather than leave it running.
-        _kill_group(proc)
+        # Ctrl-C: kill the tool here rather than leave it running (if it was
+        # forked at all: Popen() may have failed before).
+        if getattr(proc, "pid", None):
+            _kill_group(proc)
         raise
     finally:
-        track(proc.pid, False)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if getattr(proc, "pid", None):
+            track(proc.pid, False)
     result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         code = proc.returncode

@@ -27,6 +27,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import select
 import shutil
 import signal
 import sys
@@ -40,6 +41,8 @@ __all__ = ["die_with_parent", "scratch_dir", "supervise", "track", "watch_parent
 
 _PR_SET_PDEATHSIG = 1
 _SCRATCH_PREFIX = "probefuzz-"
+# How often the supervisor checks on its parent and forgets ended groups.
+_POLL_SECONDS = 0.5
 
 # libc loaded here, in the parent, at import: a dlopen() in a child forked
 # from a threaded parent (pool workers replaced while the pool's threads run)
@@ -129,6 +132,10 @@ def supervise() -> None:
     pid = os.fork()
     if pid == 0:  # the supervisor
         try:
+            # Its own session: a kill of the CLI's whole process group (a
+            # job-control or runner's `kill -9 -PGID`) must not take the one
+            # process that cleans up after it.
+            os.setsid()
             os.close(w)
             _supervisor(r, scratch, parent)
         finally:
@@ -158,55 +165,90 @@ def _finish() -> None:
     _state.clear()
 
 
-class _ParentDied(Exception):
-    pass
-
-
 def _supervisor(r: int, scratch: Path, parent: int) -> None:
-    """The supervisor's loop: collect process groups until the parent is gone."""
+    """The supervisor's loop: collect process groups until the parent is gone,
+    then kill the groups still registered and remove the scratch directory."""
     # Our stdout/stderr must not keep a pipeline (| head, capture_output) open.
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the CLI's to handle
-
-    def died(signum: int, frame: object) -> None:
-        raise _ParentDied
-
-    signal.signal(signal.SIGTERM, died)
-    _prctl_pdeathsig(signal.SIGTERM)
     groups: set[int] = set()
-    buf = [b""]
+    try:
+        _collect(r, parent, groups)
+    finally:
+        # Whatever ended the loop (the parent's death, EOF, "q" after the CLI
+        # removed the directory itself, or a bug here): never leave a group
+        # running or the scratch directory behind.
+        for g in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(g, signal.SIGKILL)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _collect(r: int, parent: int, groups: set[int]) -> None:
+    """Read registrations from ``r`` into ``groups`` until the parent is gone.
+
+    The parent's death is noticed three ways, whichever comes first: EOF on the
+    pipe (every writer gone), ``PDEATHSIG`` (SIGTERM) and a periodic
+    ``getppid()`` check.  The signal handler only wakes the loop (through the
+    wakeup fd) and never raises.  It used to raise, and the supervisor died
+    without killing anything: the kernel closes a dead process's files before
+    it signals its children, so the EOF ended the loop first and the SIGTERM
+    then raised outside it (caught in the act, at ``signal.signal(SIGTERM,
+    SIG_IGN)`` after the loop, in 3 of 8 kills of propose mid-spatch); and
+    ``PDEATHSIG`` follows the *thread* that forked us, so a dying
+    multi-threaded CLI sends it once per thread we are handed over to.  A
+    stray SIGTERM (``kill -TERM`` of the whole job) is ignored in the same way:
+    only the parent's absence ends the loop.
+    """
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    _prctl_pdeathsig(signal.SIGTERM)
+    buf = b""
 
     def take(chunk: bytes) -> bool:
         """Apply the registrations in ``chunk``; True on the CLI's normal-exit "q"."""
-        *lines, buf[0] = (buf[0] + chunk).split(b"\n")
+        nonlocal buf
+        *lines, buf = (buf + chunk).split(b"\n")
         quit_ = False
         for ln in lines:
-            if ln == b"q":
-                quit_ = True
-            elif ln[:1] == b"+":
-                groups.add(int(ln[1:]))
-            elif ln[:1] == b"-":
-                groups.discard(int(ln[1:]))
+            with contextlib.suppress(ValueError):
+                if ln == b"q":
+                    quit_ = True
+                elif ln[:1] == b"+":
+                    groups.add(int(ln[1:]))
+                elif ln[:1] == b"-":
+                    groups.discard(int(ln[1:]))
         return quit_
 
-    try:
-        if os.getppid() != parent:
-            raise _ParentDied
-        while True:
+    while os.getppid() == parent:
+        ready, _, _ = select.select([r, wake_r], [], [], _POLL_SECONDS)
+        if wake_r in ready:
+            os.read(wake_r, 512)  # a signal: the loop condition looks at the parent
+        if r in ready:
             chunk = os.read(r, 4096)
             if not chunk or take(chunk):
-                break  # "q", or every writer gone: the parent (and its forks) died
-    except _ParentDied:
-        pass
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                return  # "q", or every writer gone: the parent (and its forks) died
+        _forget_empty(groups)
     # Registrations written just before the parent died may still be unread.
     os.set_blocking(r, False)
     with contextlib.suppress(OSError):
         while chunk := os.read(r, 4096):
             take(chunk)
-    for g in groups:
-        with contextlib.suppress(OSError):
-            os.killpg(g, signal.SIGKILL)
-    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _forget_empty(groups: set[int]) -> None:
+    """Drop the groups that have no process left.  A group whose leader failed
+    to exec was registered (from the child, before exec) and never ended by the
+    parent; once empty, its number may become someone else's group (pids wrap
+    at ``pid_max``, 32768 by default) and must not be killed later."""
+    for g in list(groups):
+        try:
+            os.killpg(g, 0)
+        except ProcessLookupError:
+            groups.discard(g)
+        except OSError:
+            pass  # EPERM: it exists

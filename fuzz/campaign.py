@@ -76,6 +76,7 @@ DEFAULT_RUNS_PER_BOARD = 3
 # transfer vanish against it, small enough to spread a campaign over workers.
 PART_RUNS = 256
 MAX_LEN = 64  # bytes of a generated input (fuzz.engines.native's bound)
+KEPT_INPUTS = 256  # generated scenarios a worker keeps for the next variants (and their trees)
 COUNT_KEYS = {"oops": "oops", "deadlock": "deadlock", "group": "group", "isolation": "isolation",
               "warning": "warn", "defer": "defer"}
 
@@ -303,10 +304,19 @@ def run_part(st: dict[str, Any], part: Part) -> dict[str, Any]:
     session.store = mem
     if cfg["reproducible"]:
         session.start()
-        for b in boards:
+        # Every variant meets the same scenarios: a worker generates each once
+        # and keeps it, and a kept (mutated) board's unflattened tree is
+        # reused by its next boot (harness.of.node.of_tree_get).
+        inputs: dict[tuple[int, int], FuzzInput] = st.setdefault("inputs", {})
+        for i, b in enumerate(boards, part.b0):
             ctx = GenContext([b])
             for j in range(part.r0, part.r1):
-                session.run(from_bytes(common_input(cfg["seed"], b.name, j), ctx))
+                s = inputs.get((i, j))
+                if s is None:
+                    s = from_bytes(common_input(cfg["seed"], b.name, j), ctx)
+                    if len(inputs) < KEPT_INPUTS:
+                        inputs[i, j] = s
+                session.run(s)
         stats = session.finish()
     else:
         ctx = GenContext(boards)

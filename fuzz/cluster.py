@@ -12,8 +12,14 @@ as units complete, in completion order.
   single-threaded worker processes.  The context is a worker plugin, so a
   worker that joins later (or replaces a dead one) gets it too; a killed
   worker's units are rescheduled by Dask on the others.  Local worker
-  processes are forked from this process (the model is already imported) and
-  die with it, even on SIGKILL (``PR_SET_PDEATHSIG``).
+  processes are forked by multiprocessing's fork server (see
+  :mod:`fuzz.cluster_forkserver`), never by this process: this one runs
+  threads (Dask's event loop, the Nannies' process watchers), and a child
+  forked while another thread held a lock finds it held forever.  The fork
+  server has the model imported already, so a worker starts as fast as a
+  fork of this process did; workers die with it and it with this process,
+  even on SIGKILL.  Dask's scratch space is a temporary directory of the
+  executor's, removed when the cluster is closed.
 * ``fork``: the previous :mod:`multiprocessing` fork pool (workers for the
   whole campaign, no longer recycled), kept as a selectable engine for
   comparisons (``bench/bench_campaign.py``).
@@ -24,14 +30,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -39,10 +46,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from corpus.reaper import track
 from fuzz.cli import UsageError
 
 EXECUTORS = ("dask", "fork", "serial")
+# The pid a LocalCluster worker must have as its parent (the fork server's):
+# set in the workers' environment by the Nanny.
 PARENT_ENV = "PROBEFUZZ_CLUSTER_PARENT"
+# The pid of the CLI that starts a fork server, in the fork server's
+# environment: what tells fuzz.cluster_forkserver that it runs in ours.
+FORKSERVER_ENV = "PROBEFUZZ_FORKSERVER_OF"
 CONNECT_TIMEOUT = 15.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 # The LocalCluster's background timers, slowed or off.  By default the
@@ -62,6 +75,9 @@ LOCAL_QUIET = {
 
 # The context of each campaign this worker process serves, by token.
 _CONTEXTS: dict[str, Any] = {}
+# libc, loaded at import: a dlopen() (or find_library's subprocess) in a
+# freshly forked child is what must not happen there.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 class ClusterError(RuntimeError):
@@ -172,13 +188,13 @@ def _worker_name() -> str:
 
 def die_with_parent(parent: int) -> None:
     """``PR_SET_PDEATHSIG``: the kernel sends this process SIGKILL when its parent
-    (the probefuzz CLI that forked it) dies, however it dies, SIGKILL included.
-    (Dask's worker processes also watch a pipe to their parent; this does not
-    depend on a thread of the worker getting to run.)"""
-    if not sys.platform.startswith("linux"):
+    (``parent``: the fork server or the probefuzz CLI that forked it) dies,
+    however it dies, SIGKILL included.  (Dask's worker processes also watch
+    a pipe to the CLI; this does not depend on a thread of the worker
+    getting to run.)"""
+    if _LIBC is None:
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the prctl
         os._exit(1)
 
@@ -301,6 +317,7 @@ class _Dask(Executor):
         self.token = token
         self.cluster: Any = None
         self.client: Any = None
+        self.scratch: str | None = None
         from fuzz.cluster_worker import ContextPlugin
 
         self.plugin = ContextPlugin(token, ctx, setup)
@@ -313,17 +330,22 @@ class _Dask(Executor):
                     raise ClusterError(f"--scheduler {scheduler}: cannot connect: {e}") from None
                 figures.scheduler = scheduler
             else:
-                # Forked workers start in a fraction of spawn's time: the model is
-                # imported already.  They die with this process (dask_setup).
-                with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
-                                      "distributed.worker.daemon": True, **LOCAL_QUIET}):
+                # Dask's scratch space (the scheduler's, the Nannies' and the
+                # workers' local directories): ours, removed by close(); under
+                # the CLI it lies in the reaper's scratch directory.
+                self.scratch = tempfile.mkdtemp(prefix="probefuzz-dask-")
+                method = start_method()
+                with dask.config.set({"distributed.worker.multiprocessing-method": method,
+                                      "distributed.worker.daemon": True,
+                                      "temporary-directory": self.scratch, **LOCAL_QUIET}):
+                    parent = _fork_server(setup) if method == "forkserver" else os.getpid()
                     self.cluster = LocalCluster(
                         n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                         # A free port, never the default 8787 another cluster may hold
                         # (without bokeh it serves only health and metrics routes).
-                        dashboard_address=":0",
+                        dashboard_address=":0", local_directory=self.scratch,
                         silence_logs=logging.ERROR, preload=["fuzz.cluster_worker"],
-                        env={PARENT_ENV: str(os.getpid())})
+                        env={PARENT_ENV: str(parent)})
                     self.client = Client(self.cluster, set_as_default=False)
                 figures.scheduler = None
             figures.dashboard = self._dashboard()
@@ -385,6 +407,52 @@ class _Dask(Executor):
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
+        if self.scratch is not None:
+            # The Nannies have joined their workers: nothing writes here any more.
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+# sockaddr_un.sun_path, and the part of the fork server's socket path that
+# multiprocessing adds to the temporary directory ("/pymp-XXXXXXXX/listener-XXXXXXXX").
+SUN_PATH_MAX = 108
+FORKSERVER_SOCKET_SUFFIX = 32
+
+
+def start_method() -> str:
+    """How the LocalCluster starts its workers: ``forkserver`` where the server's
+    socket fits in the temporary directory (a Unix socket path has at most
+    107 bytes), ``spawn`` otherwise (workers import the model themselves:
+    slower to start, as safe from the CLI's threads)."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return "spawn"
+    if len(os.fsencode(tempfile.gettempdir())) + FORKSERVER_SOCKET_SUFFIX >= SUN_PATH_MAX:
+        return "spawn"
+    return "forkserver"
+
+
+def _fork_server(setup: Callable[[Any], Any]) -> int:
+    """Start multiprocessing's fork server (once per process) with the model and
+    distributed imported, and return its pid: the parent of the LocalCluster's
+    workers.  Distributed's own preload list (``get_mp_context``: every
+    optional package it knows, numpy and pandas included) is replaced by
+    :mod:`fuzz.cluster_forkserver` and the campaign's module; the server is
+    a process group of its own, registered with the reaper, which kills it
+    and its workers before it removes the scratch directory."""
+    import multiprocessing.forkserver as forkserver
+
+    from distributed.utils import get_mp_context
+
+    ctx = get_mp_context()  # sets distributed's preload list once per process: before ours
+    ctx.set_forkserver_preload(["fuzz.cluster_forkserver", setup.__module__])
+    os.environ[FORKSERVER_ENV] = str(os.getpid())
+    try:
+        forkserver.ensure_running()
+    finally:
+        del os.environ[FORKSERVER_ENV]
+    # No public accessor: the server's pid is a private attribute (CPython 3.4-3.13).
+    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    track(pid, True)
+    return int(pid)
 
 
 def _reachable(address: str) -> None:

@@ -1,8 +1,9 @@
 """The worker side of the Dask executor: the campaign plugin and the preload hook.
 
 Imported only where Dask runs (it imports :mod:`distributed`): in the client
-when it uses Dask, and in each worker, which unpickles :class:`ContextPlugin`
-and, for a LocalCluster, preloads this module (``dask_setup``).
+when it uses Dask, in the LocalCluster's fork server, and in each worker,
+which unpickles :class:`ContextPlugin` and, for a LocalCluster, preloads this
+module (``dask_setup``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ class ContextPlugin(WorkerPlugin):
 
 
 def dask_setup(worker: Any) -> None:
-    """Dask preload hook of the LocalCluster's workers: die with the CLI."""
+    """Dask preload hook of the LocalCluster's workers: die with the process
+    that forked this one (``PARENT_ENV``: the fork server, or the CLI where
+    workers are spawned).  A worker forked by probefuzz's fork server asked
+    for that already (:mod:`fuzz.cluster_forkserver`); this covers a fork
+    server another part of the process started first, without that hook."""
     parent = os.environ.get(PARENT_ENV)
     if parent is not None:
         die_with_parent(int(parent))

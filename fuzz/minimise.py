@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from fuzz.dedup import same_bug
 from fuzz.gen import FuzzInput, client_compatibles, with_cfg
+from fuzz.runcache import RunCache
 from harness.board import Board
 from harness.boot import ABSENT, BootConfig, DriverConfig
 from harness.findings import Finding
@@ -58,23 +59,31 @@ class _Budget(Exception):
 class Minimiser:
     """Minimise scenarios for one variant and one title."""
 
-    def __init__(self, variant: Variant, title: str, budget: int = DEFAULT_BUDGET) -> None:
+    def __init__(self, variant: Variant, title: str, budget: int = DEFAULT_BUDGET,
+                 cache: RunCache | None = None) -> None:
         self.variant = variant
         self.title = title
         self.budget = budget
         self.runs = 0
         self.finding: Finding | None = None
+        # runs shared with other titles' minimisations (a hit still counts
+        # against the budget: the result does not depend on the cache)
+        self.cache = cache
 
     def fails(self, s: FuzzInput) -> bool:
         """Does ``s`` still produce the title?  (Harness errors count as no.)"""
         if self.runs >= self.budget:
             raise _Budget
         self.runs += 1
-        try:
-            r = run_scenario(s.platform, self.variant, s.cfg)
-        except Exception:  # noqa: BLE001 - a candidate the model cannot run is not a reproducer
-            return False
-        f = first_match(r, self.title)
+        if self.cache is not None:
+            found = self.cache.findings(s)
+            f = None if found is None else first_match_in(found, self.title)
+        else:
+            try:
+                r = run_scenario(s.platform, self.variant, s.cfg)
+            except Exception:  # noqa: BLE001 - a candidate the model cannot run is not a reproducer
+                return False
+            f = first_match(r, self.title)
         if f is not None:
             self.finding = f
             return True
@@ -101,16 +110,21 @@ class Minimiser:
 
 
 def first_match(r: Result, title: str) -> Finding | None:
-    for f in r.findings:
+    return first_match_in(r.findings, title)
+
+
+def first_match_in(findings: Sequence[Finding], title: str) -> Finding | None:
+    for f in findings:
         if same_bug(f, title):
             return f
     return None
 
 
 def minimise(s: FuzzInput, variant: Variant, title: str,
-             budget: int = DEFAULT_BUDGET) -> MinimiseResult:
-    """Minimise ``s`` (which must produce ``title`` under ``variant``)."""
-    m = Minimiser(variant, title, budget)
+             budget: int = DEFAULT_BUDGET, cache: RunCache | None = None) -> MinimiseResult:
+    """Minimise ``s`` (which must produce ``title`` under ``variant``); ``cache``
+    (for ``variant``) shares runs with other titles' minimisations."""
+    m = Minimiser(variant, title, budget, cache)
     before = _device_count(s.platform)
     if not m.fails(s):
         raise ValueError(f"scenario does not produce {title!r}")

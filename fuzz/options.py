@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["SECONDS", "SEED", "check_out_dir", "clip", "float_in", "int_in"]
+__all__ = ["SECONDS", "SEED", "check_out_dir", "check_out_file", "clip", "float_in", "int_in"]
 
 # How much of an offending value is echoed back in a message.
 _ECHO = 40
@@ -63,50 +63,58 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
-def check_out_dir(path: str | os.PathLike[str], option: str) -> Path:
-    """An output directory argument: an existing writable directory, or a path
-    whose nearest existing parent is a writable directory.  Raises ValueError
-    with one line (``--out /dev/null: exists and is not a directory``)."""
+def _out_path(path: str | os.PathLike[str], option: str,
+              check: Callable[[Path, str], None]) -> Path:
+    """The prologue of the output-path checks: refuse an empty path or one with
+    NUL, run ``check(path, text)``, and turn an ``OSError`` on the way (a name
+    too long, a loop of symlinks) into the same one-line ValueError."""
     text = os.fspath(path)
     if not text or "\0" in text:
         raise ValueError(f"{option}: empty or invalid path")
     p = Path(text)
     try:
+        check(p, text)
+    except OSError as e:
+        raise ValueError(f"{option} {clip(text)}: {e.strerror or e}") from None
+    return p
+
+
+def check_out_dir(path: str | os.PathLike[str], option: str) -> Path:
+    """An output directory argument: an existing writable directory, or a path
+    whose nearest existing parent is a writable directory.  Raises ValueError
+    with one line (``--out /dev/null: exists and is not a directory``)."""
+
+    def check(p: Path, text: str) -> None:
         if p.exists():
             if not p.is_dir():
                 raise ValueError(f"{option} {clip(text)}: exists and is not a directory")
             if not os.access(p, os.W_OK | os.X_OK):
                 raise ValueError(f"{option} {clip(text)}: directory is not writable")
-            return p
+            return
         parent = p.absolute().parent
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             raise ValueError(f"{option} {clip(text)}: cannot create it under {clip(parent)}")
-    except OSError as e:
-        raise ValueError(f"{option} {clip(text)}: {e.strerror or e}") from None
-    return p
+
+    return _out_path(path, option, check)
 
 
 def check_out_file(path: str | os.PathLike[str], option: str) -> Path:
     """An output file argument: not a directory, in a directory that exists or
     can be made (:func:`check_out_dir`).  Raises ValueError with one line."""
-    text = os.fspath(path)
-    if not text or "\0" in text:
-        raise ValueError(f"{option}: empty or invalid path")
-    p = Path(text)
-    try:
+
+    def check(p: Path, text: str) -> None:
         if p.is_dir():
             raise ValueError(f"{option} {clip(text)}: is a directory")
         if p.exists() and not p.is_file():
             raise ValueError(f"{option} {clip(text)}: exists and is not a regular file")
-    except OSError as e:
-        raise ValueError(f"{option} {clip(text)}: {e.strerror or e}") from None
-    try:
-        check_out_dir(p.absolute().parent, option)
-    except ValueError:
-        raise ValueError(f"{option} {clip(text)}: cannot write a file there") from None
-    return p
+        try:
+            check_out_dir(p.absolute().parent, option)
+        except ValueError:
+            raise ValueError(f"{option} {clip(text)}: cannot write a file there") from None
+
+    return _out_path(path, option, check)
 
 
 #: A duration option: positive, finite, at most a week.

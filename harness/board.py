@@ -496,7 +496,7 @@ class _Loader:
             parent = self._str(parent, f"{w}.parent")
         acpi = d.get("acpi")
         if acpi is not None:
-            self._obj(acpi, f"{w}.acpi")
+            acpi = self.acpi_desc(acpi, f"{w}.acpi")
         compat = tuple(self._str(c, f"{w}.compatible[{i}]")
                        for i, c in enumerate(self._list(d.get("compatible", []), f"{w}.compatible")))
         dmd = self._bool(d.get("driver_managed_dma", False), f"{w}.driver_managed_dma")
@@ -508,6 +508,27 @@ class _Loader:
                            dma_aliases=aliases,
                            multifunction=self._bool(d.get("multifunction", False), f"{w}.multifunction"),
                            acs=self._bool(d.get("acs", False), f"{w}.acs"))
+
+    def acpi_desc(self, v: object, w: str) -> dict[str, Any]:
+        """An ACPI device's description, typed as drivers/acpi/scan.c and the
+        IORT code read it: ``dma`` (``_CCA``), ``iort`` (the IOMMU's name and
+        the device's IDs), ``dma_ranges`` (``_DMA``)."""
+        d = self._obj(v, w)
+        if "dma" in d and d["dma"] not in ("coherent", "noncoherent", "none"):
+            raise self.fail(f"{w}.dma", "expected 'coherent', 'noncoherent' or 'none'")
+        if "iort" in d:
+            iort = self._obj(d["iort"], f"{w}.iort")
+            self._str(iort.get("iommu"), f"{w}.iort.iommu")
+            for i, x in enumerate(self._list(iort.get("ids", []), f"{w}.iort.ids")):
+                if self._int(x, f"{w}.iort.ids[{i}]") >= 1 << 32:
+                    raise self.fail(f"{w}.iort.ids[{i}]", "expected a 32-bit ID")
+        for i, r in enumerate(self._list(d.get("dma_ranges", []), f"{w}.dma_ranges")):
+            rl = self._list(r, f"{w}.dma_ranges[{i}]")
+            if len(rl) != 3:
+                raise self.fail(f"{w}.dma_ranges[{i}]", "expected [child, parent, size]")
+            for x in rl:
+                self._int(x, f"{w}.dma_ranges[{i}]")
+        return d
 
     def _bool(self, v: object, where: str) -> bool:
         if not isinstance(v, bool):

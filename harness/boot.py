@@ -300,7 +300,7 @@ class Boot:
         for n in self.platform.nodes:
             if not n.compatible or n.iommu_cells is not None:
                 continue
-            if bus_compat.intersection(n.compatible):
+            if not bus_compat.isdisjoint(n.compatible):
                 continue
             c0 = n.compatible[0]
             if c0 in seen or c0 in iommu_compat:

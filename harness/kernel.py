@@ -248,6 +248,14 @@ class WindowPreemptions:
         self.at = dict(preempt)
         self.seen = 0
 
+    @staticmethod
+    def keeps_current(where: str) -> bool:
+        """Would :meth:`__call__` keep a runnable current thread at ``where``
+        whatever the run queue?  (The kernel then skips the call.)  Never
+        at a window point."""
+        w = _IS_WINDOW.get(where)
+        return not (is_window(where) if w is None else w)
+
     def __call__(self, runnable: list[Kthread], cur: Kthread | None, where: str) -> int:
         if cur is None or cur not in runnable:
             return 0
@@ -269,6 +277,13 @@ _EXIT = Completion("thread exit")
 #: How many of the latest preemptions a finding keeps (a random schedule
 #: makes thousands; a found race needs a few).
 MAX_PREEMPTIONS_SHOWN = 16
+
+
+def _outside_windows(where: str) -> bool:
+    # the synchronous default keeps the running thread everywhere; at window
+    # points the decision goes through _pick(), which records window coverage
+    w = _IS_WINDOW.get(where)
+    return not (is_window(where) if w is None else w)
 
 
 def _pid(t: Kthread) -> int:
@@ -297,6 +312,13 @@ class Kernel:
         self.schedule_pos = 0
         self.decisions = 0
         self.chooser = chooser
+        # A chooser may say where it keeps the running thread anyway
+        # (WindowPreemptions: everywhere but at window points): there the
+        # scheduler neither copies the run queue nor calls it.
+        # Without a chooser the running thread is kept everywhere (window
+        # points still go through _pick() for their coverage).
+        self._chooser_keeps: Callable[[str], bool] | None = (
+            _outside_windows if chooser is None else getattr(chooser, "keeps_current", None))
         self.record: list[int] | None = [] if record else None
         # with record: per decision, how many threads could run and where
         self.record_widths: list[int] = []
@@ -509,6 +531,13 @@ class Kernel:
             self.schedule_pos += 1
             idx = choice % len(runnable)
         elif self.chooser is not None:
+            keeps = self._chooser_keeps
+            if keeps is not None and cur is not None and cur.state == RUNNABLE and keeps(where):
+                if self.record is not None:
+                    self.record.append(runnable.index(cur))
+                if is_window(where):
+                    self.windows.add((where, cur.comm, cur.comm))
+                return cur
             idx = self.chooser(list(runnable), cur, where) % len(runnable)
         elif cur is not None and cur.state == RUNNABLE:
             if self.record is not None:
@@ -535,6 +564,14 @@ class Kernel:
             return
         cur = self.current
         if cur is None:
+            return
+        keeps = self._chooser_keeps
+        if keeps is not None and self.record is None and self.schedule_pos >= len(self.schedule) \
+                and cur.state == RUNNABLE and keeps(where):
+            # _pick()'s decision, taken here: the schedule is used up and the
+            # chooser (or the synchronous default) keeps the running thread
+            # at this point, which is no window point (nothing to record)
+            self.decisions += 1
             return
         nxt = self._pick(cur, where)
         if nxt is None or nxt is cur:

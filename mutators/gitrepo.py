@@ -11,12 +11,19 @@ command.  Skip-worktree bits keep ``git status`` in the worktree clean.
 
 While an apply runs, the worktree's git dir holds ``probefuzz-pid``; a later
 apply (or ``cleanup``) removes worktrees whose owner process is gone (killed
-mid-run) together with their branch.
+mid-run) together with their branch.  That file can only be written once
+``git worktree add`` has made the worktree (and its branch), so an *intent*
+is recorded first, in ``<git common dir>/probefuzz-intents/``: the branch,
+the worktree path, the base and the owner.  An intent whose owner is gone
+means the apply died while making the worktree; its branch (still at the base)
+and whatever part of the worktree git had made are removed with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -34,6 +41,7 @@ from mutators.ids import id_slug
 BRANCH_PREFIX = "probefuzz/"
 PID_FILE = "probefuzz-pid"
 OWNER_FILE = "probefuzz-owner"
+INTENT_DIR = "probefuzz-intents"
 GIT_TIMEOUT = 120.0
 
 
@@ -184,14 +192,20 @@ def _owner_alive(pidf: Path) -> bool:
         return False
     ownf = pidf.with_name(OWNER_FILE)
     extra = ownf.read_text().split() if ownf.is_file() else []
-    parts = [str(pid), *extra]
-    ns = parts[1] if len(parts) > 1 else _self_ns()
-    if ns != _self_ns():
-        age = time.time() - pidf.stat().st_mtime
-        return age < FOREIGN_STALE_SECONDS
+    ns = extra[0] if extra else None
+    start = extra[1] if len(extra) > 1 else None
+    return _alive(pid, ns, start, pidf.stat().st_mtime)
+
+
+def _alive(pid: int, ns: str | None, start: str | None, since: float) -> bool:
+    """Whether process ``pid`` of PID namespace ``ns`` started at ``start``
+    (``None``: not recorded) may still be the one that wrote a record at
+    ``since`` (epoch seconds)."""
+    if ns is not None and ns != _self_ns():
+        return time.time() - since < FOREIGN_STALE_SECONDS
     if pid == os.getpid() or not pid or not _pid_alive(pid):
         return False
-    return len(parts) < 3 or _start_time(pid) == parts[2]
+    return start is None or _start_time(pid) == start
 
 
 def _pid_alive(pid: int) -> bool:
@@ -231,8 +245,8 @@ def drop_branch(repo: git.Repo, branch: str) -> None:
 
 def prune_stale(repo: git.Repo) -> list[str]:
     """Remove ``probefuzz/*`` worktrees left by an apply that died; return their branches."""
+    removed = _prune_intents(repo)
     repo.git.worktree("prune")
-    removed: list[str] = []
     for wt in list_worktrees(repo):
         branch = wt.get("branch", "").removeprefix("refs/heads/")
         if not branch.startswith(BRANCH_PREFIX):
@@ -246,26 +260,159 @@ def prune_stale(repo: git.Repo) -> list[str]:
             continue  # another apply is running
         remove_worktree(repo, path, branch)
         removed.append(branch)
-    # a branch whose worktree directory vanished entirely
     return removed
+
+
+def _intents(repo: git.Repo) -> Path:
+    return Path(repo.common_dir) / INTENT_DIR
+
+
+def _write_intent(repo: git.Repo, branch: str, wt: Path, base: str) -> Path:
+    """Record, before anything is made, that this process makes ``branch`` at
+    ``base`` with its worktree at ``wt`` (written whole or not at all)."""
+    d = _intents(repo)
+    pid = os.getpid()
+    key = hashlib.sha256(branch.encode()).hexdigest()[:16]
+    path = d / f"{pid}-{key}"
+    tmp = d / f".{pid}-{key}.tmp"
+    text = json.dumps({"branch": branch, "worktree": str(wt), "base": base, "pid": pid,
+                       "ns": _self_ns(), "start": _start_time(pid)})
+    for attempt in range(3):
+        d.mkdir(exist_ok=True)
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, path)
+            return path
+        except FileNotFoundError:
+            if attempt == 2:  # another apply's _drop_intent removed the directory meanwhile
+                raise
+    raise AssertionError("unreachable")
+
+
+def _drop_intent(path: Path) -> None:
+    """Remove an intent, and the directory with the last one: nothing of ours
+    stays in the repository's git directory."""
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # not empty: another apply's intent, or a stale one
+
+
+def _read_intents(repo: git.Repo) -> list[tuple[Path, dict[str, Any] | None, bool]]:
+    """Every intent file: (path, record or None if unreadable, owner may be alive)."""
+    d = _intents(repo)
+    out: list[tuple[Path, dict[str, Any] | None, bool]] = []
+    for f in sorted(d.iterdir()) if d.is_dir() else []:
+        try:
+            rec = json.loads(f.read_text())
+            alive = _alive(int(rec["pid"]), str(rec["ns"]), str(rec["start"]), f.stat().st_mtime)
+            out.append((f, rec, alive))
+        except (OSError, ValueError, KeyError, TypeError):
+            # a temporary file never renamed (the apply died before it made
+            # anything), or junk: only its pid is known
+            pid = f.name.lstrip(".").split("-", 1)[0]
+            out.append((f, None, pid.isdigit() and _alive(int(pid), None, None, 0.0)))
+    return out
+
+
+def _claimed(repo: git.Repo, branch: str, mine: Path | None = None) -> bool:
+    """Whether a live apply other than the one of intent ``mine`` is making ``branch``."""
+    return any(alive and rec is not None and rec.get("branch") == branch and f != mine
+               for f, rec, alive in _read_intents(repo))
+
+
+def _prune_intents(repo: git.Repo) -> list[str]:
+    """Undo what applies that died while making their worktree had made:
+    the worktree (registered or half made) and the branch, if it is still at
+    the base and checked out nowhere.  Returns the branches removed."""
+    removed: list[str] = []
+    for f, rec, alive in _read_intents(repo):
+        if alive:
+            continue
+        if rec is not None:
+            branch = str(rec.get("branch", ""))
+            if (branch.startswith(BRANCH_PREFIX) and not _claimed(repo, branch)
+                    and _undo_intent(repo, branch, Path(str(rec.get("worktree", ""))),
+                                     str(rec.get("base", "")))):
+                removed.append(branch)
+        _drop_intent(f)
+    return removed
+
+
+def _undo_intent(repo: git.Repo, branch: str, wt: Path, base: str) -> bool:
+    """Remove the worktree at ``wt`` and ``branch`` that an apply was making
+    when it died (or failed); True if the branch was removed."""
+    if _under_worktrees(wt):
+        gd = _wt_gitdir(repo, wt)
+        if gd is not None:
+            # git's "initializing" lock of an add that never finished: it would
+            # keep `worktree prune` from removing the entry
+            (gd / "locked").unlink(missing_ok=True)
+        if any(Path(w["worktree"]) == wt for w in list_worktrees(repo)):
+            remove_worktree(repo, wt, None)
+        shutil.rmtree(wt, ignore_errors=True)  # half made, never registered
+        repo.git.worktree("prune")
+    try:
+        tip = repo.git.rev_parse("--verify", "-q", f"refs/heads/{branch}")
+    except git.GitCommandError:
+        return False  # never made
+    checked_out = any(w.get("branch") == f"refs/heads/{branch}" for w in list_worktrees(repo))
+    if tip != base or checked_out:
+        return False  # moved on since, or in use: not the dead apply's to take back
+    repo.git.branch("-D", branch)
+    return True
+
+
+def _under_worktrees(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(worktrees_root().resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _branch_exists(repo: git.Repo, branch: str) -> bool:
+    try:
+        repo.git.rev_parse("--verify", "-q", f"refs/heads/{branch}")
+    except git.GitCommandError:
+        return False
+    return True
 
 
 def create_sparse_worktree(repo: git.Repo, branch: str, base: str,
                            files: Iterable[str]) -> tuple[Path, git.Repo]:
-    """New worktree on a new ``branch`` at ``base`` with only ``files`` checked out."""
+    """New worktree on a new ``branch`` at ``base`` with only ``files`` checked out.
+
+    Nothing is left behind if this fails, and nothing a later
+    :func:`prune_stale` cannot remove if the process is killed meanwhile (the
+    intent recorded first covers the time before the worktree's own
+    ``probefuzz-pid``)."""
     wt = worktree_dir(repo, branch)
     if wt.exists():
         raise RepoError(f"worktree {wt} already exists (use --force to replace it)")
     wt.parent.mkdir(parents=True, exist_ok=True)
-    repo.git.worktree("add", "--no-checkout", "-b", branch, str(wt), base)
-    gd = _wt_gitdir(repo, wt)
-    if gd is None:
-        raise RepoError(f"{wt}: git did not create the worktree")
-    write_owner(gd)
-    (gd / "info").mkdir(exist_ok=True)
-    (gd / "info" / "sparse-checkout").write_text("".join(f"/{f}\n" for f in files))
-    wrepo = Repo(wt)
-    wrepo.git.execute(["git", "-c", "core.sparseCheckout=true", "read-tree", "-mu", "HEAD"])
+    base = repo.git.rev_parse("--verify", f"{base}^{{commit}}")
+    existed = _branch_exists(repo, branch)  # then `worktree add -b` fails, and it is not ours
+    intent = _write_intent(repo, branch, wt, base)
+    made = False
+    try:
+        repo.git.worktree("add", "--no-checkout", "-b", branch, str(wt), base)
+        made = True
+        gd = _wt_gitdir(repo, wt)
+        if gd is None:
+            raise RepoError(f"{wt}: git did not create the worktree")
+        write_owner(gd)
+        (gd / "info").mkdir(exist_ok=True)
+        (gd / "info" / "sparse-checkout").write_text("".join(f"/{f}\n" for f in files))
+        wrepo = Repo(wt)
+        wrepo.git.execute(["git", "-c", "core.sparseCheckout=true", "read-tree", "-mu", "HEAD"])
+    except BaseException:
+        if made:
+            remove_worktree(repo, wt, branch)
+        elif not existed and not _claimed(repo, branch, intent):
+            _undo_intent(repo, branch, wt, base)  # a `worktree add` that timed out midway
+        raise
+    finally:
+        _drop_intent(intent)
     return wt, wrepo
 
 

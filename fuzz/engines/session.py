@@ -23,6 +23,7 @@ from fuzz.dedup import Deduper
 from fuzz.features import features
 from fuzz.gen import FuzzInput
 from fuzz.minimise import DEFAULT_BUDGET, first_match, minimise
+from fuzz.runcache import RunCache
 from harness.findings import Finding
 from harness.run import Result, run_scenario
 from harness.variant import Variant
@@ -108,6 +109,8 @@ class Session:
         # An engine's own shrinker (title -> simpler scenario), run before minimising.
         self.shrinker = shrinker
         self.dedup = Deduper()
+        # the minimiser's runs, shared between the titles of one run
+        self.minimise_cache = RunCache(variant)
         self.found: dict[str, Found] = {}
         self.features: set[str] = set()
         self.stats = EngineStats(engine)
@@ -204,7 +207,7 @@ class Session:
                 if shrunk is not None:
                     start = shrunk
             try:
-                m = minimise(start, self.variant, f.title, self.minimise_budget)
+                m = minimise(start, self.variant, f.title, self.minimise_budget, self.minimise_cache)
                 best, finding = m.scenario, m.finding
                 found.minimise_runs += m.runs
             except ValueError:

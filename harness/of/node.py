@@ -74,7 +74,8 @@ class DeviceTree:
         self.of_init: tuple[frozenset[str], frozenset[str]] | None = None
         self.fw_links: dict[bool, dict[str, list[str]]] = {}
         for n in platform.nodes:
-            parent = self.by_path.get(n.parent_path) if n.parent_path else None
+            pp = n.parent_path  # a property: computed once per node
+            parent = self.by_path.get(pp) if pp else None
             dn = device_node(n, parent)
             if parent is not None:
                 parent.children.append(dn)

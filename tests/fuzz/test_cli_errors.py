@@ -72,6 +72,25 @@ def test_props_cell_of_the_wrong_type(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "b.json: nodes[1].props.#address-cells[0]: expected a u32 cell, got str" in err
 
 
+@pytest.mark.parametrize("acpi, message", [
+    ({"dma": {}}, "extra_devices[0].acpi.dma: expected 'coherent', 'noncoherent' or 'none'"),
+    ({"iort": []}, "extra_devices[0].acpi.iort: expected an object"),
+    ({"iort": {"ids": [1]}}, "extra_devices[0].acpi.iort.iommu: expected a string"),
+    ({"iort": {"iommu": "smmu", "ids": ["1"]}}, "extra_devices[0].acpi.iort.ids[0]: expected an integer"),
+    ({"iort": {"iommu": "smmu", "ids": [1 << 32]}}, "extra_devices[0].acpi.iort.ids[0]: expected a 32-bit"),
+    ({"dma_ranges": [[0, 0]]}, "extra_devices[0].acpi.dma_ranges[0]: expected [child, parent, size]"),
+])
+def test_acpi_device_description_of_the_wrong_type(acpi: object, message: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``{"dma": {}}`` reached acpi_get_dma_attr() as a dict key (TypeError,
+    exit 3; found by bench_inputs, seed 3)."""
+    d = json.loads((ROOT / "corpus" / "examples" / "x86-vtd-example.json").read_text())
+    d["extra_devices"][0]["acpi"] = acpi
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(d))
+    assert message in _rejected(capsys, "repro", str(p))
+
+
 @pytest.mark.parametrize("spec", ["00:01.0\n", "zz:01.0", "00:20.0", "0:0:0:0.0", "00:01.0=" + "x" * 5000,
                                   "x" * 100_000])
 def test_repro_pci_option(spec: str, capsys: pytest.CaptureFixture[str]) -> None:

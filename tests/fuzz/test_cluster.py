@@ -7,9 +7,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from distributed import Client
 
 from fuzz.campaign import ExploreRequest, parts_for, run_campaign, units_for
-from fuzz.cluster import RunFigures, choose, die_with_parent
+from fuzz.cluster import RunFigures, _Dask, choose, die_with_parent, executor, start_method
 from fuzz.crashstore import CrashStore
 from fuzz.engines import native
 from fuzz.engines.session import Session
@@ -28,8 +30,10 @@ from fuzz.replay import BATCH, Outcome, Replay, replay_all
 from harness.boot import boot_config_from_json
 from harness.run import run_scenario
 from harness.variant import NEXT, V614
+from mutators.space import space
 from tests.fuzz.helpers import RK, ROOT, SEED_TITLE, board, ctx, probefuzz
 from tests.fuzz.test_explore import small_corpus
+from tests.procs import alive
 
 SUN = "sun50i-h6-orangepi-3"
 VIRT = "qemu-virt-smmuv3"  # PCI functions behind a DT host bridge (issue 16)
@@ -80,6 +84,16 @@ def test_executor_choice() -> None:
     assert f.units_per_s == 1.0
 
 
+def test_start_method_falls_back_to_spawn_where_the_server_socket_cannot_be(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork server listens on a Unix socket below the temporary directory;
+    sun_path holds 107 bytes, so a deep TMPDIR means spawned workers."""
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    assert start_method() == "forkserver"
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp/" + "d" * 80)
+    assert start_method() == "spawn"
+
+
 def test_bad_scheduler_is_one_line_exit_2(tmp_path: Path) -> None:
     for addr in ("not an address", "tcp://127.0.0.1:1"):
         r = probefuzz("explore", "--depth", "0", "--scheduler", addr, "--out", str(tmp_path / "o"),
@@ -102,36 +116,97 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+def _descendants(pid: int) -> dict[int, int]:
+    """Every live descendant of ``pid`` and its depth (1: a child)."""
+    found: dict[int, int] = {}
+    todo = [(pid, 0)]
+    while todo:
+        p, depth = todo.pop()
+        for c in _children(p):
+            if c not in found:
+                found[c] = depth + 1
+                todo.append((c, depth + 1))
+    return found
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("Threads:")))
+
+
+def _setup(ctx: object) -> object:
+    return ctx
+
+
+def _echo(state: object, item: int) -> tuple[object, int]:
+    return state, item
+
+
+def test_local_workers_are_forked_by_a_single_threaded_server_and_leave_no_scratch() -> None:
+    """This test process runs threads (Dask's own, once a cluster ran here): its
+    LocalCluster's workers are forked by the fork server, a single-threaded
+    process of its own group, and Dask's scratch space goes with the cluster."""
+    with executor("dask", {"boards": 2}, _setup, jobs=2) as ex:
+        assert isinstance(ex, _Dask) and ex.scratch is not None
+        scratch = Path(ex.scratch)
+        assert (scratch / "dask-scratch-space").is_dir(), "Dask's local directories are ours"
+        assert sorted(r for _, r in ex.run(_echo, [1, 2, 3])) == [({"boards": 2}, i) for i in (1, 2, 3)]
+        parents = set(ex.client.run(os.getppid).values())
+        assert _threads(os.getpid()) > 1
+        assert len(parents) == 1 and os.getpid() not in parents
+        server = parents.pop()
+        assert _threads(server) == 1 and os.getpgid(server) == server
+        assert _children(server) and all(alive(w) for w in _children(server))
+        workers = _children(server)
+    assert not scratch.exists()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not [w for w in workers if alive(w)], "a worker outlived its cluster"
 
 
 def test_local_workers_die_with_a_sigkilled_client(tmp_path: Path) -> None:
+    """A campaign on a LocalCluster leaves no temporary file when it ends, and
+    none and no process (fork server, workers) when its client is SIGKILLed."""
     corpus = small_corpus(tmp_path, RK, SUN)
+    # short, as a TMPDIR is: the fork server's Unix socket lies below it
+    tmp = Path(tempfile.mkdtemp(prefix="pf-", dir="/tmp"))
+    try:
+        _clean_after_end_and_kill(tmp_path, corpus, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _clean_after_end_and_kill(tmp_path: Path, corpus: Path, tmp: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp))
+    args = [sys.executable, "-m", "fuzz.cli", "explore", "--corpus", str(corpus), "--jobs", "2",
+            "--no-progress", "--depth", "0"]
+    finish = ["--runs-per-board", "2", "--unit-runs", "1", "--out", str(tmp_path / "done")]
+    done = subprocess.run([*args, *finish], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads((tmp_path / "done" / "run.json").read_text())["executor"] == "dask"
+    assert list(tmp.iterdir()) == [], "a finished campaign left temporary files"
     out = tmp_path / "out"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-m", "fuzz.cli", "explore", "--corpus", str(corpus),
-                          "--runs-per-board", "3", "--jobs", "2", "--out", str(out), "--no-progress"],
+    p = subprocess.Popen([*args, "--runs-per-board", "400", "--out", str(out)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and p.poll() is None:
-            if (out / "state.jsonl").exists() and len(_children(p.pid)) >= 2:
+            if (out / "state.jsonl").exists():
                 break
             time.sleep(0.05)
-        workers = _children(p.pid)
+        tree = _descendants(p.pid)
+        # the reaper's supervisor, the fork server (and resource tracker); the workers below the server
+        workers = [w for w, depth in tree.items() if depth == 2]
         assert p.poll() is None and len(workers) >= 2, "the campaign must be running on its workers"
     finally:
         p.kill()
         p.wait()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+    while time.monotonic() < deadline and (any(alive(w) for w in tree) or any(tmp.iterdir())):
         time.sleep(0.1)
-    assert not [w for w in workers if _alive(w)], "a worker outlived the SIGKILLed client"
+    assert not [w for w in tree if alive(w)], "a process outlived the SIGKILLed client"
+    assert list(tmp.iterdir()) == [], "temporary files left after kill -9"
 
 
 # -- a real scheduler and workers on loopback -------------------------------------------------
@@ -188,7 +263,7 @@ def test_scheduler_with_a_worker_killed_mid_campaign(
         tmp_path: Path, dask_cluster: tuple[str, list[subprocess.Popen[bytes]]], depth: int) -> None:
     addr, workers = dask_cluster
     corpus = small_corpus(tmp_path, RK, SUN)
-    # depth 0: NEXT alone, 24 scenarios cut into 12 units; depth 1: 137 variants, 4 scenarios each
+    # depth 0: NEXT alone, 24 scenarios cut into 12 units; depth 1: NEXT and its space, 4 scenarios each
     extra = ["--depth", "0", "--runs-per-board", "12"] if depth == 0 else ["--runs-per-board", "2"]
     ref = tmp_path / "ref"
     r = probefuzz(*_explore(corpus, ref, *extra, "--jobs", "1"))
@@ -200,7 +275,7 @@ def test_scheduler_with_a_worker_killed_mid_campaign(
         cmd += ["--unit-runs", "2"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     state = out / "state.jsonl"
-    total = 12 if depth == 0 else 137
+    total = 12 if depth == 0 else len(space("NEXT", 1)) + 1
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and p.poll() is None:
         if state.exists() and len(state.read_text().splitlines()) >= 1:

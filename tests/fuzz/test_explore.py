@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -133,10 +134,16 @@ def test_explore_resumes_after_sigkill_and_loses_no_finding(tmp_path: Path) -> N
         if state.exists() and len(state.read_text().splitlines()) >= 20:
             break
         time.sleep(0.05)
-    os.killpg(p.pid, signal.SIGKILL)
+    os.killpg(p.pid, signal.SIGKILL)  # the CLI's whole group: its supervisor lives elsewhere
     p.wait()
     done = len(state.read_text().splitlines())
     assert 20 <= done < 107, "the kill must land mid-campaign"
+    # the supervisor removes the killed CLI's scratch directory (Dask's included)
+    scratch = Path(tempfile.gettempdir())
+    deadline = time.monotonic() + 30
+    while list(scratch.glob(f"probefuzz-{p.pid}-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list(scratch.glob(f"probefuzz-{p.pid}-*"))
     r = probefuzz(*common, "--out", str(out))
     assert r.returncode in (0, 1), r.stderr
     assert f"resumed: {done}" in r.stdout or "resumed:" in r.stdout

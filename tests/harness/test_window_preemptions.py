@@ -11,6 +11,7 @@ import pytest
 
 from harness.board import Board, load_board
 from harness.boot import BootConfig, boot_config_from_json, boot_config_to_json
+from harness.kernel import WindowPreemptions
 from harness.klog import render_finding
 from harness.run import run_scenario
 from harness.variant import NEXT
@@ -93,6 +94,30 @@ def test_the_double_probe_needs_no_fw_devlink_off(db845c: Board) -> None:
     cfg = replace(ASYNC, fw_devlink="on")
     assert titles(db845c, cfg) == []
     assert any(DOUBLE_PROBE in titles(db845c, replace(cfg, preempt=(p,))) for p in AROUND_THE_WALK)
+
+
+def test_decisions_the_chooser_would_not_take_are_skipped_without_changing_the_run(db845c: Board) -> None:
+    """The scheduler decides in sched_point() where WindowPreemptions keeps the
+    running thread (outside window points): the same run as asking the
+    chooser at every point (a plain function: no ``keeps_current``) and as
+    recording every decision (which goes through the full pick)."""
+    preempt = tuple(AROUND_THE_WALK[:8])
+    cfg = replace(ASYNC, preempt=preempt)
+    fast = run_scenario(db845c, NEXT, cfg)
+    wp = WindowPreemptions(preempt)
+    asked = run_scenario(db845c, NEXT, replace(cfg, preempt=()),
+                         chooser=lambda runnable, cur, where: wp(runnable, cur, where))
+    recorded = run_scenario(db845c, NEXT, cfg, record=True)
+    for other in (asked, recorded):
+        assert other.decisions == fast.decisions > 1000
+        assert [f.to_json() for f in other.findings] == [f.to_json() for f in fast.findings]
+        assert other.log == fast.log
+        assert other.windows == fast.windows  # window coverage (engine feedback)
+    assert fast.windows
+    plain = run_scenario(db845c, NEXT, ASYNC)  # no chooser: window points still recorded
+    assert plain.windows == run_scenario(db845c, NEXT, ASYNC, record=True).windows
+    assert plain.windows
+    assert wp.seen > len(preempt)  # the window points were all put to the chooser
 
 
 # W5: the RACE_BASE of tests/quality/test_races.py with the replay guard's

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import git as git_mod
 import pytest
 
 from corpus.hosttools import ToolError
@@ -68,9 +70,6 @@ def test_spatch_timeout_cleans_up(mini_repo: Path) -> None:
     _no_leftovers(mini_repo)
 
 
-# slow: the kill lands at a wall-clock moment, and under a loaded CI runner it
-# has failed intermittently (a branch left for the next apply); open in issue 14
-@pytest.mark.slow
 def test_killed_apply_leaves_nothing_a_later_apply_cannot_fix(mini_repo: Path,
                                                                tmp_path: Path) -> None:
     before = snapshot(mini_repo)
@@ -79,7 +78,9 @@ def test_killed_apply_leaves_nothing_a_later_apply_cannot_fix(mini_repo: Path,
     fake.mkdir()
     (fake / "spatch").write_text("#!/bin/sh\nsleep 20\n")
     (fake / "spatch").chmod(0o755)
-    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    # no CLI supervisor here: the killed process's .cocci stays in this TMPDIR, not /tmp
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}", TMPDIR=str(tmp_path / "tmp"))
     code = ("import sys; from harness.variant import NEXT; from mutators.apply import "
             f"apply_variant; apply_variant({str(mini_repo)!r}, NEXT)")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=os.getcwd())
@@ -96,6 +97,75 @@ def test_killed_apply_leaves_nothing_a_later_apply_cannot_fix(mini_repo: Path,
     assert snapshot(mini_repo) == before
     assert cleanup(mini_repo, all_branches=True) == ["probefuzz/NEXT"]
     _no_leftovers(mini_repo)
+
+
+_DIE_AT = """
+import os, signal, sys
+from harness.variant import NEXT
+from mutators import gitrepo
+from mutators.apply import apply_variant
+
+def die(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+point = sys.argv[2]
+if point == "intent-written":  # nothing made yet
+    write_intent = gitrepo._write_intent
+    gitrepo._write_intent = lambda *a: (write_intent(*a), die())
+elif point == "worktree-added":  # worktree and branch made, no probefuzz-pid yet
+    gitrepo.write_owner = die
+else:  # as if git itself was killed before it finished the add (its lock stays)
+    gitrepo.write_owner = lambda gd: ((gd / "locked").write_text("initializing"), die())
+apply_variant(sys.argv[1], NEXT)
+"""
+
+
+@pytest.mark.parametrize("point", ["intent-written", "worktree-added", "add-unfinished"])
+def test_kill_while_the_worktree_is_made_leaves_nothing_a_later_apply_cannot_fix(
+        point: str, mini_repo: Path) -> None:
+    """A kill between ``git worktree add`` (which makes the branch) and the
+    worktree's owner record used to leave a branch no apply or cleanup would
+    take back ("branch probefuzz/NEXT already exists"): the intent recorded
+    before the add covers that window.  Killed here at each step, for sure."""
+    before = snapshot(mini_repo)
+    proc = subprocess.run([sys.executable, "-c", _DIE_AT, str(mini_repo), point],
+                          capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert snapshot(mini_repo) == before
+    res = apply_variant(mini_repo, NEXT)  # prunes what the dead apply left, and succeeds
+    assert res.branch == "probefuzz/NEXT"
+    assert snapshot(mini_repo) == before
+    assert cleanup(mini_repo, all_branches=True) == ["probefuzz/NEXT"]
+    _no_leftovers(mini_repo)
+    assert not (mini_repo / ".git" / gitrepo.INTENT_DIR).exists()
+    assert not list(gitrepo.worktrees_root().glob("*/*"))
+
+
+def test_a_failed_worktree_add_takes_its_branch_back(mini_repo: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``git worktree add`` stopped midway (a timeout): the branch it had
+    already made goes too, and a branch that existed before is left alone."""
+    repo = gitrepo.open_tree(mini_repo)
+    base = repo.git.rev_parse("HEAD")
+    real = gitrepo.TimedGit.execute
+
+    def add_then_time_out(self: gitrepo.TimedGit, command: Any, *args: Any, **kwargs: Any) -> Any:
+        out = real(self, command, *args, **kwargs)
+        if list(command[1:3]) == ["worktree", "add"]:
+            raise gitrepo.GitTimeout("git worktree add timed out (test)")
+        return out
+
+    monkeypatch.setattr(gitrepo.TimedGit, "execute", add_then_time_out)
+    with pytest.raises(gitrepo.GitTimeout):
+        gitrepo.create_sparse_worktree(repo, "probefuzz/NEXT", base, ["drivers/base/platform.c"])
+    monkeypatch.setattr(gitrepo.TimedGit, "execute", real)
+    _no_leftovers(mini_repo)
+    assert not list(gitrepo.worktrees_root().glob("*/*"))
+    git(mini_repo, "branch", "probefuzz/NEXT")  # someone's, made before
+    with pytest.raises(git_mod.GitCommandError, match="already exists"):
+        gitrepo.create_sparse_worktree(repo, "probefuzz/NEXT", base, ["drivers/base/platform.c"])
+    assert "probefuzz/NEXT" in git(mini_repo, "branch", "--list")
+    assert not (mini_repo / ".git" / gitrepo.INTENT_DIR).exists()
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -152,7 +222,9 @@ def _interrupting_spatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     fake = tmp_path / "bin"
     fake.mkdir()
     seen = tmp_path / "spatch-ran"
-    (fake / "spatch").write_text(f"#!/bin/sh\ntouch {seen}\nkill -INT $PPID\nsleep 10\n")
+    # It sleeps long after the kill: on a loaded runner the interrupt has to
+    # arrive before spatch would return (cleanup kills the sleeping group).
+    (fake / "spatch").write_text(f"#!/bin/sh\ntouch {seen}\nkill -INT $PPID\nsleep 60\n")
     (fake / "spatch").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     return seen

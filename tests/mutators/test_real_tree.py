@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,21 +37,19 @@ ELEMENTS = [  # (file, regex over the added lines) -- issue 4 point 6
 
 @pytest.fixture(scope="module")
 def applied(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory,
-            ) -> Iterator[tuple[ApplyResult, float, tuple[str, str]]]:
+            ) -> Iterator[tuple[ApplyResult, tuple[str, str]]]:
     os.environ["PROBEFUZZ_WORKTREES"] = str(tmp_path_factory.mktemp("wt"))
     before = (git(kernel_tree, "status", "--porcelain"), git(kernel_tree, "rev-parse", "HEAD"))
-    t0 = time.monotonic()
     # the tree is shared with other test sessions: a branch name of our own
     res = apply_variant(kernel_tree, NEXT, variant_id=f"NEXT-test-{os.getpid()}", force=True)
-    yield res, time.monotonic() - t0, before
+    yield res, before
     remove_worktree(open_tree(kernel_tree), Path(res.worktree), res.branch)
 
 
 def test_next_has_every_element(kernel_tree: Path, applied: tuple) -> None:
-    res, seconds, before = applied
+    res, before = applied
     assert (git(kernel_tree, "status", "--porcelain"),
             git(kernel_tree, "rev-parse", "HEAD")) == before
-    assert seconds < 60
     for f, pat in ELEMENTS:
         text = git(Path(res.worktree), "show", f"{res.commit}:{f}")
         assert re.search(pat, text), (f, pat)

@@ -116,9 +116,6 @@ def _explore(tmp_path: Path, delays: tuple[float, ...]) -> None:
         _kill_at(args, delay, tmp_path)
 
 
-# slow: a kill 0.2 s into propose has left the fake spatch's group alive in one
-# fast-suite run of five (a registration race still open in issue 14)
-@pytest.mark.slow
 @pytest.mark.parametrize("verb", ["apply", "propose"])
 def test_kill_mid_spatch(verb: str, mini_repo: Path, tmp_path: Path) -> None:
     """Fast: one kill while spatch (and a helper it forked) runs."""

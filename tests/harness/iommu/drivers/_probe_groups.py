@@ -98,7 +98,10 @@ def _learn_names(p: Board) -> None:
         _NAMES[path] = of_device_make_bus_id(np)
 
 
-def dev_name(path: str) -> str:
+def dev_name(path: str, p: Board | None = None) -> str:
     """The platform device name of_device_make_bus_id() gives a node (reg
-    translated through the parents' ranges) of a platform clients() saw."""
+    translated through the parents' ranges) of ``p``, or of a platform
+    clients() saw (in this process: under xdist a test may run first)."""
+    if p is not None and path not in _NAMES:
+        _learn_names(p)
     return _NAMES[path]

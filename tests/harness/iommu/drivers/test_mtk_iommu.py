@@ -136,7 +136,7 @@ def test_a_client_spanning_two_larbs(mt8183: Board, monkeypatch: pytest.MonkeyPa
     bad = next(n for n in p.nodes if n.iommus and n.available())
     r0 = bad.iommus[0]
     bad.iommus = (r0, IommuRef(r0.iommu, (r0.args[0] + 32,)))  # same port of the next larb
-    name = dev_name(bad.path)
+    name = dev_name(bad.path, p)
 
     v614 = boot(p, V614, monkeypatch)
     assert v614.result.stats["registered_instances"] == 1

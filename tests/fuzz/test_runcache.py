@@ -1,0 +1,58 @@
+"""fuzz/runcache.py: the minimiser's shared runs change no result."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fuzz.gen import FuzzInput, with_cfg
+from fuzz.minimise import minimise
+from fuzz.runcache import RunCache, scenario_key
+from harness.boot import BootConfig
+from harness.run import run_scenario
+from harness.variant import NEXT
+from tests.fuzz.helpers import board
+
+# mt2701-evb's plain boot under NEXT shows two titles at once (the group
+# oracles about the same clients): each is minimised from the same scenario.
+MT = "mt2701-evb"
+
+
+def plain(name: str) -> FuzzInput:
+    b = board(name)
+    return FuzzInput(board=b.name, platform=b.platform, cfg=BootConfig())
+
+
+def test_two_titles_of_one_run_share_runs_and_minimise_as_without_the_cache() -> None:
+    s = plain(MT)
+    titles = sorted({f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings})
+    assert len(titles) >= 2
+    cache = RunCache(NEXT)
+    shared = [minimise(s, NEXT, t, cache=cache) for t in titles]
+    alone = [minimise(s, NEXT, t) for t in titles]
+    for a, b in zip(shared, alone, strict=True):
+        assert a.runs == b.runs
+        assert a.scenario.describe() == b.scenario.describe()
+        assert [n.path for n in a.scenario.platform.nodes] == [n.path for n in b.scenario.platform.nodes]
+        assert a.finding.to_json() == b.finding.to_json()
+        assert a.devices_after == b.devices_after
+    # the second title's loop met candidates the first one had booted
+    assert cache.hits > 0
+    assert cache.misses < sum(m.runs for m in shared)
+
+
+def test_key_follows_the_candidates_parts() -> None:
+    s = plain(MT)
+    again = replace(s, platform=replace(s.platform, nodes=list(s.platform.nodes)))
+    assert scenario_key(again) == scenario_key(s)  # same node objects: the same candidate
+    fewer = replace(s, platform=replace(s.platform, nodes=s.platform.nodes[:-1]))
+    assert scenario_key(fewer) != scenario_key(s)
+    assert scenario_key(with_cfg(s, async_probe_all=True)) != scenario_key(s)
+
+
+def test_cached_findings_are_the_runs() -> None:
+    s = plain(MT)
+    cache = RunCache(NEXT)
+    first = cache.findings(s)
+    assert first is not None
+    assert [f.title for f in first] == [f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings]
+    assert cache.findings(s) is first and cache.hits == 1 and cache.misses == 1
