@@ -293,12 +293,18 @@ class Boot:
         self.bus_driver_objs = [b.make_driver() for b in BUS_DRIVERS]
         # drivers/virtio links before drivers/iommu: the transports register first
         self.transport_drivers = virtio.make_transport_drivers()
-        # one client driver per distinct first compatible, in DT order
-        # (or driver_order first)
+        # one client driver per distinct first compatible of an available
+        # node, in DT order (or driver_order first).  Only nodes that become
+        # devices get one: a driver invented for a compatible only disabled
+        # nodes carry would match other nodes by their fallback compatible --
+        # omap4's disabled "ti,sysc" target modules would give every ti-sysc
+        # target module ("ti,sysc-omap2", "ti,sysc") a second driver that no
+        # 6.12 driver is (ti-sysc.c sysc_match lists only the specific IDs),
+        # which binds a module ti-sysc could not bind yet (fw_devlink held it)
         seen: set[str] = set()
         self._pci_host_driver(seen, iommu_compat)
         for n in self.platform.nodes:
-            if not n.compatible or n.iommu_cells is not None:
+            if not n.compatible or n.iommu_cells is not None or not n.available():
                 continue
             if not bus_compat.isdisjoint(n.compatible):
                 continue
