@@ -155,7 +155,8 @@ def _w4_probed_while_binding(r: Result) -> bool:
 
 def _w1_default_domain(r: Result) -> bool:
     """W1: vop's async bind claims its group before the walk made the default domain."""
-    return (_has(r, "iommu: driver probe before default domain in really_probe", "2.vop", "kworker/async:2.vop")
+    return (_has(r, "iommu: driver probe before default domain in really_probe", "2.vop",
+                 "kworker/async:2.vop")
             and _has(r, "iommu: DMA ops changed under a bound driver in iommu_setup_dma_ops", "2.vop"))
 
 
