@@ -8,11 +8,11 @@ Figures (seed board ``rk3568-odroid-m1`` unless said otherwise):
 * ``native exec/s``: ``probefuzz fuzz --engine native --runs N --seed 1 --json``
   on NEXT+rk-fix, the ``executions_per_second`` it reports (fuzzing
   executions over the whole run's seconds, minimising included); beside it
-  ``native boots/s``, every boot of the run (fuzzing and minimising, the
-  minimiser's cache hits excluded where the checkout reports them, else its
-  ``minimise_runs``) over the same seconds, ``native fuzzing exec/s`` (the
-  fuzzing executions over the seconds not spent minimising, where the
-  checkout reports them) and ``native findings``;
+  ``native runs/s``, every run of the fuzzer and the minimiser (the
+  findings' ``minimise_runs``, which every checkout reports; a run the
+  minimiser's cache answered counts too) over the same seconds, ``native
+  fuzzing exec/s`` (the fuzzing executions over the seconds not spent
+  minimising, where the checkout reports them) and ``native findings``;
 * ``atheris exec/s``: ``probefuzz fuzz --engine atheris --time T --seed 1 --json``,
   executions per second of fuzzing (libFuzzer start-up excluded);
 * ``explore wall``: ``probefuzz explore`` with no arguments, wall seconds.
@@ -110,9 +110,8 @@ def measure(tree: Path, what: str, a: argparse.Namespace) -> dict[str, float]:
                         cwd, 1200)
             e = d["engine"]
             secs = float(e["elapsed_seconds"]) or 1.0
-            boots = e.get("boots", e["executions"] + sum(int(f.get("minimise_runs", 0))
-                                                         for f in d.get("found", [])))
-            out = {"native exec/s": float(e["executions_per_second"]), "native boots/s": boots / secs,
+            runs = e["executions"] + sum(int(f.get("minimise_runs", 0)) for f in d.get("found", []))
+            out = {"native exec/s": float(e["executions_per_second"]), "native runs/s": runs / secs,
                    "native findings": float(len(d.get("found", [])))}
             if "fuzzing_executions_per_second" in e:
                 out["native fuzzing exec/s"] = float(e["fuzzing_executions_per_second"])
