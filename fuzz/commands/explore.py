@@ -1,5 +1,5 @@
 """Explore fix candidates: fuzz every variant of the space around a base on a
-corpus (default: depth 1 around NEXT on the bundled boards, about a minute on
+corpus (default: depth 1 around NEXT on the bundled boards, about 20-35 s on
 2 cores), then rank them by their difference from the base on the same
 scenarios (:mod:`fuzz.ranking`: the series' goal as a constraint, then
 severity, breadth, change size; top 3 from different fix families).  Writes
