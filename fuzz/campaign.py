@@ -10,12 +10,13 @@ campaign was cut, on which worker ran what, or on a resume.
 With a run budget and the native engine (the default) the campaign has two
 phases.  First every unit fuzzes, without minimising: a finding comes back
 with its *witness*, the scenario ``(board, j)`` that showed it first.  A
-variant's run that is the base's run (it changes only sites the base's run
-never read: :mod:`fuzz.baseruns`) is taken from the base's.  Then each
+variant's run that is the base's run (no read of a site it changes would
+have gone another way: :mod:`fuzz.baseruns`) is taken from the base's.  Then each
 distinct title is minimised once per campaign (:class:`TitleTask`): from its
 first witness (in unit order, so the base's when the base meets it) under
 that unit's variant, and the reproducer is replayed under every other
-variant that met the title -- one deterministic boot of a small scenario.  A
+variant that met the title -- at most one deterministic boot of a small
+scenario, none where the reproducer's recorded run says it is the same.  A
 variant under which no reproducer of the title replays has its own witness
 minimised, and that reproducer is tried for the next variants too.  So every
 finding a variant is charged with has a reproducer that replays under that
