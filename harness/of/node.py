@@ -73,6 +73,8 @@ class DeviceTree:
         # fw_devlink links per fw_devlink_is_strict() (harness.base.devlink)
         self.of_init: tuple[frozenset[str], frozenset[str]] | None = None
         self.fw_links: dict[bool, dict[str, list[str]]] = {}
+        # of_find_node_by_phandle()'s phandle_cache, filled on first use
+        self.phandles: dict[int, device_node] | None = None
         for n in platform.nodes:
             pp = n.parent_path  # a property: computed once per node
             parent = self.by_path.get(pp) if pp else None
@@ -230,10 +232,12 @@ def of_find_node_by_phandle(tree: DeviceTree, phandle: int) -> device_node | Non
     """The node whose "phandle" is ``phandle`` (None for 0 and unknown ones)."""
     if not phandle:
         return None
-    for np in tree.by_path.values():
-        if np.desc.phandle == phandle:
-            return np
-    return None
+    if tree.phandles is None:
+        tree.phandles = {}
+        for np in tree.by_path.values():
+            if np.desc.phandle is not None:
+                tree.phandles.setdefault(np.desc.phandle, np)
+    return tree.phandles.get(phandle)
 
 
 def of_count_phandle_with_args(np: device_node | None, prop: str) -> int:
