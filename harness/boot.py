@@ -42,6 +42,7 @@ from harness.base.core import device_add, device_del
 from harness.base.dd import device_release_driver
 from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_RPM, HOLDING_MODES, DevlinkState
 from harness.base.initcall import BEFORE_IOMMU, BEFORE_PCI
+from harness.base.pinctrl import PinctrlState
 from harness.base.platform import (
     __platform_driver_register,
     platform_bus_type,
@@ -546,6 +547,9 @@ class Boot:
                                  cache=self.tree.fw_links)
             if links.suppliers:
                 k.globals["fw_devlink"] = links
+        # pinctrl_bind_pins() in really_probe(): the devices that may be pin
+        # controllers are on these buses
+        k.globals["pinctrl"] = PinctrlState(list(IOMMU_BUSES), self.cfg.config_modules)
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}
