@@ -95,10 +95,11 @@ class DeviceTree:
             np.populated_bus = False
 
 
-def _tree_signature(board: Board) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
-    # What a device_node copies from its Node (path, compatible) and which
-    # Node objects make the tree: everything else is read through ``desc``.
-    return tuple((id(n), n.path, n.compatible) for n in board.nodes)
+def _tree_signature(board: Board) -> tuple[tuple[int, str, tuple[str, ...], int | None], ...]:
+    # What a device_node copies from its Node (path, compatible), what the
+    # tree caches (phandles) and which Node objects make the tree:
+    # everything else is read through ``desc``.
+    return tuple((id(n), n.path, n.compatible, n.phandle) for n in board.nodes)
 
 
 # Unflattened trees of boards booted before in this process, for the next boot
