@@ -4,13 +4,15 @@ pinctrl-0 defers until its pin controller has probed."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from corpus.bundled import load_bundled
+from corpus.dt import load_platform_file
 from harness.base import dd
-from harness.base.devlink import DevlinkState
+from harness.base.devlink import DevlinkState, supplier_paths
 from harness.board import Board, Node
 from harness.boot import ABSENT, BootConfig, DriverConfig
 from harness.errno import EINVAL, EPROBE_DEFER
@@ -183,3 +185,32 @@ def test_real_board_pins_wait_for_tlmm_without_fw_devlink(monkeypatch: pytest.Mo
     assert calls and all(ret == 0 for _, ret in calls)
     assert off.stats["deferred"] == on.stats["deferred"] == 0
     assert off.stats["bound_drivers"] == on.stats["bound_drivers"]
+
+
+@pytest.mark.kernel_tree
+def test_sun50i_h6_r_i2c_waits_for_r_pio_through_a_relaxed_cycle(kernel_tree: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """sun50i-h6-pine-h64 (6.12 DT): R_PIO's vcc-pm-supply is the AXP805's
+    aldo1, a PMIC below r_i2c, and r_i2c's pinctrl-0 names R_PIO's r-i2c-pins:
+    a cycle, so fw_devlink enforces neither link (__fw_devlink_relax_cycles())
+    and r_i2c (device level, DT order before R_PIO) reaches
+    pinctrl_bind_pins() before R_PIO has probed -- deferred there, bound once
+    R_PIO is."""
+    board = load_platform_file(kernel_tree / "arch/arm64/boot/dts/allwinner/sun50i-h6-pine-h64.dts")
+    links = DevlinkState("rpm", board.nodes, []).suppliers
+    assert "/soc/pinctrl@7022000/r-i2c-pins" not in links.get("/soc/i2c@7081400", [])
+    assert "/soc/pinctrl@7022000/r-i2c-pins" in supplier_paths(
+        board.node_map()["/soc/i2c@7081400"], {n.phandle: n for n in board.nodes if n.phandle is not None})
+    calls: list[int] = []
+    real = dd.pinctrl.pinctrl_bind_pins
+
+    def bind(dev: Any) -> int:
+        ret = real(dev)
+        if dev.init_name == "7081400.i2c":
+            calls.append(ret)
+        return ret
+
+    monkeypatch.setattr(dd.pinctrl, "pinctrl_bind_pins", bind)
+    r = run_scenario(board, V614, BootConfig())
+    assert calls[0] == -EPROBE_DEFER and calls[-1] == 0
+    assert r.stats["deferred"] == 0 and r.findings == []
