@@ -369,10 +369,13 @@ class _Converter:
             if "dma-ranges" in p:
                 node.dma_ranges = self.dma_ranges(i)
             node.dma_coherent = "dma-coherent" in p
-            node.props = {k: self.prop(rn, k) for k in KEPT_PROPERTIES if k in p}
+            node.props = {k: self.prop(rn, k) for k in KEPT_PROPERTIES
+                          if k in p and not (len(p[k]) % 4 and supplier_binding(k) is not None)}
             for k in p:
-                if k not in node.props and supplier_binding(k) is not None and p[k]:
-                    node.props[k] = self.prop(rn, k)  # *-supply, *-gpios
+                # *-supply, *-gpios; a supplier binding that is no phandle
+                # list (a string "leds", "panel") links nothing: not kept
+                if k not in node.props and supplier_binding(k) is not None and p[k] and not len(p[k]) % 4:
+                    node.props[k] = self.prop(rn, k)
             nodes[i] = node
             # DMA masters without a compatible stay too: drivers create devices
             # for them by hand and call of_dma_configure() (qcom venus

@@ -347,7 +347,7 @@ def test_pinctrl_regulator_and_gpio_bindings_are_kept(tmp_path: Path) -> None:
         dev@3000 { compatible = "x,dev"; reg = <0x3000 0x100>; pinctrl-names = "default", "sleep";
                    pinctrl-0 = <&uart_pins>; pinctrl-1 = <&uart_sleep>; vdd-supply = <&vcc>;
                    reset-gpios = <&gpio 3 0>; enable-gpio = <&gpio 4 0>; x,nr-gpios = <8>;
-                   mboxes = <&mbox 1>; }; };""", tmp_path)
+                   mboxes = <&mbox 1>; panel = "panel"; foo-supply = "ab"; }; };""", tmp_path)
     nodes = dtb_to_platform(blob, "t", {}).node_map()
     dev = nodes["/dev@3000"].props
     ph = {p: nodes[p].phandle for p in ("/pinctrl@1000/uart", "/pinctrl@1000/uart-sleep",
@@ -358,6 +358,7 @@ def test_pinctrl_regulator_and_gpio_bindings_are_kept(tmp_path: Path) -> None:
     assert dev["reset-gpios"] == [ph["/pinctrl@1000/gpio-bank"], 3, 0]
     assert dev["enable-gpio"] == [ph["/pinctrl@1000/gpio-bank"], 4, 0]
     assert "x,nr-gpios" not in dev and "pinctrl-names" not in dev
+    assert "panel" not in dev and "foo-supply" not in dev  # strings, no phandle lists
     assert nodes["/pinctrl@1000/gpio-bank"].props == {"#gpio-cells": [2]}
     assert "/pinctrl@1000/uart/pins" not in nodes  # nobody points at it
     # mboxes kept, but "/mailbox@2000" has no #mbox-cells: parse_prop_cells() stops there
