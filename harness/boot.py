@@ -332,7 +332,10 @@ class Boot:
     def _pci_host_driver(self, seen: set[str], iommu_compat: set[str]) -> None:
         """The DT host bridges' driver, and a PCI driver per ID of the functions
         their scan finds (harness.bus.pci_host); host bridge IDs go in ``seen``."""
-        hosts = [np for np in self.tree.by_path.values() if is_pci_host_bridge(np) and np.desc.available()]
+        hosts = self.tree.pci_hosts
+        if hosts is None:  # a fact of the tree alone: kept while a pooled tree is reused
+            hosts = self.tree.pci_hosts = [np for np in self.tree.by_path.values()
+                                           if is_pci_host_bridge(np) and np.desc.available()]
         if not hosts:
             return
         try:
@@ -547,9 +550,8 @@ class Boot:
                                  cache=self.tree.fw_links)
             if links.suppliers:
                 k.globals["fw_devlink"] = links
-        # pinctrl_bind_pins() in really_probe(): the devices that may be pin
-        # controllers are on these buses
-        k.globals["pinctrl"] = PinctrlState(list(IOMMU_BUSES), self.cfg.config_modules)
+        # pinctrl_bind_pins() in really_probe()
+        k.globals["pinctrl"] = PinctrlState(self.cfg.config_modules)
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}

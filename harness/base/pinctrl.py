@@ -32,8 +32,6 @@ dangling-consumer pick-up does (docs/boot.md).
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.device import device, device_is_bound
 from harness.errno import EINVAL, ENODEV, EPROBE_DEFER
 from harness.kernel import kernel, kfunc
@@ -41,23 +39,16 @@ from harness.of.node import device_node, of_find_node_by_phandle
 
 
 class PinctrlState:
-    """Per boot: the buses whose devices may be pin controllers, whether
-    the kernel has modules, and the node path -> device map (rebuilt when
-    devices come or go)."""
+    """Per boot: whether the kernel has modules."""
 
-    def __init__(self, buses: list[Any], config_modules: bool = True) -> None:
-        self.buses = buses
+    def __init__(self, config_modules: bool = True) -> None:
         self.config_modules = config_modules  # IS_ENABLED(CONFIG_MODULES)
-        self._seen = -1
-        self._by_node: dict[str, device] = {}
 
-    def device_of(self, np: device_node) -> device | None:
-        n = sum(len(b.devices) for b in self.buses)
-        if n != self._seen:
-            self._seen = n
-            self._by_node = {d.of_node.full_name: d for b in self.buses for d in b.devices
-                             if d.of_node is not None and not d.dead}
-        return self._by_node.get(np.full_name)
+    @staticmethod
+    def device_of(np: device_node) -> device | None:
+        """``get_dev_from_fwnode()``: the node's device (device_add() set it)."""
+        dev: device | None = np.fwnode.dev
+        return dev if dev is not None and not dev.dead else None
 
 
 def state() -> PinctrlState | None:
