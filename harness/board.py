@@ -14,6 +14,7 @@ errors name the file and the field.  ``docs/platform-format.md`` documents it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -74,13 +75,17 @@ SUPPLIER_PROPERTIES = tuple(dict.fromkeys(
     + [c for _, c in SUPPLIER_SUFFIXES if c] + ["gpio-hog", "pinctrl-use-default"]))
 
 
+_BY_NAME = {b[0]: b for b in SUPPLIER_BINDINGS}
+
+
+@functools.lru_cache(maxsize=4096)
 def supplier_binding(name: str) -> tuple[str, str] | None:
     """The (property, cells) binding of_link_property() parses ``name``
     with, or None: exact names first, then the suffixes (property.c:1434;
     "-gpios" but not ",nr-gpios")."""
-    for b in SUPPLIER_BINDINGS:
-        if b[0] == name:
-            return b
+    b = _BY_NAME.get(name)
+    if b is not None:
+        return b
     for suffix, cells in SUPPLIER_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             if suffix == "-gpios" and name.endswith(",nr-gpios"):

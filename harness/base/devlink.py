@@ -75,6 +75,8 @@ _CELLS_PROPS: tuple[tuple[str, str, bool], ...] = (
     *((p, c, p == "dmas") for p, c in SUPPLIER_BINDINGS[2:]),
 )
 _EXACT = frozenset(p for p, _, _ in _CELLS_PROPS)
+_ORDER = {p: i for i, (p, _, _) in enumerate(_CELLS_PROPS)}
+_CELLS = {p: (cells, optional) for p, cells, optional in _CELLS_PROPS}
 _DEFAULT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS
                            if not optional and p not in ("iommus", "iommu-map"))
 _STRICT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if p not in ("iommus", "iommu-map"))
@@ -122,19 +124,28 @@ def supplier_paths(node: Any, by_phandle: dict[int, Any], *, strict: bool = Fals
     Exact property names in table order, then the suffixed ones
     (``*-supply``, ``*-gpio``, ``*-gpios``) in property order.
     """
+    props = node.props
+    # the node's bindings in of_supplier_bindings[] order (a node has a
+    # handful of properties; the table has 34 entries)
+    present = [(_ORDER[k], k) for k in props if k in _ORDER]
+    if strict and node.iommus:
+        present.append((_ORDER["iommus"], "iommus"))
+    if strict and node.iommu_map:
+        present.append((_ORDER["iommu-map"], "iommu-map"))
     out: list[str] = []
-    for prop, cells, optional in _CELLS_PROPS:
+    for _, prop in sorted(present):
+        cells, optional = _CELLS[prop]
         if optional and not strict:
             continue
         if prop == "iommus":
             out += [r.iommu for r in node.iommus]
         elif prop == "iommu-map":
             out += [e.iommu for e in node.iommu_map]
-        elif prop in node.props:
-            if prop in ("gpio", "gpios") and "gpio-hog" in node.props:
-                continue  # parse_gpio_compat(): a hog's gpios are its parent's
+        elif prop in ("gpio", "gpios") and "gpio-hog" in props:
+            continue  # parse_gpio_compat(): a hog's gpios are its parent's
+        else:
             out += _phandles(node, prop, cells, by_phandle)
-    for prop in node.props:
+    for prop in props:
         if prop not in _EXACT:
             b = supplier_binding(prop)
             if b is not None:
@@ -188,17 +199,26 @@ class DevlinkState:
             return
         by_phandle = {n.phandle: n for n in nodes if n.phandle is not None}
         by_path = {n.path: n for n in nodes}
+        linkable: dict[str, bool] = {}  # _of_link_to_phandle() per supplier
         for n in consumers:
-            sups = [s for s in supplier_paths(n, by_phandle, strict=self.strict)
-                    if s != n.path and _of_link_to_phandle(s, by_path)
-                    and s not in initialized]
+            sups = []
+            for s in supplier_paths(n, by_phandle, strict=self.strict):
+                if s == n.path or s in initialized:
+                    continue
+                ok = linkable.get(s)
+                if ok is None:
+                    ok = linkable[s] = _of_link_to_phandle(s, by_path)
+                if ok:
+                    sups.append(s)
             if sups:
                 self.suppliers[n.path] = sups
         # __fw_devlink_relax_cycles(): the supplier, its suppliers or its
         # parents lead back to the consumer -- a cycle, not enforced
-        graph = dict(self.suppliers)
-        self.suppliers = {c: [s for s in sups if not _reaches(graph, s, c)] for c, sups in graph.items()}
-        self.suppliers = {c: sups for c, sups in self.suppliers.items() if sups}
+        # (a link c -> s is on a cycle iff s reaches c: both in one strongly
+        # connected component of the links and the child -> parent edges)
+        comp = _components(self.suppliers)
+        self.suppliers = {c: kept for c, sups in self.suppliers.items()
+                          if (kept := [s for s in sups if comp[s] != comp[c]])}
 
     def devices_by_of_node(self) -> dict[str, Any]:
         """Node path -> its device (rebuilt when devices come or go)."""
@@ -227,20 +247,58 @@ def _of_link_to_phandle(sup: str, by_path: dict[str, Any]) -> bool:
     return True
 
 
-def _reaches(graph: dict[str, list[str]], start: str, goal: str) -> bool:
-    """Whether ``start`` depends on ``goal`` through supplier links or
-    parents (``__fw_devlink_relax_cycles()`` follows both)."""
-    seen, todo = set(), [start]
-    while todo:
-        n = todo.pop()
-        if n == goal:
-            return True
-        if n not in seen:
-            seen.add(n)
-            todo.extend(graph.get(n, ()))
-            if n != "/":
-                todo.append(_parent(n))
-    return False
+def _components(graph: dict[str, list[str]]) -> dict[str, int]:
+    """Strongly connected components (Tarjan, iterative) of the supplier
+    links plus every node's edge to its parent: ``comp[a] == comp[b]`` iff
+    each depends on the other through links or parents -- what
+    ``__fw_devlink_relax_cycles()`` follows (supplier links and parents)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    comp: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+
+    def succ(n: str) -> list[str]:
+        out = list(graph.get(n, ()))
+        if n != "/":
+            out.append(_parent(n))
+        return out
+
+    counter = 0
+    for root in list(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, list[str]]] = []
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        work.append((root, succ(root)))
+        while work:
+            n, todo = work[-1]
+            if todo:
+                m = todo.pop()
+                if m not in index:
+                    index[m] = low[m] = counter
+                    counter += 1
+                    stack.append(m)
+                    on_stack.add(m)
+                    work.append((m, succ(m)))
+                elif m in on_stack:
+                    low[n] = min(low[n], index[m])
+                continue
+            work.pop()
+            if work:
+                p = work[-1][0]
+                low[p] = min(low[p], low[n])
+            if low[n] == index[n]:
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    comp[m] = index[n]
+                    if m == n:
+                        break
+    return comp
 
 
 def state() -> DevlinkState | None:
