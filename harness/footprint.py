@@ -226,6 +226,7 @@ class Recorder:
         self.edges: set[tuple[str, str]] = {(a, b) for a, bs in k.lock_order.items() for b in bs}
         self.nedges = len(self.edges)
         self.opaque = False  # the step in progress
+        self.blocked = False  # ... went to sleep (Kernel.block): others may have run in it
         self.violations: list[str] = []  # writes to read-only classes
         self.audit: AuditCheck | None = AuditCheck() if AUDIT else None
 
@@ -330,6 +331,7 @@ class Recorder:
         self.cls = {}
         self.locks = {}
         self.opaque = False
+        self.blocked = False
         if self.audit is not None:
             self.audit.start(self)
 
@@ -368,16 +370,25 @@ class Recorder:
                 self.touch(("kthread_create",), "pid", WRITE)
         if self.audit is not None:
             self.audit.check(self, i)
+        # A container nobody references but its holder (and this recorder)
+        # is out of every thread's hands: the next access goes through the
+        # attribute again.  (Three references: the holder, self.containers,
+        # getrefcount's argument.)
+        cont = self.containers
+        for held in self.live.values():
+            for key in [key for key in held if sys.getrefcount(cont[key]) <= 3]:
+                del held[key]
         live = self.live.get(pid)
-        if live:
-            # A container nobody references but its holder (and this
-            # recorder) is out of the thread's hands: the next access goes
-            # through the attribute again.  (Three references: the holder,
-            # self.containers, getrefcount's argument.)
-            cont = self.containers
-            for key in [key for key in live if sys.getrefcount(cont[key]) <= 3]:
-                del live[key]
-        reads, writes = [], []
+        if not runs_on or self.blocked:
+            # The thread slept or ended in this step: whoever ran after it
+            # without a decision (the only runnable thread) ran in this step
+            # too, with the references it holds.
+            live = {}
+            for held in self.live.values():
+                for key, m in held.items():
+                    live[key] = live.get(key, 0) | m
+        reads: list[Any] = []
+        writes: list[Any] = []
         for key, m in self.acc.items():
             (writes if m & WRITE else reads).append(key)
         if live:
@@ -392,7 +403,7 @@ class Recorder:
         self.steps.append(Footprint(pid, frozenset(reads), frozenset(writes), frozenset(creads),
                                     frozenset(cwrites), self.opaque or bool(self.violations)))
         self.changes_runqueue.append(changed)
-        self.ends_runnable.append(runs_on)
+        self.ends_runnable.append(runs_on and not self.blocked)
         self._reset()
 
 
@@ -415,7 +426,8 @@ class AuditCheck:
     missing annotation (``missing``)."""
 
     def __init__(self) -> None:
-        self.seen: dict[int, tuple[Any, str, Any]] = {}  # id(container) -> (holder key, attr, snapshot)
+        # id(container) -> (holder key, attr, container, snapshot)
+        self.seen: dict[int, tuple[Any, str, Any, Any]] = {}
         self.missing: list[str] = []
 
     def start(self, rec: Recorder) -> None:

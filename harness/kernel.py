@@ -608,6 +608,8 @@ class Kernel:
         self._set_state(t, BLOCKED)
         t.waiting_on = on
         t.blocked_in = stack_trace(sys._getframe(1))
+        if self.fp is not None:
+            self.fp.blocked = True
         while t.state == BLOCKED:
             self._switch_to(self._pick(None, "block"))
         self.current = t

@@ -201,8 +201,8 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                         st.cut += 1
                         break
                     z = {p: s for p, s in z.items() if p != pid}
-                step = tr.steps[m] if m < len(tr.steps) else None
-                if z and step is not None:
+                if z and m < len(tr.steps):
+                    step = tr.steps[m]
                     z = {p: s for p, s in z.items() if independent(s.fp, step)}
         # leaf children run so far: (decision, thread) -> (steps until the
         # default thread runs again, footprint of those steps) or None
