@@ -165,10 +165,14 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
     * a run whose default continuation picks a sleeping thread (its
       predecessor slept or exited) at decision ``m`` -- at a point ``at``
       accepts -- needs no deviation after ``m``;
-    * a last-level deviation to ``j`` at ``i`` is skipped when the one to
-      ``j`` at the end of ``d``'s step ran and picked ``d`` again (by
-      default) before any step dependent on ``d``'s: the two runs are the
-      same interleaving.
+    * a last-level deviation to ``j`` at the end of ``d``'s step is skipped
+      when the one to ``j`` at ``i`` ran and picked ``d`` again (by default)
+      before any step dependent on ``d``'s: the two runs are the same
+      interleaving.
+
+    Deviations are tried in the plain search's order (earliest decision
+    first), so at bound 1 the reduced search runs a subsequence of the
+    plain one's runs, and finds each finding no later.
     """
     st = stats if stats is not None else SearchStats()
 
@@ -204,11 +208,9 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                 if z and m < len(tr.steps):
                     step = tr.steps[m]
                     z = {p: s for p, s in z.items() if independent(s.fp, step)}
-        # leaf children run so far: (decision, thread) -> (steps until the
-        # default thread runs again, footprint of those steps) or None
-        leaves: dict[tuple[int, int], Footprint | None] = {}
-        order = range(cutoff, start - 1, -1) if tr is not None else range(start, n)
-        for i in order:
+        # last-level deviations found equal to one already run: (decision, thread)
+        covered: set[tuple[int, int]] = set()
+        for i in range(start, cutoff + 1):
             if at is not None and not at(where[i]):
                 continue
             macro = _macro_step(r, i, at) if tr is not None else None
@@ -224,11 +226,9 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                     if pj in asleep[i - start]:
                         st.pruned += 1
                         continue
-                    if left == 1 and macro is not None:
-                        seen = leaves.get((macro[0], pj))
-                        if seen is not None and independent(macro[1], seen):
-                            st.equivalent += 1
-                            continue
+                    if (i, pj) in covered:
+                        st.equivalent += 1
+                        continue
                     if left > 1:
                         child_z = dict(asleep[i - start])
                         if macro is not None:
@@ -236,8 +236,13 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                 child = r.schedule[:i] + [j]
                 for c in go(child, left - 1, i + 1, child_z):
                     yield c
-                    if tr is not None and left == 1:
-                        leaves[(i, tr.runnable[i][j])] = _until_picked(c, i, _picked(r, i))
+                    if tr is not None and left == 1 and macro is not None:
+                        # c runs pj at i, then the default; if it comes back
+                        # to d before any step d's next one depends on, it
+                        # is the run that deviates to pj where that step ends
+                        until = _until_picked(c, i, d)
+                        if until is not None and independent(macro[1], until):
+                            covered.add((macro[0], pj))
                 if full():
                     return
 
