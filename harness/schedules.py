@@ -208,8 +208,10 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                 if z and m < len(tr.steps):
                     step = tr.steps[m]
                     z = {p: s for p, s in z.items() if independent(s.fp, step)}
-        # last-level deviations found equal to one already run: (decision, thread)
-        covered: set[tuple[int, int]] = set()
+        # last-level deviations found equal to one already run: (decision,
+        # thread) -> (the footprint of that run's steps until it came back
+        # to the default thread, the decision where that run parted from r)
+        covered: dict[tuple[int, int], tuple[Footprint, int]] = {}
         for i in range(start, cutoff + 1):
             if at is not None and not at(where[i]):
                 continue
@@ -228,6 +230,11 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                         continue
                     if (i, pj) in covered:
                         st.equivalent += 1
+                        # and so is the deviation at the end of d's next step, if
+                        # that step too is independent of what ran before d again
+                        until, part = covered[(i, pj)]
+                        if macro is not None and independent(macro[1].coarsen(tr.born, part), until):
+                            covered[(macro[0], pj)] = (until, part)
                         continue
                     if left > 1:
                         child_z = dict(asleep[i - start])
@@ -240,9 +247,11 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                         # c runs pj at i, then the default; if it comes back
                         # to d before any step d's next one depends on, it
                         # is the run that deviates to pj where that step ends
+                        # (c parted from r at i: objects d's step touched
+                        # first are compared by class)
                         until = _until_picked(c, i, d)
-                        if until is not None and independent(macro[1], until):
-                            covered.add((macro[0], pj))
+                        if until is not None and independent(macro[1].coarsen(tr.born, i), until):
+                            covered[(macro[0], pj)] = (until, i)
                 if full():
                     return
 
