@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from harness.board import Board
 from harness.boot import BootConfig
@@ -86,6 +86,9 @@ class SearchStats:
     pruned: int = 0
     equivalent: int = 0
     cut: int = 0
+    # with keep_pairs: (skipped schedule, schedule of the run found equal)
+    keep_pairs: bool = False
+    pairs: list[tuple[list[int], list[int]]] = field(default_factory=list)
 
 
 def preemption_bounded(platform: Board, v: Variant, cfg: BootConfig, bound: int,
@@ -211,7 +214,7 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
         # last-level deviations found equal to one already run: (decision,
         # thread) -> (the footprint of that run's steps until it came back
         # to the default thread, the decision where that run parted from r)
-        covered: dict[tuple[int, int], tuple[Footprint, int]] = {}
+        covered: dict[tuple[int, int], tuple[Footprint, int, list[int]]] = {}
         for i in range(start, cutoff + 1):
             if at is not None and not at(where[i]):
                 continue
@@ -232,9 +235,11 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                         st.equivalent += 1
                         # and so is the deviation at the end of d's next step, if
                         # that step too is independent of what ran before d again
-                        until, part = covered[(i, pj)]
+                        until, part, same = covered[(i, pj)]
+                        if st.keep_pairs:
+                            st.pairs.append((r.schedule[:i] + [j], same))
                         if macro is not None and independent(macro[1].coarsen(tr.born, part), until):
-                            covered[(macro[0], pj)] = (until, part)
+                            covered[(macro[0], pj)] = (until, part, same)
                         continue
                     if left > 1:
                         child_z = dict(asleep[i - start])
@@ -249,9 +254,9 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                         # is the run that deviates to pj where that step ends
                         # (c parted from r at i: objects d's step touched
                         # first are compared by class)
-                        until = _until_picked(c, i, d)
-                        if until is not None and independent(macro[1].coarsen(tr.born, i), until):
-                            covered[(macro[0], pj)] = (until, i)
+                        back = _until_picked(c, i, d)
+                        if back is not None and independent(macro[1].coarsen(tr.born, i), back):
+                            covered[(macro[0], pj)] = (back, i, list(c.schedule or []))
                 if full():
                     return
 
