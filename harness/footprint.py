@@ -206,8 +206,13 @@ def independent(a: Footprint, b: Footprint) -> bool:
 class Recorder:
     """Collects the footprint of every step of one run (``Kernel.fp``)."""
 
-    def __init__(self, k: Kernel) -> None:
+    def __init__(self, k: Kernel, stop: tuple[int, int] | None = None) -> None:
         self.k = k
+        # (i, pid): stop recording once thread pid has been picked at a
+        # decision after i (the steps after are not needed)
+        self.stop = stop
+        self.stopped = False
+        self.hooks: Hooks | None = None
         self.acc: dict[Any, int] = {}  # the step in progress: key -> READ|WRITE
         self.cls: dict[Any, int] = {}  # the same by class, for first-touch-named objects
         self.steps: list[Footprint] = []  # the step taken at each decision
@@ -313,6 +318,13 @@ class Recorder:
         else:
             self._reset()
         self.runnable.append(pids)
+        stop = self.stop
+        if stop is not None and len(self.steps) > stop[0] + 1 and self.steps[-1].pid == stop[1]:
+            # the search needs nothing after this thread ran again: the
+            # rest of the run goes at a plain run's speed
+            self.stopped = True
+            if self.hooks is not None:
+                self.hooks.restore()
 
     def trace(self) -> StepTrace:
         """What the run recorded (after :meth:`finish`)."""
@@ -322,6 +334,8 @@ class Recorder:
 
     def finish(self) -> None:
         """The run is over: close the last step."""
+        if self.stopped:
+            return
         if self.runnable and len(self.steps) < len(self.runnable):
             self.opaque = self.opaque or self.k.panicked
             self._close((), None)
@@ -577,6 +591,7 @@ class Hooks:
 
     def __enter__(self) -> Recorder:
         global _REC
+        self.rec.hooks = self
         hooked, readonly = tracked_classes()
         for cls in hooked:
             self._set(cls, "__getattribute__", _getattribute)
@@ -590,9 +605,13 @@ class Hooks:
         return self.rec
 
     def __exit__(self, *exc: object) -> None:
+        self.rec.finish()
+        self.restore()
+
+    def restore(self) -> None:
+        """Stop recording and take the hooks off (idempotent)."""
         global _REC
         _REC = None
-        self.rec.finish()
         self.rec.k.fp = None
         for cls, name, old in reversed(self.saved):
             if old is _MISSING:

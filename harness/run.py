@@ -58,7 +58,7 @@ class Result:
 
 def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
                  chooser: Chooser | None = None, record: bool = False,
-                 footprints: bool = False) -> Result:
+                 footprints: bool | tuple[int, int] = False) -> Result:
     """Boot ``platform`` under variant ``v``; never raises for model findings.
 
     ``cfg.schedule`` drives the scheduler; past its end ``chooser`` (an
@@ -66,13 +66,15 @@ def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
     default picks.  ``record`` returns the decisions taken as
     ``Result.schedule``, which replays the run exactly.  ``footprints``
     (implies ``record``) records what each step read and wrote as
-    ``Result.trace`` (harness.footprint; slower, for the reduced search).
+    ``Result.trace`` (harness.footprint; slower, for the reduced search);
+    ``(i, pid)`` only until thread ``pid`` is picked at a decision after ``i``.
     """
-    boot = Boot(platform, v, cfg or BootConfig(), chooser=chooser, record=record or footprints)
+    boot = Boot(platform, v, cfg or BootConfig(), chooser=chooser, record=record or bool(footprints))
     trace = None
     try:
         if footprints:
-            with Hooks(Recorder(boot.kernel)) as rec:
+            stop = footprints if isinstance(footprints, tuple) else None
+            with Hooks(Recorder(boot.kernel, stop)) as rec:
                 k = boot.run()
             trace = rec.trace()
         else:
@@ -82,8 +84,8 @@ def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
             oracles.final_checks(devices)
         stats = _stats(boot, devices)
         return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
-                      k.decisions, k.record, k.record_widths if record or footprints else None,
-                      k.record_where if record or footprints else None, lints=list(k.lints),
+                      k.decisions, k.record, k.record_widths if record or bool(footprints) else None,
+                      k.record_where if record or bool(footprints) else None, lints=list(k.lints),
                       windows=window_coverage(k.windows), trace=trace)
     finally:
         set_kernel(None)

@@ -107,9 +107,9 @@ def preemption_bounded(platform: Board, v: Variant, cfg: BootConfig, bound: int,
     interleaving the plain search reaches is reached up to the order of
     independent steps, so the same findings are found in fewer runs.
     """
-    def run(schedule: list[int]) -> Result:
+    def run(schedule: list[int], wants: Wants = True) -> Result:
         return run_scenario(platform, v, replace(cfg, schedule=schedule), record=True,
-                            footprints=reduce)
+                            footprints=wants if reduce else False)
 
     yield from bounded_search(run, list(cfg.schedule), bound, at, limit, reduce, stats)
 
@@ -148,12 +148,18 @@ def _picked(r: Result, m: int) -> int:
     return row[r.schedule[m] % len(row)]
 
 
-def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: int,
+#: What a run of the search must record: every step's footprint (True),
+#: none (False), or ``(i, pid)``: the steps until thread ``pid`` is picked
+#: at a decision after ``i`` (a last-level run compared with another).
+Wants = bool | tuple[int, int]
+
+
+def bounded_search(run: Callable[[list[int], Wants], Result], base: list[int], bound: int,
                    at: Callable[[str], bool] | None = None, limit: int | None = None,
                    reduce: bool = False, stats: SearchStats | None = None) -> Iterator[Result]:
-    """:func:`preemption_bounded` over any recorded ``run(schedule)``.
+    """:func:`preemption_bounded` over any recorded ``run(schedule, wants)``.
 
-    With ``reduce`` (``run`` must record footprints): a bounded sleep-set
+    With ``reduce`` (``run`` must record the footprints ``wants`` asks for): a bounded sleep-set
     search, sound under the deviation bound (docs/concurrency.md, "Partial-
     order reduction").  The tree is ordered default-first: at each decision
     the default continuation comes before the deviations.  A branch that
@@ -182,10 +188,10 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
     def full() -> bool:
         return limit is not None and st.runs >= limit
 
-    def go(prefix: list[int], left: int, start: int,
-           sleepers: dict[int, _Sleeper]) -> Iterator[Result]:
+    def go(prefix: list[int], left: int, start: int, sleepers: dict[int, _Sleeper],
+           wants: Wants = True) -> Iterator[Result]:
         st.runs += 1
-        r = run(prefix)
+        r = run(prefix, wants if reduce else False)
         yield r
         if left == 0 or r.schedule is None or r.widths is None:
             return
@@ -246,7 +252,10 @@ def bounded_search(run: Callable[[list[int]], Result], base: list[int], bound: i
                         if macro is not None:
                             child_z[d] = _Sleeper(macro[1].coarsen(tr.born, i))
                 child = r.schedule[:i] + [j]
-                for c in go(child, left - 1, i + 1, child_z):
+                # a last-level run is only compared with others up to where
+                # it runs d again, and only if d had a step to compare
+                needs: Wants = True if left > 1 else (i, d) if macro is not None else False
+                for c in go(child, left - 1, i + 1, child_z, needs):
                     yield c
                     if tr is not None and left == 1 and macro is not None:
                         # c runs pj at i, then the default; if it comes back

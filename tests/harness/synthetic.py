@@ -25,14 +25,16 @@ Op = tuple[str, str]
 Program = list[list[list[Op]]]
 
 
-def run_program(prog: Program, schedule: list[int]) -> Result:
-    """Run ``prog`` under ``schedule`` (recorded, with footprints); the
-    result's ``log`` holds the trace, one entry per observation."""
+def run_program(prog: Program, schedule: list[int], wants: bool | tuple[int, int] = True) -> Result:
+    """Run ``prog`` under ``schedule`` (recorded, with the footprints
+    ``wants`` asks for, see harness.schedules.Wants); the result's ``log``
+    holds the trace, one entry per observation."""
     k = Kernel(schedule, record=True)
     log: list[tuple[Any, ...]] = []
     set_kernel(k)
     try:
-        with Hooks(Recorder(k)) as rec:
+        stop = wants if isinstance(wants, tuple) else None
+        with Hooks(Recorder(k, stop)) as rec:
             names = sorted({x for t in prog for s in t for _, x in s})
             objs = {x: device(x) for x in names}
             locks = {x: Mutex(x) for x in names}

@@ -30,7 +30,7 @@ BOARDS = Path(__file__).resolve().parents[2] / "corpus" / "boards"
 def explore(prog: Program, bound: int, at: Callable[[str], bool] | None,
             reduce: bool) -> tuple[SearchStats, set[frozenset[str]]]:
     st = SearchStats()
-    traces = {signature(r) for r in bounded_search(lambda s: run_program(prog, s), [], bound, at,
+    traces = {signature(r) for r in bounded_search(lambda s, w: run_program(prog, s, w), [], bound, at,
                                                    reduce=reduce, stats=st)}
     return st, traces
 
