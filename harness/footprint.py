@@ -55,11 +55,13 @@ What is recorded, and why it is complete:
 
 Objects are named stably across runs: by their kernel name when they have
 one that does not depend on the interleaving (a device's ``init_name``, a
-driver's or bus's ``name``, a DT node's path, a lock's name), else by the
-order in which the run first touched them.  That order is the same in two
-runs with the same schedule prefix; an object first touched after the
-point where two runs part is compared by class only
-(:meth:`Footprint.coarsen`).
+driver's or bus's ``name``, a DT node's path, a lock's name); an object the
+run creates by its creator and rank, (thread, n-th object that thread
+created), which is the same in every interleaving that only reorders
+independent steps; else (objects older than the run) by the order in which
+the run first touched them.  That order is the same in two runs with the
+same schedule prefix; such an object first touched after the point where
+two runs part is compared by class only (:meth:`Footprint.coarsen`).
 """
 
 from __future__ import annotations
@@ -227,6 +229,7 @@ class Recorder:
         self.okeys: dict[int, Any] = {}  # id(obj) -> object name
         self.keep: list[Any] = []  # every named object, so ids are not reused
         self.born: dict[Any, int] = {}  # first-touch name -> decision of the first touch
+        self.creations: dict[int, int] = {}  # per thread: objects it created (named so)
         self.locks: dict[int, tuple[Mutex, Any]] = {}  # this step: id -> (lock, owner before)
         self.edges: set[tuple[str, str]] = {(a, b) for a, bs in k.lock_order.items() for b in bs}
         self.nedges = len(self.edges)
@@ -244,10 +247,12 @@ class Recorder:
             cls = type(obj)
             name = cls.__name__
             if cls is Mutex:
-                lname = _oga(obj, "name")
+                try:
+                    lname = _oga(obj, "name")
+                except AttributeError:  # Mutex.__init__: see _mutex_setattr
+                    return None
                 if lname.startswith("&group->mutex"):  # named after an allocation-order id
-                    ok = ("#", "&group->mutex", len(self.born))
-                    self.born[ok] = len(self.runnable)
+                    ok = self._first_touch("&group->mutex")
                 else:
                     ok = ("lock", lname)
             else:
@@ -260,10 +265,28 @@ class Recorder:
                         # see it yet, nothing to record
                         return None
                 else:
-                    ok = ("#", name, len(self.born))
-                    self.born[ok] = len(self.runnable)
+                    ok = self._first_touch(name)
             self.okeys[i] = ok
             self.keep.append(obj)
+        return ok
+
+    def created(self, obj: Any, name: str) -> Any:
+        """Name an object the running thread creates (its first store, into
+        a fresh object): (class, (thread, how many it created before)).
+        Each thread's own steps are the same in every interleaving that
+        only reorders independent steps, so the name is too: no coarsening."""
+        t = self.k.current
+        pid = t.pid if t is not None else 0
+        n = self.creations.get(pid, 0)
+        self.creations[pid] = n + 1
+        ok = ("#", name, (pid, n))
+        self.okeys[id(obj)] = ok
+        self.keep.append(obj)
+        return ok
+
+    def _first_touch(self, name: str) -> Any:
+        ok = ("#", name, len(self.born))
+        self.born[ok] = len(self.runnable)
         return ok
 
     # -- accesses ------------------------------------------------------------------
@@ -524,6 +547,8 @@ def _getattribute(self: Any, name: str) -> Any:
 def _setattr(self: Any, name: str, value: Any) -> None:
     r = _REC
     if r is not None:
+        if id(self) not in r.okeys and type(self).__name__ not in _NAMED and _fresh(self):
+            r.created(self, type(self).__name__)
         if type(value) in _CONTAINERS:
             r.container(self, name, value, True)
         elif (type(self).__name__, name) not in COMMUTATIVE:
@@ -541,9 +566,34 @@ def _mutex_getattribute(self: Mutex, name: str) -> Any:
 
 def _mutex_setattr(self: Mutex, name: str, value: Any) -> None:
     r = _REC
-    if r is not None and name == "owner":
-        r.lock_event(self, value)
+    if r is not None:
+        if name == "owner":
+            r.lock_event(self, value)
+        elif name == "name" and value.startswith("&group->mutex") and id(self) not in r.okeys:
+            r.created(self, "&group->mutex")  # Mutex.__init__ in the running thread
     _osa(self, name, value)
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _fresh(obj: Any) -> bool:
+    """Has no attribute of ``obj`` been set yet (its ``__init__`` starts)?"""
+    try:
+        return not _oga(obj, "__dict__")
+    except AttributeError:
+        pass
+    cls = type(obj)
+    slots = _SLOTS.get(cls)
+    if slots is None:
+        slots = _SLOTS[cls] = tuple(n for c in cls.__mro__ for n in vars(c).get("__slots__", ()))
+    for n in slots:
+        try:
+            _oga(obj, n)
+            return False
+        except AttributeError:
+            continue
+    return True
 
 
 def _readonly_setattr(self: Any, name: str, value: Any) -> None:
