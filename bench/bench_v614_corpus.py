@@ -11,7 +11,8 @@ repro`` on the first N boards and checks it agrees.
 
 Usage::
 
-    .venv/bin/python bench/bench_v614_corpus.py [--tree DIR] [--arch arm64] [--limit N] [--cli N] [--json]
+    .venv/bin/python bench/bench_v614_corpus.py [--tree DIR] [--corpus DIR] [--fw-devlink MODE]
+        [--arch arm64] [--limit N] [--cli N] [--json]
 
 Needs the corpus built (``probefuzz corpus build``).  docs/benchmarks.md
 (section "V614 over the corpus") records the figures.
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from corpus import kernel_tree  # noqa: E402
 from corpus.build import default_out, load_index  # noqa: E402
 from harness.board import load_board  # noqa: E402
+from harness.boot import BootConfig  # noqa: E402
 from harness.run import run_scenario  # noqa: E402
 from harness.variant import V614  # noqa: E402
 
@@ -49,13 +51,17 @@ def boards(out: Path, arch: str) -> list[tuple[str, Path]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tree", type=Path, default=None, help="kernel tree (default: prepared)")
+    ap.add_argument("--corpus", type=Path, default=None,
+                    help="built corpus directory (default: the tree's, as `probefuzz corpus build`)")
+    ap.add_argument("--fw-devlink", default="rpm", help="fw_devlink= (default: rpm, as 6.12)")
     ap.add_argument("--arch", default="arm64")
     ap.add_argument("--limit", type=int, default=0, help="only the first N boards")
     ap.add_argument("--cli", type=int, default=0, help="also run `probefuzz repro` on the first N")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     tree = args.tree or kernel_tree.default_tree_path()
-    todo = boards(default_out(tree), args.arch)
+    todo = boards(args.corpus or default_out(tree), args.arch)
+    cfg = BootConfig(fw_devlink=args.fw_devlink)
     if args.limit:
         todo = todo[:args.limit]
     kinds: collections.Counter[str] = collections.Counter()
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.process_time()
     w0 = time.monotonic()
     for src, path in todo:
-        r = run_scenario(load_board(path), V614)
+        r = run_scenario(load_board(path), V614, cfg)
         for f in r.findings:
             kinds[f.kind] += 1
             by_title[f"{f.kind}: {f.title}"].append(Path(src).stem)
@@ -77,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     agree = []
     for _src, path in todo[:args.cli]:
         p = subprocess.run([sys.executable, "-m", "fuzz.cli", "repro", "--variant", "V614", "--json",
-                            str(path)], capture_output=True, text=True, timeout=300,
+                            "--fw-devlink", args.fw_devlink, str(path)],
+                           capture_output=True, text=True, timeout=300,
                            cwd=Path(__file__).resolve().parent.parent)
-        mine = run_scenario(load_board(path), V614).to_json()
+        mine = run_scenario(load_board(path), V614, cfg).to_json()
         agree.append(p.returncode in (0, 1) and json.loads(p.stdout) == json.loads(json.dumps(mine)))
     res: dict[str, Any] = {
         "boards": len(todo), "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),

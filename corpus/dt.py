@@ -27,6 +27,7 @@ from corpus.errors import DtError
 from corpus.fdt import FDT_MAGIC, RawNode, read_nodes
 from harness.board import (
     KEPT_PROPERTIES,
+    SUPPLIER_BINDINGS,
     Board,
     BoardError,
     IommuMapEntry,
@@ -244,6 +245,25 @@ class _Converter:
             targets.append(t)
         return out, targets
 
+    def supplier_targets(self, node: RawNode) -> list[int]:
+        """The nodes a kept supplier binding (``clocks``, ``resets``, ...) of
+        ``node`` points at, parsed like ``parse_prop_cells()``: the walk stops
+        at the first entry ``of_parse_phandle_with_args()`` would reject."""
+        out: list[int] = []
+        for prop, cells_name in SUPPLIER_BINDINGS:
+            if prop not in node.props or len(node.props[prop]) % 4:
+                continue
+            cells = self.cells(node, prop)
+            i = 0
+            while i < len(cells):
+                t = self.by_phandle.get(cells[i])
+                if t is None:
+                    break
+                out.append(t)
+                n = self.raw[t].props.get(cells_name)
+                i += 1 + (int.from_bytes(n, "big") if n is not None and len(n) == 4 else 0)
+        return out
+
     def dma_ranges(self, idx: int) -> tuple[tuple[int, int, int], ...]:
         """Decode like ``of_pci_range_parser_one``: cell sizes from the node
         (child address, size) and its parent (parent address); a leading flags
@@ -338,6 +358,14 @@ class _Converter:
             if (node.compatible or node.iommu_cells is not None or node.iommus
                     or node.iommu_map or i == 0):
                 keep_with_ancestors(i)
+
+        # fw_devlink suppliers of the kept nodes: a phandle may name a node
+        # without a compatible (a power domain below its controller), which
+        # links to that node and waits for its nearest device ancestor
+        for i, rn in enumerate(raw):
+            if keep[i]:
+                for t in self.supplier_targets(rn):
+                    keep_with_ancestors(t)
 
         model = ""
         if raw and "model" in raw[0].props:

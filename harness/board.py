@@ -27,6 +27,19 @@ from harness.inputs import read_json
 FORMAT = "probefuzz-platform"
 VERSION = 1
 
+# of_supplier_bindings[] entries (drivers/of/property.c DEFINE_SIMPLE_PROP):
+# (consumer property, provider's "#...-cells") -- iommus/iommu-map have their
+# own fields, msi-parent is kept for the MSI path
+SUPPLIER_BINDINGS = (
+    ("clocks", "#clock-cells"),
+    ("interconnects", "#interconnect-cells"),
+    ("dmas", "#dma-cells"),
+    ("power-domains", "#power-domain-cells"),
+    ("phys", "#phy-cells"),
+    ("resets", "#reset-cells"),
+)
+SUPPLIER_PROPERTIES = tuple(p for pair in SUPPLIER_BINDINGS for p in pair)
+
 # Properties kept verbatim (as lists of u32 cells or strings) because some
 # modelled driver or core function reads them.
 KEPT_PROPERTIES = (
@@ -57,6 +70,11 @@ KEPT_PROPERTIES = (
     "qcom,ncb",
     # omap_iommu_dra7_get_dsp_system_cfg() (omap-iommu.c L1131)
     "ti,syscon-mmuconfig",
+    # fw_devlink: the of_supplier_bindings[] entries the model follows
+    # (drivers/of/property.c:1434, harness.base.devlink) and their providers'
+    # "#...-cells": the consumer side is a phandle list, enough for
+    # of_link_property(); which nodes become devices decides the rest
+    *SUPPLIER_PROPERTIES,
 )
 
 

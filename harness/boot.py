@@ -41,6 +41,7 @@ from harness.base.bus import driver_register
 from harness.base.core import device_add, device_del
 from harness.base.dd import device_release_driver
 from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_RPM, HOLDING_MODES, DevlinkState
+from harness.base.initcall import BEFORE_IOMMU, BEFORE_PCI
 from harness.base.platform import (
     __platform_driver_register,
     platform_bus_type,
@@ -67,6 +68,7 @@ from harness.iommu.drivers import IommuDriverSpec, all_drivers
 from harness.kernel import Chooser, Kernel, WindowPreemptions, kernel, kfunc, set_kernel
 from harness.of.bus_drivers import BUS_DRIVERS, bus_driver_compatibles
 from harness.of.node import fwnode_handle, of_tree_get
+from harness.of.of_init import of_init_early
 from harness.of.platform import of_platform_default_populate_init
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -291,12 +293,18 @@ class Boot:
         self.bus_driver_objs = [b.make_driver() for b in BUS_DRIVERS]
         # drivers/virtio links before drivers/iommu: the transports register first
         self.transport_drivers = virtio.make_transport_drivers()
-        # one client driver per distinct first compatible, in DT order
-        # (or driver_order first)
+        # one client driver per distinct first compatible of an available
+        # node, in DT order (or driver_order first).  Only nodes that become
+        # devices get one: a driver invented for a compatible only disabled
+        # nodes carry would match other nodes by their fallback compatible --
+        # omap4's disabled "ti,sysc" target modules would give every ti-sysc
+        # target module ("ti,sysc-omap2", "ti,sysc") a second driver that no
+        # 6.12 driver is (ti-sysc.c sysc_match lists only the specific IDs),
+        # which binds a module ti-sysc could not bind yet (fw_devlink held it)
         seen: set[str] = set()
         self._pci_host_driver(seen, iommu_compat)
         for n in self.platform.nodes:
-            if not n.compatible or n.iommu_cells is not None:
+            if not n.compatible or n.iommu_cells is not None or not n.available():
                 continue
             if not bus_compat.isdisjoint(n.compatible):
                 continue
@@ -364,6 +372,8 @@ class Boot:
             drv = platform_driver(compat, probe, (compat,), dmd, probe_type=ptype)
         drv.presence = cfg.presence
         drv.initcall = cfg.initcall or initcall.driver_initcall_level(ids, self.tree_initcalls)
+        # within device level: linked before drivers/pci/ or drivers/iommu/?
+        drv.link = initcall.driver_link_order(ids) if drv.initcall == initcall.DEVICE else None
         return drv
 
     def _add_extra_devices(self) -> None:
@@ -470,15 +480,21 @@ class Boot:
             elif level == "subsys":
                 do_one_initcall(iommu.iommu_subsys_init)
             elif level == "device":
-                # drivers/pci/ links first (drivers/Makefile L23): the host
-                # bridges scan their root buses before any IOMMU registers
-                if self.pci_host is not None:
-                    do_one_initcall(module_driver_init, self.pci_host.platform_driver, _register_any)
-                # drivers/bus/ links before drivers/iommu/ (drivers/Makefile L11, L65)
+                # link order (drivers/Makefile): the modelled drivers/bus/
+                # drivers (L11) first, then the other drivers linked before
+                # pci/ (bus/, phy/, pinctrl/, gpio/: L11-L21), then pci/ (L23),
+                # whose host bridges scan their root buses before any IOMMU
+                # registers
                 for bdrv in self.bus_driver_objs:
                     do_one_initcall(module_driver_init, bdrv, _register_any)
+                self._register_linked_before(level, BEFORE_PCI)
+                if self.pci_host is not None:
+                    do_one_initcall(module_driver_init, self.pci_host.platform_driver, _register_any)
                 for tdrv in self.transport_drivers:
                     do_one_initcall(virtio.TRANSPORT_INITCALLS[tdrv.driver.name], tdrv)
+                # clk/, dma/, soc/, pmdomain/, regulator/, reset/, tty/ before
+                # iommu/ (L40-L65): IOMMUs and clients find their suppliers bound
+                self._register_linked_before(level, BEFORE_IOMMU)
             elif level == "late":
                 # drivers/base links first: deferred_probe_initcall (dd.c) runs
                 # before any other late_initcall
@@ -497,8 +513,14 @@ class Boot:
             # regulator drivers often before device level: some bind before an
             # IOMMU registers); within a level after the IOMMU drivers
             for drv in self.client_drivers:
-                if drv.presence == BUILTIN and drv.initcall == level:
+                if drv.presence == BUILTIN and drv.initcall == level and drv.link is None:
                     do_one_initcall(module_driver_init, drv, _register_any)
+
+    def _register_linked_before(self, level: str, where: str) -> None:
+        """The built-in client drivers of ``level`` linked before ``where``."""
+        for drv in self.client_drivers:
+            if drv.presence == BUILTIN and drv.initcall == level and drv.link == where:
+                do_one_initcall(module_driver_init, drv, _register_any)
 
     def run(self) -> Kernel:
         k = self.kernel
@@ -514,10 +536,14 @@ class Boot:
         s.driver_deferred_probe_timeout = self.cfg.deferred_probe_timeout if self.cfg.config_modules else 0
         s.async_probe_drivers = frozenset(self.cfg.driver_async_probe)
         k.globals["of_root"] = self.tree
+        # start_kernel(): of_irq_init(), of_clk_init() and the early genpd
+        # providers set up their nodes before any initcall, without a device
+        initialized = of_init_early(self.tree)
         # only on/rpm ever hold a probe, and only with a link: no state otherwise
         if self.cfg.fw_devlink in HOLDING_MODES:
             links = DevlinkState(self.cfg.fw_devlink, self.platform.nodes, list(IOMMU_BUSES),
-                                 strict=self.cfg.fw_devlink_strict)
+                                 strict=self.cfg.fw_devlink_strict, initialized=initialized,
+                                 cache=self.tree.fw_links)
             if links.suppliers:
                 k.globals["fw_devlink"] = links
         k.globals["acpi_iommu_fwnodes"] = {

@@ -15,12 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from harness.base.initcall_table import CLIENT_INITCALLS
+from harness.base.link_order_table import LINKED_BEFORE
 
 #: boot order of the levels the model runs (pure and console levels hold no
 #: driver here); ``_sync`` levels run right after their level
 INITCALL_LEVELS = ("core", "core_sync", "postcore", "postcore_sync", "arch", "arch_sync",
                    "subsys", "subsys_sync", "fs", "fs_sync", "rootfs", "device", "late")
 DEVICE = "device"
+# device-level drivers linked before drivers/pci/ or drivers/iommu/
+# (drivers/Makefile; harness.base.link_order_table)
+BEFORE_PCI = "pci"
+BEFORE_IOMMU = "iommu"
 
 
 # IDs -> level from the checked-in table alone (no tree overrides): asked for
@@ -55,3 +60,14 @@ def _level(compatibles: Iterable[str], tree: Mapping[str, str] | None) -> str:
         if hit is not None:
             return hit[0]
     return DEVICE
+
+
+def driver_link_order(compatibles: Iterable[str]) -> str | None:
+    """Where a device-level driver matching these IDs links: ``BEFORE_PCI``,
+    ``BEFORE_IOMMU`` (the first ID listed decides), or None (after
+    drivers/iommu/, the clients' subsystems: gpu, media, usb, net, mmc...)."""
+    for c in compatibles:
+        hit = LINKED_BEFORE.get(c)
+        if hit is not None:
+            return hit
+    return None

@@ -68,6 +68,11 @@ class DeviceTree:
     def __init__(self, platform: Board) -> None:
         self.by_path: dict[str, device_node] = {}
         self.root: device_node | None = None
+        # facts of the tree alone, kept while a pooled tree is reused:
+        # harness.of.of_init's (initialised, OF_POPULATED) paths, and the
+        # fw_devlink links per fw_devlink_is_strict() (harness.base.devlink)
+        self.of_init: tuple[frozenset[str], frozenset[str]] | None = None
+        self.fw_links: dict[bool, dict[str, list[str]]] = {}
         for n in platform.nodes:
             pp = n.parent_path  # a property: computed once per node
             parent = self.by_path.get(pp) if pp else None

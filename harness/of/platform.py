@@ -198,8 +198,10 @@ def of_platform_bus_create(bus: device_node, matches: tuple[str, ...], parent: d
 
 
 @kfunc
-def of_platform_populate(tree: DeviceTree, matches: tuple[str, ...] = of_default_bus_match_table) -> int:
-    root = tree.root
+def of_platform_populate(tree: DeviceTree, matches: tuple[str, ...] = of_default_bus_match_table,
+                         root: device_node | None = None) -> int:
+    if root is None:
+        root = tree.root
     if root is None:
         return 0
     names: set[str] = set()
@@ -217,4 +219,9 @@ def of_platform_populate(tree: DeviceTree, matches: tuple[str, ...] = of_default
 
 @kfunc
 def of_platform_default_populate_init(tree: DeviceTree) -> int:
+    # /firmware first (drivers/of/platform.c:571): SCMI, SCM, OP-TEE nodes,
+    # providers of clocks and power domains on many boards
+    fw = tree.by_path.get("/firmware")
+    if fw is not None:
+        of_platform_populate(tree, of_default_bus_match_table, fw)
     return of_platform_populate(tree)

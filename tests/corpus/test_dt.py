@@ -301,3 +301,45 @@ def test_dma_master_without_compatible_is_kept(tmp_path: Path) -> None:
     assert nodes["/video@2000/video-firmware"].iommus == (IommuRef("/iommu@1000", (0x12,)),)
     assert nodes["/video@2000/video-firmware"].compatible == ()
     assert "/video@2000/pins" not in nodes
+
+
+def test_fw_devlink_supplier_properties_and_their_targets_are_kept(tmp_path: Path) -> None:
+    """The of_supplier_bindings[] entries the model follows (clocks,
+    interconnects, dmas, power-domains, phys, resets) stay as phandle lists
+    with their providers' #cells; a supplier without a compatible (a power
+    domain below its controller) is kept with its ancestors, a node no kept
+    node points at is not."""
+    blob = dtc("""/ { #address-cells = <1>; #size-cells = <1>;
+        osc: osc { compatible = "fixed-clock"; #clock-cells = <0>; };
+        pmu { compatible = "x,pmu"; pc { pd: pd@1 { #power-domain-cells = <0>; }; };
+              spare: pd@2 { #power-domain-cells = <0>; }; };
+        cru: cru@1000 { compatible = "x,cru"; reg = <0x1000 0x100>; #clock-cells = <1>;
+                        #reset-cells = <1>; };
+        phy: phy@2000 { compatible = "x,phy"; reg = <0x2000 0x100>; #phy-cells = <0>; };
+        dev@3000 { compatible = "x,dev"; reg = <0x3000 0x100>; clocks = <&osc>, <&cru 5>;
+                   resets = <&cru 2>; power-domains = <&pd>; phys = <&phy>;
+                   pinctrl-0 = <&spare>; }; };""", tmp_path)
+    nodes = dtb_to_platform(blob, "t", {}).node_map()
+    dev = nodes["/dev@3000"].props
+    osc, cru, pd, phy = (nodes[p].phandle for p in ("/osc", "/cru@1000", "/pmu/pc/pd@1", "/phy@2000"))
+    assert dev["clocks"] == [osc, cru, 5] and dev["resets"] == [cru, 2]
+    assert dev["power-domains"] == [pd] and dev["phys"] == [phy]
+    assert "pinctrl-0" not in dev  # not a modelled binding
+    assert nodes["/cru@1000"].props["#clock-cells"] == [1] and nodes["/cru@1000"].props["#reset-cells"] == [1]
+    assert "/pmu/pc" in nodes and nodes["/pmu/pc/pd@1"].props == {"#power-domain-cells": [0]}
+    assert "/pmu/pd@2" not in nodes
+
+
+@pytest.mark.kernel_tree
+def test_odroid_m1_keeps_its_suppliers(odroid: Board) -> None:
+    """rk356x.dtsi: the VOP's IOMMU names the CRU's clocks and the VO power
+    domain (a subnode of the PMU's power controller); the GPU's clock is an
+    SCMI protocol node below /firmware."""
+    nodes = odroid.node_map()
+    by_ph = {n.phandle: n.path for n in odroid.nodes if n.phandle is not None}
+    mmu = nodes["/iommu@fe043e00"].props
+    assert by_ph[mmu["clocks"][0]] == "/clock-controller@fdd20000"
+    assert mmu["power-domains"] and by_ph[mmu["power-domains"][0]] == \
+        "/power-management@fdd90000/power-controller"
+    assert by_ph[nodes["/gpu@fde60000"].props["clocks"][0]] == "/firmware/scmi/protocol@14"
+    assert nodes["/firmware/scmi/protocol@14"].props["#clock-cells"] == [1]

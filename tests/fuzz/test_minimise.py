@@ -14,7 +14,7 @@ from harness.kernel import is_window
 from harness.run import run_scenario
 from harness.variant import NEXT, V614
 from tests.fuzz.helpers import RK, SEED_TITLE, board
-from tests.harness.test_window_preemptions import AROUND_THE_WALK, ASYNC, DOUBLE_PROBE, titles
+from tests.harness.test_window_preemptions import DOUBLE_PROBE, PERMISSIVE, w3_preemptions
 
 
 def noisy_seed_scenario() -> FuzzInput:
@@ -78,21 +78,21 @@ def test_cutting_the_schedule_keeps_the_window_preemption_where_it_was() -> None
     """A window preemption counts window decisions after the schedule, so the
     schedule it depends on cannot be cut naively: the minimiser re-anchors it.
 
-    The W3 double probe on sdm845-db845c under NEXT needs one window
-    preemption around the second arm-smmu walk; here it comes after a
-    300-entry schedule (the run's own first 300 decisions) with the
-    preemption counted from there.  The schedule pass cuts all of it and
-    puts the preemption back at the decision it took."""
+    The W3 double probe on sdm845-db845c under NEXT (fw_devlink=permissive:
+    both arm-smmu walks at device_initcall) needs one window preemption in a
+    registration walk; here it comes after a 300-entry schedule (the run's
+    own first 300 decisions) with the preemption counted from there.  The
+    schedule pass cuts all of it and puts the preemption back at the
+    decision it took."""
     db845c = board("sdm845-db845c").platform
-    found = next(p for p in AROUND_THE_WALK
-                 if DOUBLE_PROBE in titles(db845c, replace(ASYNC, preempt=(p,))))
+    found = w3_preemptions()[DOUBLE_PROBE][0]
     k, c = found
-    r = run_scenario(db845c, NEXT, replace(ASYNC, preempt=(found,)), record=True)
+    r = run_scenario(db845c, NEXT, replace(PERMISSIVE, preempt=(found,)), record=True)
     assert r.schedule is not None and r.where is not None
     n = 300
     before = sum(is_window(w) for w in r.where[:n])
     assert 0 < before <= k
-    s = FuzzInput("sdm845-db845c", db845c, replace(ASYNC, schedule=r.schedule[:n],
+    s = FuzzInput("sdm845-db845c", db845c, replace(PERMISSIVE, schedule=r.schedule[:n],
                                                    preempt=((k - before, c),)))
     m = Minimiser(NEXT, DOUBLE_PROBE)
     assert m.fails(s)

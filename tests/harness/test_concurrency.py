@@ -26,7 +26,7 @@ import pytest
 from fuzz.crashstore import make_reproducer
 from harness import findings as fnd
 from harness import variant
-from harness.base.initcall import driver_initcall_level
+from harness.base.initcall import driver_initcall_level, driver_link_order
 from harness.board import Board, load_board
 from harness.boot import Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
 from harness.findings import Finding
@@ -168,6 +168,11 @@ def test_the_default_schedule_never_preempts(board: Board, v: Variant, cfg: Boot
 # -- done-when 1: the race 1/4 addresses, reached by exploring schedules ----------------------
 
 
+def _walk_beside(f: Finding) -> bool:
+    """A registration walk is among the other threads of a concurrent finding."""
+    return any("bus_iommu_probe" in t or "iommu_device_register" in t for t in f.threads.values())
+
+
 @pytest.mark.parametrize("without, with_, cfg, n, p, p_window", [
     (V614_RK, V614_RK_1_4, ALL_ASYNC, 60, 0.2, 0.5),
     (NEXT_RK_NO_1_4, NEXT_RK, IOMMU_ASYNC, 120, 0.02, 0.2),
@@ -186,19 +191,24 @@ def test_w1_race_reachable_without_1_4_and_unreachable_with_it(
     hits = [(seed, r) for seed, r in explore_pct(board, without, cfg, seeds, p, p_window)
             if W1 in titles(r)]
     assert hits, "W1 not reached"
-    switched = 0
+    switched = raced = 0
     for _, r in hits:
         f = next(f for f in r.findings if f.title == W1)
         assert f.kind == fnd.ISOLATION and f.invariant == 4
+        assert "really_probe" in f.trace
+        # a concurrent finding carries the other threads' traces: the walk is among them
+        if not _walk_beside(f):
+            # ... unless the walks died before it (an oops inside iommu_device_register,
+            # W4): their groups never get a default domain -- the aftermath, not the race
+            assert any(x.kind == fnd.OOPS and "iommu_device_register" in x.trace
+                       for x in r.findings), f.threads
+            continue
+        raced += 1
         # the switch to iommu-dma under the bound driver follows when the walk gets to
         # make the default domain (invariant 6)
         switched += any(x.title.startswith("iommu: DMA ops changed under a bound driver")
                         and x.device == f.device and x.invariant == 6 for x in r.findings)
-        # a concurrent finding carries the other threads' traces: the walk is among them
-        assert any("bus_iommu_probe" in t or "iommu_device_register" in t for t in f.threads.values()), \
-            f.threads
-        assert "really_probe" in f.trace
-    assert switched
+    assert raced and switched
     assert all(W1 not in titles(r) for _, r in explore_pct(board, with_, cfg, seeds, p, p_window))
     for _, r in hits:
         assert r.schedule is not None
@@ -297,10 +307,12 @@ def test_lock_held_across_dma_configure_deadlocks_with_both_stacks(board_no_pcie
     # ... and where the same thread took the lock first
     held = f.threads["swapper/0/1 acquired iommu_probe_device_lock at"]
     assert held[:3] == ["probe_iommu_group", "bus_for_each_dev", "iommu_device_register"]
-    # init never comes back: only the drivers of earlier initcall levels
-    # (pinctrl, regulators, ...) bound before rk_iommu's device level
+    # init never comes back: only the drivers that register before rk_iommu
+    # bound -- those of earlier initcall levels (pinctrl, regulators, ...) and
+    # the device-level ones linked before drivers/iommu/ (clk/, phy/, soc/, ...)
     early = [n for n in board.nodes
-             if n.compatible and driver_initcall_level(n.compatible) != "device"]
+             if n.compatible and (driver_initcall_level(n.compatible) != "device"
+                                  or driver_link_order(n.compatible) is not None)]
     assert early and r.stats["bound_drivers"] <= len(early)
     assert r.stats["grouped_clients"] == 0
 
@@ -380,13 +392,14 @@ def test_lock_order_of_a_concurrent_boot_and_an_inversion(board: Board) -> None:
         edges = {(a, b) for a, bs in k.lock_order.items() for b in bs}
         assert not edges & inverted_edges, seed
         assert not [f for f in k.findings if "circular locking" in f.message]
-        if {("&dev->mutex", "iommu_probe_device_lock"), ("iommu_probe_device_lock", "&group->mutex")} \
-                <= edges:
-            full = boot
+        if full is None and {("&dev->mutex", "iommu_probe_device_lock"),
+                             ("iommu_probe_device_lock", "&group->mutex")} <= edges:
+            full = seed
         set_kernel(None)
     assert full is not None
-    boot, k = full, full.kernel
-    set_kernel(k)
+    # the devices live on the global buses: boot that run again
+    boot = Boot(board, NEXT_RK, ALL_ASYNC, chooser=PctChooser(full, 0.01, 0.1))
+    k = boot.run()
     dev = next(d for d in boot.devices() if d.iommu_group is not None)
 
     @kfunc
@@ -438,8 +451,10 @@ def test_repro_replays_a_stored_race_bit_for_bit(board: Board, tmp_path: Path,
     from harness.variant import variant_to_json
 
     cfg = IOMMU_ASYNC
-    hit = next(r for _, r in explore_pct(board, NEXT_RK_NO_1_4, cfg, range(60), 0.02, 0.5)
-               if W1 in titles(r))
+    # the exploration of the W1 test above; the first run where W1 is the race
+    # (a walk live beside the bind, not one that died before it)
+    hit = next(r for _, r in explore_pct(board, NEXT_RK_NO_1_4, cfg, range(120), 0.02, 0.2)
+               if any(f.title == W1 and _walk_beside(f) for f in r.findings))
     assert hit.schedule is not None
     short = shortest_prefix(board, NEXT_RK_NO_1_4, cfg, hit.schedule, lambda r: W1 in titles(r))
     assert len(short) <= len(hit.schedule)

@@ -8,15 +8,20 @@ by mechanism: guard-site values (``Variant.with_values``), ``BootConfig``
 inputs, small platforms, and -- for races -- stored schedules.
 
 Schedules: each entry picks a runnable thread by index (creation order) at a
-scheduling point where more than one thread can run.  The ones below were found
-on the CHAIN board with ``harness.schedules.find_schedule`` (PCT exploration
-until a run satisfies the test's assertions, then ``shortest_prefix``); they
-are reproducers, so a change to the model's scheduling points may need them
-re-found the same way (the titles they must produce are the contract).
+scheduling point where more than one thread can run.  The race schedules are
+searched for when a test first needs them (``harness.schedules.find_schedule``:
+PCT exploration until a run shows the race -- its title, device and thread
+role --, then ``shortest_prefix``), not pinned: a change of the boot order or
+of the model's scheduling points moves the decision indices, never the
+mechanism the tests assert (the link-order and fw_devlink boot of issue 16
+moved every one of them: chain_board's simple-bus now binds at device level
+before the IOMMUs register).  Deterministic: the same model finds the same
+schedule.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +44,7 @@ from harness.iommu import iommu as iommu_core
 from harness.iommu.structs import dev_iommu
 from harness.kernel import Kernel, kfunc, mutex_lock, mutex_unlock, set_kernel
 from harness.run import Result, run_scenario
+from harness.schedules import find_schedule
 from harness.variant import NEXT, V614, G, P, Variant
 
 # -- variants --------------------------------------------------------------------------------
@@ -117,14 +123,60 @@ def w5_board() -> Board:
 
 RACE = {"async_probe_all": True, "config_modules": False}  # driver_async_probe=*, no modules
 
-# Minimised schedules on chain_board (RACE config), see the module docstring.
-SCHED_W2_LATE_PROBE = [0] * 8 + [2] * 6 + [0] * 2 + [2] * 4 + [1] * 2 + [0] * 9 + [1] * 16 + [0]
-SCHED_W4_TOCTOU = [0] * 8 + [1] * 2 + [3] * 16 + [2]
-SCHED_W4_PROBED_WHILE_BINDING = [0] * 8 + [1] * 2 + [0] * 4 + [3] * 15 + [0] * 7 + [1] * 2 + [2] * 4 + [0]
-SCHED_W1_DEFAULT_DOMAIN = ([0] * 8 + [2] * 7 + [3] * 24 + [2] * 3 + [1] + [2] * 9 + [0] + [2] * 8
-                           + [1])
-# on w5_board, RACE config + the SMMUv3 driver absent
-SCHED_W5_DOUBLE_FREE = [0] * 5 + [1] * 2 + [2] * 10 + [0] * 5 + [2] * 11 + [0]
+# -- race schedules (see the module docstring) ------------------------------------------------
+
+W4_OOPS = "BUG: unable to handle kernel paging request in platform_dma_configure"
+NO_1_4 = {"iommu_device_use_default_domain.defer": None}
+W5_CFG: dict[str, Any] = {"iommu_drivers": {"arm-smmu-v3": "absent"}, **RACE}
+
+
+def _has(r: Result, title: str, device: str, thread: str = "") -> bool:
+    return any(f.title == title and f.device == device and f.thread.startswith(thread)
+               for f in r.findings)
+
+
+def _w2_late_probe(r: Result) -> bool:
+    """W2: one late probe (NEXT's WARN), at vop's own async bind."""
+    late = [f for f in r.findings if f.title == "WARNING in __iommu_probe_device" and f.invariant == 5]
+    return len(late) == 1 and late[0].device == "2.vop" and late[0].thread.startswith("kworker/async:2.vop")
+
+
+def _w4_toctou(r: Result) -> bool:
+    """W4: one oops, the walk's hook (deferred-probe kworker) faulting on a stale drv."""
+    o = [f for f in r.findings if f.kind == fnd.OOPS]
+    return len(o) == 1 and o[0].title == W4_OOPS and o[0].thread.startswith("kworker/u:deferred_probe_work")
+
+
+def _w4_probed_while_binding(r: Result) -> bool:
+    """The walk probes vop while vop's bind is past its dma_configure."""
+    return (_has(r, "iommu: DMA ops changed under a bound driver in iommu_setup_dma_ops", "2.vop")
+            and _has(r, "iommu: driver probe without IOMMU group in really_probe", "2.vop"))
+
+
+def _w1_default_domain(r: Result) -> bool:
+    """W1: vop's async bind claims its group before the walk made the default domain."""
+    return (_has(r, "iommu: driver probe before default domain in really_probe", "2.vop",
+                 "kworker/async:2.vop")
+            and _has(r, "iommu: DMA ops changed under a bound driver in iommu_setup_dma_ops", "2.vop"))
+
+
+def _w5_double_free(r: Result) -> bool:
+    return _has(r, "dma_range_map freed twice in of_dma_configure_id", "3.cam")
+
+
+@functools.cache
+def race_schedule(name: str) -> list[int]:
+    """The schedule of a race of this module, searched for on its board."""
+    board, v, cfg, holds = {
+        "W2": (chain_board, FIX, RACE, _w2_late_probe),
+        "W4": (chain_board, FIX, RACE, _w4_toctou),
+        "W4-bind": (chain_board, FIX, RACE, _w4_probed_while_binding),
+        "W1": (chain_board, fix_with("next-without-1/4", **NO_1_4), RACE, _w1_default_domain),
+        "W5": (w5_board, FIX, W5_CFG, _w5_double_free),
+    }[name]
+    sched = find_schedule(board(), v, BootConfig(**cfg), holds)
+    assert sched is not None, f"{name}: no schedule shows the race"
+    return sched
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -182,11 +234,26 @@ def test_negative_controls_boot_without_findings(board: str, v: Variant) -> None
 
 
 def test_negative_controls_survive_the_race_schedules() -> None:
-    """V614 has no IOMMU-layer dma_configure: none of the NEXT races exist there."""
-    for sched in (SCHED_W2_LATE_PROBE, SCHED_W4_TOCTOU, SCHED_W4_PROBED_WHILE_BINDING,
-                  SCHED_W1_DEFAULT_DOMAIN):
+    """V614 has no IOMMU-layer dma_configure: none of the races of NEXT's walk
+    configuring clients exist there (W1 is V614's own: see below)."""
+    for name in ("W2", "W4", "W4-bind"):
+        sched = race_schedule(name)
         r = run(chain_board(), V614, schedule=sched, **RACE)
         assert r.findings == [], sched
+
+
+def test_w1_is_a_v614_race_that_1_4_closes() -> None:
+    """W1 needs no IOMMU-layer dma_configure: V614 groups the client in the walk
+    and makes default domains after the bus walk too, so a bind in between
+    claims a group without one (spec W1: "Without 1/4 (V614 semantics) the
+    client would bind with dma-direct and be switched to iommu-dma underneath
+    it").  Some schedule shows it on V614; NEXT+fix (with 1/4) defers instead."""
+    title = "iommu: driver probe before default domain in really_probe"
+    sched = find_schedule(chain_board(), V614, BootConfig(**RACE), lambda r: bool(with_title(r, title)))
+    assert sched is not None
+    f = one(run(chain_board(), V614, schedule=sched, **RACE), title)
+    assert f.invariant == 4 and f.thread.startswith(f"kworker/async:{f.device}")
+    assert with_title(run(chain_board(), FIX, schedule=sched, **RACE), title) == []
 
 
 # -- 1: no NULL / bogus dereference --------------------------------------------------------------
@@ -237,12 +304,15 @@ def test_inv1_positive_amba_hook_without_driver_check_is_a_null_dereference() ->
 
 
 def test_inv1_positive_w4_toctou_on_dev_driver_in_the_fixed_next() -> None:
-    """W4: the walk's IOMMU-layer dma_configure for ``soc`` derives ``drv`` while dev->driver
-    is NULL; its async bind stores dev->driver before the 4/4 guard re-reads it."""
-    r = run(chain_board(), FIX, schedule=SCHED_W4_TOCTOU, **RACE)
+    """W4: the walk's IOMMU-layer dma_configure for a client derives ``drv`` while
+    dev->driver is NULL; the client's async bind stores dev->driver before the 4/4 guard
+    re-reads it.  (Which device it is follows the boot order: ``soc`` while its
+    simple-bus driver registered after the IOMMUs, a client of iommu@1 since it
+    links before drivers/pci/.)"""
+    r = run(chain_board(), FIX, schedule=race_schedule("W4"), **RACE)
     [f] = oopses(r)
     assert f.title == "BUG: unable to handle kernel paging request in platform_dma_configure"
-    assert f.device == "soc" and f.thread.startswith("kworker/u:deferred_probe_work")
+    assert f.device in ("2.vop", "3.isp", "soc") and f.thread.startswith("kworker/u:deferred_probe_work")
     assert in_order(f.trace, ["platform_dma_configure", "__iommu_probe_device", "probe_iommu_group",
                               "iommu_device_register", "rk_iommu_probe", "deferred_probe_work_func"])
     assert not r.panicked  # a kworker died, not init
@@ -381,13 +451,14 @@ def test_inv4_positive_w1_without_1_4_binds_before_the_default_domain() -> None:
     """W1: the walk grouped vop but default domains are made after the bus walk; vop's
     async bind claims the group in between.  With 1/4 the claim defers instead."""
     no_defer = fix_with("next-without-1/4", **{"iommu_device_use_default_domain.defer": None})
-    r = run(chain_board(), no_defer, schedule=SCHED_W1_DEFAULT_DOMAIN, **RACE)
-    f = one(r, "iommu: driver probe before default domain in really_probe")
-    assert f.invariant == 4 and f.device == "2.vop" and f.thread.startswith("kworker/async:2.vop")
+    r = run(chain_board(), no_defer, schedule=race_schedule("W1"), **RACE)
+    [f] = [f for f in with_title(r, "iommu: driver probe before default domain in really_probe")
+           if f.device == "2.vop"]
+    assert f.invariant == 4 and f.thread.startswith("kworker/async:2.vop")
     # and the DMA ops switch underneath the bound driver when the walk finishes (6)
     assert one(r, "iommu: DMA ops changed under a bound driver").device == "2.vop"
 
-    fixed = run(chain_board(), FIX, schedule=SCHED_W1_DEFAULT_DOMAIN, **RACE)
+    fixed = run(chain_board(), FIX, schedule=race_schedule("W1"), **RACE)
     assert with_title(fixed, "iommu: driver probe before default domain") == []
 
 
@@ -397,7 +468,7 @@ def test_inv4_negative_driver_managed_dma_needs_no_default_domain() -> None:
     default domain is not a finding -- the same W1 schedule with 1/4 present."""
     cfg: dict[str, Any] = {"drivers": {"rockchip,rk3568-vop": DriverConfig(async_probe=True,
                                                                           driver_managed_dma=True)}}
-    r = run(chain_board(), FIX, schedule=SCHED_W1_DEFAULT_DOMAIN, **RACE, **cfg)
+    r = run(chain_board(), FIX, schedule=race_schedule("W1"), **RACE, **cfg)
     assert with_title(r, "iommu: driver probe before default domain") == []
 
 
@@ -431,7 +502,7 @@ def test_inv5_positive_next_without_the_iommu_layer_dma_configure() -> None:
 def test_inv5_positive_w2_replay_window() -> None:
     """W2: vop's async bind sets dev->driver before iommu@1's walk reaches it, so the walk
     skips dma_configure; the bind then parses with dev->iommu NULL and replays."""
-    r = run(chain_board(), FIX, schedule=SCHED_W2_LATE_PROBE, **RACE)
+    r = run(chain_board(), FIX, schedule=race_schedule("W2"), **RACE)
     [f] = _late(r)
     assert f.device == "2.vop" and f.thread.startswith("kworker/async:2.vop")
     assert in_order(f.trace, ["iommu_probe_device", "of_iommu_configure", "really_probe",
@@ -441,7 +512,7 @@ def test_inv5_positive_w2_replay_window() -> None:
 def test_inv5_negative() -> None:
     assert _late(run(rk_board(), FIX)) == []
     assert _late(run(rk_board(), V614)) == []  # the WARN is not in V614's code
-    assert _late(run(chain_board(), V614, schedule=SCHED_W2_LATE_PROBE, **RACE)) == []
+    assert _late(run(chain_board(), V614, schedule=race_schedule("W2"), **RACE)) == []
 
 
 # -- 6: no DMA through a device without its default domain (extra) -------------------------
@@ -457,7 +528,7 @@ def test_inv6_positive_hook_that_never_claims_the_default_domain(base: Variant) 
 
 
 def test_inv6_positive_walk_probes_a_device_whose_driver_is_probing() -> None:
-    r = run(chain_board(), FIX, schedule=SCHED_W4_PROBED_WHILE_BINDING, **RACE)
+    r = run(chain_board(), FIX, schedule=race_schedule("W4-bind"), **RACE)
     f = one(r, "iommu: DMA ops changed under a bound driver in iommu_setup_dma_ops")
     assert f.invariant == 6 and f.device == "2.vop"
     assert one(r, "iommu: driver probe without IOMMU group in really_probe").device == "2.vop"
@@ -510,7 +581,7 @@ def test_inv8_positive_init_device_dma_configure_without_the_driver_check() -> N
 def test_inv8_positive_next_race_reenters_dma_configure_at_bind() -> None:
     v = fix_with("next-dma-configure-always",
                  **{"iommu_init_device.dma_configure": G(P("dev->bus->dma_configure"))})
-    r = run(chain_board(), v, schedule=SCHED_W2_LATE_PROBE, **RACE)
+    r = run(chain_board(), v, schedule=race_schedule("W2"), **RACE)
     assert one(r, "dma_configure replayed during driver bind").device == "2.vop"
     # the synchronous boot never binds an unprobed client in NEXT
     assert of_invariant(run(chain_board(), v), 8) == []
@@ -520,7 +591,7 @@ def test_inv8_negative() -> None:
     for v in (V614, FIX):
         assert of_invariant(run(rk_board(), v), 8) == []
     # W2 makes the fixed NEXT probe late (5) but does not re-run dma_configure
-    assert of_invariant(run(chain_board(), FIX, schedule=SCHED_W2_LATE_PROBE, **RACE), 8) == []
+    assert of_invariant(run(chain_board(), FIX, schedule=race_schedule("W2"), **RACE), 8) == []
 
 
 # -- 9: dma_range_map set once, freed once ----------------------------------------------------
@@ -550,13 +621,13 @@ def test_inv9_positive_w5_double_free_of_the_range_map() -> None:
     """W5: cam's failing async bind frees the map the walk's IOMMU-layer call stored
     (device_unbind_cleanup); that call then sees -EPROBE_DEFER from the absent SMMU and
     kfree()s it again."""
-    r = run(w5_board(), FIX, schedule=SCHED_W5_DOUBLE_FREE, iommu_drivers={"arm-smmu-v3": "absent"},
+    r = run(w5_board(), FIX, schedule=race_schedule("W5"), iommu_drivers={"arm-smmu-v3": "absent"},
             **RACE)
     f = one(r, "dma_range_map freed twice in of_dma_configure_id")
     assert f.device == "3.cam" and f.invariant == 9
     assert in_order(f.trace, ["of_dma_configure_id", "platform_dma_configure", "__iommu_probe_device",
                               "probe_iommu_group", "iommu_device_register"])
-    assert run(w5_board(), V614, schedule=SCHED_W5_DOUBLE_FREE, iommu_drivers={"arm-smmu-v3": "absent"},
+    assert run(w5_board(), V614, schedule=race_schedule("W5"), iommu_drivers={"arm-smmu-v3": "absent"},
                **RACE).findings == []
 
 

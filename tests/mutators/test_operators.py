@@ -15,7 +15,7 @@ from harness.kernel import set_kernel
 from harness.run import Result, run_scenario
 from harness.variant import NEXT, SITES, V614
 from mutators.space import resolve, semantic_key, space
-from tests.harness.test_oracles import FIX, RACE, SCHED_W4_TOCTOU, chain_board
+from tests.harness.test_oracles import FIX, RACE, chain_board, race_schedule
 
 RK = "rk3568-odroid-m1"
 
@@ -36,8 +36,8 @@ def test_snapshot_of_dev_driver_closes_the_w4_toctou() -> None:
     """W4: dev->driver is stored between the hook's entry read and the 4/4 guard.
     Re-reading it (twice) faults on the stale drv; the READ_ONCE snapshot does not."""
     once = FIX.with_values("snap", "snap", **{"platform_dma_configure.driver_read": "once"})
-    twice = run_scenario(chain_board(), FIX, BootConfig(schedule=SCHED_W4_TOCTOU, **RACE))
-    snap = run_scenario(chain_board(), once, BootConfig(schedule=SCHED_W4_TOCTOU, **RACE))
+    twice = run_scenario(chain_board(), FIX, BootConfig(schedule=race_schedule("W4"), **RACE))
+    snap = run_scenario(chain_board(), once, BootConfig(schedule=race_schedule("W4"), **RACE))
     assert "BUG: unable to handle kernel paging request in platform_dma_configure" in \
         [f.title for f in twice.findings]
     assert not [f for f in snap.findings if f.title.startswith("BUG")]

@@ -26,11 +26,11 @@ class Booted:
     log: list[str]
 
 
-def boot(platform: Board, v: Variant) -> Booted:
+def boot(platform: Board, v: Variant, cfg: BootConfig | None = None) -> Booted:
     from harness.iommu.iommu import core
     from harness.oracles import final_checks
 
-    b = Boot(platform, v, BootConfig())
+    b = Boot(platform, v, cfg or BootConfig())
     try:
         k = b.run()
         devs = b.devices()

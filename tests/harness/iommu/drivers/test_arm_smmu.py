@@ -11,6 +11,7 @@ import pytest
 
 from corpus.dt import load_platform_file
 from harness.board import Board, Node
+from harness.boot import BootConfig
 from harness.iommu.structs import IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_IDENTITY
 from harness.variant import NEXT, SITES, V614, Variant
 from mutators.readback import read_value
@@ -113,8 +114,15 @@ def assert_smr_policy(p: Board, r: Booted) -> int:
 def test_sdm845_v614_groups_by_shared_sme(sdm845: Board) -> None:
     r = boot(sdm845, V614)
     assert r.findings == [] and not r.panicked
-    # both instances registered, with a non-NULL fwnode (generic binding)
-    assert [i.dev.init_name for i in r.registered] == ["5040000.iommu", "15000000.iommu"]
+    # both instances registered, with a non-NULL fwnode (generic binding).
+    # The apps SMMU names no supplier and registers at device_initcall; the
+    # Adreno SMMU's clocks (gcc, itself waiting for the RPMh clocks below
+    # apps_rsc) and its GDSC (gpucc) hold it (fw_devlink) until deferred
+    # probing starts at late_initcall -- without the links, DT order
+    assert [i.dev.init_name for i in r.registered] == ["15000000.iommu", "5040000.iommu"]
+    off = boot(sdm845, V614, BootConfig(fw_devlink="off"))
+    assert off.findings == [] and [i.dev.init_name for i in off.registered] == ["5040000.iommu",
+                                                                                "15000000.iommu"]
     assert all(i.fwnode is not None for i in r.registered)
     assert assert_smr_policy(sdm845, r) == 16
     by_node = _groups_by_node(r)
@@ -169,31 +177,29 @@ def test_juno_v614_generic_impl(juno: Board) -> None:
     assert len(hd) == 2 and by_node[hd[0]] is not by_node[hd[1]]
 
 
-def test_legacy_mmu_masters_registers_null_fwnode(juno: Board) -> None:
-    """Legacy binding: NULL-fwnode instances; a master is found only among the
-    SMMUs *bound* to arm_smmu_driver (driver_for_each_device), so the masters
-    of an SMMU get probed by a later SMMU's registration walk, never by its
-    own; the masters of the last SMMU to register stay without a group (the
-    C as it is: nothing re-probes them; no DMA API with this binding anyway).
-    Grouped masters get IDENTITY (arm_smmu_def_domain_type) and share a group
-    when they share a stream map entry."""
-    p = legacy_mmu_masters(juno)
-    r = boot(p, V614)
-    assert r.findings == [] and not r.panicked
-    assert len(r.registered) == 5 and all(i.fwnode is None for i in r.registered)
-    order = [i.dev.of_node.full_name for i in r.registered]
-    last = order[-1]
+def _legacy_masters(p: Board) -> dict[str, str]:
+    """master node -> the SMMU whose "mmu-masters" lists it."""
+    by_ph = {n.phandle: n for n in p.nodes}
     masters = {}
     for smmu in p.nodes:
         cells = smmu.props.get("mmu-masters")
         if not isinstance(cells, list):
             continue
-        by_ph = {n.phandle: n for n in p.nodes}
         i = 0
         while i < len(cells):
             m = by_ph[cells[i]]
             masters[m.path] = smmu.path
             i += 1 + m.props["#stream-id-cells"][0]
+    return masters
+
+
+def _check_legacy(p: Board, r: Booted) -> tuple[str, dict[str, str]]:
+    """What holds for the legacy binding in any boot order; returns the last
+    SMMU to register and the masters."""
+    assert not r.panicked
+    assert len(r.registered) == 5 and all(i.fwnode is None for i in r.registered)
+    last = r.registered[-1].dev.of_node.full_name
+    masters = _legacy_masters(p)
     assert len(masters) == 6
     by_node = _groups_by_node(r)
     for m, smmu in masters.items():
@@ -206,6 +212,40 @@ def test_legacy_mmu_masters_registers_null_fwnode(juno: Board) -> None:
     assert len(usb) == 2
     if last != "/iommu@7fb30000":
         assert by_node[usb[0]] is by_node[usb[1]]
+    return last, masters
+
+
+def test_legacy_mmu_masters_registers_null_fwnode(juno: Board) -> None:
+    """Legacy binding: NULL-fwnode instances; a master is found only among the
+    SMMUs *bound* to arm_smmu_driver (driver_for_each_device), so the masters
+    of an SMMU get probed by a later SMMU's registration walk, never by its
+    own; the masters of the last SMMU to register stay without a group (the
+    C as it is: nothing re-probes them; no DMA API with this binding anyway).
+    Grouped masters get IDENTITY (arm_smmu_def_domain_type) and share a group
+    when they share a stream map entry.
+
+    A legacy master names no IOMMU, so nothing defers its driver: it binds
+    whenever its driver registers.  With fw_devlink the ETR SMMU
+    (2b600000, ``power-domains = <&scpi_devpd 1>``) waits for the SCPI power
+    domains and registers last, from deferred probing at late_initcall; the
+    USB masters (generic-ohci/ehci, device level) are bound by then, and its
+    walk groups them under their bound drivers: nothing takes a DMA-API
+    ownership for them (owner_cnt stays 0, as in the C), invariant 6.  With
+    fw_devlink=off the SMMUs register in DT order, the USB SMMU last: its
+    masters stay without a group and nothing is reported."""
+    p = legacy_mmu_masters(juno)
+    r = boot(p, V614)
+    last, masters = _check_legacy(p, r)
+    assert last == "/iommu@2b600000"
+    usb = sorted(m for m, s in masters.items() if s == "/iommu@7fb30000")
+    by_node = _groups_by_node(r)
+    assert by_node[usb[0]].owner_cnt == 0
+    flagged = sorted((f.invariant, f.title, f.device) for f in r.findings)
+    assert flagged == [(6, "iommu: bound device without default domain", name)
+                       for name in ("7ffb0000.usb", "7ffc0000.usb")]
+    off = boot(p, V614, BootConfig(fw_devlink="off"))
+    last, _ = _check_legacy(p, off)
+    assert last == "/iommu@7fb30000" and off.findings == []
 
 
 def test_mixed_bindings_refuse_the_second_kind(juno: Board) -> None:
