@@ -103,6 +103,19 @@ AUDITED: frozenset[tuple[str, str]] = frozenset({
     ("IommuCoreState", "iommu_device_list"),  # iommu_device_register, _unregister
     ("IommuCoreState", "iommu_buses"),  # set before the first thread runs
     ("IommuCoreState", "fail_alloc"),  # set before the first thread runs
+    ("DevlinkState", "suppliers"),  # computed before the first thread runs
+    ("DevlinkState", "_by_node"),  # a cache, replaced (a store) when rebuilt
+})
+
+#: Tables keyed by device whose every access records the device's entry
+#: itself (fp_touch at each use, harness/oracles.py, harness/iommu/fw_refs.py):
+#: reading the attribute is no access.  tests/harness/test_footprint.py checks
+#: that every function using one records it.
+ELEMENTWISE: frozenset[tuple[str, str]] = frozenset({
+    ("OracleState", "binding"), ("OracleState", "probe_count"),
+    ("OracleState", "dma_configure_in_bind"), ("OracleState", "probe_started"),
+    ("OracleState", "xlate_calls"), ("OracleState", "deferred_for_iommu"),
+    ("FwRefsState", "declined"),
 })
 
 #: Attributes that are only ever incremented and decremented, never read
@@ -523,7 +536,8 @@ def _getattribute(self: Any, name: str) -> Any:
             # every attribute at once (a copy of the object): no footprint
             r.opaque = True
         elif type(v) in _CONTAINERS:
-            if (type(self).__name__, name) not in COMMUTATIVE:
+            cn = (type(self).__name__, name)
+            if cn not in COMMUTATIVE and cn not in ELEMENTWISE:
                 r.container(self, name, v, False)
             if r.audit is not None and (type(self).__name__, name) in AUDITED:
                 r.audit.saw(r.okey(self), name, v)

@@ -185,3 +185,32 @@ def test_synthetic_runs_record_reads_and_writes() -> None:
     last = r.trace.steps[-1]
     assert b in last.writes and last.pid == 1 and not r.trace.ends_runnable[-1]
     assert (READ | WRITE) == 3
+
+
+def test_every_use_of_a_per_device_table_records_its_entry() -> None:
+    """The oracles' and fw_refs' tables keyed by device are read without an
+    access of their own (footprint.ELEMENTWISE): every function of the model
+    that uses one must record the device's entry (``_fp``/``fp_touch``) --
+    a new use without it fails here.  (The final checks run after the last
+    step and are exempt.)"""
+    import ast
+    import inspect
+
+    from harness import oracles
+    from harness.iommu import fw_refs
+
+    attrs = {a for _, a in footprint.ELEMENTWISE}
+    checked = 0
+    for mod in (oracles, fw_refs):
+        tree = ast.parse(inspect.getsource(mod))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_final") or fn.name == "__init__":
+                continue
+            used = {n.attr for n in ast.walk(fn) if isinstance(n, ast.Attribute) and n.attr in attrs}
+            if not used:
+                continue
+            src = ast.unparse(fn)
+            for a in used:
+                checked += 1
+                assert f"'{a}'" in src and ("_fp(" in src or "fp_touch(" in src), (mod.__name__, fn.name, a)
+    assert checked >= 10
