@@ -147,7 +147,7 @@ def not_mutex_window(where: str) -> bool:
 def test_rk3568_async_rk_iommu_fewer_runs_same_findings() -> None:
     """rk3568-odroid-m1, the three rk_iommu instances probing on async
     workers, NEXT without 1/4: one deviation at every window point but the
-    lock ones (about 600 runs plain)."""
+    lock ones (about 500 runs plain)."""
     v = NEXT.with_values("NEXT+rk-fix-1/4", "NEXT, dma_dev published first, without 1/4",
                          **{"rk_iommu_probe.dma_dev": "before_register",
                             "iommu_device_use_default_domain.defer": None})
@@ -162,11 +162,12 @@ def test_rk3568_async_rk_iommu_fewer_runs_same_findings() -> None:
 @pytest.mark.slow
 def test_sdm845_next_race_fewer_runs_same_findings() -> None:
     """sdm845-db845c under NEXT with the arm-smmu instances probing on async
-    workers (the W3/W5 scenario): one deviation at every window point."""
+    workers (the W4/W5 scenario): one deviation at every window point
+    (about 720 runs plain)."""
     plain, red, t_plain, t_red = titles_found("sdm845-db845c", NEXT,
                                               BootConfig(driver_async_probe=("arm-smmu",)), 1,
                                               is_window)
-    assert t_plain  # (the W3 double probe, W5 and more, docs/concurrency.md)
+    assert t_plain  # (W4's paging request, W5's double free and more, docs/concurrency.md)
     assert t_red >= t_plain
     assert red.runs < plain.runs
 
