@@ -71,7 +71,7 @@ MAX_WINDOW_DECISION = 2047
 # of ~1,400-1,500 with every driver): change points past them are no-ops.
 MAX_WINDOW_DECISION_ONE_DRIVER = 1023
 # Device-aimed window preemptions (BootConfig.preempt_dev): the i-th window
-# decision about one device, i below this (an IOMMU client of sdm845-db845c
+# decision about one device, i up to this (an IOMMU client of sdm845-db845c
 # sees up to 16: its bind, and each registration walk's probe of it).
 MAX_DEVICE_WINDOW = 15
 
@@ -233,12 +233,24 @@ def event_targets(p: Board) -> list[str]:
     return clients + others
 
 
-def window_targets(p: Board) -> list[str]:
+def window_targets(p: Board) -> list[list[str]]:
     """Devices a window preemption may aim at (:func:`harness.kernel.window_device`
-    names): the IOMMU clients, the IOMMUs (their registration walks), the
-    extra devices -- where two threads meet in the probe path."""
-    iommus = [n.path for n in p.nodes if n.iommu_cells is not None and n.available()]
-    return list(dict.fromkeys(event_targets(p) + iommus))
+    names), by IOMMU instance: each IOMMU with the clients its ``iommus`` or
+    ``iommu-map`` name (its registration walk, their binds: where two threads
+    meet in the probe path), then the extra devices.  The generator picks an
+    instance first, so an IOMMU with two clients gets as many preemptions as
+    one with thirty."""
+    groups: dict[str, list[str]] = {n.path: [n.path] for n in p.nodes
+                                     if n.iommu_cells is not None and n.available()}
+    for n in p.nodes:
+        if not n.available():
+            continue
+        for ref in dict.fromkeys([r.iommu for r in n.iommus] + [e.iommu for e in n.iommu_map]):
+            groups.setdefault(ref, []).append(n.path)
+    out = [g for g in groups.values() if g]
+    if p.extra_devices:
+        out.append([e.name for e in p.extra_devices])
+    return out
 
 
 def reorder_devices(p: Board, rng: random.Random) -> Board:
@@ -336,7 +348,7 @@ def generate(fdp: Provider, ctx: GenContext) -> FuzzInput:
             # half of them aimed at one device's window decisions: robust to
             # whatever else the input changes earlier in the boot
             if aims and fdp.ConsumeBool():
-                d = _pick(fdp, aims)
+                d = _pick(fdp, _pick(fdp, aims))
                 i = fdp.ConsumeIntInRange(0, MAX_DEVICE_WINDOW)
                 at_dev[(d, i)] = fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE)
             else:
