@@ -6,7 +6,13 @@ Figures (seed board ``rk3568-odroid-m1`` unless said otherwise):
   (``NEXT+rk_iommu_probe.dma_dev=before_register``): ``run_scenario`` back to
   back in one process, per CPU-second of that process (= per core);
 * ``native exec/s``: ``probefuzz fuzz --engine native --runs N --seed 1 --json``
-  on NEXT+rk-fix, the ``executions_per_second`` it reports;
+  on NEXT+rk-fix, the ``executions_per_second`` it reports (fuzzing
+  executions over the whole run's seconds, minimising included); beside it
+  ``native runs/s``, every run of the fuzzer and the minimiser (the
+  findings' ``minimise_runs``, which every checkout reports; a run the
+  minimiser's cache answered counts too) over the same seconds, ``native
+  fuzzing exec/s`` (the fuzzing executions over the seconds not spent
+  minimising, where the checkout reports them) and ``native findings``;
 * ``atheris exec/s``: ``probefuzz fuzz --engine atheris --time T --seed 1 --json``,
   executions per second of fuzzing (libFuzzer start-up excluded);
 * ``explore wall``: ``probefuzz explore`` with no arguments, wall seconds.
@@ -102,7 +108,14 @@ def measure(tree: Path, what: str, a: argparse.Namespace) -> dict[str, float]:
             d, _ = _cli(tree, ["fuzz", "--engine", "native", "--runs", str(a.runs), "--seed", "1",
                                "--json", "--variant", RK_FIX, "--crashes", str(cwd / "c"), BOARD],
                         cwd, 1200)
-            return {"native exec/s": float(d["engine"]["executions_per_second"])}
+            e = d["engine"]
+            secs = float(e["elapsed_seconds"]) or 1.0
+            runs = e["executions"] + sum(int(f.get("minimise_runs", 0)) for f in d.get("found", []))
+            out = {"native exec/s": float(e["executions_per_second"]), "native runs/s": runs / secs,
+                   "native findings": float(len(d.get("found", [])))}
+            if "fuzzing_executions_per_second" in e:
+                out["native fuzzing exec/s"] = float(e["fuzzing_executions_per_second"])
+            return out
         if what == "atheris":
             d, _ = _cli(tree, ["fuzz", "--engine", "atheris", "--time", str(a.atheris_time), "--seed", "1",
                                "--json", "--variant", RK_FIX, "--crashes", str(cwd / "c"), BOARD],

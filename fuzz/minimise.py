@@ -130,6 +130,7 @@ def minimise(s: FuzzInput, variant: Variant, title: str,
         raise ValueError(f"scenario does not produce {title!r}")
     cur = s
     try:
+        cur = _bulk_devices(m, cur)
         cur = _events(m, cur)
         cur = _schedule(m, cur)
         cur = _preemptions(m, cur)
@@ -317,6 +318,21 @@ def _devices(m: Minimiser, s: FuzzInput) -> FuzzInput:
         units.sort(key=lambda path: path.count("/"))
         extras = [f"extra:{e.name}" for e in p.extra_devices]
     return m.ddmin(units + extras, build, cur)
+
+
+def _bulk_devices(m: Minimiser, s: FuzzInput) -> FuzzInput:
+    """Drop every device that is not an IOMMU, a client or an ancestor of one,
+    in one run, before the passes that boot the scenario many times."""
+    p = s.platform
+    relevant = _relevant(p)
+    units = [n.path for n in p.nodes if n.path != "/"]
+    if all(u in relevant for u in units):
+        return s
+    q = _restrict(p, relevant | {f"extra:{e.name}" for e in p.extra_devices})
+    if q is None:
+        return s
+    cand = replace(s, platform=q, platform_ref=None)
+    return cand if m.fails(cand) else s
 
 
 def _relevant(p: Board) -> set[str]:

@@ -17,13 +17,22 @@ node objects, while hashing a board's content would cost a tenth of a boot.
 The cache holds every keyed scenario, so no id is reused while its entry
 lives; a miss (an equal candidate built from other objects) only costs the
 boot it would have cost anyway.
+
+Caches of other variants over the same scenario objects (``explore``
+minimises a title under several variants from the same witness, and replays
+one variant's reproducer under the others) can be *peers*: each run then
+notes the guard sites it read, and a run of a scenario a peer booted without
+its run depending on a site where the two variants differ is the peer's run
+(:mod:`fuzz.baseruns`), taken without a boot.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import Any
 
+from fuzz.baseruns import BaseRun, differing_sites, run_recording
 from fuzz.gen import FuzzInput
 from harness.findings import Finding
 from harness.run import run_scenario
@@ -42,30 +51,70 @@ def scenario_key(s: FuzzInput) -> Hashable:
 
 
 class RunCache:
-    """The findings of runs of scenarios under ``variant`` (None: a harness error)."""
+    """The findings of runs of scenarios under ``variant`` (None: a harness error).
 
-    def __init__(self, variant: Variant, max_entries: int = MAX_ENTRIES) -> None:
+    ``peers``, a list shared by the caches of other variants (this one
+    included, or added later), makes every run note the sites it read and
+    lets a run be taken from a peer's (see the module doc)."""
+
+    def __init__(self, variant: Variant, max_entries: int = MAX_ENTRIES, *,
+                 peers: list[RunCache] | None = None,
+                 alternatives: dict[str, tuple[Any, ...]] | None = None) -> None:
         self.variant = variant
         self.max_entries = max_entries
-        self._runs: OrderedDict[Hashable, tuple[FuzzInput, list[Finding] | None]] = OrderedDict()
+        self.peers = peers
+        self.alternatives = alternatives  # the peers' values, evaluated beside this variant's
+        self._diffs: dict[int, frozenset[str] | None] = {}
+        self._runs: OrderedDict[Hashable, tuple[FuzzInput, list[Finding] | None, BaseRun | None]] \
+            = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.shared = 0  # runs taken from a peer's
 
     def findings(self, s: FuzzInput) -> list[Finding] | None:
-        """The findings of a run of ``s``, booting it only the first time;
-        None when the model could not run it."""
+        """The findings of a run of ``s``, booting it only the first time (and
+        only when no peer's run of it is this variant's too); None when the
+        model could not run it."""
         key = scenario_key(s)
         hit = self._runs.get(key)
         if hit is not None:
             self._runs.move_to_end(key)
             self.hits += 1
             return hit[1]
-        self.misses += 1
-        try:
-            found: list[Finding] | None = run_scenario(s.platform, self.variant, s.cfg).findings
-        except Exception:  # noqa: BLE001 - a candidate the model cannot run is not a reproducer
-            found = None
-        self._runs[key] = (s, found)  # s keeps the ids in the key alive
+        found: list[Finding] | None
+        run: BaseRun | None = None
+        peer = self._from_peer(key)
+        if peer is not None:
+            self.shared += 1
+            found, run = peer
+        elif self.peers is not None:
+            self.misses += 1
+            run = run_recording(s, self.variant, self.alternatives)
+            found = None if run.result is None else run.result.findings
+        else:
+            self.misses += 1
+            try:
+                found = run_scenario(s.platform, self.variant, s.cfg).findings
+            except Exception:  # noqa: BLE001 - a candidate the model cannot run is not a reproducer
+                found = None
+        self._runs[key] = (s, found, run)  # s keeps the ids in the key alive
         if len(self._runs) > self.max_entries:
             self._runs.popitem(last=False)
         return found
+
+    def _from_peer(self, key: Hashable) -> tuple[list[Finding], BaseRun] | None:
+        for peer in self.peers or ():
+            if peer is self:
+                continue
+            hit = peer._runs.get(key)
+            if hit is None or hit[1] is None or hit[2] is None:
+                continue
+            if id(peer) not in self._diffs:  # peers live as long as the list that holds them
+                self._diffs[id(peer)] = differing_sites(peer.variant, self.variant)
+            run = hit[2]
+            # a run taken from a peer is that peer's: compare with the variant that booted it
+            if run.variant is not peer.variant:
+                continue
+            if run.same_for(self.variant, self._diffs[id(peer)]):
+                return hit[1], run
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from harness.footprint import fp_write
 from harness.kernel import Mutex
 
 if TYPE_CHECKING:
@@ -78,10 +79,12 @@ class BusIndex:
         dev.knode_seq = self.seq
         if bus.match_keys is not None:
             keys = dev.match_keys = tuple(dict.fromkeys(bus.match_keys(dev)))
+            fp_write(self, "devices")
             for key in keys:
                 self.devices.setdefault(key, []).append(dev)
 
     def remove_device(self, dev: device) -> None:
+        fp_write(self, "devices")
         for key in dev.match_keys:
             lst = self.devices.get(key)
             if lst is not None and dev in lst:
@@ -92,6 +95,7 @@ class BusIndex:
         drv.knode_seq = self.seq
         if bus.driver_keys is not None:
             keys = drv.match_keys = tuple(dict.fromkeys(bus.driver_keys(drv)))
+            fp_write(self, "drivers")
             for key in keys:
                 self.drivers.setdefault(key, []).append(drv)
 

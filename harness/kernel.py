@@ -396,6 +396,9 @@ class Kernel:
         # named entries, and one object per state class (see :meth:`state`).
         self.globals: dict[Any, Any] = {}
         self.warned_once: set[str] = set()
+        # footprint recorder (harness.footprint.Recorder) while a search asks
+        # for the objects each step touches; None otherwise
+        self.fp: Any = None
 
     # -- threads ---------------------------------------------------------
 
@@ -433,6 +436,8 @@ class Kernel:
         timeout fires, without hanging when a module load never finishes."""
         t = self.current
         assert t is not None
+        if self.fp is not None:
+            self.fp.thread_reads(threads)
         while any(o.state != DEAD for o in threads):
             self._exit_waiters.append(t)
             if timeout:
@@ -566,6 +571,8 @@ class Kernel:
         if self.record is not None:
             self.record_widths.append(len(runnable))
             self.record_where.append(where)
+            if self.fp is not None:
+                self.fp.decision(runnable, cur)
         if self.schedule_pos < len(self.schedule):
             choice = self.schedule[self.schedule_pos]
             self.schedule_pos += 1
@@ -641,6 +648,8 @@ class Kernel:
         self._set_state(t, BLOCKED)
         t.waiting_on = on
         t.blocked_in = stack_trace(sys._getframe(1))
+        if self.fp is not None:
+            self.fp.blocked = True
         while t.state == BLOCKED:
             self._switch_to(self._pick(None, "block"))
         self.current = t
@@ -996,6 +1005,8 @@ def __warn(message: str, invariant: int | None = None, once_key: str | None = No
     """Record a WARNING finding at the caller, with the current call trace."""
     k = kernel()
     if once_key is not None:
+        if k.fp is not None:
+            k.fp.touch(("warn_once",), once_key, 3)  # read and set
         if once_key in k.warned_once:
             return
         k.warned_once.add(once_key)

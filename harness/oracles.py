@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import harness.kernel as kmod
 from harness import findings as fnd
-from harness import trace
+from harness import footprint, trace
 from harness.base.platform import platform_bus_type
 from harness.device import device_is_bound
 from harness.errno import EPROBE_DEFER
 from harness.findings import Finding, guilty_frame
+from harness.footprint import READ, WRITE, fp_touch
 from harness.iommu import fw_refs
 from harness.iommu.iommu import generic_single_device_group, iommu_probe_device_lock
 from harness.kernel import current_device_name, kernel, stack_trace
@@ -42,6 +43,15 @@ class OracleState:
         # 13: devices whose last bind attempt deferred before drv->probe() (dma_configure,
         # i.e. waiting for an IOMMU), not because their own probe() asked for it
         self.deferred_for_iommu: set[int] = set()
+
+
+def _fp(dev: device, *accesses: tuple[str, int]) -> None:
+    """The footprint of an oracle's bookkeeping: these tables are keyed by
+    device, so each access is one of ``dev``'s entry (footprint.ELEMENTWISE);
+    a no-op unless a search records footprints."""
+    if footprint._REC is not None:
+        for attr, mode in accesses:
+            fp_touch(("oracle", attr), dev.init_name, mode)
 
 
 def st() -> OracleState:
@@ -75,7 +85,9 @@ def dma_configure_entry(dev: device) -> None:
         report(fnd.DEADLOCK, "dma_configure under iommu_probe_device_lock", 2, dev,
                "bus->dma_configure called with iommu_probe_device_lock held")
     s = st()
+    _fp(dev, ("binding", READ))
     if id(dev) in s.binding and dev.driver is not None:
+        _fp(dev, ("dma_configure_in_bind", WRITE))
         n = s.dma_configure_in_bind.get(id(dev), 0) + 1
         s.dma_configure_in_bind[id(dev)] = n
         if n > 1:
@@ -87,6 +99,7 @@ def dma_configure_entry(dev: device) -> None:
 
 def probe_device_ok(dev: device, iommu_dev: iommu_device) -> None:
     s = st()
+    _fp(dev, ("probe_count", WRITE))
     n = s.probe_count.get(id(dev), 0) + 1
     s.probe_count[id(dev)] = n
     if n > 1:
@@ -100,6 +113,7 @@ def group_add(dev: device, group: iommu_group) -> None:
 
 
 def device_released(dev: device) -> None:
+    _fp(dev, ("probe_count", WRITE))
     st().probe_count.pop(id(dev), None)
 
 
@@ -121,12 +135,14 @@ def walk_probe_result(dev: device, ret: int) -> None:
 
 def bind_attempt_start(dev: device) -> None:
     s = st()
+    _fp(dev, ("binding", WRITE), ("dma_configure_in_bind", WRITE))
     s.binding.add(id(dev))
     s.dma_configure_in_bind[id(dev)] = 0
 
 
 def bind_attempt_end(dev: device, ret: int) -> None:
     s = st()
+    _fp(dev, ("probe_started", WRITE), ("deferred_for_iommu", WRITE), ("binding", WRITE))
     if ret == -EPROBE_DEFER and id(dev) not in s.probe_started:
         s.deferred_for_iommu.add(id(dev))
     else:
@@ -146,6 +162,7 @@ def _served_by(iommu_dev: iommu_device | None, inst: Any) -> bool:
 
 def driver_probe_entry(dev: device) -> None:
     s = st()
+    _fp(dev, ("binding", WRITE), ("probe_started", WRITE))
     s.binding.discard(id(dev))
     s.probe_started.add(id(dev))
     drv = dev.driver
@@ -175,6 +192,7 @@ def driver_probe_entry(dev: device) -> None:
 
 def dma_ops_changing(dev: device, old: bool, new: bool) -> None:
     # 6: the DMA path of a device must not change once drv->probe() started
+    _fp(dev, ("probe_started", READ))
     if old != new and id(dev) in st().probe_started and dev.driver is not None:
         report(fnd.ISOLATION, "iommu: DMA ops changed under a bound driver", 6, dev,
                f"dma_iommu {old} -> {new} after drv->probe() started")
@@ -183,11 +201,13 @@ def dma_ops_changing(dev: device, old: bool, new: bool) -> None:
 # -- invariant 8: of_xlate only for devices without a fwspec --------------------------
 
 def of_iommu_configure_entry(dev: device) -> None:
+    _fp(dev, ("xlate_calls", WRITE))
     st().xlate_calls[id(dev)] = 0
 
 
 def of_xlate_call(dev: device, spec: of_phandle_args) -> None:
     s = st()
+    _fp(dev, ("xlate_calls", WRITE))
     s.xlate_calls[id(dev)] = s.xlate_calls.get(id(dev), 0) + 1
 
 

@@ -16,6 +16,7 @@ from harness.boot import Boot, BootConfig
 from harness.bus.pci import pci_bus_type
 from harness.device import device_is_bound
 from harness.findings import Finding
+from harness.footprint import Hooks, Recorder, StepTrace
 from harness.iommu import fw_refs
 from harness.iommu.iommu import core
 from harness.kernel import Chooser, set_kernel, thread_role
@@ -42,6 +43,8 @@ class Result:
     # window coverage: "<window point>|<thread>|kept" or "...|preempted for
     # <thread>" for each decision taken at a window point (kernel.WINDOW_POINTS)
     windows: list[str] = field(default_factory=list)
+    # with footprints=True: what each step touched (harness.footprint)
+    trace: StepTrace | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,25 +57,36 @@ class Result:
 
 
 def run_scenario(platform: Board, v: Variant, cfg: BootConfig | None = None, *,
-                 chooser: Chooser | None = None, record: bool = False) -> Result:
+                 chooser: Chooser | None = None, record: bool = False,
+                 footprints: bool | tuple[int, int] = False) -> Result:
     """Boot ``platform`` under variant ``v``; never raises for model findings.
 
     ``cfg.schedule`` drives the scheduler; past its end ``chooser`` (an
     exploration strategy, see :mod:`harness.schedules`) or the synchronous
     default picks.  ``record`` returns the decisions taken as
-    ``Result.schedule``, which replays the run exactly.
+    ``Result.schedule``, which replays the run exactly.  ``footprints``
+    (implies ``record``) records what each step read and wrote as
+    ``Result.trace`` (harness.footprint; slower, for the reduced search);
+    ``(i, pid)`` only until thread ``pid`` is picked at a decision after ``i``.
     """
-    boot = Boot(platform, v, cfg or BootConfig(), chooser=chooser, record=record)
+    boot = Boot(platform, v, cfg or BootConfig(), chooser=chooser, record=record or bool(footprints))
+    trace = None
     try:
-        k = boot.run()
+        if footprints:
+            stop = footprints if isinstance(footprints, tuple) else None
+            with Hooks(Recorder(boot.kernel, stop)) as rec:
+                k = boot.run()
+            trace = rec.trace()
+        else:
+            k = boot.run()
         devices = boot.devices()
         if not k.panicked:
             oracles.final_checks(devices)
         stats = _stats(boot, devices)
         return Result(v.name, platform.name, list(k.findings), stats, list(k.log), k.panicked,
-                      k.decisions, k.record, k.record_widths if record else None,
-                      k.record_where if record else None, lints=list(k.lints),
-                      windows=window_coverage(k.windows))
+                      k.decisions, k.record, k.record_widths if record or bool(footprints) else None,
+                      k.record_where if record or bool(footprints) else None, lints=list(k.lints),
+                      windows=window_coverage(k.windows), trace=trace)
     finally:
         set_kernel(None)
         # the next boot of this board starts from this tree (reset), not a new one

@@ -1,5 +1,5 @@
 """Explore fix candidates: fuzz every variant of the space around a base on a
-corpus (default: depth 1 around NEXT on the bundled boards, about a minute on
+corpus (default: depth 1 around NEXT on the bundled boards, about 20-35 s on
 2 cores), then rank them by their difference from the base on the same
 scenarios (:mod:`fuzz.ranking`: the series' goal as a constraint, then
 severity, breadth, change size; top 3 from different fix families).  Writes
@@ -122,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
             print("\nTop 3, from different fix families:\n" + words, end="")
         print(f"{sum(r.executions for r in rows)} executions in {c.elapsed:.1f} s"
               + (f" (resumed: {c.resumed} units were already done)" if c.resumed else "")
-              + (f"; {c.run.units} units on {c.run.workers} {c.run.executor} worker(s), "
-                 f"{c.run.units_per_s:.2f} units/s" if c.run and c.run.units else "")
+              + (f"; {c.run.units} units ({c.minimisations} of them minimisations) on {c.run.workers} "
+                 f"{c.run.executor} worker(s), {c.run.units_per_s:.2f} units/s"
+                 if c.run and c.run.units else "")
               + f";\nreports in {out}: report.md, report.html, ranking.json, run.json")
     return 0 if rows and not rows[0].titles else 1
 

@@ -74,10 +74,16 @@ class EngineStats:
     coverage: int = 0
     coverage_timeline: list[tuple[float, int]] = field(default_factory=list)
     errors: int = 0
+    # the boots and seconds of minimising new findings (inside ``elapsed``:
+    # the session minimises each new title when it is found)
+    minimise_runs: int = 0
+    minimise_boots: int = 0  # the runs the minimiser's cache did not answer
+    minimise_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exec_per_s(self) -> float:
+        """Fuzzing executions per second of the whole run (minimising included)."""
         return self.executions / self.elapsed if self.elapsed > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +95,17 @@ class EngineStats:
              "coverage": self.coverage,
              "coverage_timeline": [[round(t, 3), c] for t, c in self.coverage_timeline],
              "harness_errors": self.errors}
+        if self.minimise_runs:
+            # libFuzzer's split (fuzzing, then minimising) beside the whole:
+            # executions_per_second above stays fuzzing executions / all seconds
+            fuzz_s = max(self.elapsed - self.minimise_seconds, 0.0)
+            boots = self.executions + self.minimise_boots
+            d.update({"minimise_runs": self.minimise_runs, "minimise_boots": self.minimise_boots,
+                      "minimise_seconds": round(self.minimise_seconds, 3),
+                      "fuzzing_seconds": round(fuzz_s, 3),
+                      "fuzzing_executions_per_second": round(self.executions / fuzz_s, 1) if fuzz_s else 0.0,
+                      "boots": boots,
+                      "boots_per_second": round(boots / self.elapsed, 1) if self.elapsed else 0.0})
         d.update(self.extra)
         return d
 
@@ -190,6 +207,8 @@ class Session:
                       scenario=s.describe(), at=at, execution=self.stats.executions,
                       boards=[s.board], plain_boards=[s.board] if s.plain else [])
         best, finding = s, f
+        t_min = time.monotonic()
+        hits0 = self.minimise_cache.hits
         reused = self.known.get(f.title)
         if reused is not None:
             try:
@@ -216,6 +235,9 @@ class Session:
                 found.minimise_runs += m.runs
             except ValueError:
                 pass
+        self.stats.minimise_runs += found.minimise_runs
+        self.stats.minimise_boots += found.minimise_runs - (self.minimise_cache.hits - hits0)
+        self.stats.minimise_seconds += time.monotonic() - t_min
         found.scenario = best.describe()
         found.devices = sum(1 for n in best.platform.nodes if n.compatible and n.path != "/") \
             + len(best.platform.extra_devices)

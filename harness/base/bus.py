@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.base import dd
 from harness.device import bus_type, dev_fwnode, device, device_driver
+from harness.footprint import fp_write
 from harness.kernel import kernel, kfunc, kinline
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -18,6 +19,7 @@ def bus_add_device(dev: device) -> int:
     """Add to the bus's device klist: visible to bus_for_each_dev() from here."""
     bus = dev.bus
     if bus is not None:
+        fp_write(bus, "devices")
         bus.devices.append(dev)
         bus.index.add_device(bus, dev)
     return 0
@@ -29,6 +31,7 @@ def bus_remove_device(dev: device) -> None:
     if bus is None:
         return
     if dev in bus.devices:
+        fp_write(bus, "devices")
         bus.devices.remove(dev)
         bus.index.remove_device(dev)
     dd.device_release_driver(dev)
@@ -45,6 +48,7 @@ def bus_notify(dev: device, action: int) -> None:
 
 @kfunc
 def bus_register_notifier(bus: bus_type, nb: Callable[[Any, int, device], int]) -> int:
+    fp_write(bus, "notifiers")
     bus.notifiers.append(nb)
     return 0
 
@@ -153,6 +157,7 @@ def bus_probe_device(dev: device) -> None:
 
 @kfunc
 def bus_add_driver(drv: device_driver) -> int:
+    fp_write(drv.bus, "drivers")
     drv.bus.drivers.append(drv)
     drv.bus.index.add_driver(drv.bus, drv)
     return dd.driver_attach(drv)

@@ -21,6 +21,7 @@ from harness.device import (
     device_is_bound,
 )
 from harness.errno import EBUSY, ENODEV, EPROBE_DEFER, ETIMEDOUT
+from harness.footprint import fp_write
 from harness.iommu import iommu
 from harness.kernel import Completion, Mutex, kernel, kfunc, kinline, mutex_lock, mutex_unlock
 
@@ -279,6 +280,7 @@ def driver_bound(dev: device) -> None:
         kernel().printk(f"{dev.init_name}: driver_bound: device already bound")
         return
     assert dev.driver is not None
+    fp_write(dev.driver, "devices")
     dev.driver.devices.append(dev)
     # Make sure the device is no longer in one of the deferred lists and
     # kick off retrying all pending devices
@@ -312,7 +314,7 @@ def call_driver_probe(dev: device, drv: device_driver) -> int:
 @kfunc
 def really_probe(dev: device, drv: device_driver) -> int:
     s = state()
-    if s.__dict__.get("defer_all_probes"):
+    if getattr(s, "defer_all_probes", False):
         return -EPROBE_DEFER
     # fw_devlink: a supplier not bound yet holds the probe (dd.c:679)
     if devlink.state() is not None and devlink.device_links_check_suppliers(dev) == -EPROBE_DEFER:
@@ -536,6 +538,7 @@ def __device_release_driver(dev: device) -> None:  # noqa: N807
     if dev.bus is not None and dev.bus.dma_cleanup is not None:
         dev.bus.dma_cleanup(dev)
     if dev in drv.devices:
+        fp_write(drv, "devices")
         drv.devices.remove(dev)
     device_unbind_cleanup(dev)
     base_bus.bus_notify(dev, BUS_NOTIFY_UNBOUND_DRIVER)

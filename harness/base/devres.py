@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness import trace
+from harness.footprint import fp_write
 from harness.kernel import kfunc
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -33,6 +34,7 @@ def devm_kmalloc(dev: device, struct: type[T]) -> T:
     """
     _node = dev.numa_node  # noqa: F841 - the dereference is the point
     obj = struct()
+    fp_write(dev, "devres_head")
     dev.devres_head.append(devres(dev, obj))
     return obj
 
@@ -50,6 +52,7 @@ class devm_action:  # noqa: N801
 @kfunc
 def devm_add_action(dev: device, fn: Any, data: Any) -> int:
     _node = dev.numa_node  # noqa: F841 - devres_alloc() + devres_add(dev, ...)
+    fp_write(dev, "devres_head")
     dev.devres_head.append(devres(dev, devm_action(fn, data)))
     return 0
 
@@ -62,4 +65,5 @@ def devres_release_all(dev: device) -> None:
             dr.obj.fn(dr.obj.data)
         dr.freed = True
         trace.devres_freed(dr)
+    fp_write(dev, "devres_head")
     dev.devres_head.clear()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.errno import ENODEV
+from harness.footprint import READ, WRITE, fp_touch
 from harness.iommu import iommu
 from harness.kernel import kernel
 
@@ -51,6 +52,7 @@ def of_xlate_result(dev: device, spec: of_phandle_args, ret: int) -> None:
     device (ipmmu-vmsa's allow-list, a sysmmu without drvdata): the device is
     then, by that driver's decision, not behind that instance (4, 7)."""
     key = (id(dev), spec.np.full_name)
+    fp_touch(("fw_refs", "declined"), (dev.init_name, spec.np.full_name), WRITE)
     if ret == -ENODEV:
         fw_refs().declined.add(key)
     else:
@@ -65,6 +67,7 @@ def referenced_instances(dev: device) -> list[Any]:
     declined = fw_refs().declined
     if np is not None:
         for ref in np.desc.iommus:
+            fp_touch(("fw_refs", "declined"), (dev.init_name, ref.iommu), READ)
             if (id(dev), ref.iommu) in declined:
                 continue
             for inst in iommu.core().iommu_device_list:

@@ -15,6 +15,7 @@ from harness.base import bus as base_bus
 from harness.base import dd
 from harness.device import bus_type, dev_fwnode, device
 from harness.errno import EBUSY, EINVAL, ENODEV, ENOMEM, EPROBE_DEFER, ERR_PTR, IS_ERR, PTR_ERR
+from harness.footprint import fp_write
 from harness.iommu.structs import (
     IOMMU_DOMAIN_DMA,
     IOMMU_DOMAIN_IDENTITY,
@@ -112,6 +113,7 @@ def iommu_device_register(iommu: iommu_device, ops: iommu_ops, hwdev: device | N
         iommu.dev = hwdev
     # spin_lock(&iommu_device_lock); list_add_tail(...): from here
     # iommu_ops_from_fwnode() finds the instance.
+    fp_write(core(), "iommu_device_list")
     core().iommu_device_list.append(iommu)
     iommu.listed = True
     trace.instance_listed(iommu)
@@ -138,6 +140,7 @@ def iommu_device_unregister(iommu: iommu_device) -> None:
     for bus in core().iommu_buses:
         base_bus.bus_for_each_dev(bus, iommu, remove_iommu_group)
     if iommu in core().iommu_device_list:
+        fp_write(core(), "iommu_device_list")
         core().iommu_device_list.remove(iommu)
     iommu.listed = False
     trace.instance_unlisted(iommu)
@@ -454,6 +457,7 @@ def __iommu_probe_device(dev: device, group_list: list[iommu_group] | None) -> i
     mutex_lock(group.mutex)
     # The gdev must be in the list before calling iommu_setup_default_domain()
     trace.group_add(dev, group)
+    fp_write(group, "devices")
     group.devices.append(gdev)
     WARN_ON(group.default_domain is not None and group.domain is None)
     if group.domain is not None:
@@ -479,6 +483,7 @@ def __iommu_probe_device(dev: device, group_list: list[iommu_group] | None) -> i
 
 
 def _probe_err_remove_gdev(dev: device, group: iommu_group, gdev: group_device, ret: int) -> int:
+    fp_write(group, "devices")
     group.devices.remove(gdev)
     __iommu_group_free_device(group, gdev)
     iommu_deinit_device(dev)
@@ -517,6 +522,7 @@ def __iommu_group_remove_device(dev: device) -> None:  # noqa: N807
     for gd in list(group.devices):
         if gd.dev is not dev:
             continue
+        fp_write(group, "devices")
         group.devices.remove(gd)
         __iommu_group_free_device(group, gd)
         if dev_has_iommu(dev):

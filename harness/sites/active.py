@@ -28,6 +28,110 @@ _compiled: dict[str, Compiled] = {}
 # (site, value) -> compiled guard, valid for the vocabularies in _cache_vocabs
 _cache: dict[tuple[str, Any], Compiled] = {}
 _cache_vocabs: object = None
+# record_reads(): where the reads are noted (None: not recording)
+_reads: Reads | None = None
+
+
+class Reads:
+    """What a run read of the variant, to tell which other variants it was a run of.
+
+    ``raw``: sites whose value the run read (``choice``, ``present``, a guard
+    without a compiled form): any other value could have steered it.
+    ``checked``: guard sites evaluated with :func:`check` while ``alternatives``
+    (site -> other values of it) were evaluated in the same environment beside
+    the active guard; ``diverged`` holds each ``(site, value)`` whose outcome
+    differed at some evaluation (or faulted).  A variant whose values differ
+    only at sites the run never read, or at checked sites where its value was
+    evaluated and never diverged, makes every step of the run the same.
+    """
+
+    def __init__(self, alternatives: Mapping[str, tuple[SiteValue, ...]] | None = None) -> None:
+        self.alternatives = alternatives or {}
+        self.raw: set[str] = set()
+        self.checked: set[str] = set()
+        self.diverged: set[tuple[str, Any]] = set()
+        # (site, value) -> the value's compiled guard (None: no pure compiled form)
+        self._alt: dict[str, tuple[tuple[SiteValue, Compiled | None], ...]] = {}
+
+    def same_run(self, site: str, value: SiteValue) -> bool:
+        """Would ``value`` at ``site`` (all else equal) have left the run unchanged?"""
+        if site in self.raw:
+            return False
+        if site not in self.checked:
+            return True
+        return value in self.alternatives.get(site, ()) and (site, value) not in self.diverged \
+            and self._compiled_alt(site, value) is not None
+
+    def _compiled_alt(self, site: str, value: SiteValue) -> Compiled | None:
+        for v, fn in self._alts(site):
+            if v == value:
+                return fn
+        return None
+
+    def _alts(self, site: str) -> tuple[tuple[SiteValue, Compiled | None], ...]:
+        alts = self._alt.get(site)
+        if alts is None:
+            vocab = _vocabs.get(site, {})
+            alts = self._alt[site] = tuple((v, _pure(v, vocab)) for v in self.alternatives.get(site, ()))
+        return alts
+
+    def check(self, site: str, fn: Compiled, env: Mapping[str, Any]) -> bool:
+        """``fn(env)`` (the active guard), and each alternative beside it."""
+        alts = self._alts(site)
+        self.checked.add(site)
+        try:
+            out = fn(env)
+        except BaseException:
+            self.diverged.update((site, v) for v, _ in alts)
+            raise
+        for v, alt in alts:
+            if alt is None or (site, v) in self.diverged:
+                continue
+            try:
+                same = bool(alt(env)) == out
+            except Exception:  # noqa: BLE001 - it would fault where the active guard did not
+                same = False
+            if not same:
+                self.diverged.add((site, v))
+        return out
+
+
+def _pure(value: SiteValue, vocab: Mapping[str, PredDef]) -> Compiled | None:
+    """A guard value compiled without reading the active values (None: it cannot be)."""
+    if value is None:
+        return _absent
+    conj = getattr(value, "conj", None)
+    if conj is None or any(p.name not in vocab for p in conj):
+        return None
+    return compile_guard("", value, vocab)
+
+
+class _ReadLog(dict):  # type: ignore[type-arg]
+    """The active values while recording: each read is raw."""
+
+    def __init__(self, table: Mapping[str, Any], reads: Reads) -> None:
+        super().__init__(table)
+        self.reads = reads
+
+    def __getitem__(self, site: str) -> Any:
+        self.reads.raw.add(site)
+        return dict.__getitem__(self, site)
+
+
+class _CheckLog(dict):  # type: ignore[type-arg]
+    """The compiled guards while recording: each check goes through :meth:`Reads.check`."""
+
+    def __init__(self, table: Mapping[str, Any], reads: Reads) -> None:
+        super().__init__(table)
+        self.reads = reads
+
+    def __getitem__(self, site: str) -> Any:
+        fn = dict.__getitem__(self, site)
+        reads = self.reads
+        if site not in reads.alternatives:  # nothing to evaluate beside it
+            reads.checked.add(site)
+            return fn
+        return lambda env: reads.check(site, fn, env)
 
 
 def _absent(env: Mapping[str, Any]) -> bool:
@@ -109,6 +213,27 @@ def set_values(values: dict[str, SiteValue], vocabs: Mapping[str, Mapping[str, P
     _compiled = compiled if compiled is not None else compile_values(values, vocabs)
     _active_values = values
     _vocabs = vocabs
+    if _reads is not None:
+        _log(_reads)
+
+
+def record_reads(reads: Reads | None) -> None:
+    """Note in ``reads`` what the model reads of the variant (:func:`check`,
+    :func:`choice`, :func:`present`), from now on and across :func:`set_values`,
+    until ``record_reads(None)``.  The model's behaviour is unchanged."""
+    global _reads, _active_values, _compiled
+    _reads = reads
+    if reads is not None:
+        _log(reads)
+    else:
+        _active_values = dict(_active_values)
+        _compiled = dict(_compiled)
+
+
+def _log(reads: Reads) -> None:
+    global _active_values, _compiled
+    _active_values = _ReadLog(_active_values, reads)
+    _compiled = _CheckLog(_compiled, reads)
 
 
 def present(site: str) -> bool:

@@ -58,7 +58,10 @@ def test_units_cut_the_campaign_without_changing_it(tmp_path: Path) -> None:
     b = run_campaign(cut, progress=False)
     assert a.run is not None and a.run.executor == "serial"
     assert b.run is not None and b.run.executor == "dask" and b.run.workers == 2
-    assert b.run.units == 6 and sum(w.units for w in b.run.per_worker.values()) == 6
+    # the 6 fuzzing units, then one minimisation task per first witness of a title
+    tasks = len((tmp_path / "dask" / "minimise.jsonl").read_text().splitlines())
+    assert tasks >= 1 and b.run.units == 6 + tasks
+    assert sum(w.units for w in b.run.per_worker.values()) == 6 + tasks
     assert sum(w.cpu_s for w in b.run.per_worker.values()) > 0
     assert _ranking(a.results) == _ranking(b.results)
     assert SEED_TITLE in _ranking(b.results)[0][2]
@@ -287,7 +290,8 @@ def test_scheduler_with_a_worker_killed_mid_campaign(
     stdout, stderr = p.communicate(timeout=600)
     assert p.returncode in (0, 1), stderr
     run = json.loads((out / "run.json").read_text())
-    assert run["units"] == total and run["scheduler"] == addr
+    tasks = len((out / "minimise.jsonl").read_text().splitlines())  # fuzzing units, then minimisations
+    assert run["units"] == total + tasks and run["scheduler"] == addr
     ranked = json.loads((out / "ranking.json").read_text())["variants"]
     expect = json.loads((ref / "ranking.json").read_text())["variants"]
     assert [(x["id"], x["rank"], x["counts"], x["titles"]) for x in ranked] == \

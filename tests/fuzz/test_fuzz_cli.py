@@ -20,7 +20,17 @@ def test_fuzz_native_json_shape_and_repro_of_the_reproducer(tmp_path: Path) -> N
     out = json.loads(r.stdout)
     assert REPRO_KEYS <= set(out) and "engine" in out
     assert ENGINE_KEYS <= set(out["engine"])
-    assert out["engine"]["executions"] == 25
+    e = out["engine"]
+    assert e["executions"] == 25
+    # the minimiser's share beside the whole run: executions_per_second is still
+    # fuzzing executions over every second; boots counts every boot of the run
+    assert e["minimise_runs"] == sum(f["minimise_runs"] for f in out["found"]) > 0
+    assert 0 < e["minimise_boots"] <= e["minimise_runs"]
+    assert e["boots"] == e["executions"] + e["minimise_boots"]
+    assert abs(e["fuzzing_seconds"] + e["minimise_seconds"] - e["elapsed_seconds"]) < 0.01
+    # (elapsed_seconds is rounded to the millisecond in the JSON)
+    assert abs(e["executions_per_second"] - e["executions"] / e["elapsed_seconds"]) < 0.2
+    assert abs(e["boots_per_second"] - e["boots"] / e["elapsed_seconds"]) < 0.2
     titles = [f["title"] for f in out["findings"]]
     assert titles[0] == SEED_TITLE
     rep = out["findings"][0]["reproducer"]

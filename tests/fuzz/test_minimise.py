@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from fuzz.gen import FuzzInput, with_cfg
-from fuzz.minimise import Minimiser, _restrict, _schedule, minimise
+from fuzz.minimise import Minimiser, _bulk_devices, _relevant, _restrict, _schedule, minimise
 from harness.boot import BootConfig, DriverConfig
 from harness.errno import EPROBE_DEFER
 from harness.kernel import is_window
@@ -45,6 +45,28 @@ def test_minimise_keeps_title_and_the_iommu_its_client_needs() -> None:
             assert r.iommu in paths
     assert any(n.iommu_cells is not None for n in out.platform.nodes)
     assert m.runs < 200
+
+
+def test_the_devices_no_iommu_needs_go_in_one_run_before_the_other_passes() -> None:
+    """The schedule, configuration and event passes then boot the IOMMUs, their
+    clients and the ancestors of those only; a drop that loses the title is not taken."""
+    s = noisy_seed_scenario()
+    m = Minimiser(NEXT, SEED_TITLE)
+    assert m.fails(s)
+    out = _bulk_devices(m, s)
+    assert m.runs == 2
+    paths = [n.path for n in out.platform.nodes]
+    assert set(paths) == _relevant(s.platform) | {"/"} and len(paths) < len(s.platform.nodes)
+    assert out.cfg == s.cfg and SEED_TITLE in [f.title for f in
+                                               run_scenario(out.platform, NEXT, out.cfg).findings]
+
+    class Never(Minimiser):
+        def fails(self, s: FuzzInput) -> bool:
+            self.runs += 1
+            return False
+
+    never = Never(NEXT, SEED_TITLE)
+    assert _bulk_devices(never, s) is s and never.runs == 1
 
 
 def test_minimise_refuses_a_scenario_without_the_finding() -> None:

@@ -56,3 +56,33 @@ def test_cached_findings_are_the_runs() -> None:
     assert first is not None
     assert [f.title for f in first] == [f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings]
     assert cache.findings(s) is first and cache.hits == 1 and cache.misses == 1
+
+
+def test_peers_share_runs_and_minimise_as_alone() -> None:
+    """A variant's minimisation along candidates a peer (another variant's
+    cache over the same scenario objects) booted: the same reproducer and
+    finding as alone, with some runs taken from the peer's."""
+    from fuzz.baseruns import alternatives
+    from mutators.space import space
+
+    s = plain(MT)
+    title = sorted({f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings})[0]
+    others = [m.variant for m in space("NEXT", 1)]
+    alts = alternatives([NEXT, *others])
+    peers: list[RunCache] = []
+    base = RunCache(NEXT, peers=peers, alternatives=alts)
+    peers.append(base)
+    minimise(s, NEXT, title, cache=base)
+    shared_any = False
+    for v in others[:12]:
+        if title not in {f.title for f in run_scenario(s.platform, v, s.cfg).findings}:
+            continue
+        c = RunCache(v, peers=peers, alternatives=alts)
+        peers.append(c)
+        a = minimise(s, v, title, cache=c)
+        b = minimise(s, v, title)
+        assert a.runs == b.runs and a.scenario.describe() == b.scenario.describe()
+        assert [n.path for n in a.scenario.platform.nodes] == [n.path for n in b.scenario.platform.nodes]
+        assert a.finding.to_json() == b.finding.to_json()
+        shared_any = shared_any or c.shared > 0
+    assert shared_any
