@@ -70,6 +70,10 @@ MAX_WINDOW_DECISION = 2047
 # (sdm845-db845c 689 with arm-smmu, rk3568-odroid-m1 630 with rk_iommu, out
 # of ~1,400-1,500 with every driver): change points past them are no-ops.
 MAX_WINDOW_DECISION_ONE_DRIVER = 1023
+# Device-aimed window preemptions (BootConfig.preempt_dev): the i-th window
+# decision about one device, i up to this (an IOMMU client of sdm845-db845c
+# sees up to 16: its bind, and each registration walk's probe of it).
+MAX_DEVICE_WINDOW = 15
 
 
 class Provider(Protocol):
@@ -231,6 +235,26 @@ def event_targets(p: Board) -> list[str]:
     return clients + others
 
 
+def window_targets(p: Board) -> list[list[str]]:
+    """Devices a window preemption may aim at (:func:`harness.kernel.window_device`
+    names), by IOMMU instance: each IOMMU with the clients its ``iommus`` or
+    ``iommu-map`` name (its registration walk, their binds: where two threads
+    meet in the probe path), then the extra devices.  The generator picks an
+    instance first, so an IOMMU with two clients gets as many preemptions as
+    one with thirty."""
+    groups: dict[str, list[str]] = {n.path: [n.path] for n in p.nodes
+                                     if n.iommu_cells is not None and n.available()}
+    for n in p.nodes:
+        if not n.available():
+            continue
+        for ref in dict.fromkeys([r.iommu for r in n.iommus] + [e.iommu for e in n.iommu_map]):
+            groups.setdefault(ref, []).append(n.path)
+    out = [g for g in groups.values() if g]
+    if p.extra_devices:
+        out.append([e.name for e in p.extra_devices])
+    return out
+
+
 def reorder_devices(p: Board, rng: random.Random) -> Board:
     """``p`` with its top-level subtrees in another order: of_platform_populate
     creates devices (and device_add runs the IOMMU notifier) in DT order."""
@@ -319,10 +343,25 @@ def generate(fdp: Provider, ctx: GenContext) -> FuzzInput:
         npre = fdp.ConsumeIntInRange(0, MAX_PREEMPTIONS)
         last = MAX_WINDOW_DECISION if cfg.driver_async_probe in ((), ("*",)) \
             else MAX_WINDOW_DECISION_ONE_DRIVER
-        pre = {fdp.ConsumeIntInRange(0, last): fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE)
-               for _ in range(npre)}
+        pre: dict[int, int] = {}
+        at_dev: dict[tuple[str, int], int] = {}
+        aims = window_targets(platform)
+        for _ in range(npre):
+            # half of them aimed at one device's window decisions: robust to
+            # whatever else the input changes earlier in the boot
+            if aims and fdp.ConsumeBool():
+                d = _pick(fdp, _pick(fdp, aims))
+                i = fdp.ConsumeIntInRange(0, MAX_DEVICE_WINDOW)
+                at_dev[(d, i)] = fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE)
+            else:
+                k = fdp.ConsumeIntInRange(0, last)
+                pre[k] = fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE)
         cfg.preempt = tuple(sorted(pre.items()))
-    n = fdp.ConsumeIntInRange(0, ctx.max_schedule)
+        cfg.preempt_dev = tuple(sorted((d, i, c) for (d, i), c in at_dev.items()))
+    # A plain schedule only without window preemptions: these count the
+    # window decisions past the schedule, which a schedule pattern (repeated
+    # up to 1,000 times) would move or use up.
+    n = 0 if cfg.preempt or cfg.preempt_dev else fdp.ConsumeIntInRange(0, ctx.max_schedule)
     pattern = [fdp.ConsumeIntInRange(0, MAX_SCHED_CHOICE) for _ in range(n)]
     # A boot makes thousands of scheduling decisions once probing is
     # asynchronous; a repeated pattern reaches the late windows too.

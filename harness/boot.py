@@ -133,6 +133,10 @@ class BootConfig:
     # from the running thread at the k-th window decision (kernel.py,
     # WindowPreemptions) -- the fuzzers' compact schedule encoding.
     preempt: tuple[tuple[int, int], ...] = ()
+    # ... and aimed at a device: (device, i, c) switches at the i-th window
+    # decision about ``device`` (a DT node path or a device name), past
+    # ``schedule`` too (WindowPreemptions.at_device)
+    preempt_dev: tuple[tuple[str, int, int], ...] = ()
     # fw_devlink= on the command line (harness.base.devlink): rpm, the 6.12
     # default (core.c:1720), and on hold a consumer's probe until its
     # suppliers bind; permissive and off never do.  The IOMMU bindings
@@ -256,8 +260,8 @@ class Boot:
         self.platform = platform
         self.variant = v
         self.cfg = cfg
-        if chooser is None and cfg.preempt:
-            chooser = WindowPreemptions(cfg.preempt)
+        if chooser is None and (cfg.preempt or cfg.preempt_dev):
+            chooser = WindowPreemptions(cfg.preempt, cfg.preempt_dev)
         self.kernel = Kernel(cfg.schedule, chooser, record)
         self.tree = of_tree_get(platform)
         self.iommu_specs: list[IommuDriverSpec] = []
@@ -600,6 +604,11 @@ def boot_config_from_json(d: dict[str, Any], schedule: list[int] | None = None) 
             kw["preempt"] = tuple((int(k), int(c)) for k, c in kw["preempt"])
         except (TypeError, ValueError):
             raise ValueError("preempt: a list of [k, c] integer pairs") from None
+    if "preempt_dev" in kw:
+        try:
+            kw["preempt_dev"] = tuple((str(d), int(i), int(c)) for d, i, c in kw["preempt_dev"])
+        except (TypeError, ValueError):
+            raise ValueError("preempt_dev: a list of [device, i, c] (a name, two integers)") from None
     if "fw_devlink" in kw and kw["fw_devlink"] not in FW_DEVLINK_MODES:
         raise ValueError(f"fw_devlink: one of {', '.join(FW_DEVLINK_MODES)}")
     if "fw_devlink_strict" in kw and not isinstance(kw["fw_devlink_strict"], bool):

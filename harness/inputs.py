@@ -203,6 +203,12 @@ def check_boot_config(d: Any, schedule: Any, event_ops: tuple[str, ...]) -> None
                     raise ValueError(f"events[{i}]: expected [op, target]")
                 if ev[0] not in event_ops:
                     raise ValueError(f"events[{i}]: op is one of {', '.join(event_ops)}")
+        elif key == "preempt_dev":
+            if not isinstance(value, list) or len(value) > _MAX_ITEMS or not all(
+                    isinstance(x, list) and len(x) == 3 and isinstance(x[0], str) and 0 < len(x[0]) <= 256
+                    and all(type(n) is int and 0 <= n < 1 << 31 for n in x[1:])
+                    for x in value):
+                raise ValueError("preempt_dev: expected a list of [device, i, c] (a name, two integers)")
         # unknown keys: boot_config_from_json names them
 
 

@@ -229,6 +229,23 @@ def thread_role(comm: str) -> str:
     return comm
 
 
+def window_device(frame: FrameType | None) -> str | None:
+    """The device a scheduling point is about: the innermost kernel frame
+    (from ``frame`` outwards) with a ``dev`` local -- its DT node's path, or
+    its name when it has no node (PCI functions, ACPI devices)."""
+    f = frame
+    while f is not None:
+        if f.f_code in _KCODE:
+            dev = f.f_locals.get("dev")
+            name = getattr(dev, "init_name", None) if dev is not None else None
+            if isinstance(name, str):
+                node = getattr(dev, "of_node", None)
+                path = getattr(node, "full_name", None) if node is not None else None
+                return path if isinstance(path, str) else name
+        f = f.f_back
+    return None
+
+
 class WindowPreemptions:
     """A chooser with a few preemptions at window points, the rest synchronous.
 
@@ -240,13 +257,27 @@ class WindowPreemptions:
     where the spec's windows open, so a fuzzer mutating a handful of small
     integers reaches the interleavings that matter, and shrinking it
     minimises the number of preemptions.
+
+    ``at_device`` holds ``(device, i, c)`` triples: the same switch at the
+    ``i``-th window decision about ``device`` (:func:`window_device`: a DT
+    node path or a device name).  A race is two threads at one device; a
+    boot makes several hundred window decisions but a device a dozen or so,
+    so aiming at a device's windows hits a race's decision with probability
+    ~1/(devices x a dozen) whatever else the scenario changes earlier in the
+    boot (an absolute ``k`` moves with every decision added before it).
+    ``fired`` lists the ``(k, c)`` of every switch taken: as ``preempt``
+    alone they replay the same run (:func:`lower_preemptions`).
     """
 
-    __slots__ = ("at", "seen")
+    __slots__ = ("at", "seen", "dev_at", "dev_seen", "fired")
 
-    def __init__(self, preempt: tuple[tuple[int, int], ...]) -> None:
+    def __init__(self, preempt: tuple[tuple[int, int], ...],
+                 at_device: tuple[tuple[str, int, int], ...] = ()) -> None:
         self.at = dict(preempt)
         self.seen = 0
+        self.dev_at = {(d, i): c for d, i, c in at_device}
+        self.dev_seen: dict[str, int] = {}
+        self.fired: list[tuple[int, int]] = []
 
     @staticmethod
     def keeps_current(where: str) -> bool:
@@ -265,8 +296,17 @@ class WindowPreemptions:
         k = self.seen
         self.seen += 1
         c = self.at.get(k)
+        if self.dev_at:
+            # the chooser is called from Kernel._pick() <- sched_point()
+            dev = window_device(sys._getframe(1))
+            if dev is not None:
+                i = self.dev_seen.get(dev, 0)
+                self.dev_seen[dev] = i + 1
+                if c is None:
+                    c = self.dev_at.get((dev, i))
         if c is None:
             return me
+        self.fired.append((k, c))
         other = c % (len(runnable) - 1)
         return other + (other >= me)
 

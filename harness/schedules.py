@@ -68,6 +68,17 @@ def replay(platform: Board, v: Variant, cfg: BootConfig, schedule: list[int]) ->
     return run_scenario(platform, v, replace(cfg, schedule=list(schedule)), record=True)
 
 
+def lower_preemptions(platform: Board, v: Variant, cfg: BootConfig) -> BootConfig:
+    """``cfg`` with its device-aimed window preemptions (``preempt_dev``)
+    turned into the absolute ``preempt`` pairs they took in one run: the
+    same run, in the form the minimiser cuts, re-anchors and drops."""
+    if not cfg.preempt_dev:
+        return cfg
+    ch = WindowPreemptions(cfg.preempt, cfg.preempt_dev)
+    run_scenario(platform, v, replace(cfg, preempt=(), preempt_dev=()), chooser=ch)
+    return replace(cfg, preempt=tuple(ch.fired), preempt_dev=())
+
+
 def explore_pct(platform: Board, v: Variant, cfg: BootConfig, seeds: range | list[int],
                 p: float = 0.02, p_window: float = 0.3) -> Iterator[tuple[int, Result]]:
     """One recorded run per seed under :class:`PctChooser` (after ``cfg.schedule``)."""

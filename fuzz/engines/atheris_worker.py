@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,24 @@ from harness.variant import variant_from_json
 
 #: libFuzzer counters reserved for model features (collisions merge features)
 COUNTERS = 1 << 14
+#: share of libFuzzer's new inputs that are fresh random bytes rather than a
+#: mutation of a kept one (the native engine's mix): an input is a handful of
+#: choices (fuzz.gen), and a race needs several of them right at once -- an
+#: IOMMU driver asynchronous, a preemption aimed at one device's window --
+#: which one-byte mutations of the few kept inputs reach far more rarely
+#: than fresh draws from the whole space
+FRESH = 0.5
+FRESH_MAX_LEN = 64
+
+
+def mutator(data: bytes, max_size: int, seed: int) -> bytes:
+    """libFuzzer's custom mutator: a fresh random input (:data:`FRESH` of the
+    time) or libFuzzer's own mutation of ``data``; ``seed`` comes from
+    libFuzzer's random source, so ``-seed=S`` still fixes the sequence."""
+    rng = random.Random(seed)
+    if rng.random() < FRESH:
+        return rng.randbytes(rng.randint(1, max(1, min(FRESH_MAX_LEN, max_size))))
+    return bytes(atheris.Mutate(data, max_size))
 
 
 def emit(event: str, **data: Any) -> None:
@@ -103,7 +122,7 @@ def main(argv: list[str]) -> None:
             emit("stats", executions=st.executions, elapsed=session.now(), errors=st.errors,
                  time_to_first_finding=st.time_to_first_finding, features=len(session.features))
 
-    atheris.Setup([argv[0], *flags], test_one_input)
+    atheris.Setup([argv[0], *flags], test_one_input, custom_mutator=mutator)
     atheris.UpdateCounterArrays()  # hand the reserved counters to libFuzzer
     emit("start")
     session.start()

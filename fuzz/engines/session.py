@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from fuzz.minimise import DEFAULT_BUDGET, first_match, minimise
 from fuzz.runcache import RunCache
 from harness.findings import Finding
 from harness.run import Result, run_scenario
+from harness.schedules import lower_preemptions
 from harness.variant import Variant
 
 #: seconds between progress reports (``fuzz`` on a terminal)
@@ -225,6 +226,9 @@ class Session:
                 shrunk = self.shrinker(f.title)
                 if shrunk is not None:
                     start = shrunk
+            # device-aimed preemptions as the absolute ones they took: the
+            # minimiser drops and re-anchors those
+            start = replace(start, cfg=lower_preemptions(start.platform, self.variant, start.cfg))
             try:
                 m = minimise(start, self.variant, f.title, self.minimise_budget, self.minimise_cache)
                 best, finding = m.scenario, m.finding

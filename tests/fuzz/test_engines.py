@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 
 import atheris
 import pytest
 
 from fuzz.crashstore import CrashStore
-from fuzz.engines import hypothesis_engine, native
+from fuzz.engines import atheris_worker, hypothesis_engine, native
 from fuzz.engines.atheris_engine import AtherisJob
 from fuzz.engines.atheris_engine import run as run_atheris
 from fuzz.engines.session import Session
@@ -114,3 +115,17 @@ def test_session_starts_minimising_from_the_engines_shrinker(tmp_path: Path) -> 
     s = Session(NEXT, "hypothesis", tmp_path, shrinker=shrinker)
     hypothesis_engine.fuzz_loop(s, c, runs=5, seconds=None, seed=0)
     assert calls[0] == SEED_TITLE and s.found[SEED_TITLE].devices <= 3
+
+
+def test_atheris_mutator_draws_fresh_inputs_from_libfuzzers_seed() -> None:
+    """Half of libFuzzer's new inputs are fresh random bytes (the native
+    engine's mix), a function of the seed libFuzzer passes: ``-seed`` still
+    fixes the sequence.  (The other half is ``atheris.Mutate``, which only
+    runs inside ``atheris.Fuzz()``: the reproducibility test covers it.)"""
+    fresh = [s for s in range(200) if random.Random(s).random() < atheris_worker.FRESH]
+    assert 60 < len(fresh) < 140
+    outs = [atheris_worker.mutator(b"kept input", 128, s) for s in fresh]
+    assert outs == [atheris_worker.mutator(b"kept input", 128, s) for s in fresh]
+    assert all(1 <= len(o) <= atheris_worker.FRESH_MAX_LEN for o in outs)
+    assert len(set(outs)) == len(outs)
+    assert all(len(atheris_worker.mutator(b"x", 4, s)) <= 4 for s in fresh)

@@ -7,7 +7,18 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz.gen import ByteProvider, FuzzInput, from_bytes, scenario_from_bytes_strategy, scenarios
+from corpus.bundled import load_bundled
+from fuzz.gen import (
+    MAX_DEVICE_WINDOW,
+    MAX_PREEMPTIONS,
+    ByteProvider,
+    FuzzInput,
+    from_bytes,
+    pci_roots,
+    scenario_from_bytes_strategy,
+    scenarios,
+    window_targets,
+)
 from harness.boot import EVENT_OPS, BootConfig, boot_config_from_json
 from harness.run import run_scenario
 from harness.variant import NEXT, V614
@@ -107,10 +118,45 @@ def test_boot_time_dimensions_are_generated_and_round_trip() -> None:
     for s in hot:
         [spec] = s.cfg.pci
         assert spec.startswith("hotplug:") and s.cfg.events[-1][0] == "rescan"
-        assert s.cfg.events[-1][1] in {"/soc@0/pcie@1c00000", "/soc@0/pcie@1c08000"}
+        # a host bridge of the board (or of its DT mutation)
+        assert s.cfg.events[-1][1] in {path for path, _, _ in pci_roots(s.platform)}
     for s in (during[0], devlink[0], hot[0]):
         assert boot_config_from_json(s.config_json(), s.cfg.schedule) == s.cfg
     old = ctx("sdm845-db845c", races=False)
     rng = random.Random(7)
     assert not any(s.cfg.events_during_boot or s.cfg.pci or s.cfg.fw_devlink != "rpm"
                    for s in (from_bytes(rng.randbytes(rng.randint(1, 64)), old) for _ in range(200)))
+
+
+def test_window_targets_group_each_iommu_with_its_clients() -> None:
+    board = load_bundled("sdm845-db845c")
+    groups = window_targets(board)
+    iommus = [n.path for n in board.nodes if n.iommu_cells is not None and n.available()]
+    # one group per IOMMU instance, led by it, with the nodes naming it
+    assert sorted(g[0] for g in groups) == sorted(iommus)
+    by_path = {n.path: n for n in board.nodes}
+    for g in groups:
+        for path in g[1:]:
+            n = by_path[path]
+            assert g[0] in {r.iommu for r in n.iommus} | {e.iommu for e in n.iommu_map}
+    clients = {n.path for n in board.nodes if (n.iommus or n.iommu_map) and n.available()}
+    assert {p for g in groups for p in g[1:]} == clients
+
+
+def test_generated_preemptions_aim_at_windows_and_leave_out_the_plain_schedule() -> None:
+    """Window preemptions come absolute (k-th window decision) or aimed at a
+    device (i-th window decision about it); an input with either has no plain
+    schedule (which the preemptions would count past), one without may."""
+    c = ctx("sdm845-db845c")
+    rng = random.Random(11)
+    inputs = [from_bytes(rng.randbytes(rng.randint(1, 64)), c) for _ in range(400)]
+    aimed = [s for s in inputs if s.cfg.preempt_dev]
+    absolute = [s for s in inputs if s.cfg.preempt]
+    assert aimed and absolute
+    for s in aimed:
+        assert len(s.cfg.preempt_dev) + len(s.cfg.preempt) <= MAX_PREEMPTIONS
+        aims = {p for g in window_targets(s.platform) for p in g}  # its DT mutation's too
+        assert all(d in aims and 0 <= i <= MAX_DEVICE_WINDOW for d, i, _ in s.cfg.preempt_dev)
+        assert boot_config_from_json(s.config_json(), s.cfg.schedule) == s.cfg
+    assert not any(s.cfg.schedule for s in aimed + absolute)
+    assert any(s.cfg.schedule for s in inputs)

@@ -18,12 +18,21 @@ from fuzz.cli import main
 from fuzz.crashstore import CrashStore
 from fuzz.engines import native
 from fuzz.engines.session import Found, Session
-from fuzz.gen import CorpusBoard, GenContext
+from fuzz.gen import CorpusBoard, FuzzInput, GenContext
 from harness.boot import boot_config_to_json
 from harness.run import run_scenario
 from harness.variant import NEXT
 from mutators.space import resolve
-from tests.harness.test_window_preemptions import DOUBLE_PROBE, PERMISSIVE, w3_preemptions
+from tests.harness.test_window_preemptions import (
+    DOUBLE_PROBE,
+    PERMISSIVE,
+    SMMU_ASYNC,
+    W5,
+    W5_BUG,
+    device_windows,
+    w3_preemptions,
+    w5_walk_preemption,
+)
 from tests.quality.test_races import BOARD, RACES
 
 
@@ -77,3 +86,27 @@ def test_nexts_w3_double_probe_replays_from_a_stored_reproducer(
     saved = CrashStore(tmp_path).save(f, platform=board, variant=NEXT, schedule=[],
                                       config=boot_config_to_json(cfg))
     assert DOUBLE_PROBE in repro_titles(saved.path, capsys)
+
+
+def test_a_device_aimed_race_is_stored_with_the_absolute_preemptions_it_took(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finding from a device-aimed preemption (``preempt_dev``) is minimised
+    as the absolute window preemptions it took (which the minimiser drops and
+    re-anchors); the reproducer replays it, and old-style ``preempt`` alone."""
+    p, _ = w5_walk_preemption()
+    assert p is not None
+    board = load_bundled(BOARD)
+    bug = resolve(W5_BUG).variant
+    devs = device_windows(board, bug, SMMU_ASYNC)
+    dev = devs[p[0]]
+    assert dev is not None
+    aimed = replace(SMMU_ASYNC, preempt_dev=((dev, devs[:p[0]].count(dev), p[1]),))
+    hit: list[Found] = []
+    s = Session(bug, "native", tmp_path / "crashes", minimise_budget=30,
+                on_found=lambda f: hit.append(f) if f.title == W5 else None)
+    s.run(FuzzInput(BOARD, board, aimed, platform_ref=str(bundled_path(BOARD))))
+    assert hit and hit[0].reproducer
+    rep = json.loads(Path(hit[0].reproducer).read_text())
+    assert "preempt_dev" not in rep["config"]
+    assert len(rep["config"]["preempt"]) == 1
+    assert W5 in repro_titles(Path(hit[0].reproducer), capsys)

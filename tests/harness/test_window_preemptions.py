@@ -5,6 +5,7 @@ and the preemption trail race reports carry."""
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,10 +13,10 @@ import pytest
 
 from harness.board import Board, load_board
 from harness.boot import BootConfig, boot_config_from_json, boot_config_to_json
-from harness.kernel import Kthread, WindowPreemptions, is_window
+from harness.kernel import Kthread, WindowPreemptions, is_window, window_device
 from harness.klog import render_finding
 from harness.run import run_scenario
-from harness.schedules import explore_pct
+from harness.schedules import explore_pct, lower_preemptions
 from harness.variant import NEXT, Variant
 from mutators.space import resolve
 
@@ -138,6 +139,11 @@ def test_drop_revalidate_closes_the_double_probe(db845c: Board) -> None:
 def test_bad_preempt_in_a_reproducer_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="preempt"):
         boot_config_from_json({"preempt": [["x", 1]]})
+    for bad in ([["/soc@0/gpu@5000000", 1]], [[1, 2, 3]], [["/soc@0/gpu@5000000", -1, 0]], "x"):
+        with pytest.raises(ValueError, match="preempt_dev"):
+            boot_config_from_json({"preempt_dev": bad})
+    good = BootConfig(preempt_dev=(("/soc@0/gpu@5000000", 5, 1),))
+    assert boot_config_from_json(boot_config_to_json(good)) == good
 
 
 def test_the_double_probe_needs_no_fw_devlink_off(db845c: Board) -> None:
@@ -200,6 +206,24 @@ W5 = "dma_range_map freed twice in of_dma_configure_id"
 SMMU_ASYNC = BootConfig(driver_async_probe=("arm-smmu",))
 
 
+@functools.cache
+def w5_walk_preemption() -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """The first single walk preemption that shows W5 on W5_BUG (SMMU_ASYNC),
+    and the ones tried before it."""
+    board = load_board(BOARDS / "sdm845-db845c.json")
+    bug = resolve(W5_BUG).variant
+    tried: list[tuple[int, int]] = []
+    for p in walk_preemptions(board, bug, SMMU_ASYNC):
+        tried.append(p)
+        if W5 in titles_of(board, W5_BUG, replace(SMMU_ASYNC, preempt=(p,))):
+            return p, tried
+    return None, tried
+
+
+def titles_of(board: Board, variant: str, cfg: BootConfig) -> list[str]:
+    return [f.title for f in run_scenario(board, resolve(variant).variant, cfg).findings]
+
+
 def test_w5_dma_range_map_freed_by_a_failing_bind_under_the_walk(db845c: Board) -> None:
     """W5 (spec §3.5): the registration walk's dma_configure of a client of the
     other, not yet registered, SMMU installs dev->dma_range_map and defers in
@@ -214,17 +238,53 @@ def test_w5_dma_range_map_freed_by_a_failing_bind_under_the_walk(db845c: Board) 
     bug, fixed = resolve(W5_BUG).variant, resolve(W5_FIXED).variant
     assert run_scenario(db845c, bug, SMMU_ASYNC).findings == []
     assert run_scenario(db845c, fixed, SMMU_ASYNC).findings == []
-    tried, hit = [], None
-    for p in walk_preemptions(db845c, bug, SMMU_ASYNC):
-        tried.append(p)
-        r = run_scenario(db845c, bug, replace(SMMU_ASYNC, preempt=(p,)))
-        if W5 in [f.title for f in r.findings]:
-            hit = r
-            break
-    assert hit is not None, f"no single walk preemption of {len(tried)} shows W5"
+    p, tried = w5_walk_preemption()
+    assert p is not None, f"no single walk preemption of {len(tried)} shows W5"
+    hit = run_scenario(db845c, bug, replace(SMMU_ASYNC, preempt=(p,)))
     f = next(f for f in hit.findings if f.title == W5)
     assert f.trace[:3] == ["of_dma_configure_id", "platform_dma_configure", "__iommu_probe_device"]
     assert "iommu_device_register" in f.trace and f.preemptions
     for p in tried:
         got = [x.title for x in run_scenario(db845c, fixed, replace(SMMU_ASYNC, preempt=(p,))).findings]
         assert W5 not in got, p
+
+
+def device_windows(board: Board, v: Variant, cfg: BootConfig) -> list[str | None]:
+    """The device (:func:`harness.kernel.window_device`) of each window
+    decision of the plain run of ``cfg``, in the order WindowPreemptions counts them."""
+    out: list[str | None] = []
+
+    def keep(runnable: list[Kthread], cur: Kthread | None, where: str) -> int:
+        if cur is None or cur not in runnable:
+            return 0
+        if is_window(where):
+            out.append(window_device(sys._getframe(1)))
+        return runnable.index(cur)
+
+    run_scenario(board, v, replace(cfg, preempt=()), chooser=keep)
+    return out
+
+
+def test_a_device_aimed_preemption_is_the_absolute_one_it_took(db845c: Board) -> None:
+    """``preempt_dev`` (device, i, c) switches at the i-th window decision
+    about that device: W5's walk preemption, named by its device and its
+    occurrence there, shows W5 the same way, and lowered to the absolute
+    (k, c) it took it is the same run decision for decision (what the
+    minimiser and an old reproducer see)."""
+    p, _ = w5_walk_preemption()
+    assert p is not None
+    k, c = p
+    bug = resolve(W5_BUG).variant
+    devs = device_windows(db845c, bug, SMMU_ASYNC)
+    dev = devs[k]
+    assert dev is not None and dev.startswith("/")  # a DT node: an IOMMU client
+    i = devs[:k].count(dev)
+    aimed = replace(SMMU_ASYNC, preempt_dev=((dev, i, c),))
+    a = run_scenario(db845c, bug, aimed, record=True)
+    assert W5 in [f.title for f in a.findings]
+    low = lower_preemptions(db845c, bug, aimed)
+    assert low.preempt == (p,) and low.preempt_dev == ()
+    b = run_scenario(db845c, bug, low, record=True)
+    assert a.schedule == b.schedule and a.log == b.log
+    # the same device, another of its window decisions: not W5
+    assert W5 not in titles_of(db845c, W5_BUG, replace(SMMU_ASYNC, preempt_dev=((dev, i + 2, c),)))

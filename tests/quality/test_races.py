@@ -16,7 +16,9 @@ base ``W5_BASE`` runs the IOMMU-layer dma_configure under device_lock(dev)
 (serialised with binds, as the bind-time call is); both carry the replay
 guard's ``!dev_iommu_fwspec_get(dev)``, without which the walk's own replay
 would re-enter dma_configure and take device_lock twice.  Found through
-window preemptions (``BootConfig.preempt``) with ``driver_async_probe=`` in
+window preemptions (``BootConfig.preempt``, and ``preempt_dev`` aimed at one
+device's window decisions: W5's window is 2 of ~570 on the fw_devlink boot
+order, on the Adreno SMMU's two clients) with ``driver_async_probe=`` in
 generated inputs.
 """
 
