@@ -33,12 +33,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpus import kernel_tree  # noqa: E402
 from corpus.build import default_out, load_index  # noqa: E402
+from harness.base import dd  # noqa: E402
 from harness.board import load_board  # noqa: E402
 from harness.boot import BootConfig  # noqa: E402
 from harness.run import run_scenario  # noqa: E402
 from harness.variant import V614  # noqa: E402
 
 SERIOUS = ("oops", "deadlock", "warning")
+EPROBE_DEFER = -517
+
+
+class HeldProbes:
+    """Counts the probes fw_devlink (``device_links_check_suppliers()``) and
+    ``pinctrl_bind_pins()`` defer, per reason and per board, by wrapping the
+    two calls ``really_probe()`` makes."""
+
+    def __init__(self) -> None:
+        self.probes: collections.Counter[str] = collections.Counter()
+        self.boards: dict[str, set[str]] = collections.defaultdict(set)
+        self.board = ""
+        links, pins = dd.devlink.device_links_check_suppliers, dd.pinctrl.pinctrl_bind_pins
+
+        def check(dev: Any) -> int:
+            ret = int(links(dev))
+            if ret == EPROBE_DEFER:
+                why = "wait for supplier" if (dev.deferred_probe_reason or "").startswith("wait") \
+                    else "supplier not ready"
+                self._held(f"fw_devlink: {why}")
+            return ret
+
+        def bind(dev: Any) -> int:
+            ret = int(pins(dev))
+            if ret == EPROBE_DEFER:
+                self._held("pinctrl_bind_pins")
+            return ret
+
+        dd.devlink.device_links_check_suppliers = check
+        dd.pinctrl.pinctrl_bind_pins = bind
+
+    def _held(self, why: str) -> None:
+        self.probes[why] += 1
+        self.boards[why].add(self.board)
+
 
 
 def boards(out: Path, arch: str) -> list[tuple[str, Path]]:
@@ -68,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     lints: collections.Counter[str] = collections.Counter()
     by_title: dict[str, list[str]] = collections.defaultdict(list)
     stats: collections.Counter[str] = collections.Counter()
+    held = HeldProbes()
     t0 = time.process_time()
     w0 = time.monotonic()
     for src, path in todo:
+        held.board = src
         r = run_scenario(load_board(path), V614, cfg)
         for f in r.findings:
             kinds[f.kind] += 1
@@ -96,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         "by_title": {t: {"count": len(bs), "boards": sorted(set(bs))[:8]}
                      for t, bs in sorted(by_title.items())},
         "lints": dict(lints), "stats": dict(stats),
+        "held_probes": {why: {"probes": n, "boards": len(held.boards[why])}
+                        for why, n in sorted(held.probes.items())},
         "cli_checked": len(agree), "cli_agrees": all(agree),
     }
     if args.json:
@@ -110,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         for t, d in res["by_title"].items():
             print(f"  {d['count']:5d}  {t}  [{', '.join(d['boards'])}{', ...' if d['count'] > 8 else ''}]")
         print(f"  totals: {dict(stats)}")
+        for why, d in res["held_probes"].items():
+            print(f"  deferred by {why}: {d['probes']} probes on {d['boards']} boards")
         if agree:
             print(f"  probefuzz repro agrees on {sum(agree)}/{len(agree)} boards")
     return 1 if res["serious"] else 0

@@ -17,6 +17,10 @@ afterwards), the same runs and compares everything a run reports:
 Usage::
 
     .venv/bin/python bench/check_results.py --against b2f0a60 [--random 40] [--jobs 2]
+        [--board NAME ...] [--titles]
+
+``--board`` restricts the runs to those boards; ``--titles`` prints, for each
+run whose findings differ, the findings (title @ device) only one side has.
 
 Prints one line per difference (variant, board, what differs) and exits 1
 when there is any, 0 when every run is identical.  ``--dump FILE`` (used on
@@ -33,6 +37,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +60,7 @@ def _run(run_scenario: Any, p: Any, v: Any, cfg: Any = None) -> dict[str, Any]:
         return {"error": f"{type(e).__name__}: {e}"}
 
 
-def dump(random_runs: int, shard: int, shards: int) -> dict[str, Any]:
+def dump(random_runs: int, shard: int, shards: int, boards: list[str] | None = None) -> dict[str, Any]:
     """Digests of every run of this checkout (imported from ``sys.path``)."""
     from corpus.bundled import bundled_names, load_bundled
     from fuzz.gen import CorpusBoard, GenContext, from_bytes
@@ -75,6 +80,8 @@ def dump(random_runs: int, shard: int, shards: int) -> dict[str, Any]:
 
     for f in sorted((Path(corpus.__file__).parent / "examples").glob("*.json")):
         platforms[f.stem] = load_platform_file(str(f))
+    if boards:
+        platforms = {n: p for n, p in platforms.items() if n in boards}
     names = list(platforms)
     variants = [("V614", resolve("V614").variant), ("NEXT", resolve("NEXT").variant)]
     variants += [(m.id, m.variant) for m in space("NEXT", 1) if m.id != "NEXT"]
@@ -102,13 +109,15 @@ def dump(random_runs: int, shard: int, shards: int) -> dict[str, Any]:
     return out
 
 
-def _run_dumps(root: Path, random_runs: int, jobs: int, tmp: Path, tag: str) -> dict[str, Any]:
+def _run_dumps(root: Path, random_runs: int, jobs: int, tmp: Path, tag: str,
+               boards: list[str]) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(root), PYTHONHASHSEED="0")
     procs = []
     for k in range(jobs):
         path = tmp / f"{tag}.{k}.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--dump", str(path),
-               "--random", str(random_runs), "--shard", f"{k}/{jobs}"]
+               "--random", str(random_runs), "--shard", f"{k}/{jobs}",
+               *(x for b in boards for x in ("--board", b))]
         procs.append((subprocess.Popen(cmd, cwd=root, env=env), path))
     merged: dict[str, Any] = {}
     for p, path in procs:
@@ -118,8 +127,13 @@ def _run_dumps(root: Path, random_runs: int, jobs: int, tmp: Path, tag: str) -> 
     return merged
 
 
-def compare(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """One line per run whose digest differs (or that only one side ran)."""
+def _titles(d: dict[str, Any]) -> Counter[str]:
+    return Counter(f"{f.get('title', '?')} @ {f.get('device', '')}" for f in d.get("findings", []))
+
+
+def compare(old: dict[str, Any], new: dict[str, Any], titles: bool = False) -> list[str]:
+    """One line per run whose digest differs (or that only one side ran);
+    with ``titles``, the finding titles of both sides where they differ."""
     diffs = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -129,7 +143,12 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             diffs.append(f"{key}: only in {'new' if a is None else 'old'}")
             continue
         what = [f for f in a if a[f] != b.get(f)]
-        diffs.append(f"{key}: {', '.join(what)} differ")
+        line = f"{key}: {', '.join(what)} differ"
+        if titles and "findings" in what:
+            ta, tb = _titles(a), _titles(b)
+            line += "".join(f"\n    - {t} (x{n})" for t, n in sorted((ta - tb).items()))
+            line += "".join(f"\n    + {t} (x{n})" for t, n in sorted((tb - ta).items()))
+        diffs.append(line)
     return diffs
 
 
@@ -141,12 +160,16 @@ def main() -> int:
     ap.add_argument("--random", type=int, default=40, metavar="N",
                     help="generated scenarios per board and variant (default: 40)")
     ap.add_argument("--jobs", type=int, default=2, help="processes per side (default: 2)")
+    ap.add_argument("--board", action="append", default=[], metavar="NAME",
+                    help="only this bundled or example board (repeatable)")
+    ap.add_argument("--titles", action="store_true",
+                    help="print the findings (title @ device) only one side has")
     ap.add_argument("--dump", metavar="FILE", help=argparse.SUPPRESS)
     ap.add_argument("--shard", default="0/1", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.dump:
         k, n = (int(x) for x in a.shard.split("/"))
-        Path(a.dump).write_text(json.dumps(dump(a.random, k, n)))
+        Path(a.dump).write_text(json.dumps(dump(a.random, k, n, a.board)))
         return 0
     with tempfile.TemporaryDirectory(prefix="probefuzz-check-") as tmp:
         wt = Path(tmp) / "old"
@@ -156,12 +179,12 @@ def main() -> int:
             print(f"check_results: cannot check out {a.against}: {r.stderr.strip()}", file=sys.stderr)
             return 2
         try:
-            old = _run_dumps(wt, a.random, a.jobs, Path(tmp), "old")
-            new = _run_dumps(ROOT, a.random, a.jobs, Path(tmp), "new")
+            old = _run_dumps(wt, a.random, a.jobs, Path(tmp), "old", a.board)
+            new = _run_dumps(ROOT, a.random, a.jobs, Path(tmp), "new", a.board)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
                            capture_output=True, timeout=120)
-    diffs = compare(old, new)
+    diffs = compare(old, new, a.titles)
     for d in diffs:
         print(d)
     print(f"{len(old)} runs against {a.against}: {len(diffs)} differ")

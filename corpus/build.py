@@ -37,7 +37,9 @@ from harness.board import VERSION as PLATFORM_VERSION
 from harness.board import Board, load_board
 
 # Bump when the conversion changes what it writes: invalidates every cache entry.
-BUILDER_REVISION = 3  # 2: keep DMA masters without a compatible; 3: fw_devlink suppliers
+# 2: keep DMA masters without a compatible; 3: fw_devlink suppliers;
+# 4: pinctrl-N and the other of_supplier_bindings[] entries (*-supply, *-gpios...)
+BUILDER_REVISION = 4
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "probefuzz-corpus-index"
 

@@ -11,8 +11,10 @@ Which nodes are kept: every node with a ``compatible`` (those are what
 node with ``iommus``/``iommu-map`` even without a ``compatible`` (drivers make
 devices for such firmware subnodes and call ``of_dma_configure()`` on them),
 all their ancestors (bus structure, ``dma-ranges``, cell sizes), IOMMU
-providers (``#iommu-cells``) and whatever ``iommus``/``iommu-map`` point at.
-Pure configuration nodes (pinctrl groups, OPP tables, ports) are dropped.
+providers (``#iommu-cells``), whatever ``iommus``/``iommu-map`` point at, and
+the targets of the kept nodes' fw_devlink supplier bindings (pin
+configuration nodes of ``pinctrl-N``, regulators of ``*-supply``, ...).
+Other configuration nodes (OPP tables, ports, endpoints) are dropped.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from corpus.errors import DtError
 from corpus.fdt import FDT_MAGIC, RawNode, read_nodes
 from harness.board import (
     KEPT_PROPERTIES,
-    SUPPLIER_BINDINGS,
     Board,
     BoardError,
     IommuMapEntry,
     IommuRef,
     Node,
     load_board,
+    supplier_binding,
 )
 
 __all__ = ["DtError", "dtb_to_platform", "dts_to_dtb", "load_platform_file"]
@@ -42,8 +44,18 @@ __all__ = ["DtError", "dtb_to_platform", "dts_to_dtb", "load_platform_file"]
 # list of u32 cells, or ``true`` when empty).
 _STRING_PROPS = frozenset({"device_type"})
 
+
+
+class _Wanted(frozenset[str]):
+    """The property names the conversion reads: these, and the suffixed
+    supplier bindings (``*-supply``, ``*-gpios``, ``harness.board.SUPPLIER_SUFFIXES``)."""
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (isinstance(name, str) and supplier_binding(name) is not None)
+
+
 # Everything the conversion reads; the FDT walk skips the rest.
-_WANTED = frozenset(
+_WANTED = _Wanted(
     {
         "compatible",
         "status",
@@ -246,22 +258,29 @@ class _Converter:
         return out, targets
 
     def supplier_targets(self, node: RawNode) -> list[int]:
-        """The nodes a kept supplier binding (``clocks``, ``resets``, ...) of
-        ``node`` points at, parsed like ``parse_prop_cells()``: the walk stops
-        at the first entry ``of_parse_phandle_with_args()`` would reject."""
+        """The nodes a kept supplier binding (``clocks``, ``pinctrl-0``,
+        ``*-supply``, ...) of ``node`` points at, parsed like
+        ``parse_prop_cells()``: the walk stops at the first entry
+        ``of_parse_phandle_with_args()`` would reject (unknown phandle, a
+        provider without the binding's ``#...-cells``)."""
         out: list[int] = []
-        for prop, cells_name in SUPPLIER_BINDINGS:
-            if prop not in node.props or len(node.props[prop]) % 4:
+        for prop in node.props:
+            b = supplier_binding(prop)
+            if b is None or len(node.props[prop]) % 4:
                 continue
+            if prop in ("gpio", "gpios") and "gpio-hog" in node.props:
+                continue  # parse_gpio_compat(): a hog's gpios are its parent's
             cells = self.cells(node, prop)
             i = 0
             while i < len(cells):
                 t = self.by_phandle.get(cells[i])
                 if t is None:
                     break
+                n = self.raw[t].props.get(b[1]) if b[1] else b"\0\0\0\0"
+                if n is None or len(n) != 4:
+                    break
                 out.append(t)
-                n = self.raw[t].props.get(cells_name)
-                i += 1 + (int.from_bytes(n, "big") if n is not None and len(n) == 4 else 0)
+                i += 1 + int.from_bytes(n, "big")
         return out
 
     def dma_ranges(self, idx: int) -> tuple[tuple[int, int, int], ...]:
@@ -350,7 +369,13 @@ class _Converter:
             if "dma-ranges" in p:
                 node.dma_ranges = self.dma_ranges(i)
             node.dma_coherent = "dma-coherent" in p
-            node.props = {k: self.prop(rn, k) for k in KEPT_PROPERTIES if k in p}
+            node.props = {k: self.prop(rn, k) for k in KEPT_PROPERTIES
+                          if k in p and not (len(p[k]) % 4 and supplier_binding(k) is not None)}
+            for k in p:
+                # *-supply, *-gpios; a supplier binding that is no phandle
+                # list (a string "leds", "panel") links nothing: not kept
+                if k not in node.props and supplier_binding(k) is not None and p[k] and not len(p[k]) % 4:
+                    node.props[k] = self.prop(rn, k)
             nodes[i] = node
             # DMA masters without a compatible stay too: drivers create devices
             # for them by hand and call of_dma_configure() (qcom venus

@@ -14,6 +14,7 @@ errors name the file and the field.  ``docs/platform-format.md`` documents it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,18 +28,71 @@ from harness.inputs import read_json
 FORMAT = "probefuzz-platform"
 VERSION = 1
 
-# of_supplier_bindings[] entries (drivers/of/property.c DEFINE_SIMPLE_PROP):
-# (consumer property, provider's "#...-cells") -- iommus/iommu-map have their
-# own fields, msi-parent is kept for the MSI path
+# of_supplier_bindings[] entries (drivers/of/property.c:1434) the converter
+# keeps: (consumer property, provider's "#...-cells" or "" for
+# DEFINE_SIMPLE_PROP(..., NULL), a phandle list without arguments), in table
+# order -- iommus/iommu-map have their own fields.  Not kept: remote-endpoint
+# (endpoints are graph nodes the converter drops), interrupts,
+# interrupts-extended and interrupt-map (their providers are irqchips
+# of_irq_init() initialises without a device, or GPIO/PMIC interrupt
+# controllers behind buses the model does not populate; docs/boot.md),
+# post-init-providers (FWLINK_FLAG_IGNORE: never holds a probe).
 SUPPLIER_BINDINGS = (
     ("clocks", "#clock-cells"),
     ("interconnects", "#interconnect-cells"),
+    ("mboxes", "#mbox-cells"),
+    ("io-channels", "#io-channel-cells"),
+    ("io-backends", "#io-backend-cells"),
     ("dmas", "#dma-cells"),
     ("power-domains", "#power-domain-cells"),
+    ("hwlocks", "#hwlock-cells"),
+    ("extcon", ""),
+    ("nvmem-cells", "#nvmem-cell-cells"),
     ("phys", "#phy-cells"),
+    ("wakeup-parent", ""),
+    *((f"pinctrl-{i}", "") for i in range(9)),
+    ("pwms", "#pwm-cells"),
     ("resets", "#reset-cells"),
+    ("leds", ""),
+    ("backlight", ""),
+    ("panel", ""),
+    ("msi-parent", "#msi-cells"),
+    ("pses", "#pse-cells"),
+    ("power-supplies", ""),
+    ("gpio", "#gpio-cells"),  # parse_gpio_compat (not below a "gpio-hog")
+    ("gpios", "#gpio-cells"),
+    ("access-controllers", "#access-controller-cells"),
 )
-SUPPLIER_PROPERTIES = tuple(p for pair in SUPPLIER_BINDINGS for p in pair)
+# the DEFINE_SUFFIX_PROP entries and parse_gpios, after the others in the
+# table: (property-name suffix, provider's "#...-cells" or "")
+SUPPLIER_SUFFIXES = (
+    ("-supply", ""),  # parse_regulators
+    ("-gpio", "#gpio-cells"),  # parse_gpio
+    ("-gpios", "#gpio-cells"),  # parse_gpios (not ",nr-gpios")
+)
+SUPPLIER_PROPERTIES = tuple(dict.fromkeys(
+    [p for pair in SUPPLIER_BINDINGS for p in pair if p]
+    + [c for _, c in SUPPLIER_SUFFIXES if c] + ["gpio-hog", "pinctrl-use-default"]))
+
+
+_BY_NAME = {b[0]: b for b in SUPPLIER_BINDINGS}
+
+
+@functools.lru_cache(maxsize=4096)
+def supplier_binding(name: str) -> tuple[str, str] | None:
+    """The (property, cells) binding of_link_property() parses ``name``
+    with, or None: exact names first, then the suffixes (property.c:1434;
+    "-gpios" but not ",nr-gpios")."""
+    b = _BY_NAME.get(name)
+    if b is not None:
+        return b
+    for suffix, cells in SUPPLIER_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            if suffix == "-gpios" and name.endswith(",nr-gpios"):
+                return None
+            return (name, cells)
+    return None
+
 
 # Properties kept verbatim (as lists of u32 cells or strings) because some
 # modelled driver or core function reads them.

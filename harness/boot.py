@@ -42,6 +42,7 @@ from harness.base.core import device_add, device_del
 from harness.base.dd import device_release_driver
 from harness.base.devlink import FW_DEVLINK_MODES, FW_DEVLINK_RPM, HOLDING_MODES, DevlinkState
 from harness.base.initcall import BEFORE_IOMMU, BEFORE_PCI
+from harness.base.pinctrl import PinctrlState
 from harness.base.platform import (
     __platform_driver_register,
     platform_bus_type,
@@ -335,7 +336,10 @@ class Boot:
     def _pci_host_driver(self, seen: set[str], iommu_compat: set[str]) -> None:
         """The DT host bridges' driver, and a PCI driver per ID of the functions
         their scan finds (harness.bus.pci_host); host bridge IDs go in ``seen``."""
-        hosts = [np for np in self.tree.by_path.values() if is_pci_host_bridge(np) and np.desc.available()]
+        hosts = self.tree.pci_hosts
+        if hosts is None:  # a fact of the tree alone: kept while a pooled tree is reused
+            hosts = self.tree.pci_hosts = [np for np in self.tree.by_path.values()
+                                           if is_pci_host_bridge(np) and np.desc.available()]
         if not hosts:
             return
         try:
@@ -550,6 +554,8 @@ class Boot:
                                  cache=self.tree.fw_links)
             if links.suppliers:
                 k.globals["fw_devlink"] = links
+        # pinctrl_bind_pins() in really_probe()
+        k.globals["pinctrl"] = PinctrlState(self.cfg.config_modules)
         k.globals["acpi_iommu_fwnodes"] = {
             a.name: (None if a.fwnode == "null" else fwnode_handle("acpi", name=a.name))
             for a in self.platform.acpi_iommus}

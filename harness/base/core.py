@@ -17,6 +17,10 @@ def device_add(dev: device) -> int:
     if error:
         return error
     dev.registered = True
+    # core.c:3755: the fwnode's device, for the consumers waiting for it
+    fw = dev.of_node.fwnode if dev.of_node is not None else dev.fwnode
+    if fw is not None and fw.dev is None:
+        fw.dev = dev
     # Window (spec 3.6): the device is on the bus list, visible to a
     # registration walk, before the ADD_DEVICE notifier has run.
     kernel().sched_point("device_add:bus_add_device")
@@ -29,6 +33,9 @@ def device_add(dev: device) -> int:
 def device_del(dev: device) -> None:
     """Removal: DEL notifier, unbind, deferred-list removal, REMOVED notifier."""
     dev.dead = True
+    fw = dev.of_node.fwnode if dev.of_node is not None else dev.fwnode
+    if fw is not None and fw.dev is dev:
+        fw.dev = None
     busc.bus_notify(dev, dd.BUS_NOTIFY_DEL_DEVICE)
     busc.bus_remove_device(dev)
     dd.driver_deferred_probe_del(dev)

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness import trace, variant
 from harness.base import bus as base_bus
-from harness.base import devlink, devres
+from harness.base import devlink, devres, pinctrl
 from harness.device import (
     PROBE_FORCE_SYNCHRONOUS,
     PROBE_PREFER_ASYNCHRONOUS,
@@ -325,6 +325,14 @@ def really_probe(dev: device, drv: device_driver) -> int:
 
     device_set_driver(dev, drv)
     trace.bind_attempt_start(dev)
+
+    # If using pinctrl, bind pins now before probing (dd.c:692); a device
+    # without pinctrl-0 gets -ENODEV there, which pinctrl_bind_pins()
+    # ignores: only nodes with one make the call
+    if pinctrl.has_pinctrl(dev.of_node) and pinctrl.state() is not None:
+        ret = pinctrl.pinctrl_bind_pins(dev)
+        if ret:
+            return _pinctrl_bind_failed(dev, ret)
 
     ret = 0
     if dev.bus is not None and dev.bus.dma_configure is not None:

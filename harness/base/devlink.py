@@ -4,16 +4,22 @@ from firmware properties hold a consumer's probe until its suppliers bind.
 ``of_fwnode_add_links()`` walks a DT node's properties with the parsers of
 ``of_supplier_bindings[]`` (drivers/of/property.c:1434); each phandle found is
 a supplier (``of_link_to_phandle()``: none when the supplier or an ancestor
-is disabled).  The entries modelled are the ones that matter on the IOMMU
-probe path, in table order: ``clocks``, ``interconnects``, ``iommus``,
-``iommu-map``, ``dmas``, ``power-domains``, ``phys``, ``resets`` (the corpus
-converter keeps them all, ``harness.board.SUPPLIER_BINDINGS``).
+is disabled).  Modelled, in table order: ``clocks``, ``interconnects``,
+``iommus``, ``iommu-map``, ``mboxes``, ``io-channels``, ``io-backends``,
+``dmas``, ``power-domains``, ``hwlocks``, ``extcon``, ``nvmem-cells``,
+``phys``, ``wakeup-parent``, ``pinctrl-0``..``pinctrl-8``, ``pwms``,
+``resets``, ``leds``, ``backlight``, ``panel``, ``msi-parent``, ``pses``,
+``power-supplies``, ``gpio``/``gpios``, ``access-controllers``, then by
+suffix ``*-supply``, ``*-gpio``, ``*-gpios`` (the corpus converter keeps
+them, ``harness.board.SUPPLIER_BINDINGS``).  Not modelled:
+``remote-endpoint`` (graph endpoints are not kept), ``interrupts``,
+``interrupts-extended``, ``interrupt-map`` and ``post-init-providers``
+(docs/boot.md says why).
 ``iommus``, ``iommu-map`` and ``dmas`` are ``.optional``: ``of_link_property()``
 skips them unless ``fw_devlink_is_strict()`` (``fw_devlink.strict=1`` and not
 permissive, core.c:1785), so by default an IOMMU client does *not* wait for
 its IOMMU -- its driver's probe reaches ``of_iommu_configure()`` and defers
-there.  ``msi-map`` is no supplier binding in 6.12; ``msi-parent`` is, but
-its providers never get a link (see ``_CELLS_PROPS``).
+there.  ``msi-map`` is no supplier binding in 6.12.
 
 ``really_probe()`` calls ``device_links_check_suppliers()`` first
 (drivers/base/dd.c:679; core.c:1123): with ``fw_devlink=on`` or ``rpm`` (the
@@ -43,6 +49,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.board import SUPPLIER_BINDINGS, supplier_binding
 from harness.device import device_is_bound
 from harness.errno import EPROBE_DEFER
 from harness.kernel import kernel, kfunc
@@ -55,31 +62,58 @@ FW_DEVLINK_MODES = (FW_DEVLINK_RPM, FW_DEVLINK_ON, FW_DEVLINK_PERMISSIVE, FW_DEV
 # modes whose links carry DL_FLAG_AUTOPROBE_CONSUMER: the consumer's probe waits
 HOLDING_MODES = (FW_DEVLINK_ON, FW_DEVLINK_RPM)
 
-# of_supplier_bindings[] entries with a "#...-cells" provider property
-# (drivers/of/property.c DEFINE_SIMPLE_PROP lines), table order, and whether
-# the entry is .optional (followed only when fw_devlink_is_strict())
+# of_supplier_bindings[] entries (drivers/of/property.c:1434), table order:
+# (property, provider's "#...-cells" -- "" for a NULL cells name, a plain
+# phandle list --, whether the entry is .optional: followed only when
+# fw_devlink_is_strict()).  iommus and iommu-map come from Node.iommus and
+# Node.iommu_map, already resolved by the converter.
 _CELLS_PROPS: tuple[tuple[str, str, bool], ...] = (
     ("clocks", "#clock-cells", False),
     ("interconnects", "#interconnect-cells", False),
-    ("iommus", "", True),  # parse_iommus: Node.iommus, already resolved
-    ("iommu-map", "", True),  # parse_iommu_maps: Node.iommu_map
-    ("dmas", "#dma-cells", True),
-    ("power-domains", "#power-domain-cells", False),
-    ("phys", "#phy-cells", False),
-    ("resets", "#reset-cells", False),
+    ("iommus", "#iommu-cells", True),
+    ("iommu-map", "", True),
+    *((p, c, p == "dmas") for p, c in SUPPLIER_BINDINGS[2:]),
 )
-_DEFAULT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if cells and not optional)
-_STRICT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if cells)
-# msi-parent is a binding too, but its providers (GIC ITS, MSI controllers)
-# are irq domains set up by of_irq_init() before any initcall: marked
-# initialised without a device (irqdomain.c:247, OF_POPULATED in irq.c:623),
-# so fw_devlink_create_devlink() links nothing (core.c:2250 "might never
-# become dev").  Nothing on the probe path ever waits on one.
+_EXACT = frozenset(p for p, _, _ in _CELLS_PROPS)
+_ORDER = {p: i for i, (p, _, _) in enumerate(_CELLS_PROPS)}
+_CELLS = {p: (cells, optional) for p, cells, optional in _CELLS_PROPS}
+_DEFAULT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS
+                           if not optional and p not in ("iommus", "iommu-map"))
+_STRICT_PROPS = frozenset(p for p, cells, optional in _CELLS_PROPS if p not in ("iommus", "iommu-map"))
+# msi-parent is followed like any other binding; its usual providers (GIC
+# ITS, v2m frames) are irq domains of_irq_init() sets up before any
+# initcall (irqdomain.c:247, OF_POPULATED in irq.c:623), so
+# fw_devlink_create_devlink() drops the link (core.c:2250 "might never
+# become dev"), and a v2m frame without "#msi-cells" stops the parse.
 
 
-def _cells(props: dict[str, Any], name: str) -> int:
-    v = props.get(name)
-    return v[0] if isinstance(v, list) and v else 0
+def _has_supplier_prop(props: dict[str, Any], names: frozenset[str]) -> bool:
+    if not names.isdisjoint(props):
+        return True
+    return any(k not in _EXACT and supplier_binding(k) is not None for k in props)
+
+
+def _phandles(node: Any, prop: str, cells: str, by_phandle: dict[int, Any]) -> list[str]:
+    """``parse_prop_cells()`` for every index: the supplier paths of ``prop``
+    up to the first entry ``of_parse_phandle_with_args()`` rejects (unknown
+    phandle; a provider without ``cells`` when the binding names one)."""
+    out: list[str] = []
+    v = node.props.get(prop)
+    i = 0
+    while isinstance(v, list) and i < len(v):
+        sup = by_phandle.get(v[i])
+        if sup is None:
+            break
+        if cells:
+            n = sup.props.get(cells)
+            if not isinstance(n, list) or len(n) != 1:
+                break
+            count = n[0]
+        else:
+            count = 0
+        out.append(sup.path)
+        i += 1 + count
+    return out
 
 
 def supplier_paths(node: Any, by_phandle: dict[int, Any], *, strict: bool = False) -> list[str]:
@@ -87,25 +121,35 @@ def supplier_paths(node: Any, by_phandle: dict[int, Any], *, strict: bool = Fals
 
     ``strict`` is ``fw_devlink_is_strict()``: only then are the ``.optional``
     bindings (``iommus``, ``iommu-map``, ``dmas``) followed (property.c:1512).
+    Exact property names in table order, then the suffixed ones
+    (``*-supply``, ``*-gpio``, ``*-gpios``) in property order.
     """
+    props = node.props
+    # the node's bindings in of_supplier_bindings[] order (a node has a
+    # handful of properties; the table has 34 entries)
+    present = [(_ORDER[k], k) for k in props if k in _ORDER]
+    if strict and node.iommus:
+        present.append((_ORDER["iommus"], "iommus"))
+    if strict and node.iommu_map:
+        present.append((_ORDER["iommu-map"], "iommu-map"))
     out: list[str] = []
-    for prop, cells, optional in _CELLS_PROPS:
+    for _, prop in sorted(present):
+        cells, optional = _CELLS[prop]
         if optional and not strict:
             continue
         if prop == "iommus":
             out += [r.iommu for r in node.iommus]
-            continue
-        if prop == "iommu-map":
+        elif prop == "iommu-map":
             out += [e.iommu for e in node.iommu_map]
-            continue
-        v = node.props.get(prop)
-        i = 0
-        while isinstance(v, list) and i < len(v):
-            sup = by_phandle.get(v[i])
-            if sup is None:
-                break
-            out.append(sup.path)
-            i += 1 + _cells(sup.props, cells)
+        elif prop in ("gpio", "gpios") and "gpio-hog" in props:
+            continue  # parse_gpio_compat(): a hog's gpios are its parent's
+        else:
+            out += _phandles(node, prop, cells, by_phandle)
+    for prop in props:
+        if prop not in _EXACT:
+            b = supplier_binding(prop)
+            if b is not None:
+                out += _phandles(node, prop, b[1], by_phandle)
     return list(dict.fromkeys(out))
 
 
@@ -149,23 +193,32 @@ class DevlinkState:
         # only nodes with a followed binding can be consumers; most boards
         # have none by default (the IOMMU ones are optional): skip the rest
         props = _STRICT_PROPS if self.strict else _DEFAULT_PROPS
-        consumers = [n for n in nodes if not props.isdisjoint(n.props)
+        consumers = [n for n in nodes if _has_supplier_prop(n.props, props)
                      or (self.strict and (n.iommus or n.iommu_map))]
         if not consumers:
             return
         by_phandle = {n.phandle: n for n in nodes if n.phandle is not None}
         by_path = {n.path: n for n in nodes}
+        linkable: dict[str, bool] = {}  # _of_link_to_phandle() per supplier
         for n in consumers:
-            sups = [s for s in supplier_paths(n, by_phandle, strict=self.strict)
-                    if s != n.path and _of_link_to_phandle(s, by_path)
-                    and s not in initialized]
+            sups = []
+            for s in supplier_paths(n, by_phandle, strict=self.strict):
+                if s == n.path or s in initialized:
+                    continue
+                ok = linkable.get(s)
+                if ok is None:
+                    ok = linkable[s] = _of_link_to_phandle(s, by_path)
+                if ok:
+                    sups.append(s)
             if sups:
                 self.suppliers[n.path] = sups
         # __fw_devlink_relax_cycles(): the supplier, its suppliers or its
         # parents lead back to the consumer -- a cycle, not enforced
-        graph = dict(self.suppliers)
-        self.suppliers = {c: [s for s in sups if not _reaches(graph, s, c)] for c, sups in graph.items()}
-        self.suppliers = {c: sups for c, sups in self.suppliers.items() if sups}
+        # (a link c -> s is on a cycle iff s reaches c: both in one strongly
+        # connected component of the links and the child -> parent edges)
+        comp = _components(self.suppliers)
+        self.suppliers = {c: kept for c, sups in self.suppliers.items()
+                          if (kept := [s for s in sups if comp[s] != comp[c]])}
 
     def devices_by_of_node(self) -> dict[str, Any]:
         """Node path -> its device (rebuilt when devices come or go)."""
@@ -194,20 +247,58 @@ def _of_link_to_phandle(sup: str, by_path: dict[str, Any]) -> bool:
     return True
 
 
-def _reaches(graph: dict[str, list[str]], start: str, goal: str) -> bool:
-    """Whether ``start`` depends on ``goal`` through supplier links or
-    parents (``__fw_devlink_relax_cycles()`` follows both)."""
-    seen, todo = set(), [start]
-    while todo:
-        n = todo.pop()
-        if n == goal:
-            return True
-        if n not in seen:
-            seen.add(n)
-            todo.extend(graph.get(n, ()))
-            if n != "/":
-                todo.append(_parent(n))
-    return False
+def _components(graph: dict[str, list[str]]) -> dict[str, int]:
+    """Strongly connected components (Tarjan, iterative) of the supplier
+    links plus every node's edge to its parent: ``comp[a] == comp[b]`` iff
+    each depends on the other through links or parents -- what
+    ``__fw_devlink_relax_cycles()`` follows (supplier links and parents)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    comp: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+
+    def succ(n: str) -> list[str]:
+        out = list(graph.get(n, ()))
+        if n != "/":
+            out.append(_parent(n))
+        return out
+
+    counter = 0
+    for root in list(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, list[str]]] = []
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        work.append((root, succ(root)))
+        while work:
+            n, todo = work[-1]
+            if todo:
+                m = todo.pop()
+                if m not in index:
+                    index[m] = low[m] = counter
+                    counter += 1
+                    stack.append(m)
+                    on_stack.add(m)
+                    work.append((m, succ(m)))
+                elif m in on_stack:
+                    low[n] = min(low[n], index[m])
+                continue
+            work.pop()
+            if work:
+                p = work[-1][0]
+                low[p] = min(low[p], low[n])
+            if low[n] == index[n]:
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    comp[m] = index[n]
+                    if m == n:
+                        break
+    return comp
 
 
 def state() -> DevlinkState | None:

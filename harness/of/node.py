@@ -14,7 +14,7 @@ from harness.kernel import kfunc
 class fwnode_handle:  # noqa: N801
     """``struct fwnode_handle``: ``kind`` "of" (with ``np``) or "acpi"."""
 
-    __slots__ = ("kind", "np", "name", "acpi")
+    __slots__ = ("kind", "np", "name", "acpi", "dev")
 
     def __init__(self, kind: str, np: device_node | None = None, name: str = "",
                  acpi: Any = None) -> None:
@@ -22,6 +22,9 @@ class fwnode_handle:  # noqa: N801
         self.np = np
         self.name = name
         self.acpi = acpi
+        # the first device added for this fwnode (device_add(), core.c:3755;
+        # get_dev_from_fwnode())
+        self.dev: Any = None
 
     def __repr__(self) -> str:
         return f"<fwnode {self.kind} {self.name}>"
@@ -73,6 +76,10 @@ class DeviceTree:
         # fw_devlink links per fw_devlink_is_strict() (harness.base.devlink)
         self.of_init: tuple[frozenset[str], frozenset[str]] | None = None
         self.fw_links: dict[bool, dict[str, list[str]]] = {}
+        # of_find_node_by_phandle()'s phandle_cache, filled on first use
+        self.phandles: dict[int, device_node] | None = None
+        # the available DT PCI host bridges (harness.boot), on first use
+        self.pci_hosts: list[device_node] | None = None
         for n in platform.nodes:
             pp = n.parent_path  # a property: computed once per node
             parent = self.by_path.get(pp) if pp else None
@@ -91,12 +98,14 @@ class DeviceTree:
         for np in self.by_path.values():
             np.populated = False
             np.populated_bus = False
+            np.fwnode.dev = None
 
 
-def _tree_signature(board: Board) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
-    # What a device_node copies from its Node (path, compatible) and which
-    # Node objects make the tree: everything else is read through ``desc``.
-    return tuple((id(n), n.path, n.compatible) for n in board.nodes)
+def _tree_signature(board: Board) -> tuple[tuple[int, str, tuple[str, ...], int | None], ...]:
+    # What a device_node copies from its Node (path, compatible), what the
+    # tree caches (phandles) and which Node objects make the tree:
+    # everything else is read through ``desc``.
+    return tuple([(id(n), n.path, n.compatible, n.phandle) for n in board.nodes])
 
 
 # Unflattened trees of boards booted before in this process, for the next boot
@@ -230,10 +239,12 @@ def of_find_node_by_phandle(tree: DeviceTree, phandle: int) -> device_node | Non
     """The node whose "phandle" is ``phandle`` (None for 0 and unknown ones)."""
     if not phandle:
         return None
-    for np in tree.by_path.values():
-        if np.desc.phandle == phandle:
-            return np
-    return None
+    if tree.phandles is None:
+        tree.phandles = {}
+        for np in tree.by_path.values():
+            if np.desc.phandle is not None:
+                tree.phandles.setdefault(np.desc.phandle, np)
+    return tree.phandles.get(phandle)
 
 
 def of_count_phandle_with_args(np: device_node | None, prop: str) -> int:

@@ -313,21 +313,56 @@ def test_fw_devlink_supplier_properties_and_their_targets_are_kept(tmp_path: Pat
         osc: osc { compatible = "fixed-clock"; #clock-cells = <0>; };
         pmu { compatible = "x,pmu"; pc { pd: pd@1 { #power-domain-cells = <0>; }; };
               spare: pd@2 { #power-domain-cells = <0>; }; };
+        unused { compatible = "x,unused"; gone: pd@3 { #power-domain-cells = <0>; }; };
         cru: cru@1000 { compatible = "x,cru"; reg = <0x1000 0x100>; #clock-cells = <1>;
                         #reset-cells = <1>; };
         phy: phy@2000 { compatible = "x,phy"; reg = <0x2000 0x100>; #phy-cells = <0>; };
         dev@3000 { compatible = "x,dev"; reg = <0x3000 0x100>; clocks = <&osc>, <&cru 5>;
                    resets = <&cru 2>; power-domains = <&pd>; phys = <&phy>;
-                   pinctrl-0 = <&spare>; }; };""", tmp_path)
+                   pinctrl-0 = <&spare>; };
+        off@4000 { compatible = "x,off"; reg = <0x4000 0x100>; status = "disabled"; }; };""", tmp_path)
     nodes = dtb_to_platform(blob, "t", {}).node_map()
     dev = nodes["/dev@3000"].props
     osc, cru, pd, phy = (nodes[p].phandle for p in ("/osc", "/cru@1000", "/pmu/pc/pd@1", "/phy@2000"))
     assert dev["clocks"] == [osc, cru, 5] and dev["resets"] == [cru, 2]
     assert dev["power-domains"] == [pd] and dev["phys"] == [phy]
-    assert "pinctrl-0" not in dev  # not a modelled binding
+    assert dev["pinctrl-0"] == [nodes["/pmu/pd@2"].phandle]  # pinctrl-N: bare phandles
     assert nodes["/cru@1000"].props["#clock-cells"] == [1] and nodes["/cru@1000"].props["#reset-cells"] == [1]
     assert "/pmu/pc" in nodes and nodes["/pmu/pc/pd@1"].props == {"#power-domain-cells": [0]}
-    assert "/pmu/pd@2" not in nodes
+    assert "/unused/pd@3" not in nodes
+
+
+def test_pinctrl_regulator_and_gpio_bindings_are_kept(tmp_path: Path) -> None:
+    """pinctrl-0..8 (their configuration nodes kept with the pin controller),
+    the DEFINE_SUFFIX_PROP bindings (*-supply, *-gpio, *-gpios, not
+    *,nr-gpios) and gpio/gpios unless below a gpio-hog; a phandle list stops
+    at a provider without the binding's #cells, as of_parse_phandle_with_args()
+    does."""
+    blob = dtc("""/ { #address-cells = <1>; #size-cells = <1>;
+        pio: pinctrl@1000 { compatible = "x,pinctrl"; reg = <0x1000 0x100>;
+            uart_pins: uart { pins { pins = "PA1"; }; }; uart_sleep: uart-sleep { };
+            gpio: gpio-bank { gpio-controller; #gpio-cells = <2>; }; };
+        vcc: regulator-vcc { compatible = "regulator-fixed"; };
+        mbox: mailbox@2000 { compatible = "x,mbox"; reg = <0x2000 0x100>; };
+        dev@3000 { compatible = "x,dev"; reg = <0x3000 0x100>; pinctrl-names = "default", "sleep";
+                   pinctrl-0 = <&uart_pins>; pinctrl-1 = <&uart_sleep>; vdd-supply = <&vcc>;
+                   reset-gpios = <&gpio 3 0>; enable-gpio = <&gpio 4 0>; x,nr-gpios = <8>;
+                   mboxes = <&mbox 1>; panel = "panel"; foo-supply = "ab"; }; };""", tmp_path)
+    nodes = dtb_to_platform(blob, "t", {}).node_map()
+    dev = nodes["/dev@3000"].props
+    ph = {p: nodes[p].phandle for p in ("/pinctrl@1000/uart", "/pinctrl@1000/uart-sleep",
+                                         "/pinctrl@1000/gpio-bank", "/regulator-vcc")}
+    assert dev["pinctrl-0"] == [ph["/pinctrl@1000/uart"]]
+    assert dev["pinctrl-1"] == [ph["/pinctrl@1000/uart-sleep"]]
+    assert dev["vdd-supply"] == [ph["/regulator-vcc"]]
+    assert dev["reset-gpios"] == [ph["/pinctrl@1000/gpio-bank"], 3, 0]
+    assert dev["enable-gpio"] == [ph["/pinctrl@1000/gpio-bank"], 4, 0]
+    assert "x,nr-gpios" not in dev and "pinctrl-names" not in dev
+    assert "panel" not in dev and "foo-supply" not in dev  # strings, no phandle lists
+    assert nodes["/pinctrl@1000/gpio-bank"].props == {"#gpio-cells": [2]}
+    assert "/pinctrl@1000/uart/pins" not in nodes  # nobody points at it
+    # mboxes kept, but "/mailbox@2000" has no #mbox-cells: parse_prop_cells() stops there
+    assert dev["mboxes"] == [nodes["/mailbox@2000"].phandle, 1]
 
 
 @pytest.mark.kernel_tree

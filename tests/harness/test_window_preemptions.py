@@ -153,10 +153,13 @@ def test_the_double_probe_needs_no_fw_devlink_off(db845c: Board) -> None:
     chain binds while the apps SMMU's walk is still going.  No single window
     preemption gets there (each supplier probes on its own worker); PCT's
     random switches at every scheduling point do, and the recorded schedule
-    replays it."""
+    replays it.  How often it switches is searched too: since the pinctrl-N
+    and *-supply links hold more of the supplier chain, few switches reach
+    it (p=0.005: first at seed 34; p=0.02: none in 300 seeds), more did
+    before (p=0.02)."""
     cfg = replace(ASYNC, fw_devlink="on")
     assert titles(db845c, cfg) == []
-    hit = next((r for _, r in explore_pct(db845c, NEXT, cfg, range(100), p=0.02)
+    hit = next((r for p in (0.005, 0.02) for _, r in explore_pct(db845c, NEXT, cfg, range(100), p=p)
                 if DOUBLE_PROBE in [f.title for f in r.findings]), None)
     assert hit is not None and hit.schedule is not None
     f = next(f for f in hit.findings if f.title == DOUBLE_PROBE)

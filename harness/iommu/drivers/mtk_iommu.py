@@ -438,7 +438,12 @@ def mtk_iommu_probe(pdev: platform_device) -> int:
     if MTK_IOMMU_IS_TYPE_MM(pd):
         ret = mtk_iommu_mm_dts_parse(dev, match, data)
         if ret:
-            kernel().printk(f"{dev.init_name}: mm dts parse fail")
+            # dev_err_probe(): a deferral is the device's deferred-probe
+            # reason, logged at debug level only
+            if ret == -EPROBE_DEFER:
+                dev.deferred_probe_reason = "mm dts parse fail"
+            else:
+                kernel().printk(f"{dev.init_name}: mm dts parse fail")
             return ret  # out_runtime_disable
     # INFRA without CFG_IFA_MASTER_IN_ATF: syscon_regmap_lookup_by_compatible(pericfg)
 

@@ -21,8 +21,9 @@ from tests.harness.test_oracles import rk_board
 def test_supplier_paths_follow_of_supplier_bindings() -> None:
     """Table order of of_supplier_bindings[]; the .optional IOMMU and DMA
     bindings only when fw_devlink_is_strict() (property.c:1512); msi-map is
-    no supplier binding in 6.12, and msi-parent's providers are irq domains
-    initialised without a device, never linked (core.c:2250)."""
+    no supplier binding in 6.12; msi-parent is (its usual providers are irq
+    domains initialised without a device, which DevlinkState drops,
+    core.c:2250)."""
     clk = Node("/clk", phandle=1, props={"#clock-cells": [1]})
     pd = Node("/pd", phandle=2, props={"#power-domain-cells": [0]})
     its = Node("/its", phandle=3, props={"#msi-cells": [1]})
@@ -32,8 +33,47 @@ def test_supplier_paths_follow_of_supplier_bindings() -> None:
                props={"clocks": [1, 7, 1, 8], "power-domains": [2], "msi-map": [0, 3, 0, 0x100],
                       "dmas": [4, 1], "msi-parent": [3, 9]})
     by_ph = {1: clk, 2: pd, 3: its, 4: dma}
-    assert supplier_paths(con, by_ph) == ["/clk", "/pd"]
-    assert supplier_paths(con, by_ph, strict=True) == ["/clk", "/smmu", "/smmu2", "/dma", "/pd"]
+    assert supplier_paths(con, by_ph) == ["/clk", "/pd", "/its"]
+    assert supplier_paths(con, by_ph, strict=True) == ["/clk", "/smmu", "/smmu2", "/dma", "/pd", "/its"]
+
+
+def test_supplier_paths_pinctrl_suffix_and_gpio_bindings() -> None:
+    """pinctrl-N, wakeup-parent, power-supplies: bare phandles (NULL cells);
+    *-supply, *-gpio, *-gpios by suffix after the named entries, not
+    "x,nr-gpios"; gpio/gpios skipped on a gpio-hog (parse_gpio_compat); a
+    provider without the binding's #cells ends the list
+    (of_parse_phandle_with_args() fails: cell_count -1)."""
+    cfg = Node("/pio/uart", phandle=1)
+    gpio = Node("/pio/bank", phandle=2, props={"#gpio-cells": [2]})
+    reg = Node("/vcc", phandle=3)
+    mbox = Node("/mbox", phandle=4)  # no #mbox-cells
+    nv = Node("/efuse/cell", phandle=5)  # no #nvmem-cell-cells: no link in 6.12
+    by_ph = {1: cfg, 2: gpio, 3: reg, 4: mbox, 5: nv}
+    con = Node("/dev", props={"vdd-supply": [3], "reset-gpios": [2, 1, 0], "x,nr-gpios": [8],
+                              "pinctrl-0": [1], "pinctrl-1": [1], "mboxes": [4, 1], "nvmem-cells": [5],
+                              "gpios": [2, 7, 0]})
+    assert supplier_paths(con, by_ph) == ["/pio/uart", "/pio/bank", "/vcc"]
+    hog = Node("/pio/bank/hog", props={"gpio-hog": True, "gpios": [2, 7, 0]})
+    assert supplier_paths(hog, by_ph) == []
+
+
+def test_a_regulator_supply_holds_its_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """*-supply (DEFINE_SUFFIX_PROP(regulators)): the consumer waits for the
+    regulator's device to bind ("supplier ... not ready"), not with
+    fw_devlink=off."""
+    nodes = [Node("/"), Node("/soc", compatible=("simple-bus",)),
+             Node("/soc/dev@1", compatible=("vendor,dev",), props={"vdd-supply": [0x40]}),
+             Node("/soc/pmic@2", compatible=("vendor,pmic",), phandle=0x40)]
+    board = Board("supply", nodes=nodes)
+    assert DevlinkState("rpm", board.nodes, []).suppliers == {"/soc/dev@1": ["/soc/pmic@2"]}
+    seen = _record(monkeypatch)
+    r = run_scenario(board, V614, BootConfig(drivers={"vendor,dev": DriverConfig(initcall="core")}))
+    assert [ret for name, ret in seen if name == "1.dev"] == [-EPROBE_DEFER, 0]
+    assert r.stats["bound_drivers"] == 3
+    seen.clear()
+    run_scenario(board, V614, BootConfig(drivers={"vendor,dev": DriverConfig(initcall="core")},
+                                         fw_devlink="off"))
+    assert all(ret == 0 for _, ret in seen)
 
 
 def test_no_link_to_disabled_suppliers_or_cycles() -> None:
