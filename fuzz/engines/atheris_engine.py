@@ -37,6 +37,8 @@ from harness.variant import Variant, variant_to_json
 #: random inputs in a new corpus besides the plain boots
 SEED_INPUTS = 32
 _STATUS = re.compile(r"^#(\d+)\s+\w+\s+.*?cov: (\d+)")
+#: seconds the readers may take to drain an exited child's pipes
+DRAIN_TIMEOUT = 120.0
 _DONE = re.compile(r"^Done (\d+) runs in (\d+) second")
 
 
@@ -201,8 +203,14 @@ def run(job: AtherisJob, jobs: int = 1,
     finally:
         for c in children:
             track(c.proc.pid, False)
+    # The children have exited, so their pipes reach EOF once the readers
+    # drain them; the last lines ("Done N runs", the last pulse) decide the
+    # figures, and on a loaded machine draining can take seconds: a short
+    # join fell back to the last periodic statistics (timing-dependent
+    # counts for a fixed -seed/-runs).  Bounded only against a grandchild
+    # (a user's -fork/-jobs) keeping a pipe open.
     for t in outs + readers:
-        t.join(timeout=5)
+        t.join(timeout=DRAIN_TIMEOUT)
     for c in children:
         c.tmp.cleanup()
     return _merge(children, time.monotonic() - t0)
