@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from corpus import hosttools
 
@@ -152,13 +153,21 @@ def tree_version(tree: Path) -> str:
     return ".".join(m.group(1) for m in parts if m and m.group(1))
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1 or not (Path(argv[0]) / "drivers").is_dir():
-        print("usage: python -m corpus.initcalls KERNEL_TREE", file=sys.stderr)
+def table_main(argv: list[str], module: str, needs: str, scan: Callable[[Path], Any],
+               render: Callable[[Any, str], str]) -> int:
+    """``python -m MODULE KERNEL_TREE``: print the checked-in table the tree
+    gives (``needs`` is a path the tree must have); one usage line and exit 2
+    otherwise.  Shared by the table generators of ``corpus/``."""
+    if len(argv) != 1 or not (Path(argv[0]) / needs).exists():
+        print(f"usage: python -m {module} KERNEL_TREE", file=sys.stderr)
         return 2
     tree = Path(argv[0])
-    sys.stdout.write(render_table(scan(tree), tree_version(tree)))
+    sys.stdout.write(render(scan(tree), tree_version(tree)))
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return table_main(argv, "corpus.initcalls", "drivers", scan, render_table)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import re
 import sys
 from pathlib import Path
 
-from corpus.initcalls import DEVICE, _match_table_files, file_entry, tree_version
+from corpus.initcalls import DEVICE, _match_table_files, file_entry, table_main
 
 BEFORE_PCI = "pci"
 BEFORE_IOMMU = "iommu"
@@ -94,12 +94,7 @@ def render_table(table: dict[str, str], version: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or not (Path(argv[0]) / "drivers/Makefile").is_file():
-        print("usage: python -m corpus.linkorder KERNEL_TREE", file=sys.stderr)
-        return 2
-    tree = Path(argv[0])
-    sys.stdout.write(render_table(scan(tree), tree_version(tree)))
-    return 0
+    return table_main(argv, "corpus.linkorder", "drivers/Makefile", scan, render_table)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from corpus import hosttools
-from corpus.initcalls import file_level, ids, tree_version
+from corpus.initcalls import file_level, ids, table_main
 
 CLK_OF_DECLARE = "CLK_OF_DECLARE"
 CLK_OF_DECLARE_DRIVER = "CLK_OF_DECLARE_DRIVER"
@@ -116,12 +116,7 @@ def render_table(table: dict[str, tuple[str, str]], version: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or not (Path(argv[0]) / "drivers").is_dir():
-        print("usage: python -m corpus.of_init KERNEL_TREE", file=sys.stderr)
-        return 2
-    tree = Path(argv[0])
-    sys.stdout.write(render_table(scan(tree), tree_version(tree)))
-    return 0
+    return table_main(argv, "corpus.of_init", "drivers", scan, render_table)
 
 
 if __name__ == "__main__":
