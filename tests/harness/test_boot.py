@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 
 from corpus.bundled import load_bundled
+from harness import kernel as kernel_module
 from harness.boot import MODULE, Boot, BootConfig, DriverConfig, boot_config_from_json, boot_config_to_json
 from harness.errno import EPROBE_DEFER
+from harness.kernel import Kernel, set_kernel
 from harness.run import run_scenario
 from harness.variant import V614
 
@@ -53,7 +56,19 @@ def test_events_run_in_a_userspace_thread_after_init() -> None:
     assert "sh" in [t.comm for t in k.threads]
 
 
-def test_driver_order_registers_those_client_drivers_first() -> None:
+@pytest.fixture
+def a_kernel() -> Iterator[Kernel]:
+    """A kernel for model code called outside a run (``Boot._drivers()``
+    makes the drivers, and some read the kernel's globals); the suite passed
+    only when an earlier test had left one set."""
+    before = kernel_module._K
+    k = Kernel()
+    set_kernel(k)
+    yield k
+    set_kernel(before)
+
+
+def test_driver_order_registers_those_client_drivers_first(a_kernel: Kernel) -> None:
     p = _board()
     b = Boot(p, V614, BootConfig())
     b._drivers()
