@@ -218,7 +218,9 @@ def _clean_after_end_and_kill(tmp_path: Path, corpus: Path, tmp: Path) -> None:
 def _spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
     """A `dask` CLI process in its own group, killed by the kernel if this test
     process dies (PDEATHSIG), so no scheduler or worker outlives the suite."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # Dask's scratch space (default $TMPDIR/dask-scratch-space) in the test's
+    # directory: the SIGKILLed worker cannot remove its locks and directory
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DASK_TEMPORARY_DIRECTORY=str(log.parent))
     with open(log, "wb") as err:
         return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=subprocess.DEVNULL,
                                 stderr=err, env=env, start_new_session=True, cwd=log.parent,
