@@ -34,6 +34,7 @@ from harness.board import (
     IommuMapEntry,
     IommuRef,
     Node,
+    hog_gpios,
     load_board,
     supplier_binding,
 )
@@ -268,8 +269,8 @@ class _Converter:
             b = supplier_binding(prop)
             if b is None or len(node.props[prop]) % 4:
                 continue
-            if prop in ("gpio", "gpios") and "gpio-hog" in node.props:
-                continue  # parse_gpio_compat(): a hog's gpios are its parent's
+            if hog_gpios(prop, node.props):
+                continue
             cells = self.cells(node, prop)
             i = 0
             while i < len(cells):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,12 @@ def supplier_binding(name: str) -> tuple[str, str] | None:
             return (name, cells)
     return None
 
+
+
+def hog_gpios(prop: str, props: Mapping[str, object]) -> bool:
+    """``parse_gpio_compat()`` (property.c): a ``gpio-hog`` node's
+    ``gpio``/``gpios`` name its own controller's lines, not a supplier."""
+    return prop in ("gpio", "gpios") and "gpio-hog" in props
 
 # Properties kept verbatim (as lists of u32 cells or strings) because some
 # modelled driver or core function reads them.

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.board import SUPPLIER_BINDINGS, supplier_binding
+from harness.board import SUPPLIER_BINDINGS, hog_gpios, supplier_binding
 from harness.device import device_is_bound
 from harness.errno import EPROBE_DEFER
 from harness.kernel import kernel, kfunc
@@ -141,8 +141,8 @@ def supplier_paths(node: Any, by_phandle: dict[int, Any], *, strict: bool = Fals
             out += [r.iommu for r in node.iommus]
         elif prop == "iommu-map":
             out += [e.iommu for e in node.iommu_map]
-        elif prop in ("gpio", "gpios") and "gpio-hog" in props:
-            continue  # parse_gpio_compat(): a hog's gpios are its parent's
+        elif hog_gpios(prop, props):
+            continue
         else:
             out += _phandles(node, prop, cells, by_phandle)
     for prop in props:
