@@ -46,11 +46,21 @@ S = TypeVar("S")
 
 # code object -> kernel function name
 _KCODE: dict[CodeType, str] = {}
+# the code objects of _KCODE with a variable ``dev``: the frames whose locals
+# the device walks (window_device, current_device_name) read -- reading a
+# frame's f_locals copies all of them, ~1,000 times a concurrent boot
+_KCODE_DEV: set[CodeType] = set()
+
+
+def _kcode(code: CodeType, name: str) -> None:
+    _KCODE[code] = name
+    if "dev" in code.co_varnames or "dev" in code.co_cellvars or "dev" in code.co_freevars:
+        _KCODE_DEV.add(code)
 
 
 def kfunc(fn: F) -> F:
     """Mark ``fn`` as the model of the kernel function of the same name."""
-    _KCODE[fn.__code__] = fn.__name__
+    _kcode(fn.__code__, fn.__name__)
     return fn
 
 
@@ -64,7 +74,7 @@ def kfunc_named(name: str) -> Callable[[F], F]:
     """Like :func:`kfunc` for a model function whose Python name differs."""
 
     def deco(fn: F) -> F:
-        _KCODE[fn.__code__] = name
+        _kcode(fn.__code__, name)
         return fn
 
     return deco
@@ -161,7 +171,8 @@ class Kthread:
 class Mutex:
     """``struct mutex``: owner, FIFO waiters, a lockdep class name."""
 
-    __slots__ = ("name", "lock_class", "owner", "waiters", "owner_frame")
+    __slots__ = ("name", "lock_class", "owner", "waiters", "owner_frame", "lock_point",
+                 "unlock_point")
 
     def __init__(self, name: str, lock_class: str | None = None) -> None:
         self.name = name
@@ -171,6 +182,10 @@ class Mutex:
         # The frame that called mutex_lock() for the owner: lockdep's "lock
         # held at" stack, computed only when a report needs it.
         self.owner_frame: FrameType | None = None
+        # the names of its scheduling points, made once (a concurrent boot
+        # passes ~1,000 of them)
+        self.lock_point = "mutex_lock " + name
+        self.unlock_point = "mutex_unlock " + name
 
     def __repr__(self) -> str:
         return f"<mutex {self.name} owner={self.owner}>"
@@ -235,7 +250,7 @@ def window_device(frame: FrameType | None) -> str | None:
     its name when it has no node (PCI functions, ACPI devices)."""
     f = frame
     while f is not None:
-        if f.f_code in _KCODE:
+        if f.f_code in _KCODE_DEV:
             dev = f.f_locals.get("dev")
             name = getattr(dev, "init_name", None) if dev is not None else None
             if isinstance(name, str):
@@ -291,7 +306,8 @@ class WindowPreemptions:
         if cur is None or cur not in runnable:
             return 0
         me = runnable.index(cur)
-        if not is_window(where):
+        w = _IS_WINDOW.get(where)
+        if not (is_window(where) if w is None else w):
             return me
         k = self.seen
         self.seen += 1
@@ -359,6 +375,10 @@ class Kernel:
         # points still go through _pick() for their coverage).
         self._chooser_keeps: Callable[[str], bool] | None = (
             _outside_windows if chooser is None else getattr(chooser, "keeps_current", None))
+        # ... and that is "everywhere but at window points" (the scheduler
+        # then asks _IS_WINDOW itself: no call per point)
+        self._keeps_outside_windows = self._chooser_keeps in (_outside_windows,
+                                                              WindowPreemptions.keeps_current)
         self.record: list[int] | None = [] if record else None
         # with record: per decision, how many threads could run and where
         self.record_widths: list[int] = []
@@ -573,23 +593,26 @@ class Kernel:
             self.record_where.append(where)
             if self.fp is not None:
                 self.fp.decision(runnable, cur)
+        known = _IS_WINDOW.get(where)
+        window = is_window(where) if known is None else known
         if self.schedule_pos < len(self.schedule):
             choice = self.schedule[self.schedule_pos]
             self.schedule_pos += 1
             idx = choice % len(runnable)
         elif self.chooser is not None:
             keeps = self._chooser_keeps
-            if keeps is not None and cur is not None and cur.state == RUNNABLE and keeps(where):
+            if keeps is not None and cur is not None and cur.state == RUNNABLE and (
+                    not window if self._keeps_outside_windows else keeps(where)):
                 if self.record is not None:
                     self.record.append(runnable.index(cur))
-                if is_window(where):
+                if window:
                     self.windows.add((where, cur.comm, cur.comm))
                 return cur
             idx = self.chooser(list(runnable), cur, where) % len(runnable)
         elif cur is not None and cur.state == RUNNABLE:
             if self.record is not None:
                 self.record.append(runnable.index(cur))
-            if is_window(where):
+            if window:
                 self.windows.add((where, cur.comm, cur.comm))
             return cur
         else:
@@ -600,7 +623,7 @@ class Kernel:
         if cur is not None and cur.state == RUNNABLE:
             if nxt is not cur:
                 self.preemptions.append((cur, nxt, where))
-            if is_window(where):
+            if window:
                 self.windows.add((where, cur.comm, nxt.comm))
         return nxt
 
@@ -614,12 +637,19 @@ class Kernel:
             return
         keeps = self._chooser_keeps
         if keeps is not None and self.record is None and self.schedule_pos >= len(self.schedule) \
-                and cur.state == RUNNABLE and keeps(where):
-            # _pick()'s decision, taken here: the schedule is used up and the
-            # chooser (or the synchronous default) keeps the running thread
-            # at this point, which is no window point (nothing to record)
-            self.decisions += 1
-            return
+                and cur.state == RUNNABLE:
+            if self._keeps_outside_windows:
+                w = _IS_WINDOW.get(where)
+                kept = not (is_window(where) if w is None else w)
+            else:
+                kept = keeps(where)
+            if kept:
+                # _pick()'s decision, taken here: the schedule is used up and
+                # the chooser (or the synchronous default) keeps the running
+                # thread at this point, which is no window point (nothing to
+                # record)
+                self.decisions += 1
+                return
         nxt = self._pick(cur, where)
         if nxt is None or nxt is cur:
             return
@@ -750,7 +780,7 @@ class Kernel:
         self.log.append(line)
 
 
-_KCODE[Kernel._thread_main.__code__] = "ret_from_fork"
+_kcode(Kernel._thread_main.__code__, "ret_from_fork")
 
 # Offsets of fields the model dereferences, for the "at virtual address"
 # line of an oops.  struct device on arm64 as in the RK3568 report (0x3e8 is
@@ -782,7 +812,7 @@ def current() -> Kthread:
 def current_device_name(frame: FrameType | None = None) -> str | None:
     f: FrameType | None = frame or sys._getframe(1)
     while f is not None:
-        if f.f_code in _KCODE:
+        if f.f_code in _KCODE_DEV:
             dev = f.f_locals.get("dev")
             name = getattr(dev, "init_name", None) if dev is not None else None
             if isinstance(name, str):
@@ -806,7 +836,7 @@ def mutex_lock(lock: Mutex) -> None:
     t = k.current
     assert t is not None
     if k.nr_running > 1:  # (the point's name is built only when it is one)
-        k.sched_point("mutex_lock " + lock.name)
+        k.sched_point(lock.lock_point)
     elif lock.owner is None and not t.held:
         # Fast path (~1,300 acquisitions a boot): no other thread can run, the
         # lock is free and nothing is held (no lockdep edge to record): take it.
@@ -874,7 +904,7 @@ def mutex_unlock(lock: Mutex) -> None:
     if lock.waiters:
         k.wake(lock.waiters.pop(0))
     if k.nr_running > 1:
-        k.sched_point("mutex_unlock " + lock.name)
+        k.sched_point(lock.unlock_point)
 
 
 def mutex_is_locked_by_current(lock: Mutex) -> bool:
