@@ -81,6 +81,8 @@ class DeviceTree:
         self.phandles: dict[int, device_node] | None = None
         # the available DT PCI host bridges (harness.boot), on first use
         self.pci_hosts: list[device_node] | None = None
+        # the nodes' generic client drivers (harness.boot), on first use
+        self.client_compatibles: list[tuple[str, bool, tuple[str, ...]]] | None = None
         # of_tree_get(): the board's nodes it was built from (_tree_signature)
         self.signature: tuple[Any, ...] | None = None
         for n in platform.nodes:
@@ -104,12 +106,13 @@ class DeviceTree:
             np.fwnode.dev = None
 
 
-_NODE_FACTS = attrgetter("path", "compatible", "phandle")
+_NODE_FACTS = attrgetter("path", "compatible", "phandle", "status", "iommu_cells")
 
 
 def _tree_signature(board: Board) -> tuple[tuple[Node, ...], tuple[tuple[Any, ...], ...]]:
     # Which Node objects make the tree, what a device_node copies from its
-    # Node (path, compatible) and what the tree caches (phandles):
+    # Node (path, compatible) and what the tree caches (phandles; which
+    # nodes are available IOMMUs or client devices, harness.boot):
     # everything else is read through ``desc``.  (Taken once per boot, at
     # of_tree_get(): the nodes themselves, compared by identity first, and
     # their facts through attrgetter, without a Python loop.)
