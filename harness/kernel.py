@@ -168,6 +168,10 @@ class Kthread:
         return f"<{self.comm}/{self.pid} {self.state}>"
 
 
+#: lock name -> the names of its scheduling points (Mutex)
+_MUTEX_POINTS: dict[str, tuple[str, str]] = {}
+
+
 class Mutex:
     """``struct mutex``: owner, FIFO waiters, a lockdep class name."""
 
@@ -182,10 +186,14 @@ class Mutex:
         # The frame that called mutex_lock() for the owner: lockdep's "lock
         # held at" stack, computed only when a report needs it.
         self.owner_frame: FrameType | None = None
-        # the names of its scheduling points, made once (a concurrent boot
-        # passes ~1,000 of them)
-        self.lock_point = "mutex_lock " + name
-        self.unlock_point = "mutex_unlock " + name
+        # the names of its scheduling points, made once per lock name (a
+        # concurrent boot passes ~1,000 of them; a boot makes ~130 locks)
+        points = _MUTEX_POINTS.get(name)
+        if points is None:
+            points = ("mutex_lock " + name, "mutex_unlock " + name)
+            if len(_MUTEX_POINTS) < 8192:
+                _MUTEX_POINTS[name] = points
+        self.lock_point, self.unlock_point = points
 
     def __repr__(self) -> str:
         return f"<mutex {self.name} owner={self.owner}>"

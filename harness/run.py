@@ -151,14 +151,16 @@ def _stats(boot: Boot, devices: list[Any]) -> dict[str, int]:
     inst_paths = {n.path for n in instances}
     registered = [i for i in core().iommu_device_list]
     clients = []
+    claims = fw_refs.fw_refs().fw_claims
     for dev in devices:
         np = dev.of_node
         if np is not None and any(r.iommu in inst_paths for r in np.desc.iommus):
             clients.append(dev)
         elif _pci_mapped(dev, inst_paths):
             clients.append(dev)
-        elif fw_refs.referenced_instances(dev):
+        elif (claims or (np is not None and np.desc.iommus)) and fw_refs.referenced_instances(dev):
             # firmware tables (DMAR, IVRS, VIOT) give it to a registered unit
+            # (nothing to ask without tables nor references: most devices)
             clients.append(dev)
     # ACPI-described units of modelled drivers (DMAR DRHDs, IVHDs, VIOT, IORT)
     names = {s.name for s in boot.iommu_specs}
