@@ -150,6 +150,10 @@ class BootConfig:
     pci: tuple[str, ...] = ()
 
 
+#: the configuration of a client driver the scenario says nothing about (read
+#: only: one for every boot)
+_DEFAULT_DRIVER = DriverConfig()
+
 UNBIND = "unbind"  # echo DEV > /sys/bus/*/drivers/*/unbind
 BIND = "bind"  # echo DEV > /sys/bus/*/drivers_probe
 REMOVE = "remove"  # the device goes away (hot-unplug, overlay removal)
@@ -378,7 +382,9 @@ class Boot:
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
                        managed: bool = False, ids: tuple[str, ...] = ()) -> Any:
-        cfg = self.cfg.drivers.get(compat, DriverConfig())
+        cfg = self.cfg.drivers.get(compat)
+        if cfg is None:
+            cfg = _DEFAULT_DRIVER
         if self.cfg.async_probe_all:
             cfg = DriverConfig(cfg.presence, True, cfg.probe_ret, cfg.driver_managed_dma,
                                cfg.initcall)

@@ -53,6 +53,8 @@ _KCODE_DEV: set[CodeType] = set()
 
 
 def _kcode(code: CodeType, name: str) -> None:
+    if _KCODE.get(code) == name:  # a closure made again (a driver's probe per boot)
+        return
     _KCODE[code] = name
     if "dev" in code.co_varnames or "dev" in code.co_cellvars or "dev" in code.co_freevars:
         _KCODE_DEV.add(code)
