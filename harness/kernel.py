@@ -294,7 +294,7 @@ class WindowPreemptions:
     alone they replay the same run (:func:`lower_preemptions`).
     """
 
-    __slots__ = ("at", "seen", "dev_at", "dev_seen", "fired")
+    __slots__ = ("at", "seen", "dev_at", "dev_seen", "dev_ahead", "fired")
 
     def __init__(self, preempt: tuple[tuple[int, int], ...],
                  at_device: tuple[tuple[str, int, int], ...] = ()) -> None:
@@ -302,6 +302,12 @@ class WindowPreemptions:
         self.seen = 0
         self.dev_at = {(d, i): c for d, i, c in at_device}
         self.dev_seen: dict[str, int] = {}
+        # device -> the last of its window decisions ``at_device`` aims at,
+        # for the devices with one still ahead: once none is, which device
+        # a decision is about no longer matters (no stack walk)
+        self.dev_ahead: dict[str, int] = {}
+        for d, i, _c in at_device:
+            self.dev_ahead[d] = max(i, self.dev_ahead.get(d, i))
         self.fired: list[tuple[int, int]] = []
 
     @staticmethod
@@ -322,7 +328,7 @@ class WindowPreemptions:
         k = self.seen
         self.seen += 1
         c = self.at.get(k)
-        if self.dev_at:
+        if self.dev_ahead:
             # the chooser is called from Kernel._pick() <- sched_point()
             dev = window_device(sys._getframe(1))
             if dev is not None:
@@ -330,6 +336,9 @@ class WindowPreemptions:
                 self.dev_seen[dev] = i + 1
                 if c is None:
                     c = self.dev_at.get((dev, i))
+                last = self.dev_ahead.get(dev)
+                if last is not None and last <= i:
+                    del self.dev_ahead[dev]
         if c is None:
             return me
         self.fired.append((k, c))
