@@ -30,6 +30,7 @@ mechanisms are provided here so that the rest of the model can stay plain:
 from __future__ import annotations
 
 import sys
+import threading
 from bisect import insort
 from collections import deque
 from collections.abc import Callable
@@ -450,7 +451,7 @@ class Kernel:
         """Create a runnable thread that will run ``fn(*args)``."""
         t = Kthread(self._next_pid, comm, fn, args)
         self._next_pid += 1
-        t.glet = greenlet.greenlet(self._thread_main, parent=self._root)
+        # t.glet: a carrier greenlet, given when the thread starts (_start)
         self.threads.append(t)
         self.nr_running += 1
         self.runqueue.append(t)  # the highest pid so far: the end of the queue
@@ -570,9 +571,6 @@ class Kernel:
     def run(self) -> None:
         """Run all threads until every one is dead or blocked for good."""
         self._root = greenlet.getcurrent()
-        for t in self.threads:
-            if t.glet is not None:
-                t.glet.parent = self._root
         try:
             while True:
                 nxt = self._starting
@@ -583,8 +581,10 @@ class Kernel:
                     if nxt is None:
                         break
                 self.current = nxt
-                assert nxt.glet is not None
-                nxt.glet.switch(nxt) if not nxt.glet else nxt.glet.switch()
+                if nxt.glet is None:
+                    self._start(nxt)
+                else:
+                    nxt.glet.switch()
         except KernelPanic:
             pass
         finally:
@@ -687,8 +687,7 @@ class Kernel:
             self._root.switch()
             return
         self.current = nxt
-        assert nxt.glet is not None
-        if not nxt.glet:
+        if nxt.glet is None:
             # Not started yet: the root starts it.  A greenlet started from
             # inside another one inherits its recursion depth, so a chain of
             # threads starting each other would hit the recursion limit.
@@ -696,6 +695,21 @@ class Kernel:
             self._root.switch()
         else:
             nxt.glet.switch()
+
+    def _start(self, t: Kthread) -> None:
+        """Run the new thread ``t`` on a carrier greenlet (from the root).
+
+        Carriers are reused: a greenlet's first switch maps a fresh frame
+        stack for the interpreter (an mmap, its page faults and a munmap at
+        the end: ~10 us, ~50 threads a concurrent boot), so one whose thread
+        died waits, idle in this OS thread's pool, for the next thread.
+        The thread's stack is the same either way: ``_thread_main``
+        (``ret_from_fork``) at the bottom, below it only the carrier's loop."""
+        pool = _carriers()
+        g = pool.pop() if pool else greenlet.greenlet(_carrier)
+        g.parent = self._root
+        t.glet = g
+        g.switch(self, t)
 
     def block(self, t: Kthread, on: object) -> None:
         """Put the current thread to sleep on ``on`` until :meth:`wake`."""
@@ -805,6 +819,31 @@ class Kernel:
 
 
 _kcode(Kernel._thread_main.__code__, "ret_from_fork")
+
+# idle carrier greenlets, per OS thread (a greenlet runs only in the thread
+# that made it)
+_CARRIERS = threading.local()
+
+
+def _carriers() -> list[greenlet.greenlet]:
+    pool: list[greenlet.greenlet] | None = getattr(_CARRIERS, "pool", None)
+    if pool is None:
+        pool = _CARRIERS.pool = []
+    return pool
+
+
+def _carrier(k: Kernel | None, t: Kthread | None) -> None:
+    """A carrier greenlet's loop: run thread ``t`` of kernel ``k`` to its
+    end, go back to the pool, wait to be given the next one (Kernel._start)."""
+    me = greenlet.getcurrent()
+    while True:
+        assert k is not None and t is not None
+        k._thread_main(t)
+        # the thread is dead; nothing of its boot stays referenced here
+        k = t = None
+        _carriers().append(me)
+        assert me.parent is not None
+        k, t = me.parent.switch()
 
 # Offsets of fields the model dereferences, for the "at virtual address"
 # line of an oops.  struct device on arm64 as in the RK3568 report (0x3e8 is
