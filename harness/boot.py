@@ -150,6 +150,10 @@ class BootConfig:
     pci: tuple[str, ...] = ()
 
 
+#: the configuration of a client driver the scenario says nothing about (read
+#: only: one for every boot)
+_DEFAULT_DRIVER = DriverConfig()
+
 UNBIND = "unbind"  # echo DEV > /sys/bus/*/drivers/*/unbind
 BIND = "bind"  # echo DEV > /sys/bus/*/drivers_probe
 REMOVE = "remove"  # the device goes away (hot-unplug, overlay removal)
@@ -252,6 +256,25 @@ def board_builds(v: variant.Variant, platform: Board) -> dict[str, str]:
     return {k[len(prefix):]: val for k, val in v.builds if k.startswith(prefix)}
 
 
+def _client_compatibles(platform: Board, seen: set[str], iommu_compat: set[str],
+                        bus_compat: set[str]) -> list[tuple[str, bool, tuple[str, ...]]]:
+    """(first compatible, AMBA?, compatibles) of each node that gets a generic
+    client driver (:meth:`Boot._drivers`), in DT order; ``seen``: the IDs
+    other drivers bind (the PCI host bridges')."""
+    out = []
+    for n in platform.nodes:
+        if not n.compatible or n.iommu_cells is not None or not n.available():
+            continue
+        if not bus_compat.isdisjoint(n.compatible):
+            continue
+        c0 = n.compatible[0]
+        if c0 in seen or c0 in iommu_compat:
+            continue
+        seen.add(c0)
+        out.append((c0, "arm,primecell" in n.compatible, n.compatible))
+    return out
+
+
 class Boot:
     """Everything one run builds: tree, devices, drivers, the kernel."""
 
@@ -308,17 +331,15 @@ class Boot:
         # which binds a module ti-sysc could not bind yet (fw_devlink held it)
         seen: set[str] = set()
         self._pci_host_driver(seen, iommu_compat)
-        for n in self.platform.nodes:
-            if not n.compatible or n.iommu_cells is not None or not n.available():
-                continue
-            if not bus_compat.isdisjoint(n.compatible):
-                continue
-            c0 = n.compatible[0]
-            if c0 in seen or c0 in iommu_compat:
-                continue
+        # the nodes' drivers: a fact of the tree (and of the host bridges' IDs
+        # in ``seen``, one too), kept while a pooled tree is reused
+        clients = self.tree.client_compatibles
+        if clients is None:
+            clients = self.tree.client_compatibles = _client_compatibles(
+                self.platform, set(seen), iommu_compat, bus_compat)
+        for c0, amba, ids in clients:
             seen.add(c0)
-            self.client_drivers.append(self._client_driver(c0, "arm,primecell" in n.compatible,
-                                                           ids=n.compatible))
+            self.client_drivers.append(self._client_driver(c0, amba, ids=ids))
         for e in self.platform.extra_devices:
             c0 = e.compatible[0] if e.compatible else f"{e.bus}:{e.name}"
             # drivers of other buses are other drivers (a DT node below a PCI
@@ -361,7 +382,9 @@ class Boot:
 
     def _client_driver(self, compat: str, amba: bool, bus: str = "platform",
                        managed: bool = False, ids: tuple[str, ...] = ()) -> Any:
-        cfg = self.cfg.drivers.get(compat, DriverConfig())
+        cfg = self.cfg.drivers.get(compat)
+        if cfg is None:
+            cfg = _DEFAULT_DRIVER
         if self.cfg.async_probe_all:
             cfg = DriverConfig(cfg.presence, True, cfg.probe_ret, cfg.driver_managed_dma,
                                cfg.initcall)

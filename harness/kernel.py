@@ -30,6 +30,7 @@ mechanisms are provided here so that the rest of the model can stay plain:
 from __future__ import annotations
 
 import sys
+import threading
 from bisect import insort
 from collections import deque
 from collections.abc import Callable
@@ -46,11 +47,23 @@ S = TypeVar("S")
 
 # code object -> kernel function name
 _KCODE: dict[CodeType, str] = {}
+# the code objects of _KCODE with a variable ``dev``: the frames whose locals
+# the device walks (window_device, current_device_name) read -- reading a
+# frame's f_locals copies all of them, ~1,000 times a concurrent boot
+_KCODE_DEV: set[CodeType] = set()
+
+
+def _kcode(code: CodeType, name: str) -> None:
+    if _KCODE.get(code) == name:  # a closure made again (a driver's probe per boot)
+        return
+    _KCODE[code] = name
+    if "dev" in code.co_varnames or "dev" in code.co_cellvars or "dev" in code.co_freevars:
+        _KCODE_DEV.add(code)
 
 
 def kfunc(fn: F) -> F:
     """Mark ``fn`` as the model of the kernel function of the same name."""
-    _KCODE[fn.__code__] = fn.__name__
+    _kcode(fn.__code__, fn.__name__)
     return fn
 
 
@@ -64,7 +77,7 @@ def kfunc_named(name: str) -> Callable[[F], F]:
     """Like :func:`kfunc` for a model function whose Python name differs."""
 
     def deco(fn: F) -> F:
-        _KCODE[fn.__code__] = name
+        _kcode(fn.__code__, name)
         return fn
 
     return deco
@@ -158,10 +171,15 @@ class Kthread:
         return f"<{self.comm}/{self.pid} {self.state}>"
 
 
+#: lock name -> the names of its scheduling points (Mutex)
+_MUTEX_POINTS: dict[str, tuple[str, str]] = {}
+
+
 class Mutex:
     """``struct mutex``: owner, FIFO waiters, a lockdep class name."""
 
-    __slots__ = ("name", "lock_class", "owner", "waiters", "owner_frame")
+    __slots__ = ("name", "lock_class", "owner", "waiters", "owner_frame", "lock_point",
+                 "unlock_point")
 
     def __init__(self, name: str, lock_class: str | None = None) -> None:
         self.name = name
@@ -171,6 +189,14 @@ class Mutex:
         # The frame that called mutex_lock() for the owner: lockdep's "lock
         # held at" stack, computed only when a report needs it.
         self.owner_frame: FrameType | None = None
+        # the names of its scheduling points, made once per lock name (a
+        # concurrent boot passes ~1,000 of them; a boot makes ~130 locks)
+        points = _MUTEX_POINTS.get(name)
+        if points is None:
+            points = ("mutex_lock " + name, "mutex_unlock " + name)
+            if len(_MUTEX_POINTS) < 8192:
+                _MUTEX_POINTS[name] = points
+        self.lock_point, self.unlock_point = points
 
     def __repr__(self) -> str:
         return f"<mutex {self.name} owner={self.owner}>"
@@ -235,7 +261,7 @@ def window_device(frame: FrameType | None) -> str | None:
     its name when it has no node (PCI functions, ACPI devices)."""
     f = frame
     while f is not None:
-        if f.f_code in _KCODE:
+        if f.f_code in _KCODE_DEV:
             dev = f.f_locals.get("dev")
             name = getattr(dev, "init_name", None) if dev is not None else None
             if isinstance(name, str):
@@ -269,7 +295,7 @@ class WindowPreemptions:
     alone they replay the same run (:func:`lower_preemptions`).
     """
 
-    __slots__ = ("at", "seen", "dev_at", "dev_seen", "fired")
+    __slots__ = ("at", "seen", "dev_at", "dev_seen", "dev_ahead", "fired")
 
     def __init__(self, preempt: tuple[tuple[int, int], ...],
                  at_device: tuple[tuple[str, int, int], ...] = ()) -> None:
@@ -277,6 +303,12 @@ class WindowPreemptions:
         self.seen = 0
         self.dev_at = {(d, i): c for d, i, c in at_device}
         self.dev_seen: dict[str, int] = {}
+        # device -> the last of its window decisions ``at_device`` aims at,
+        # for the devices with one still ahead: once none is, which device
+        # a decision is about no longer matters (no stack walk)
+        self.dev_ahead: dict[str, int] = {}
+        for d, i, _c in at_device:
+            self.dev_ahead[d] = max(i, self.dev_ahead.get(d, i))
         self.fired: list[tuple[int, int]] = []
 
     @staticmethod
@@ -291,12 +323,13 @@ class WindowPreemptions:
         if cur is None or cur not in runnable:
             return 0
         me = runnable.index(cur)
-        if not is_window(where):
+        w = _IS_WINDOW.get(where)
+        if not (is_window(where) if w is None else w):
             return me
         k = self.seen
         self.seen += 1
         c = self.at.get(k)
-        if self.dev_at:
+        if self.dev_ahead:
             # the chooser is called from Kernel._pick() <- sched_point()
             dev = window_device(sys._getframe(1))
             if dev is not None:
@@ -304,6 +337,9 @@ class WindowPreemptions:
                 self.dev_seen[dev] = i + 1
                 if c is None:
                     c = self.dev_at.get((dev, i))
+                last = self.dev_ahead.get(dev)
+                if last is not None and last <= i:
+                    del self.dev_ahead[dev]
         if c is None:
             return me
         self.fired.append((k, c))
@@ -359,7 +395,16 @@ class Kernel:
         # points still go through _pick() for their coverage).
         self._chooser_keeps: Callable[[str], bool] | None = (
             _outside_windows if chooser is None else getattr(chooser, "keeps_current", None))
+        # ... and that is "everywhere but at window points" (the scheduler
+        # then asks _IS_WINDOW itself: no call per point)
+        self._keeps_outside_windows = self._chooser_keeps in (_outside_windows,
+                                                              WindowPreemptions.keeps_current)
         self.record: list[int] | None = [] if record else None
+        # sched_point() takes the kept decision itself (nothing to record)
+        # once the schedule is used up: its ~1,400 points a concurrent boot
+        # read these two fields, not the five they stand for
+        self._sched_keeps = self._keeps_outside_windows and not record
+        self._schedule_len = len(self.schedule)
         # with record: per decision, how many threads could run and where
         self.record_widths: list[int] = []
         self.record_where: list[str] = []
@@ -406,7 +451,7 @@ class Kernel:
         """Create a runnable thread that will run ``fn(*args)``."""
         t = Kthread(self._next_pid, comm, fn, args)
         self._next_pid += 1
-        t.glet = greenlet.greenlet(self._thread_main, parent=self._root)
+        # t.glet: a carrier greenlet, given when the thread starts (_start)
         self.threads.append(t)
         self.nr_running += 1
         self.runqueue.append(t)  # the highest pid so far: the end of the queue
@@ -526,9 +571,6 @@ class Kernel:
     def run(self) -> None:
         """Run all threads until every one is dead or blocked for good."""
         self._root = greenlet.getcurrent()
-        for t in self.threads:
-            if t.glet is not None:
-                t.glet.parent = self._root
         try:
             while True:
                 nxt = self._starting
@@ -539,8 +581,10 @@ class Kernel:
                     if nxt is None:
                         break
                 self.current = nxt
-                assert nxt.glet is not None
-                nxt.glet.switch(nxt) if not nxt.glet else nxt.glet.switch()
+                if nxt.glet is None:
+                    self._start(nxt)
+                else:
+                    nxt.glet.switch()
         except KernelPanic:
             pass
         finally:
@@ -573,23 +617,26 @@ class Kernel:
             self.record_where.append(where)
             if self.fp is not None:
                 self.fp.decision(runnable, cur)
+        known = _IS_WINDOW.get(where)
+        window = is_window(where) if known is None else known
         if self.schedule_pos < len(self.schedule):
             choice = self.schedule[self.schedule_pos]
             self.schedule_pos += 1
             idx = choice % len(runnable)
         elif self.chooser is not None:
             keeps = self._chooser_keeps
-            if keeps is not None and cur is not None and cur.state == RUNNABLE and keeps(where):
+            if keeps is not None and cur is not None and cur.state == RUNNABLE and (
+                    not window if self._keeps_outside_windows else keeps(where)):
                 if self.record is not None:
                     self.record.append(runnable.index(cur))
-                if is_window(where):
+                if window:
                     self.windows.add((where, cur.comm, cur.comm))
                 return cur
             idx = self.chooser(list(runnable), cur, where) % len(runnable)
         elif cur is not None and cur.state == RUNNABLE:
             if self.record is not None:
                 self.record.append(runnable.index(cur))
-            if is_window(where):
+            if window:
                 self.windows.add((where, cur.comm, cur.comm))
             return cur
         else:
@@ -600,7 +647,7 @@ class Kernel:
         if cur is not None and cur.state == RUNNABLE:
             if nxt is not cur:
                 self.preemptions.append((cur, nxt, where))
-            if is_window(where):
+            if window:
                 self.windows.add((where, cur.comm, nxt.comm))
         return nxt
 
@@ -612,14 +659,21 @@ class Kernel:
         cur = self.current
         if cur is None:
             return
-        keeps = self._chooser_keeps
-        if keeps is not None and self.record is None and self.schedule_pos >= len(self.schedule) \
-                and cur.state == RUNNABLE and keeps(where):
-            # _pick()'s decision, taken here: the schedule is used up and the
-            # chooser (or the synchronous default) keeps the running thread
-            # at this point, which is no window point (nothing to record)
-            self.decisions += 1
-            return
+        # _pick()'s decision, taken here when the schedule is used up and
+        # the chooser (or the synchronous default) keeps the running thread
+        # at this point, which is no window point (nothing to record)
+        if self._sched_keeps:
+            if self.schedule_pos >= self._schedule_len and cur.state == RUNNABLE:
+                known = _IS_WINDOW.get(where)
+                if not (is_window(where) if known is None else known):
+                    self.decisions += 1
+                    return
+        else:
+            keeps = self._chooser_keeps
+            if keeps is not None and self.record is None and self.schedule_pos >= len(self.schedule) \
+                    and cur.state == RUNNABLE and keeps(where):
+                self.decisions += 1
+                return
         nxt = self._pick(cur, where)
         if nxt is None or nxt is cur:
             return
@@ -633,8 +687,7 @@ class Kernel:
             self._root.switch()
             return
         self.current = nxt
-        assert nxt.glet is not None
-        if not nxt.glet:
+        if nxt.glet is None:
             # Not started yet: the root starts it.  A greenlet started from
             # inside another one inherits its recursion depth, so a chain of
             # threads starting each other would hit the recursion limit.
@@ -642,6 +695,21 @@ class Kernel:
             self._root.switch()
         else:
             nxt.glet.switch()
+
+    def _start(self, t: Kthread) -> None:
+        """Run the new thread ``t`` on a carrier greenlet (from the root).
+
+        Carriers are reused: a greenlet's first switch maps a fresh frame
+        stack for the interpreter (an mmap, its page faults and a munmap at
+        the end: ~10 us, ~50 threads a concurrent boot), so one whose thread
+        died waits, idle in this OS thread's pool, for the next thread.
+        The thread's stack is the same either way: ``_thread_main``
+        (``ret_from_fork``) at the bottom, below it only the carrier's loop."""
+        pool = _carriers()
+        g = pool.pop() if pool else greenlet.greenlet(_carrier)
+        g.parent = self._root
+        t.glet = g
+        g.switch(self, t)
 
     def block(self, t: Kthread, on: object) -> None:
         """Put the current thread to sleep on ``on`` until :meth:`wake`."""
@@ -750,7 +818,32 @@ class Kernel:
         self.log.append(line)
 
 
-_KCODE[Kernel._thread_main.__code__] = "ret_from_fork"
+_kcode(Kernel._thread_main.__code__, "ret_from_fork")
+
+# idle carrier greenlets, per OS thread (a greenlet runs only in the thread
+# that made it)
+_CARRIERS = threading.local()
+
+
+def _carriers() -> list[greenlet.greenlet]:
+    pool: list[greenlet.greenlet] | None = getattr(_CARRIERS, "pool", None)
+    if pool is None:
+        pool = _CARRIERS.pool = []
+    return pool
+
+
+def _carrier(k: Kernel | None, t: Kthread | None) -> None:
+    """A carrier greenlet's loop: run thread ``t`` of kernel ``k`` to its
+    end, go back to the pool, wait to be given the next one (Kernel._start)."""
+    me = greenlet.getcurrent()
+    while True:
+        assert k is not None and t is not None
+        k._thread_main(t)
+        # the thread is dead; nothing of its boot stays referenced here
+        k = t = None
+        _carriers().append(me)
+        assert me.parent is not None
+        k, t = me.parent.switch()
 
 # Offsets of fields the model dereferences, for the "at virtual address"
 # line of an oops.  struct device on arm64 as in the RK3568 report (0x3e8 is
@@ -782,7 +875,7 @@ def current() -> Kthread:
 def current_device_name(frame: FrameType | None = None) -> str | None:
     f: FrameType | None = frame or sys._getframe(1)
     while f is not None:
-        if f.f_code in _KCODE:
+        if f.f_code in _KCODE_DEV:
             dev = f.f_locals.get("dev")
             name = getattr(dev, "init_name", None) if dev is not None else None
             if isinstance(name, str):
@@ -806,7 +899,7 @@ def mutex_lock(lock: Mutex) -> None:
     t = k.current
     assert t is not None
     if k.nr_running > 1:  # (the point's name is built only when it is one)
-        k.sched_point("mutex_lock " + lock.name)
+        k.sched_point(lock.lock_point)
     elif lock.owner is None and not t.held:
         # Fast path (~1,300 acquisitions a boot): no other thread can run, the
         # lock is free and nothing is held (no lockdep edge to record): take it.
@@ -874,7 +967,7 @@ def mutex_unlock(lock: Mutex) -> None:
     if lock.waiters:
         k.wake(lock.waiters.pop(0))
     if k.nr_running > 1:
-        k.sched_point("mutex_unlock " + lock.name)
+        k.sched_point(lock.unlock_point)
 
 
 def mutex_is_locked_by_current(lock: Mutex) -> bool:
@@ -883,7 +976,8 @@ def mutex_is_locked_by_current(lock: Mutex) -> bool:
 
 @kfunc
 def lockdep_assert_held(lock: Mutex) -> None:
-    k = kernel()
+    k = _K  # kernel() inlined: ~500 assertions a boot
+    assert k is not None, "no model run in progress"
     if lock.owner is not k.current:
         trace = stack_trace(sys._getframe(0))
         fn = guilty_frame(trace)

@@ -58,12 +58,17 @@ class platform_driver:  # noqa: N801
         self.driver.container = self
 
 
+#: container_of(NULL, struct platform_driver, driver): one value (a pointer
+#: nobody can write through), made once
+_NULL_PLATFORM_DRIVER = BogusPointer(
+    "struct platform_driver",
+    (-PLATFORM_DRIVER_DRIVER_OFFSET + PLATFORM_DRIVER_MANAGED_DMA_OFFSET) & 0xFFFFFFFFFFFFFFFF)
+
+
 def to_platform_driver(drv: device_driver | None) -> Any:
     """``container_of(drv, struct platform_driver, driver)``."""
     if drv is None:
-        return BogusPointer("struct platform_driver",
-                            (-PLATFORM_DRIVER_DRIVER_OFFSET + PLATFORM_DRIVER_MANAGED_DMA_OFFSET)
-                            & 0xFFFFFFFFFFFFFFFF)
+        return _NULL_PLATFORM_DRIVER
     return drv.container
 
 

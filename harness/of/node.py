@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import weakref
+from operator import attrgetter
 from typing import Any
 
 from harness.board import Board, Node
@@ -80,6 +81,10 @@ class DeviceTree:
         self.phandles: dict[int, device_node] | None = None
         # the available DT PCI host bridges (harness.boot), on first use
         self.pci_hosts: list[device_node] | None = None
+        # the nodes' generic client drivers (harness.boot), on first use
+        self.client_compatibles: list[tuple[str, bool, tuple[str, ...]]] | None = None
+        # of_tree_get(): the board's nodes it was built from (_tree_signature)
+        self.signature: tuple[Any, ...] | None = None
         for n in platform.nodes:
             pp = n.parent_path  # a property: computed once per node
             parent = self.by_path.get(pp) if pp else None
@@ -101,11 +106,18 @@ class DeviceTree:
             np.fwnode.dev = None
 
 
-def _tree_signature(board: Board) -> tuple[tuple[int, str, tuple[str, ...], int | None], ...]:
-    # What a device_node copies from its Node (path, compatible), what the
-    # tree caches (phandles) and which Node objects make the tree:
-    # everything else is read through ``desc``.
-    return tuple([(id(n), n.path, n.compatible, n.phandle) for n in board.nodes])
+_NODE_FACTS = attrgetter("path", "compatible", "phandle", "status", "iommu_cells")
+
+
+def _tree_signature(board: Board) -> tuple[tuple[Node, ...], tuple[tuple[Any, ...], ...]]:
+    # Which Node objects make the tree, what a device_node copies from its
+    # Node (path, compatible) and what the tree caches (phandles; which
+    # nodes are available IOMMUs or client devices, harness.boot):
+    # everything else is read through ``desc``.  (Taken once per boot, at
+    # of_tree_get(): the nodes themselves, compared by identity first, and
+    # their facts through attrgetter, without a Python loop.)
+    nodes = tuple(board.nodes)
+    return nodes, tuple(map(_NODE_FACTS, nodes))
 
 
 # Unflattened trees of boards booted before in this process, for the next boot
@@ -120,18 +132,21 @@ def of_tree_get(board: Board) -> DeviceTree:
     the same, unchanged board gave back (reset: nothing populated), else a new
     one.  Building it is ~10 % of a plain boot of the seed board."""
     e = _TREE_POOL.pop(id(board), None)
-    if e is not None and e[0]() is board and e[1] == _tree_signature(board):
+    sig = _tree_signature(board)
+    if e is not None and e[0]() is board and e[1] == sig:
         e[2].reset()
         return e[2]
-    return DeviceTree(board)
+    tree = DeviceTree(board)
+    tree.signature = sig
+    return tree
 
 
 def of_tree_put(board: Board, tree: DeviceTree) -> None:
     """Give ``tree`` back for the next boot of ``board`` (the boot is over and
     nothing reads its devices any more)."""
     key = id(board)
-    _TREE_POOL[key] = (weakref.ref(board, lambda _r: _TREE_POOL.pop(key, None)),
-                       _tree_signature(board), tree)
+    sig = tree.signature if tree.signature is not None else _tree_signature(board)
+    _TREE_POOL[key] = (weakref.ref(board, lambda _r: _TREE_POOL.pop(key, None)), sig, tree)
 
 
 def of_device_is_available(np: device_node | None) -> bool:

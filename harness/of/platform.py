@@ -17,6 +17,17 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 of_default_bus_match_table = ("simple-bus", "simple-mfd", "isa", "arm,amba-bus")
 # of_skipped_node_table
 of_skipped_node_table = ("operating-points-v2",)
+# of_match_node() against a table: does any of the node's compatibles
+# appear in it (~300 nodes a boot, the tables as sets)
+_SKIPPED = frozenset(of_skipped_node_table)
+_MATCH_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _match_set(matches: tuple[str, ...]) -> frozenset[str]:
+    s = _MATCH_SETS.get(matches)
+    if s is None:
+        s = _MATCH_SETS[matches] = frozenset(matches)
+    return s
 
 
 def of_device_make_bus_id(np: device_node) -> str:
@@ -179,7 +190,7 @@ def of_platform_bus_create(bus: device_node, matches: tuple[str, ...], parent: d
     if strict and not bus.compatible:
         return 0
     # Skip nodes for which we don't want to create devices
-    if any(c in of_skipped_node_table for c in bus.compatible):
+    if not _SKIPPED.isdisjoint(bus.compatible):
         return 0
     if bus.populated_bus:
         return 0
@@ -187,7 +198,7 @@ def of_platform_bus_create(bus: device_node, matches: tuple[str, ...], parent: d
         of_amba_device_create(bus, None, parent, names)
         return 0
     dev = of_platform_device_create_pdata(bus, None, parent, names)
-    if dev is None or not any(c in matches for c in bus.compatible):
+    if dev is None or _match_set(matches).isdisjoint(bus.compatible):
         return 0
     for child in bus.children:
         rc = of_platform_bus_create(child, matches, dev.dev, strict, names)

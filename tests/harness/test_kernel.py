@@ -28,6 +28,7 @@ from harness.kernel import (
     Kernel,
     Kthread,
     Mutex,
+    WindowPreemptions,
     kernel,
     kfunc,
     kfunc_named,
@@ -661,3 +662,67 @@ def test_chooser_gets_a_copy_of_the_run_queue() -> None:
     k.run()
     assert got and all(t.state == DEAD for t in k.threads)
     assert k.runqueue == []
+
+
+def test_threads_of_later_boots_run_on_the_carriers_of_earlier_ones_with_the_same_stacks() -> None:
+    traces: list[list[str]] = []
+
+    @kfunc
+    def work() -> None:
+        traces.append(stack_trace(sys._getframe(0)))
+
+    def two_threads() -> Kernel:
+        return boot(("A", work), ("B", work))
+
+    first = two_threads()
+    carriers = {id(t.glet) for t in first.threads}
+    second = two_threads()
+    # the dead threads' greenlets carried the next boot's threads (no new
+    # interpreter frame stack per thread), and a thread's stack still ends
+    # at ret_from_fork
+    assert {id(t.glet) for t in second.threads} <= carriers
+    assert first.threads[0].glet is first.threads[1].glet  # A was dead when B started
+    assert traces == [["work", "ret_from_fork"]] * 4
+    assert all(t.state == DEAD for t in first.threads + second.threads)
+
+
+def test_a_thread_blocked_for_good_keeps_its_carrier_out_of_the_pool() -> None:
+    lock = Mutex("m")
+
+    def holder() -> None:
+        mutex_lock(lock)  # never released: the waiter hangs
+
+    def waiter() -> None:
+        mutex_lock(lock)
+
+    k = boot(("holder", holder), ("waiter", waiter))
+    w = thread(k, "waiter")
+    assert w.state == BLOCKED
+    again = boot(("A", lambda: None), ("B", lambda: None))
+    assert w.glet not in {t.glet for t in again.threads}
+    assert all(t.state == DEAD for t in again.threads)
+
+
+def test_device_aimed_preemptions_stop_walking_the_stack_once_every_aim_is_behind() -> None:
+    @kfunc
+    def at_window(dev: Dev) -> None:
+        kernel().sched_point("device_set_driver")  # a window point
+
+    def a() -> None:
+        at_window(Dev("d0"))
+
+    def b() -> None:
+        at_window(Dev("d1"))
+        at_window(Dev("d1"))
+
+    wp = WindowPreemptions((), (("d0", 0, 0),))
+    k = Kernel(chooser=wp)
+    set_kernel(k)
+    k.kthread_create("A", a)
+    k.kthread_create("B", b)
+    k.run()
+    # the aimed decision switched A -> B; B's two window decisions came after
+    # the last aim, so nobody asked which device they were about
+    assert wp.fired == [(0, 0)] and wp.seen == 3
+    assert wp.dev_seen == {"d0": 1} and wp.dev_ahead == {}
+    assert all(t.state == DEAD for t in k.threads)

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
+import pytest
+
+import harness.boot as hb
 from corpus.bundled import load_bundled
 from harness.findings import OOPS
 from harness.run import run_scenario
@@ -29,3 +33,27 @@ def test_the_seed_oops_ends_the_run_with_the_instance_unregistered() -> None:
     assert r.panicked and [f.kind for f in r.findings] == [OOPS]
     # the oops hit inside the first instance's registration walk
     assert r.stats["registered_instances"] < r.stats["iommu_instances"]
+
+
+
+def test_a_boot_runs_without_the_automatic_collector_and_gives_it_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    p = load_bundled("rk3568-odroid-m1")
+    during: list[bool] = []
+    viot_init = hb.acpi_viot_init
+
+    def acpi_viot_init() -> None:  # an initcall of the boot: is the collector on?
+        during.append(gc.isenabled())
+        viot_init()
+
+    monkeypatch.setattr(hb, "acpi_viot_init", acpi_viot_init)
+    assert gc.isenabled()
+    first = run_scenario(p, V614)
+    assert during == [False] and gc.isenabled()
+    gc.disable()  # a caller that manages the collector itself keeps it off
+    try:
+        again = run_scenario(p, V614)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert again.to_json() == first.to_json() and again.log == first.log

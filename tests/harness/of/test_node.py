@@ -50,6 +50,17 @@ def test_a_changed_board_gets_a_new_tree() -> None:
     assert t3 is not t2 and "/soc/dev@1000" not in t3.by_path
 
 
+def test_a_node_changed_in_place_gets_a_new_tree() -> None:
+    b = _board()
+    t = of_tree_get(b)
+    of_tree_put(b, t)
+    # the tree keeps facts of its nodes (which become client devices): a
+    # node disabled in place is another tree
+    b.nodes[2].status = "disabled"
+    t2 = of_tree_get(b)
+    assert t2 is not t
+
+
 def test_another_board_object_never_gets_the_tree() -> None:
     b = _board()
     t = of_tree_get(b)
