@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import itertools
 import logging
 import multiprocessing as mp
 import os
@@ -315,6 +316,7 @@ class _Dask(Executor):
         from distributed import Client, LocalCluster
 
         self.token = token
+        self.batches = itertools.count()
         self.cluster: Any = None
         self.client: Any = None
         self.scratch: str | None = None
@@ -373,9 +375,14 @@ class _Dask(Executor):
             return
         if not self.client.scheduler_info().get("workers"):
             print(f"probefuzz: waiting for workers at {self.figures.scheduler}", file=sys.stderr)
+        # Keys unique per call, not only per campaign: the scheduler forgets a
+        # released key asynchronously, and a key submitted again before that
+        # gets the old task's result (a minimisation given a fuzzing unit's).
+        batch = next(self.batches)
         futures = {}
         for i, item in enumerate(items):
-            f = self.client.submit(_call, fn, self.token, item, pure=False, key=f"probefuzz-{self.token}-{i}")
+            f = self.client.submit(_call, fn, self.token, item, pure=False,
+                                   key=f"probefuzz-{self.token}-{batch}-{i}")
             futures[f.key] = (f, item)
         seen_workers: set[str] = set()
         try:

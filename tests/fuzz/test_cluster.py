@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distributed import Client
@@ -145,6 +146,10 @@ def _echo(state: object, item: int) -> tuple[object, int]:
     return state, item
 
 
+def _negate(state: object, item: int) -> int:
+    return -item
+
+
 def test_local_workers_are_forked_by_a_single_threaded_server_and_leave_no_scratch() -> None:
     """This test process runs threads (Dask's own, once a cluster ran here): its
     LocalCluster's workers are forked by the fork server, a single-threaded
@@ -154,6 +159,21 @@ def test_local_workers_are_forked_by_a_single_threaded_server_and_leave_no_scrat
         scratch = Path(ex.scratch)
         assert (scratch / "dask-scratch-space").is_dir(), "Dask's local directories are ours"
         assert sorted(r for _, r in ex.run(_echo, [1, 2, 3])) == [({"boards": 2}, i) for i in (1, 2, 3)]
+        # A second batch on the same executor (explore's minimisations after
+        # its fuzzing units) gets its own results and keys: the scheduler
+        # forgets a released key asynchronously, and a key submitted again
+        # before that gets the old task's result.
+        keys: list[str] = []
+        submit = ex.client.submit
+
+        def recording_submit(*args: Any, **kwargs: Any) -> Any:
+            keys.append(kwargs["key"])
+            return submit(*args, **kwargs)
+
+        ex.client.submit = recording_submit
+        assert sorted(r for _, r in ex.run(_echo, [1, 2, 3])) == [({"boards": 2}, i) for i in (1, 2, 3)]
+        assert sorted(r for _, r in ex.run(_negate, [1, 2, 3])) == [-3, -2, -1]
+        assert len(set(keys)) == len(keys) == 6
         parents = set(ex.client.run(os.getppid).values())
         assert _threads(os.getpid()) > 1
         assert len(parents) == 1 and os.getpid() not in parents
