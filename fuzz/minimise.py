@@ -69,7 +69,8 @@ class Minimiser:
         self.runs = 0
         self.finding: Finding | None = None
         # runs shared with other titles' minimisations (a hit still counts
-        # against the budget: the result does not depend on the cache)
+        # against the budget: the result does not depend on the cache's
+        # runs), and the nodes their reproducers kept (_bulk_devices)
         self.cache = cache
 
     def fails(self, s: FuzzInput) -> bool:
@@ -176,6 +177,9 @@ def minimise(s: FuzzInput, variant: Variant, title: str,
     cur, ok = _confirm(m, cur)
     if m.finding is None or not ok:
         raise ValueError("minimised scenario lost the finding")  # pragma: no cover - a bug here
+    if cache is not None:
+        cache.kept.setdefault(s.platform.name, set()).update(
+            n.path for n in cur.platform.nodes if n.path != "/")
     return MinimiseResult(cur, m.finding, m.runs, before, _device_count(cur.platform))
 
 
@@ -486,18 +490,36 @@ def _closure(p: Board, kept: list[str]) -> list[str]:
 
 
 def _bulk_devices(m: Minimiser, s: FuzzInput) -> FuzzInput:
-    """Drop every device that is not an IOMMU, a client or an ancestor of one,
-    in one run, before the passes that boot the scenario many times."""
+    """Drop every device that is not an IOMMU, a client or an ancestor of one
+    (nor named by the failing run: :func:`_keep`), in one run, before the
+    passes that boot the scenario many times.  If that loses the title, keep
+    also what the reproducers of earlier titles on the board kept
+    (``RunCache.kept``: a firmware interface or a supplier every IOMMU of the
+    board waits for), in one more run."""
     p = s.platform
-    relevant = _keep(m, s)
-    units = [n.path for n in p.nodes if n.path != "/"]
-    if all(u in relevant for u in units):
-        return s
-    q = _restrict(p, relevant | {f"extra:{e.name}" for e in p.extra_devices})
-    if q is None:
-        return s
-    cand = replace(s, platform=q, platform_ref=None)
-    return cand if m.fails(cand) else s
+    units = {n.path for n in p.nodes if n.path != "/"}
+    extras = {f"extra:{e.name}" for e in p.extra_devices}
+    keep = _keep(m, s) & units
+    learned = m.cache.kept.get(p.name, set()) & units if m.cache is not None else set()
+    for kept in (keep, keep | _with_ancestors(learned)):
+        if kept == units:
+            return s
+        q = _restrict(p, kept | extras)
+        if q is not None:
+            cand = replace(s, platform=q, platform_ref=None)
+            if m.fails(cand):
+                return cand
+        if learned <= keep:
+            break
+    return s
+
+
+def _with_ancestors(paths: set[str]) -> set[str]:
+    out: set[str] = set()
+    for path in paths:
+        _add_with_ancestors(out, path)
+    out.discard("/")
+    return out
 
 
 def _keep(m: Minimiser, s: FuzzInput) -> set[str]:

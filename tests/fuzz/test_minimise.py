@@ -20,6 +20,7 @@ from fuzz.minimise import (
     _units,
     minimise,
 )
+from fuzz.runcache import RunCache
 from fuzz.variant_arg import resolve
 from harness.boot import BootConfig, DriverConfig
 from harness.errno import EPROBE_DEFER
@@ -272,3 +273,26 @@ def test_a_title_no_bulk_drop_keeps_is_minimised_in_fewer_runs() -> None:
     out = m.scenario
     assert title in [f.title for f in run_scenario(out.platform, RK_FIX, out.cfg).findings]
     assert m.devices_after <= 9 and m.runs < 95
+
+
+def test_what_earlier_reproducers_kept_rescues_the_bulk_drop() -> None:
+    """The second title of a session on sdm845-db845c: the bulk drop alone
+    loses it (the SMMU waits for qcom_scm), with the nodes the first
+    reproducer kept it holds, in one more run, and every later pass boots
+    a board of a few dozen nodes instead of 391."""
+    p = board("sdm845-db845c").platform
+    title = "iommu: missing IOMMU group for bound device"
+    s = FuzzInput("sdm845-db845c", p, BootConfig(async_probe_all=True, config_modules=False))
+    cache = RunCache(RK_FIX)
+    first = minimise(s, RK_FIX, title, cache=cache)
+    assert cache.kept[p.name] == {n.path for n in first.scenario.platform.nodes} - {"/"}
+    alone = Minimiser(RK_FIX, title)
+    assert alone.fails(s) and _bulk_devices(alone, s) is s
+    m = Minimiser(RK_FIX, title, cache=cache)
+    assert m.fails(s)
+    runs = m.runs
+    out = _bulk_devices(m, s)
+    assert m.runs == runs + 2
+    kept = {n.path for n in out.platform.nodes}
+    assert cache.kept[p.name] <= kept and len(kept) < len(p.nodes) // 4
+    assert title in [f.title for f in run_scenario(out.platform, RK_FIX, out.cfg).findings]
