@@ -2,23 +2,36 @@
 
 Passes, each a delta-debugging loop (drop chunks, halve the chunk size):
 
+0. window preemptions (``BootConfig.preempt``) first: several absolute ones
+   reduced on the whole board, then each aimed at the device its decision
+   was about (``preempt_dev``, :func:`_aim`: the same run, one recorded
+   boot), so that dropping devices, drivers or tweaks that take window
+   decisions earlier in the boot no longer moves it; then the bulk device
+   drop: in one run, every device but the IOMMUs, their clients, their
+   ancestors and what the failing run names (the aimed devices, the
+   finding's device) -- and, when that loses the title, in one more run
+   keeping also what earlier reproducers on the board kept
+   (``RunCache.kept``);
 1. events (post-boot unbind/bind/remove);
 2. the thread schedule: empty, then the shortest prefix, then zeroed entries
    (the window preemptions re-anchored to the decisions they took, see
-   :func:`_cutter`); then the window preemptions (``BootConfig.preempt``):
+   :func:`_cutter`, in their absolute form); then the window preemptions:
    as few as still show the finding, each pointing at the first other thread;
 3. boot configuration back to defaults: client driver tweaks, registration
    order, failing allocation, absent IOMMU drivers, async-all, modules,
    deferred-probe timeout;
-4. devices: device-tree nodes (with their subtrees) and extra devices, never
-   leaving a dangling reference (an IOMMU node a remaining client names, a
-   parent, a PCI host bridge of an endpoint stays);
+4. devices: device-tree nodes and extra devices, outermost first, each
+   candidate dropping the subtrees of the nodes it drops and never leaving a
+   dangling reference (an IOMMU node a remaining client names, a PCI host
+   bridge of an endpoint stays); a candidate equal to one already run is not
+   run again;
 5. drivers: the remaining client drivers made absent where not needed.
 
-A candidate "still fails" when a run of it under the same variant reports a
-finding with the same title (or that title among its alternative titles).
-The minimiser is bounded by a number of runs; it returns the smallest
-scenario found so far when the budget runs out.
+The confirming run lowers aimed preemptions back to the absolute ones they
+took, the form reproducers keep.  A candidate "still fails" when a run of it
+under the same variant reports a finding with the same title (or that title
+among its alternative titles).  The minimiser is bounded by a number of
+runs; it returns the smallest scenario found so far when the budget runs out.
 """
 
 from __future__ import annotations
