@@ -85,6 +85,8 @@ class Minimiser:
         # against the budget: the result does not depend on the cache's
         # runs), and the nodes their reproducers kept (_bulk_devices)
         self.cache = cache
+        # what earlier reproducers kept, when the bulk drop needed it
+        self.learned: set[str] = set()
 
     def fails(self, s: FuzzInput) -> bool:
         """Does ``s`` still produce the title?  (Harness errors count as no.)"""
@@ -454,7 +456,10 @@ def _devices(m: Minimiser, s: FuzzInput) -> FuzzInput:
     board to boot instead of a dangling one.  (Dropping an IOMMU's clients
     with it too, or putting the suppliers of what the bulk drop keeps last,
     cost more runs or left larger boards on the seed board and
-    sdm845-db845c: such candidates stay invalid, and free.)"""
+    sdm845-db845c: such candidates stay invalid, and free.)  When the bulk
+    drop needed what earlier reproducers kept (``Minimiser.learned``), the
+    other nodes come first: the first large chunks are then mostly nodes
+    that can go."""
     p = s.platform
     base = s
 
@@ -473,6 +478,8 @@ def _devices(m: Minimiser, s: FuzzInput) -> FuzzInput:
         cur = base = cand
         p = cand.platform
         units = _units(p)
+    if m.learned:
+        units = [u for u in units if u not in m.learned] + [u for u in units if u in m.learned]
     return m.ddmin(units, build, cur, close=lambda kept: _closure(p, kept))
 
 
@@ -521,6 +528,7 @@ def _bulk_devices(m: Minimiser, s: FuzzInput) -> FuzzInput:
         if q is not None:
             cand = replace(s, platform=q, platform_ref=None)
             if m.fails(cand):
+                m.learned = learned if kept != keep else set()
                 return cand
         if learned <= keep:
             break
