@@ -59,9 +59,10 @@ def fuzz_run(tree: Path, variant: str, seed: int, runs: int, board: str,
     return figures, sizes
 
 
-def compare(old: dict[str, Sizes], new: dict[str, Sizes]) -> dict[str, int]:
-    """Titles whose reproducer is smaller (no size larger, one smaller), the same, or larger."""
-    out = {"smaller": 0, "same": 0, "larger": 0}
+def compare(old: dict[str, Sizes], new: dict[str, Sizes]) -> dict[str, Any]:
+    """Titles whose reproducer is smaller (no size larger, one smaller), the
+    same, or larger in some size (those listed with both sizes)."""
+    out: dict[str, Any] = {"smaller": 0, "same": 0, "larger": 0, "larger_titles": []}
     for t, o in old.items():
         n = new.get(t)
         if n is None:
@@ -72,6 +73,7 @@ def compare(old: dict[str, Sizes], new: dict[str, Sizes]) -> dict[str, int]:
             out["smaller"] += 1
         else:
             out["larger"] += 1
+            out["larger_titles"].append([t, o, n])
     return out
 
 
@@ -137,6 +139,8 @@ def print_row(row: dict[str, Any], rev: str) -> None:
         print(f"  {label:>10}: exec/s {f['executions_per_second']:7.1f}  min runs {f['minimise_runs']:6.0f}"
               f"  boots {f['minimise_boots']:6.0f}  min s {f['minimise_seconds']:6.1f}"
               f"  elapsed {f['elapsed_seconds']:6.1f}  devices {d:4d} schedule {s:5d} preemptions {p:3d}")
+    for title, o, n in row["larger_titles"]:
+        print(f"  larger: {title}: (devices, schedule, preemptions) {tuple(o)} -> {tuple(n)}")
     sys.stdout.flush()
 
 
