@@ -15,7 +15,9 @@ BIN := $(VENV)/bin
 # Reinstall the venv only when pyproject.toml changes.
 VENV_STAMP := $(VENV)/.probefuzz-installed
 PYTEST_WORKERS ?= 2
-TYPED_PACKAGES := harness corpus mutators fuzz
+# mypy checks the packages and the bench scripts (bench/ has no __init__.py:
+# explicit_package_bases in pyproject.toml names its files bench.<module>)
+TYPED_PACKAGES := harness corpus mutators fuzz bench
 
 # Debian packages the project runs (see corpus/hosttools.py TOOLS):
 #   device-tree-compiler: dtc      coccinelle: spatch     linux-source-6.12: the tree

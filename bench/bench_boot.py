@@ -41,8 +41,9 @@ from typing import Any
 from corpus import kernel_tree
 from corpus.dt import load_platform_file
 from harness import kernel as hk
+from harness.board import Board
 from harness.boot import BootConfig
-from harness.kernel import kernel
+from harness.kernel import Mutex, kernel
 from harness.run import run_scenario
 from harness.schedules import PctChooser
 from harness.variant import NEXT, V614, Variant
@@ -53,7 +54,7 @@ RK_FIX = NEXT.with_values("NEXT+rk-fix", "NEXT, rk_iommu_probe publishes dma_dev
                           **{"rk_iommu_probe.dma_dev": "before_register"})
 
 
-def bench_variant(p: Any, v: Variant, seconds: float) -> dict[str, Any]:
+def bench_variant(p: Board, v: Variant, seconds: float) -> dict[str, Any]:
     """Run ``v`` on ``p`` for about ``seconds`` of wall time (after one warm-up run)."""
     first = run_scenario(p, v)
     n = 0
@@ -82,11 +83,11 @@ def bench_variant(p: Any, v: Variant, seconds: float) -> dict[str, Any]:
 
 # Run with harness.kernel's globals (their code replaces mutex_lock's): only
 # names defined there too may appear.
-def _bare_mutex_lock(lock: Any) -> None:
+def _bare_mutex_lock(lock: Mutex) -> None:
     lock.owner = kernel().current
 
 
-def _bare_mutex_unlock(lock: Any) -> None:
+def _bare_mutex_unlock(lock: Mutex) -> None:
     lock.owner = None
 
 
@@ -114,7 +115,7 @@ class _Mode:
 MODES = ("full", "no-sched-points", "bare")
 
 
-def bench_concurrency(p: Any, seconds: float) -> list[dict[str, Any]]:
+def bench_concurrency(p: Board, seconds: float) -> list[dict[str, Any]]:
     """Per variant: CPU ms per synchronous boot in each mode, rounds interleaved."""
     out = []
     for v in (NEXT, V614, RK_FIX):
@@ -141,7 +142,7 @@ def bench_concurrency(p: Any, seconds: float) -> list[dict[str, Any]]:
     return out
 
 
-def bench_explore(p: Any, seconds: float) -> dict[str, Any]:
+def bench_explore(p: Board, seconds: float) -> dict[str, Any]:
     """Explored concurrent boots: NEXT+rk-fix, IOMMUs async, PCT chooser, recorded."""
     cfg = BootConfig(driver_async_probe=("rk_iommu",))
     n = 0

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_corpus import iommu_boards, print_result  # noqa: E402
 from corpus import kernel_tree  # noqa: E402
-from fuzz.campaign import ExploreRequest, run_campaign, units_for  # noqa: E402
+from fuzz.campaign import ExploreRequest, UnitResult, run_campaign, units_for  # noqa: E402
 from fuzz.gen import CorpusBoard  # noqa: E402
 from harness.board import load_board  # noqa: E402
 
@@ -87,7 +87,7 @@ def corpus_bench(args: argparse.Namespace) -> dict[str, Any]:
         t = time.monotonic()
         done = [0]
 
-        def landed(u: Any) -> None:
+        def landed(u: UnitResult) -> None:
             # one line per variant as its last unit lands: the log of a long run
             done[0] += 1
             print(f"  {time.strftime('%H:%M:%S', time.gmtime())} {done[0]}/{variants} "

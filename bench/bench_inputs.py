@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -329,20 +330,20 @@ def _stub_work() -> None:
         raise _Accepted
 
     # the verbs import these names at their module top: replace them there too
-    fuzz.commands.explore.run_campaign = accepted  # type: ignore[assignment]
-    fuzz.engines.atheris_engine.run = accepted  # type: ignore[assignment]
-    fuzz.commands.fuzz.run_atheris = accepted  # type: ignore[assignment]
+    fuzz.commands.explore.run_campaign = accepted
+    fuzz.engines.atheris_engine.run = accepted
+    fuzz.commands.fuzz.run_atheris = accepted
     # --jobs N: a Dask cluster, whose worker processes a (daemonic) pool
     # worker may not start ("Failed to start process", exit 3 -- the bench's)
-    fuzz.commands.fuzz.fuzz_parallel = accepted  # type: ignore[assignment]
+    fuzz.commands.fuzz.fuzz_parallel = accepted
     fuzz.engines.session.Session.__init__ = accepted  # type: ignore[method-assign]
-    corpus.build.build = accepted  # type: ignore[assignment]
-    fuzz.commands.corpus.build = accepted  # type: ignore[assignment]
-    corpus.bundled.regenerate = accepted  # type: ignore[assignment]
-    fuzz.commands.validate.validate = accepted  # type: ignore[assignment]  # builds, boots QEMU
+    corpus.build.build = accepted
+    fuzz.commands.corpus.build = accepted
+    corpus.bundled.regenerate = accepted
+    fuzz.commands.validate.validate = accepted  # builds, boots QEMU
     import fuzz.commands.kernel_tree as kt_cmd
 
-    kt_cmd.run = accepted  # type: ignore[assignment]
+    kt_cmd.run = accepted
 
 
 def one(argv: list[str]) -> tuple[str, str]:
@@ -387,10 +388,10 @@ VERBS = ["repro", "regress", "variants", "apply", "propose", "cleanup", "explore
 def worker(args: tuple[int, int, int]) -> dict[str, Any]:
     seed, count, wid = args
 
-    def cpu_limit(signum: int, frame: Any) -> None:
+    def cpu_limit(signum: int, frame: FrameType | None) -> None:
         raise _Hang(f"over {HANG_SECONDS} s of CPU time")
 
-    def wall_limit(signum: int, frame: Any) -> None:
+    def wall_limit(signum: int, frame: FrameType | None) -> None:
         raise _Hang(f"over {HANG_WALL_SECONDS} s of wall time")
 
     signal.signal(signal.SIGPROF, cpu_limit)

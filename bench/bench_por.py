@@ -1,7 +1,7 @@
 """The bounded systematic search with and without partial-order reduction.
 
 For each scenario: ``preemption_bounded`` plain, then with ``reduce=True``
-(harness/footprint.py, harness/schedules.py): runs, schedules skipped
+(harness/footprint/, harness/schedules.py): runs, schedules skipped
 (pruned by a sleeping thread / one-deviation leaves equal to a run), CPU
 seconds, and for every finding title the run that first showed it.
 

@@ -36,6 +36,7 @@ from corpus.build import default_out, load_index  # noqa: E402
 from harness.base import dd  # noqa: E402
 from harness.board import load_board  # noqa: E402
 from harness.boot import BootConfig  # noqa: E402
+from harness.device import device  # noqa: E402
 from harness.run import run_scenario  # noqa: E402
 from harness.variant import V614  # noqa: E402
 
@@ -54,7 +55,7 @@ class HeldProbes:
         self.board = ""
         links, pins = dd.devlink.device_links_check_suppliers, dd.pinctrl.pinctrl_bind_pins
 
-        def check(dev: Any) -> int:
+        def check(dev: device) -> int:
             ret = int(links(dev))
             if ret == EPROBE_DEFER:
                 why = "wait for supplier" if (dev.deferred_probe_reason or "").startswith("wait") \
@@ -62,7 +63,7 @@ class HeldProbes:
                 self._held(f"fw_devlink: {why}")
             return ret
 
-        def bind(dev: Any) -> int:
+        def bind(dev: device) -> int:
             ret = int(pins(dev))
             if ret == EPROBE_DEFER:
                 self._held("pinctrl_bind_pins")

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import harness.kernel as kmod
 from harness import findings as fnd
-from harness import footprint, trace
+from harness import trace
 from harness.base.platform import platform_bus_type
 from harness.device import device_is_bound
 from harness.errno import EPROBE_DEFER
 from harness.findings import Finding, guilty_frame
 from harness.footprint import READ, WRITE, fp_touch
+from harness.footprint import hooks as fp_hooks
 from harness.iommu import fw_refs
 from harness.iommu.iommu import generic_single_device_group, iommu_probe_device_lock
 from harness.kernel import current_device_name, kernel, stack_trace
@@ -47,9 +48,9 @@ class OracleState:
 
 def _fp(dev: device, *accesses: tuple[str, int]) -> None:
     """The footprint of an oracle's bookkeeping: these tables are keyed by
-    device, so each access is one of ``dev``'s entry (footprint.ELEMENTWISE);
+    device, so each access is one of ``dev``'s entry (footprint.attrs.ELEMENTWISE);
     a no-op unless a search records footprints."""
-    if footprint._REC is not None:
+    if fp_hooks._REC is not None:
         for attr, mode in accesses:
             fp_touch(("oracle", attr), dev.init_name, mode)
 

@@ -16,7 +16,8 @@ from harness.boot import Boot, BootConfig
 from harness.bus.pci import pci_bus_type
 from harness.device import device_is_bound
 from harness.findings import Finding
-from harness.footprint import Hooks, Recorder, StepTrace
+from harness.footprint.hooks import Hooks
+from harness.footprint.recorder import Recorder, StepTrace
 from harness.iommu import fw_refs
 from harness.iommu.iommu import core
 from harness.kernel import Chooser, set_kernel, thread_role

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from harness.board import Board
 from harness.boot import BootConfig
-from harness.footprint import Footprint, independent
+from harness.footprint.step import Footprint, independent
 from harness.kernel import WINDOW_POINTS, Kthread, WindowPreemptions, is_window
 from harness.run import Result, run_scenario
 from harness.variant import Variant

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.device import device
-from harness.footprint import Hooks, Recorder
+from harness.footprint.hooks import Hooks
+from harness.footprint.recorder import Recorder
 from harness.kernel import Kernel, Mutex, kernel, mutex_lock, mutex_unlock, set_kernel
 from harness.run import Result
 
