@@ -18,6 +18,14 @@ The cache holds every keyed scenario, so no id is reused while its entry
 lives; a miss (an equal candidate built from other objects) only costs the
 boot it would have cost anyway.
 
+The cache also holds what the reproducers minimised with it kept, by board
+(``kept``): the one thing besides runs a minimisation takes from it, and
+the one way an earlier title changes a later one's reproducer.  When the
+bulk device drop's own keep set (IOMMUs, clients, what the failing run
+names) loses a title, keeping those nodes too often holds it -- on
+sdm845-db845c every title needs qcom_scm, which no IOMMU names -- and every
+later pass boots a small board instead of the whole one.
+
 Caches of other variants over the same scenario objects (``explore``
 minimises a title under several variants from the same witness, and replays
 one variant's reproducer under the others) can be *peers*: each run then
@@ -69,6 +77,10 @@ class RunCache:
             = OrderedDict()
         self.hits = 0
         self.misses = 0
+        # board name -> the nodes the reproducers minimised with this cache
+        # kept: the minimiser's bulk device drop keeps them when its own
+        # keep set loses the title (fuzz.minimise._bulk_devices)
+        self.kept: dict[str, set[str]] = {}
         self.shared = 0  # runs taken from a peer's
 
     def findings(self, s: FuzzInput) -> list[Finding] | None:

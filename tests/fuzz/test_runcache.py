@@ -1,4 +1,5 @@
-"""fuzz/runcache.py: the minimiser's shared runs change no result."""
+"""fuzz/runcache.py: the minimiser's shared runs change no result; what earlier
+reproducers kept helps the next title."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ def test_two_titles_of_one_run_share_runs_and_minimise_as_without_the_cache() ->
     titles = sorted({f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings})
     assert len(titles) >= 2
     cache = RunCache(NEXT)
-    shared = [minimise(s, NEXT, t, cache=cache) for t in titles]
+    shared = []
+    for t in titles:
+        cache.kept.clear()  # what earlier reproducers kept: see the next test
+        shared.append(minimise(s, NEXT, t, cache=cache))
     alone = [minimise(s, NEXT, t) for t in titles]
     for a, b in zip(shared, alone, strict=True):
         assert a.runs == b.runs
@@ -38,6 +42,25 @@ def test_two_titles_of_one_run_share_runs_and_minimise_as_without_the_cache() ->
     # the second title's loop met candidates the first one had booted
     assert cache.hits > 0
     assert cache.misses < sum(m.runs for m in shared)
+
+
+def test_what_a_reproducer_kept_helps_the_next_title_of_the_board() -> None:
+    """The one thing a title's minimisation takes from the cache besides
+    runs: the nodes earlier reproducers on the board kept, which the bulk
+    device drop keeps when its own keep set loses the title
+    (fuzz.minimise._bulk_devices).  mt2701-evb's second title then needs
+    far fewer runs, to a reproducer as small."""
+    s = plain(MT)
+    titles = sorted({f.title for f in run_scenario(s.platform, NEXT, s.cfg).findings})
+    cache = RunCache(NEXT)
+    first = minimise(s, NEXT, titles[0], cache=cache)
+    assert cache.kept[s.platform.name] == {n.path for n in first.scenario.platform.nodes} - {"/"}
+    second = minimise(s, NEXT, titles[1], cache=cache)
+    alone = minimise(s, NEXT, titles[1])
+    assert second.devices_after <= alone.devices_after
+    assert second.runs < alone.runs // 2
+    out = second.scenario
+    assert titles[1] in [f.title for f in run_scenario(out.platform, NEXT, out.cfg).findings]
 
 
 def test_key_follows_the_candidates_parts() -> None:
