@@ -111,7 +111,7 @@ mutation-check: deps venv kernel-tree
 
 bench: deps venv kernel-tree
 	@status=0; ran=0; \
-	for f in bench/*.py; do \
+	for f in bench/[!_]*.py; do \
 		[ -e "$$f" ] || continue; \
 		ran=1; echo "== $$f"; \
 		$(BIN)/python "$$f" || status=1; \

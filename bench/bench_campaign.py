@@ -29,6 +29,7 @@ docs/benchmarks.md (section "campaigns on Dask") records the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -46,6 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._revision import revision_worktree  # noqa: E402
 from bench.bench_corpus import iommu_boards, print_result  # noqa: E402
 from corpus import kernel_tree  # noqa: E402
 from fuzz.campaign import ExploreRequest, UnitResult, run_campaign, units_for  # noqa: E402
@@ -158,14 +160,10 @@ def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
     of explore on each executor, in rotating order; with ``--against REV`` also
     ``--executor dask`` of that revision (a temporary detached worktree)."""
     engines: dict[str, Path] = {"dask": ROOT, "fork": ROOT}
-    wt = None
+    stack = contextlib.ExitStack()
     if args.against:
-        wt = Path(tempfile.mkdtemp(prefix="probefuzz-bench-against-")) / "tree"
-        r = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), args.against],
-                           capture_output=True, text=True)
-        if r.returncode:
-            raise SystemExit(f"bench_campaign: cannot check out {args.against}: {r.stderr.strip()}")
-        engines[f"dask@{args.against}"] = wt
+        tree = stack.enter_context(revision_worktree(args.against, "bench_campaign"))
+        engines[f"dask@{args.against}"] = tree
     times: dict[str, list[float]] = {e: [] for e in engines}
     cpu: dict[str, list[float]] = {e: [] for e in engines}
     commit = _commit()
@@ -195,10 +193,7 @@ def overhead_bench(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"  explore --executor {name}: {took:.1f} s wall, {used:.1f} s CPU "
                       f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     finally:
-        if wt is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
-                           capture_output=True)
-            shutil.rmtree(wt.parent, ignore_errors=True)
+        stack.close()
     res: dict[str, Any] = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "commit": commit,
                            "wall_s": times, "cpu_s": cpu}
     for name in names:

@@ -30,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._revision import revision_worktree  # noqa: E402
+
 VARIANT = "NEXT+rk_iommu_probe.dma_dev:=before_register"
 FIGURES = ("executions_per_second", "elapsed_seconds", "minimise_runs", "minimise_boots",
            "minimise_seconds")
@@ -99,31 +103,22 @@ def main() -> int:
         return 2
     boards = [b for b in a.boards.split(",") if b]
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="probefuzz-bench-min-") as tmp:
-        wt = Path(tmp) / "old"
-        r = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), a.against],
-                           capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            print(f"bench_minimise: cannot check out {a.against}: {r.stderr.strip()}", file=sys.stderr)
-            return 2
-        try:
-            for seed in seeds:
-                for n in runs:
-                    for board in boards:
-                        res = {}
-                        for side, tree in (("old", wt), ("new", ROOT)):
-                            crashes = Path(tmp) / f"crashes-{side}-{seed}-{n}-{board}"
-                            res[side] = fuzz_run(tree, a.variant, seed, n, board, crashes)
-                        (fo, so), (fn, sn) = res["old"], res["new"]
-                        row = {"board": board, "seed": seed, "runs": n, "old": fo, "new": fn,
-                               "same_titles": sorted(so) == sorted(sn), "titles": len(sn),
-                               "sizes_old": totals(so), "sizes_new": totals(sn), **compare(so, sn)}
-                        rows.append(row)
-                        if not a.json:
-                            print_row(row, a.against)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
-                           capture_output=True, timeout=120)
+    with tempfile.TemporaryDirectory(prefix="probefuzz-bench-min-") as tmp, \
+            revision_worktree(a.against, "bench_minimise") as wt:
+        for seed in seeds:
+            for n in runs:
+                for board in boards:
+                    res = {}
+                    for side, tree in (("old", wt), ("new", ROOT)):
+                        crashes = Path(tmp) / f"crashes-{side}-{seed}-{n}-{board}"
+                        res[side] = fuzz_run(tree, a.variant, seed, n, board, crashes)
+                    (fo, so), (fn, sn) = res["old"], res["new"]
+                    row = {"board": board, "seed": seed, "runs": n, "old": fo, "new": fn,
+                           "same_titles": sorted(so) == sorted(sn), "titles": len(sn),
+                           "sizes_old": totals(so), "sizes_new": totals(sn), **compare(so, sn)}
+                    rows.append(row)
+                    if not a.json:
+                        print_row(row, a.against)
     if a.json:
         print(json.dumps(rows, indent=1))
     return 0 if all(r["same_titles"] for r in rows) else 1

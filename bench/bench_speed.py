@@ -32,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -43,6 +44,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._revision import revision_worktree  # noqa: E402
+
 BOARD = "rk3568-odroid-m1"
 # the ":=" spelling: both the checkouts before issue 12's ids (541c964) and
 # today's resolve it (today's canonical id is "...dma_dev=before_register")
@@ -145,16 +150,9 @@ def main() -> int:
         print(f"bench_speed: unknown figure(s) {', '.join(sorted(skip - set(FIGURES)))}", file=sys.stderr)
         return 2
     trees: dict[str, Path] = {"new": ROOT}
-    tmp = tempfile.TemporaryDirectory(prefix="probefuzz-bench-rev-")
-    try:
+    with contextlib.ExitStack() as stack:
         if a.against:
-            wt = Path(tmp.name) / "old"
-            r = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), a.against],
-                               capture_output=True, text=True, timeout=300)
-            if r.returncode != 0:
-                print(f"bench_speed: cannot check out {a.against}: {r.stderr.strip()}", file=sys.stderr)
-                return 2
-            trees = {"old": wt, "new": ROOT}
+            trees = {"old": stack.enter_context(revision_worktree(a.against, "bench_speed")), "new": ROOT}
         samples: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
         for what in FIGURES:
             if what in skip:
@@ -165,11 +163,6 @@ def main() -> int:
                     for k, v in measure(tree, what, a).items():
                         samples[side].setdefault(k, []).append(v)
                     print(f"  {what} {side}: done", file=sys.stderr, flush=True)
-    finally:
-        if a.against:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(Path(tmp.name) / "old")], capture_output=True, timeout=120)
-        tmp.cleanup()
     med = {side: {k: statistics.median(v) for k, v in s.items()} for side, s in samples.items()}
     out: dict[str, Any] = {"against": a.against, "cpus": os.cpu_count(),
                            "load_avg_1m": os.getloadavg()[0], "figures": med}

@@ -171,19 +171,15 @@ def main() -> int:
         k, n = (int(x) for x in a.shard.split("/"))
         Path(a.dump).write_text(json.dumps(dump(a.random, k, n, a.board)))
         return 0
-    with tempfile.TemporaryDirectory(prefix="probefuzz-check-") as tmp:
-        wt = Path(tmp) / "old"
-        r = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), a.against],
-                           capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            print(f"check_results: cannot check out {a.against}: {r.stderr.strip()}", file=sys.stderr)
-            return 2
-        try:
-            old = _run_dumps(wt, a.random, a.jobs, Path(tmp), "old", a.board)
-            new = _run_dumps(ROOT, a.random, a.jobs, Path(tmp), "new", a.board)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)],
-                           capture_output=True, timeout=120)
+    # Imported here, not at the top: the --dump children import the checkout
+    # under test from PYTHONPATH, and this checkout must not come first.
+    sys.path.insert(0, str(ROOT))
+    from bench._revision import revision_worktree
+
+    with tempfile.TemporaryDirectory(prefix="probefuzz-check-") as tmp, \
+            revision_worktree(a.against, "check_results") as wt:
+        old = _run_dumps(wt, a.random, a.jobs, Path(tmp), "old", a.board)
+        new = _run_dumps(ROOT, a.random, a.jobs, Path(tmp), "new", a.board)
     diffs = compare(old, new, a.titles)
     for d in diffs:
         print(d)
