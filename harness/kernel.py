@@ -441,7 +441,7 @@ class Kernel:
         # named entries, and one object per state class (see :meth:`state`).
         self.globals: dict[Any, Any] = {}
         self.warned_once: set[str] = set()
-        # footprint recorder (harness.footprint.Recorder) while a search asks
+        # footprint recorder (harness.footprint.recorder.Recorder) while a search asks
         # for the objects each step touches; None otherwise
         self.fp: Any = None
 
